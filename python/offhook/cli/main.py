@@ -1,0 +1,44 @@
+"""Entry point of the `offhook` command: parses arguments, dispatches to subcommands."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import offhook
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="offhook", description="offhook softphone media engine")
+    parser.add_argument("--version", action="version", version=f"offhook {offhook.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    bench = commands.add_parser("bench", help="measure the engine's components")
+    bench_what = bench.add_subparsers(dest="bench_what", metavar="WHAT", required=True)
+    codecs = bench_what.add_parser(
+        "codecs", help="speech through each codec: quality (PESQ) and speed")
+    codecs.add_argument("--seconds", type=float, default=8.0,
+                        help="length of the speech sample (default 8)")
+    codecs.add_argument("--loss", type=float, action="append", default=None,
+                        metavar="PERCENT",
+                        help="random packet loss to add (repeatable; default 0, 5, 20)")
+    codecs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "bench" and args.bench_what == "codecs":
+        from offhook.cli.bench_codecs import run
+        return run(seconds=args.seconds, losses=args.loss or [0.0, 5.0, 20.0], as_json=args.json)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Media descriptions shared by the engine bindings and SDP negotiation."""

@@ -1,0 +1,76 @@
+"""The codec registry: what each codec is, and the factory that builds one.
+
+SDP negotiation reads these descriptors directly (payload type, RTP clock rate,
+channels, fmtp); offhook.engine.codec() builds instances from them after
+checking the options, so that a mistake gets a message naming the codec, the
+option and what is allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from offhook import _codecs
+from offhook.errors import CodecError
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    name: str                      # as in SDP a=rtpmap
+    codec_id: int                  # the C core's oh_codec_id
+    payload_type: int | None       # static RTP payload type, None when dynamic
+    clock_rate: int                # RTP timestamp clock (SDP), not always the audio rate
+    sdp_channels: int              # channel count written in a=rtpmap
+    sample_rates: tuple[int, ...]  # PCM rates the instance can work at
+    native_rate: int               # the rate used when none is asked for
+    options: dict[str, Any] = field(default_factory=dict)  # option -> allowed values (range or tuple)
+    fmtp: str = ""
+
+    def frame_samples(self, sample_rate: int, frame_ms: float) -> int:
+        return int(sample_rate * frame_ms / 1000)
+
+
+CODECS: dict[str, CodecInfo] = {
+    info.name.lower(): info
+    for info in (
+        CodecInfo("PCMU", _codecs.PCMU, 0, 8000, 1, (8000,), 8000),
+        CodecInfo("PCMA", _codecs.PCMA, 8, 8000, 1, (8000,), 8000),
+        # RFC 3551: G.722's RTP clock is 8000 although it samples at 16 kHz.
+        CodecInfo("G722", _codecs.G722, 9, 8000, 1, (16000,), 16000,
+                  options={"bitrate": (64000, 56000, 48000)}),
+        CodecInfo("opus", _codecs.OPUS, None, 48000, 2, (8000, 12000, 16000, 24000, 48000), 48000,
+                  options={"bitrate": range(6000, 510001), "complexity": range(0, 11),
+                           "vbr": (True, False), "fec": (True, False), "dtx": (True, False),
+                           "packet_loss_pct": range(0, 101)},
+                  fmtp="useinbandfec=1"),
+    )
+}
+
+
+def lookup(name: str) -> CodecInfo:
+    """The descriptor for a codec name (case-insensitive), or CodecError."""
+    try:
+        return CODECS[name.lower()]
+    except (KeyError, AttributeError):
+        known = ", ".join(info.name for info in CODECS.values())
+        raise CodecError(f"unknown codec {name!r}; offhook has {known}") from None
+
+
+def codec(name: str, sample_rate: int | None = None, **opts: Any) -> _codecs.Codec:
+    """An encoder/decoder instance: codec("PCMU"), codec("opus", 16000, fec=True)."""
+    info = lookup(name)
+    rate = info.native_rate if sample_rate is None else sample_rate
+    if rate not in info.sample_rates:
+        allowed = ", ".join(str(r) for r in info.sample_rates)
+        raise CodecError(f"{info.name} works at {allowed} Hz, not {sample_rate!r}")
+    for key, value in opts.items():
+        if key not in info.options:
+            takes = ", ".join(info.options) or "no options"
+            raise CodecError(f"{info.name} has no option {key!r} (it takes {takes})")
+        allowed_values = info.options[key]
+        if isinstance(value, bool) != (allowed_values == (True, False)) or value not in allowed_values:
+            shown = (f"{allowed_values.start}..{allowed_values.stop - 1}"
+                     if isinstance(allowed_values, range) else
+                     " or ".join(str(v) for v in allowed_values))
+            raise CodecError(f"{info.name} option {key}={value!r} is out of range ({shown})")
+    return _codecs.Codec(info.codec_id, sample_rate=rate, **opts)
