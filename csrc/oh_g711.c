@@ -1,96 +1,106 @@
-/* G.711 companding.
+/* G.711 companding, written for SIMD.
  *
- * The reference coder finds the segment (chord) of a magnitude by searching a
- * table of segment end points. Those end points are 2^k - 1, so the segment is
- * simply the bit length of the magnitude less a constant: one count-leading-
- * zeros instruction instead of a loop, which is what makes this coder several
- * times faster than the reference while staying bit-exact with it (the
- * exhaustive test compares all 65,536 inputs and all 256 codes).
+ * The reference coder (ITU-T G.191, the Sun g711.c lineage that Python's
+ * audioop follows) finds a magnitude's segment by searching a table of
+ * segment end points and shifts by a segment-dependent amount: branches and
+ * variable shifts, which no compiler vectorises for plain SSE2. Both are
+ * avoidable because the segment end points are powers of two:
  *
- * Decoding is the closed form of the reference's expansion, also branch-light.
+ *   Encoding. Convert the biased magnitude to float (exact below 2^24). Its
+ *   exponent field is floor(log2(mag)), i.e. the segment plus a constant, and
+ *   the four mantissa bits just below the implicit one are exactly the four
+ *   quantisation bits G.711 keeps. So the code (segment << 4 | bits) is the
+ *   float's bits 19..30 less a constant: one conversion, one shift, one
+ *   subtraction.
+ *
+ *   Decoding. Every decoded magnitude has the shape (2m + 33) << (seg + 2)
+ *   (µ-law before its bias is removed; A-law for seg >= 1), a 6-bit odd-ish
+ *   mantissa with its top bit set: build that float directly from seg and m
+ *   and convert back to an integer.
+ *
+ * Segment saturation falls out of clipping the µ-law magnitude one step lower
+ * than the reference (8158 instead of 8159: both give code 0x7F). Sign
+ * handling is done with masks. With -O3 the four loops vectorise to 16-byte
+ * vectors, several times faster than the reference while bit-exact with it
+ * (tests compare all 65,536 inputs and all 256 codes with audioop).
+ * OH_SIMD_CLONES adds AVX2 builds of the loops where the CPU has it.
  */
 #include "offhook/oh_g711.h"
 
-static inline int bit_length(unsigned v)
+#include <string.h>
+
+#include "oh_simd.h"
+
+static inline uint32_t float_bits(float f)
 {
-    return v ? 32 - __builtin_clz(v) : 0;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
 }
 
-static inline uint8_t ulaw_from_linear(int16_t sample)
+static inline float float_from_bits(uint32_t bits)
 {
-    /* µ-law works on the 14-bit sample; the arithmetic shift floors. */
-    int v = sample >> 2;
-    int mask = 0xFF;
-    if (v < 0) {
-        v = -v;
-        mask = 0x7F;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Bits 19..30 of a float: the biased exponent above the top four mantissa bits. */
+#define EXPONENT_AND_TOP4(f) (float_bits(f) >> 19)
+/* The biased float exponent of 2^k is k + 127, shifted left by 4 in EXPONENT_AND_TOP4. */
+#define ULAW_CODE_OFFSET ((127u + 5u) << 4) /* µ-law segment 0 starts at 2^5 (bias 33) */
+#define ALAW_CODE_OFFSET ((127u + 4u) << 4) /* A-law segment 1 starts at 2^5, coded as seg 1 */
+#define DECODED_EXPONENT_BASE (127u + 7u)  /* (2m + 33) << (seg + 2) has exponent seg + 7 */
+
+OH_SIMD_CLONES void oh_g711_ulaw_encode(const int16_t *pcm, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int32_t v = pcm[i] >> 2; /* the 14-bit sample; the arithmetic shift floors */
+        int32_t negative = v >> 31;
+        int32_t mag = (v ^ negative) - negative;
+        mag = (mag > 8158 ? 8158 : mag) + 33;
+        uint32_t code = EXPONENT_AND_TOP4((float)mag) - ULAW_CODE_OFFSET;
+        uint32_t invert = 0xFFu ^ (uint32_t)(negative & 0x80);
+        out[i] = (uint8_t)(code ^ invert);
     }
-    if (v > 8159) /* 8159 + 33 = 8192, the top of the last segment */
-        v = 8159;
-    v += 33; /* the µ-law bias, 0x84 >> 2 */
-    int seg = bit_length((unsigned)v) - 6;
-    if (seg < 0)
-        seg = 0;
-    if (seg >= 8)
-        return (uint8_t)(0x7F ^ mask);
-    return (uint8_t)(((seg << 4) | ((v >> (seg + 1)) & 0x0F)) ^ mask);
 }
 
-static inline int16_t linear_from_ulaw(uint8_t code)
+OH_SIMD_CLONES void oh_g711_ulaw_decode(const uint8_t *in, size_t n, int16_t *pcm)
 {
-    unsigned u = (uint8_t)~code;
-    int t = (int)(((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4);
-    return (int16_t)((u & 0x80) ? (0x84 - t) : (t - 0x84));
-}
-
-static inline uint8_t alaw_from_linear(int16_t sample)
-{
-    /* A-law works on the 13-bit sample; negative magnitudes are offset by one. */
-    int v = sample >> 3;
-    int mask = 0xD5;
-    if (v < 0) {
-        v = -v - 1;
-        mask = 0x55;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint8_t)~in[i];
+        uint32_t seg = (u >> 4) & 7u, m = u & 0x0Fu;
+        int32_t mag = (int32_t)float_from_bits(((seg + DECODED_EXPONENT_BASE) << 23) | ((2 * m + 1) << 18)) - 0x84;
+        int32_t negative = -(int32_t)(u >> 7);
+        pcm[i] = (int16_t)((mag ^ negative) - negative);
     }
-    int seg = bit_length((unsigned)v) - 5; /* v <= 4095: seg <= 7 */
-    if (seg < 0)
-        seg = 0;
-    int shift = seg < 2 ? 1 : seg;
-    return (uint8_t)(((seg << 4) | ((v >> shift) & 0x0F)) ^ mask);
 }
 
-static inline int16_t linear_from_alaw(uint8_t code)
+OH_SIMD_CLONES void oh_g711_alaw_encode(const int16_t *pcm, size_t n, uint8_t *out)
 {
-    unsigned a = code ^ 0x55u;
-    int t = (int)((a & 0x0F) << 4);
-    int seg = (int)((a & 0x70) >> 4);
-    if (seg == 0)
-        t += 8;
-    else
-        t = (t + 0x108) << (seg - 1);
-    return (int16_t)((a & 0x80) ? t : -t);
+    for (size_t i = 0; i < n; i++) {
+        int32_t v = pcm[i] >> 3; /* the 13-bit sample */
+        int32_t negative = v >> 31;
+        int32_t mag = v ^ negative; /* -v - 1 for negative samples, as the reference does */
+        uint32_t high = EXPONENT_AND_TOP4((float)mag) - ALAW_CODE_OFFSET;
+        uint32_t low = (uint32_t)mag >> 1; /* segment 0 is linear with step 2 */
+        uint32_t is_low = (uint32_t)((mag - 32) >> 31);
+        uint32_t code = (low & is_low) | (high & ~is_low);
+        uint32_t invert = 0xD5u ^ (uint32_t)(negative & 0x80);
+        out[i] = (uint8_t)(code ^ invert);
+    }
 }
 
-void oh_g711_ulaw_encode(const int16_t *pcm, size_t n, uint8_t *out)
+OH_SIMD_CLONES void oh_g711_alaw_decode(const uint8_t *in, size_t n, int16_t *pcm)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = ulaw_from_linear(pcm[i]);
-}
-
-void oh_g711_ulaw_decode(const uint8_t *in, size_t n, int16_t *pcm)
-{
-    for (size_t i = 0; i < n; i++)
-        pcm[i] = linear_from_ulaw(in[i]);
-}
-
-void oh_g711_alaw_encode(const int16_t *pcm, size_t n, uint8_t *out)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = alaw_from_linear(pcm[i]);
-}
-
-void oh_g711_alaw_decode(const uint8_t *in, size_t n, int16_t *pcm)
-{
-    for (size_t i = 0; i < n; i++)
-        pcm[i] = linear_from_alaw(in[i]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t a = in[i] ^ 0x55u;
+        uint32_t seg = (a >> 4) & 7u, m = a & 0x0Fu;
+        int32_t high = (int32_t)float_from_bits(((seg + DECODED_EXPONENT_BASE) << 23) | ((2 * m + 1) << 18));
+        int32_t low = (int32_t)(16 * m + 8);
+        int32_t is_low = -(int32_t)(seg == 0);
+        int32_t mag = (low & is_low) | (high & ~is_low);
+        int32_t negative = (int32_t)(a >> 7) - 1;
+        pcm[i] = (int16_t)((mag ^ negative) - negative);
+    }
 }

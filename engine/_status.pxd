@@ -1,5 +1,5 @@
 # Status codes become exceptions here and nowhere else (the pyzmq _check_rc idea).
-from oh_status cimport OH_ENOMEM, OH_EIO, oh_strerror
+from oh_status cimport OH_EIO, OH_ENOMEM, oh_strerror
 
 
 cdef inline int check(int status, object error, str context) except -1:
@@ -7,6 +7,8 @@ cdef inline int check(int status, object error, str context) except -1:
 
     error is the domain exception (CodecError, ...); context says what was
     being done, so the message reads "G722 encode of 161 samples: invalid argument".
+    In per-frame paths, test `status < 0` before calling, so that the context
+    string is only formatted on failure.
     """
     if status >= 0:
         return status

@@ -1,4 +1,6 @@
 """G.711: exhaustive bit-exactness with audioop (the ITU-T G.191 reference), and bad input."""
+import re
+
 import numpy as np
 import pytest
 
@@ -53,12 +55,29 @@ def test_empty_input_gives_empty_output():
     np.zeros((2, 80), np.int16),
 ])
 def test_wrong_dtype_or_shape_is_a_clear_error(bad):
-    with pytest.raises(ValueError, match="dtype|dimensions"):
+    expected = f"PCMA encode input must be a 1-D int16 array, got {bad.dtype} array of shape {bad.shape}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
         codec("PCMA").encode(bad)
 
 
+def test_other_int16_buffers_are_accepted():
+    import array
+    c = codec("PCMU")
+    samples = array.array("h", range(-800, 800, 10))
+    assert c.encode(samples) == c.encode(np.array(samples, np.int16))
+    assert c.encode(memoryview(samples)) == c.encode(np.array(samples, np.int16))
+    with pytest.raises(ValueError, match="PCMU encode input must be a 1-D int16 array, got array"):
+        c.encode(array.array("i", [1, 2, 3]))
+
+
+def test_payload_must_be_bytes_like():
+    with pytest.raises(TypeError, match="PCMU payload must be bytes-like, got str"):
+        codec("PCMU").decode("abc")
+    assert list(codec("PCMU").decode(bytearray(b"\xff\x7f"))) == [0, 0]
+
+
 def test_non_contiguous_input_is_a_clear_error():
-    with pytest.raises(ValueError, match="contiguous"):
+    with pytest.raises(ValueError, match="PCMU encode input must be C-contiguous"):
         codec("PCMU").encode(np.zeros(320, np.int16)[::2])
 
 
@@ -75,3 +94,8 @@ def test_unknown_codec_lists_the_known_ones():
 def test_unknown_option_is_refused():
     with pytest.raises(CodecError, match="PCMU has no option 'fec'"):
         codec("PCMU", fec=True)
+
+
+def test_a_list_is_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="PCMU encode input must be a C-contiguous int16 array, got list"):
+        codec("PCMU").encode([1, 2, 3])
