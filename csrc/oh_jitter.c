@@ -1,0 +1,727 @@
+/* Adaptive jitter buffer (packet level).
+ *
+ * The model. Each packet's relative delay d = arrival_ms - timestamp_ms is
+ * the network delay plus an unknown constant (the two clocks' offset) plus a
+ * slow ramp (clock drift). The playout schedule is "the audio of timestamp T
+ * plays at T_ms + O" for a playout offset O; a packet is late exactly when
+ * d > O. So the ideal O is a high quantile of d: the delay a fixed buffer with
+ * hindsight would pick. We estimate it as base(t) + J, where
+ *
+ *  - base(t) is the fastest path: the minimum of d over blocks of 128
+ *    packets, the last four blocks kept, each extrapolated to now with a drift
+ *    slope estimated from consecutive block minima (smoothed, clamped to
+ *    +-0.2 %). Following the drift in the base is what keeps the delay on
+ *    target over long calls at 0.1 % clock skew, without ever re-reading the
+ *    histogram.
+ *  - J is the (1 - late_ratio) quantile of the jitter d - base, kept in a
+ *    1 ms histogram (1024 bins, with 32-bin group sums so the quantile costs
+ *    at most 64 additions) with exponential forgetting. Forgetting is done by
+ *    growing the weight of new entries instead of shrinking old ones (O(1)
+ *    per packet; a rare renormalisation keeps numbers finite). Late packets
+ *    raise J at once (fast attack); J decays only as their weight is
+ *    forgotten (memory_s, 20 s by default), so one bad second does not
+ *    leave the call with a jumpy delay.
+ *  - Delay spikes (the link stalls for hundreds of ms, then releases its
+ *    queue back to back, e.g. Wi-Fi roaming) would otherwise push J to the
+ *    spike's size for the whole memory. A packet that ends an arrival gap of
+ *    >= 80 ms while being later than J counts once; the packets of the burst
+ *    behind it do not enter the histogram. The spike is ridden out by
+ *    waiting (expansion) and the excess drained by acceleration instead.
+ *
+ * Playout (get, once per tick). O is now - play_ts_ms where play_ts is the
+ * timestamp the tick starts at. The error err = O - (base + J) drives:
+ *  - err < -tick/4: EXPANDED (play nothing new, the caller stretches);
+ *  - err > 3/4 tick and two one-tick frames are here: ACCELERATED (two frames
+ *    in one tick, the caller time-compresses them), at most every 4th tick,
+ *    every tick when more than 3 ticks too late;
+ *  - in a DTX gap (the next packet's timestamp is ahead of play_ts) play_ts
+ *    is set directly to the target: delay changes in silence cost nothing.
+ *    A marker-bit packet (talkspurt start) is preceded by silence ticks
+ *    instead of expansions when the delay must grow.
+ *  - missing frame with later ones present: LOST (conceal, move on) unless
+ *    the delay is below target, where waiting is the cheaper repair;
+ *    nothing buffered at all: the first 60 ms are concealed as LATE (a loss
+ *    burst looks like this), after that the link is presumed stalled and
+ *    the buffer waits (EXPANDED) up to max_delay_ms, then plays SILENCE.
+ *    Waiting instead of skipping means the packets of a stall are played
+ *    (late loss stays low); the delay excess is then accelerated away.
+ * The hysteresis window [-1/4, +3/4] tick never oscillates: one step moves
+ * err by exactly one tick.
+ *
+ * Stream handling. Sequence numbers (16 bit) and timestamps (32 bit) are
+ * unwrapped to 64 bit against the newest packet; a slot ring indexed by the
+ * extended sequence number gives O(1) put, duplicate detection and lookup.
+ * An SSRC change, a sequence jump beyond 4x capacity or a timestamp that
+ * puts d more than max_delay_ms + 1 s off the base re-anchors the stream:
+ * the new packets are mapped onto the internal timeline where their arrival
+ * time says they belong, so the estimator and the schedule continue as if
+ * nothing happened (packets of the old SSRC arriving afterwards are
+ * dropped as late). Packets that do not fit in the ring push the oldest
+ * ones out (counted as overflow): the stream stays live.
+ *
+ * Choices and limits. The buffer holds payloads and never decodes, so the
+ * same object serves every codec and the media engine owns decode, PLC and
+ * time-scale modification (oh_tsm) in its playout stage. Delay moves in
+ * whole ticks (the grid phase is set when playout starts): on a very clean
+ * link, where the hindsight optimum is a handful of ms, the rounding to the
+ * tick grid dominates; sub-tick steps need the PCM stage to report the
+ * samples it actually removed or inserted (not done yet). Acceleration needs
+ * packets of exactly one tick; with longer packets the delay is lowered in
+ * silence only. Packets shorter than a tick are not supported (configure a
+ * 10 ms tick for 10 ms packets). The idea of a delay histogram with
+ * forgetting follows the description of WebRTC NetEQ's delay manager and
+ * Ramjee et al., "Adaptive playout mechanisms for packetized audio
+ * applications in wide-area networks" (INFOCOM 1994) for the quantile view;
+ * the code is our own. */
+#include "offhook/oh_jitter.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "oh_alloc.h"
+
+#define NBINS 1024      /* 1 ms jitter bins */
+#define GROUP 32        /* bins per group sum */
+#define NGROUPS (NBINS / GROUP)
+#define NBLOCKS 4       /* base-delay blocks remembered */
+#define BLOCK_PACKETS 128
+#define SPIKE_GAP_MS 80.0
+#define STALL_MS 60.0
+
+enum { SLOT_EMPTY = 0, SLOT_FULL, SLOT_PLAYED, SLOT_CONCEALED };
+
+typedef struct slot {
+    int64_t seq;   /* extended sequence number, -1 when never used */
+    int64_t ts;    /* position on the internal timeline */
+    int32_t samples;
+    uint32_t len;
+    uint32_t raw_ts;
+    uint16_t raw_seq;
+    uint8_t marker;
+    uint8_t state;
+} slot;
+
+typedef struct block {
+    double min_d;  /* minimum relative delay in the block */
+    double at_ms;  /* arrival time of that minimum */
+} block;
+
+struct oh_jitter {
+    oh_jitter_config cfg;
+    int64_t tick;          /* timestamp units per tick */
+    double ms_per_ts;
+    int64_t mask;
+    int stall_ticks;
+    slot *slots;
+    uint8_t *data;
+
+    /* stream mapping */
+    int have_stream;
+    uint32_t ssrc;
+    int64_t ext_seq;       /* newest packet's sequence number, extended (raw) */
+    int64_t seq_shift;     /* internal = raw extended + shift */
+    int64_t ext_ts;        /* newest packet's timestamp, extended (raw) */
+    int64_t ts_shift;
+    int64_t last_seq;      /* newest internal sequence number */
+    int64_t last_ts;       /* its internal timestamp */
+    int64_t dur_est;       /* packet duration estimate (ts units) */
+    int nbuf;              /* FULL slots */
+    int probation;         /* a jump was seen; confirmed if the next number follows it */
+    uint16_t probation_seq;
+
+    /* playout */
+    int started;
+    int64_t next_seq;
+    int64_t play_ts;
+    int64_t cur_end;
+    int empty_run;
+    int since_accel;
+    int conceal_run;
+    double last_now;
+    double cur_offset;     /* O - base at the last get, ms */
+
+    /* estimator */
+    double hist[NBINS];
+    double group[NGROUPS];
+    double total, inc, forget;
+    block blocks[NBLOCKS];
+    int nblocks;
+    block cur;
+    int cur_count;
+    double slope;
+    int have_base;
+    double jitter_ms;      /* J, refreshed on every get */
+    double last_arrival;
+    int in_spike;
+
+    oh_jitter_stats st;
+};
+
+void oh_jitter_config_default(oh_jitter_config *cfg)
+{
+    cfg->clock_rate = 8000;
+    cfg->frame_ms = 20;
+    cfg->min_delay_ms = 0;
+    cfg->max_delay_ms = 1000;
+    cfg->capacity = 128;
+    cfg->max_payload = 512;
+    cfg->late_ratio = 0.005;
+    cfg->memory_s = 20.0;
+}
+
+static int valid_config(const oh_jitter_config *c)
+{
+    if (c->clock_rate < 1000 || c->clock_rate > 192000)
+        return 0;
+    if (c->frame_ms != 10 && c->frame_ms != 20)
+        return 0;
+    if ((int64_t)c->clock_rate * c->frame_ms % 1000)
+        return 0;
+    if (c->min_delay_ms < 0 || c->max_delay_ms < c->min_delay_ms || c->max_delay_ms > 10000)
+        return 0;
+    if (c->capacity < 16 || c->capacity > 4096 || (c->capacity & (c->capacity - 1)))
+        return 0;
+    if (c->max_payload < 1 || c->max_payload > 65536)
+        return 0;
+    if (!(c->late_ratio >= 0.0005 && c->late_ratio <= 0.2))
+        return 0;
+    if (!(c->memory_s >= 2.0 && c->memory_s <= 600.0))
+        return 0;
+    return 1;
+}
+
+static void reset_stream(oh_jitter *jb)
+{
+    for (int64_t i = 0; i <= jb->mask; i++) {
+        jb->slots[i].seq = -1;
+        jb->slots[i].state = SLOT_EMPTY;
+    }
+    jb->have_stream = 0;
+    jb->nbuf = 0;
+    jb->probation = 0;
+    jb->started = 0;
+    jb->empty_run = 0;
+    jb->since_accel = 0;
+    jb->conceal_run = 0;
+    jb->dur_est = jb->tick;
+}
+
+void oh_jitter_reset(oh_jitter *jb)
+{
+    reset_stream(jb);
+    memset(jb->hist, 0, sizeof jb->hist);
+    memset(jb->group, 0, sizeof jb->group);
+    jb->total = 0.0;
+    jb->inc = 1.0;
+    jb->nblocks = 0;
+    jb->cur_count = 0;
+    jb->slope = 0.0;
+    jb->have_base = 0;
+    jb->jitter_ms = jb->cfg.min_delay_ms;
+    jb->in_spike = 0;
+    jb->last_arrival = 0.0;
+    jb->last_now = 0.0;
+    jb->cur_offset = 0.0;
+    memset(&jb->st, 0, sizeof jb->st);
+}
+
+oh_status oh_jitter_create(const oh_jitter_config *cfg, oh_jitter **out)
+{
+    if (!out)
+        return OH_EINVAL;
+    *out = NULL;
+    if (!cfg || !valid_config(cfg))
+        return OH_EINVAL;
+    oh_jitter *jb = oh_alloc(sizeof *jb);
+    if (!jb)
+        return OH_ENOMEM;
+    jb->cfg = *cfg;
+    jb->slots = oh_alloc((size_t)cfg->capacity * sizeof *jb->slots);
+    jb->data = oh_alloc((size_t)cfg->capacity * (size_t)cfg->max_payload);
+    if (!jb->slots || !jb->data) {
+        oh_jitter_destroy(jb);
+        return OH_ENOMEM;
+    }
+    jb->tick = (int64_t)cfg->clock_rate * cfg->frame_ms / 1000;
+    jb->ms_per_ts = 1000.0 / cfg->clock_rate;
+    jb->mask = cfg->capacity - 1;
+    jb->stall_ticks = (int)ceil(STALL_MS / cfg->frame_ms);
+    /* one packet per tick is the typical rate; the memory is in seconds */
+    jb->forget = exp(-(double)cfg->frame_ms / (cfg->memory_s * 1000.0));
+    oh_jitter_reset(jb);
+    *out = jb;
+    return OH_OK;
+}
+
+void oh_jitter_destroy(oh_jitter *jb)
+{
+    if (!jb)
+        return;
+    oh_free(jb->slots);
+    oh_free(jb->data);
+    oh_free(jb);
+}
+
+/* ---- delay estimator ---------------------------------------------------- */
+
+static double base_at(const oh_jitter *jb, double t)
+{
+    double b = jb->cur_count ? jb->cur.min_d + jb->slope * (t - jb->cur.at_ms) : INFINITY;
+    for (int i = 0; i < jb->nblocks; i++) {
+        double v = jb->blocks[i].min_d + jb->slope * (t - jb->blocks[i].at_ms);
+        if (v < b)
+            b = v;
+    }
+    return b;
+}
+
+static void hist_add(oh_jitter *jb, double jitter)
+{
+    int bin = jitter <= 0.0 ? 0 : jitter >= NBINS - 1 ? NBINS - 1 : (int)jitter;
+    jb->hist[bin] += jb->inc;
+    jb->group[bin / GROUP] += jb->inc;
+    jb->total += jb->inc;
+    jb->inc /= jb->forget;
+    if (jb->inc > 1e100) { /* renormalise: same ratios, smaller numbers */
+        double s = 1.0 / jb->inc;
+        for (int i = 0; i < NBINS; i++)
+            jb->hist[i] *= s;
+        for (int i = 0; i < NGROUPS; i++)
+            jb->group[i] *= s;
+        jb->total *= s;
+        jb->inc = 1.0;
+    }
+}
+
+/* The smallest J (ms, whole bins) with at most late_ratio of the weight above it. */
+static double hist_quantile(const oh_jitter *jb)
+{
+    if (jb->total <= 0.0)
+        return 0.0;
+    double allowed = jb->cfg.late_ratio * jb->total, above = 0.0;
+    int g = NGROUPS - 1;
+    while (g > 0 && above + jb->group[g] <= allowed)
+        above += jb->group[g--];
+    int b = g * GROUP + GROUP - 1;
+    while (b > g * GROUP && above + jb->hist[b] <= allowed)
+        above += jb->hist[b--];
+    return (double)(b + 1);
+}
+
+static void estimator_update(oh_jitter *jb, double d, double arrival)
+{
+    /* base: block minima with a drift slope */
+    if (!jb->cur_count || d < jb->cur.min_d) {
+        jb->cur.min_d = d;
+        jb->cur.at_ms = arrival;
+    }
+    if (++jb->cur_count == BLOCK_PACKETS) {
+        if (jb->nblocks) {
+            const block *prev = &jb->blocks[jb->nblocks - 1];
+            double dt = jb->cur.at_ms - prev->at_ms;
+            if (dt > 1000.0) {
+                double s = (jb->cur.min_d - prev->min_d) / dt;
+                s = s > 0.002 ? 0.002 : s < -0.002 ? -0.002 : s;
+                jb->slope = jb->nblocks > 1 ? 0.8 * jb->slope + 0.2 * s : s;
+            }
+        }
+        if (jb->nblocks == NBLOCKS) {
+            memmove(jb->blocks, jb->blocks + 1, (NBLOCKS - 1) * sizeof *jb->blocks);
+            jb->nblocks--;
+        }
+        jb->blocks[jb->nblocks++] = jb->cur;
+        jb->cur_count = 0;
+    }
+    jb->have_base = 1;
+
+    double jitter = d - base_at(jb, arrival);
+    double gap = arrival - jb->last_arrival;
+    int first = jb->total <= 0.0;
+    jb->last_arrival = arrival;
+    if (!first && jitter > jb->jitter_ms) {
+        if (jb->in_spike && gap < 0.5 * jb->cfg.frame_ms)
+            return;                        /* the burst behind a stall: counted once */
+        if (gap >= SPIKE_GAP_MS)
+            jb->in_spike = 1;
+    } else {
+        jb->in_spike = 0;
+    }
+    hist_add(jb, jitter);
+}
+
+static double target_jitter(const oh_jitter *jb)
+{
+    double j = jb->jitter_ms;
+    if (j < jb->cfg.min_delay_ms)
+        j = jb->cfg.min_delay_ms;
+    if (j > jb->cfg.max_delay_ms)
+        j = jb->cfg.max_delay_ms;
+    return j;
+}
+
+/* ---- put ---------------------------------------------------------------- */
+
+static slot *slot_for(const oh_jitter *jb, int64_t seq)
+{
+    return &jb->slots[seq & jb->mask];
+}
+
+static int slot_has(const oh_jitter *jb, int64_t seq)
+{
+    const slot *s = slot_for(jb, seq);
+    return s->seq == seq && s->state == SLOT_FULL;
+}
+
+static void drop_slot(oh_jitter *jb, slot *s, int state)
+{
+    if (s->state == SLOT_FULL)
+        jb->nbuf--;
+    s->state = (uint8_t)state;
+}
+
+/* Re-anchors a new stream (SSRC change, jump): internal numbers continue
+ * after the newest ones, timestamps land where the arrival time puts them. */
+static void reanchor(oh_jitter *jb, uint16_t seq, uint32_t ts, double arrival)
+{
+    int64_t want_ts = jb->last_ts + jb->dur_est;
+    if (jb->have_base) {
+        double at = (arrival - base_at(jb, arrival) - 0.5 * target_jitter(jb)) / jb->ms_per_ts;
+        if (at > (double)want_ts)
+            want_ts = (int64_t)at;
+    }
+    jb->ext_seq = seq;
+    jb->seq_shift = jb->last_seq + 1 - (int64_t)seq;
+    jb->ext_ts = ts;
+    jb->ts_shift = want_ts - (int64_t)ts;
+    jb->st.resyncs++;
+}
+
+oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
+                        const uint8_t *payload, size_t len, int samples, double arrival_ms)
+{
+    if (!jb || (!payload && len) || samples < 0 || !isfinite(arrival_ms))
+        return OH_EINVAL;
+    if (len > (size_t)jb->cfg.max_payload)
+        return OH_EBUFSIZE;
+
+    if (!jb->have_stream) {
+        jb->have_stream = 1;
+        jb->ssrc = ssrc;
+        jb->ext_seq = seq;
+        jb->seq_shift = 0;
+        jb->ext_ts = timestamp;
+        jb->ts_shift = 0;
+        jb->last_seq = seq;
+        jb->last_ts = timestamp;
+        jb->next_seq = seq;
+    } else if (ssrc != jb->ssrc) {
+        jb->ssrc = ssrc;
+        reanchor(jb, seq, timestamp, arrival_ms);
+    }
+
+    int64_t ext = jb->ext_seq + (int16_t)(uint16_t)(seq - (uint16_t)jb->ext_seq);
+    int64_t iseq = ext + jb->seq_shift;
+    int64_t delta = iseq - jb->last_seq;
+    int jumped = delta > 4 * (int64_t)jb->cfg.capacity || delta < -4 * (int64_t)jb->cfg.capacity;
+    int64_t ext_ts = jb->ext_ts + (int32_t)(timestamp - (uint32_t)jb->ext_ts);
+    int64_t its = ext_ts + jb->ts_shift;
+    double d = arrival_ms - (double)its * jb->ms_per_ts;
+    int ts_jumped = !jumped && delta > 0 && jb->have_base &&
+                    fabs(d - base_at(jb, arrival_ms)) > jb->cfg.max_delay_ms + 1000.0;
+    if (jumped || ts_jumped) {
+        /* The sender restarted its numbering or its clock, or this is a stray:
+         * follow only when the next packet confirms it (RFC 3550, A.1). */
+        if (!jb->probation || seq != jb->probation_seq) {
+            jb->probation = 1;
+            jb->probation_seq = (uint16_t)(seq + 1);
+            jb->st.overflow++;
+            return OH_OK;
+        }
+        int64_t keep_seq_shift = jb->seq_shift, keep_ext_seq = jb->ext_seq;
+        reanchor(jb, seq, timestamp, arrival_ms);
+        if (jumped) {
+            ext = seq;
+            iseq = jb->last_seq + 1;
+            delta = 1;
+        } else {
+            jb->seq_shift = keep_seq_shift;
+            jb->ext_seq = keep_ext_seq;
+        }
+        ext_ts = timestamp;
+        its = ext_ts + jb->ts_shift;
+        d = arrival_ms - (double)its * jb->ms_per_ts;
+    }
+    jb->probation = 0;
+
+    /* too late: its time has passed (or it was skipped) */
+    if (jb->started && iseq < jb->next_seq) {
+        slot *s = slot_for(jb, iseq);
+        if (s->seq == iseq && s->state == SLOT_CONCEALED) {
+            jb->st.late++;
+            if (jb->st.lost)
+                jb->st.lost--;
+            s->state = SLOT_PLAYED; /* count a late duplicate once */
+        } else if (s->seq == iseq && s->state == SLOT_PLAYED) {
+            jb->st.duplicates++;
+        } else {
+            jb->st.late++;
+        }
+        if (jb->have_base)
+            estimator_update(jb, arrival_ms - (double)its * jb->ms_per_ts, arrival_ms);
+        return OH_OK;
+    }
+
+    slot *s = slot_for(jb, iseq);
+    if (s->seq == iseq && s->state != SLOT_EMPTY && s->state != SLOT_CONCEALED) {
+        jb->st.duplicates++;
+        return OH_OK;
+    }
+    estimator_update(jb, d, arrival_ms);
+
+    /* make room: the ring holds capacity consecutive numbers from next_seq */
+    if (!jb->started && iseq < jb->next_seq) {
+        if (jb->last_seq - iseq >= jb->cfg.capacity) {
+            jb->st.overflow++;
+            return OH_OK;
+        }
+        jb->next_seq = iseq;
+    }
+    if (iseq - jb->next_seq >= jb->cfg.capacity) {
+        int64_t new_next = iseq - jb->cfg.capacity + 1;
+        for (int64_t q = jb->next_seq; q < new_next; q++) {
+            slot *o = slot_for(jb, q);
+            if (o->seq == q && o->state == SLOT_FULL) {
+                drop_slot(jb, o, SLOT_PLAYED);
+                jb->st.overflow++;
+            }
+        }
+        jb->next_seq = new_next;
+        jb->cur_end = jb->play_ts; /* nothing is being played any more */
+    }
+
+    if (s->state == SLOT_FULL)
+        jb->nbuf--; /* a stale occupant (cannot happen after the loop above) */
+    s->seq = iseq;
+    s->ts = its;
+    s->samples = samples;
+    s->len = (uint32_t)len;
+    s->raw_ts = timestamp;
+    s->raw_seq = seq;
+    s->marker = marker ? 1 : 0;
+    s->state = SLOT_FULL;
+    if (len)
+        memcpy(jb->data + (size_t)(iseq & jb->mask) * (size_t)jb->cfg.max_payload, payload, len);
+    jb->nbuf++;
+    jb->st.received++;
+
+    /* ptime from consecutive packets (variable ptime follows; DTX gaps do not count) */
+    int64_t max_dur = (int64_t)jb->cfg.clock_rate * 120 / 1000;
+    if (samples > 0) {
+        jb->dur_est = samples;
+    } else if (delta == 1 && its - jb->last_ts > 0 && its - jb->last_ts <= max_dur) {
+        jb->dur_est = its - jb->last_ts;
+    }
+    if (delta > 0) {
+        jb->last_seq = iseq;
+        jb->last_ts = its;
+        jb->ext_seq = ext;
+        jb->ext_ts = ext_ts;
+    }
+    return OH_OK;
+}
+
+/* ---- get ---------------------------------------------------------------- */
+
+static int64_t duration_of(const oh_jitter *jb, int64_t seq)
+{
+    const slot *s = slot_for(jb, seq);
+    int64_t d = s->samples;
+    if (d <= 0 && slot_has(jb, seq + 1)) {
+        int64_t dd = slot_for(jb, seq + 1)->ts - s->ts;
+        if (dd > 0 && dd <= (int64_t)jb->cfg.clock_rate * 120 / 1000)
+            d = dd;
+    }
+    if (d <= 0)
+        d = jb->dur_est;
+    return d < jb->tick ? jb->tick : d;
+}
+
+static void hand_out(oh_jitter *jb, int64_t seq, oh_jitter_frame *f)
+{
+    slot *s = slot_for(jb, seq);
+    f->payload = jb->data + (size_t)(seq & jb->mask) * (size_t)jb->cfg.max_payload;
+    f->len = s->len;
+    f->seq = s->raw_seq;
+    f->timestamp = s->raw_ts;
+    f->samples = (int)duration_of(jb, seq);
+    drop_slot(jb, s, SLOT_PLAYED);
+    jb->st.played++;
+}
+
+static oh_status finish(oh_jitter *jb, oh_jitter_frame *f, oh_jitter_status status)
+{
+    f->status = status;
+    if (status == OH_JITTER_LOST || status == OH_JITTER_LATE) {
+        jb->st.concealed++;
+        jb->st.lost++;
+        if ((uint32_t)++jb->conceal_run > jb->st.max_burst)
+            jb->st.max_burst = (uint32_t)jb->conceal_run;
+    } else if (status != OH_JITTER_CONTINUED) {
+        jb->conceal_run = 0;
+    }
+    if (status == OH_JITTER_ACCELERATED)
+        jb->st.accelerated++;
+    else if (status == OH_JITTER_EXPANDED)
+        jb->st.expanded++;
+    else if (status == OH_JITTER_SILENCE)
+        jb->st.silence++;
+    return OH_OK;
+}
+
+/* A tick of concealment: the timeline moves on, the sequence pointer does
+ * not (the frame may still come; get() drops it then if its time is past). */
+static oh_status conceal_tick(oh_jitter *jb, oh_jitter_frame *f, oh_jitter_status status)
+{
+    jb->play_ts += jb->tick;
+    jb->cur_end = jb->play_ts;
+    f->samples = (int)jb->tick;
+    return finish(jb, f, status);
+}
+
+/* Drops packets whose time has passed and steps over missing numbers once
+ * the next packet present is due: what is left at next_seq is playable. */
+static void skip_passed(oh_jitter *jb)
+{
+    int64_t half = jb->tick / 2;
+    for (;;) {
+        if (slot_has(jb, jb->next_seq)) {
+            slot *s = slot_for(jb, jb->next_seq);
+            if (s->ts >= jb->play_ts - half)
+                return;
+            drop_slot(jb, s, SLOT_PLAYED); /* concealed already: late */
+            jb->st.late++;
+            if (jb->st.lost)
+                jb->st.lost--;
+            jb->next_seq++;
+            continue;
+        }
+        if (!jb->nbuf)
+            return;
+        int64_t m = jb->next_seq + 1;
+        while (!slot_has(jb, m))
+            m++;
+        if (slot_for(jb, m)->ts > jb->play_ts + half)
+            return;
+        for (; jb->next_seq < m; jb->next_seq++) {
+            slot *g = slot_for(jb, jb->next_seq);
+            g->seq = jb->next_seq;
+            g->state = SLOT_CONCEALED;
+        }
+    }
+}
+
+oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
+{
+    if (!jb || !f || !isfinite(now_ms))
+        return OH_EINVAL;
+    memset(f, 0, sizeof *f);
+    jb->last_now = now_ms;
+    jb->jitter_ms = hist_quantile(jb);
+    jb->since_accel++;
+    if (!jb->have_stream || !jb->have_base)
+        return finish(jb, f, OH_JITTER_SILENCE);
+
+    double base = base_at(jb, now_ms);
+    double target = base + target_jitter(jb); /* the wanted O */
+    double tick_ms = (double)jb->cfg.frame_ms;
+
+    if (!jb->started) {
+        if (!jb->nbuf)
+            return finish(jb, f, OH_JITTER_SILENCE);
+        while (!slot_has(jb, jb->next_seq))
+            jb->next_seq++;
+        const slot *s = slot_for(jb, jb->next_seq);
+        if (now_ms - (double)s->ts * jb->ms_per_ts < target - 0.25 * tick_ms)
+            return finish(jb, f, OH_JITTER_SILENCE);
+        jb->started = 1;
+        jb->play_ts = s->ts;
+        jb->cur_end = s->ts;
+    }
+
+    /* a payload longer than a tick goes on playing, unless its length was a
+     * guess and the next packet, now here, says it is over */
+    if (jb->play_ts < jb->cur_end &&
+        !(slot_has(jb, jb->next_seq) && slot_for(jb, jb->next_seq)->ts <= jb->play_ts + jb->tick / 2)) {
+        jb->play_ts += jb->tick;
+        return finish(jb, f, OH_JITTER_CONTINUED);
+    }
+
+    skip_passed(jb);
+    double err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
+    jb->cur_offset = err + target - base;
+    if (slot_has(jb, jb->next_seq)) {
+        jb->empty_run = 0;
+        slot *s = slot_for(jb, jb->next_seq);
+        if (s->ts > jb->play_ts + jb->tick / 2) {
+            /* a gap in the timestamps (DTX): re-align to the target in silence */
+            int64_t on_target = (int64_t)floor((now_ms - target) / jb->ms_per_ts + 0.25 * (double)jb->tick);
+            if (on_target < s->ts) {
+                jb->play_ts = on_target + jb->tick;
+                jb->cur_end = jb->play_ts;
+                return finish(jb, f, OH_JITTER_SILENCE);
+            }
+            jb->play_ts = s->ts;
+            err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
+            jb->cur_offset = err + target - base;
+        }
+        if (err < -0.25 * tick_ms) {
+            if (s->marker)
+                return finish(jb, f, OH_JITTER_SILENCE); /* grow the pause before a talkspurt */
+            return finish(jb, f, OH_JITTER_EXPANDED);
+        }
+        int64_t dur = duration_of(jb, jb->next_seq);
+        int cooldown = err > 3.0 * tick_ms ? 1 : 4;
+        if (err > 0.75 * tick_ms && jb->since_accel >= cooldown && dur == jb->tick &&
+            slot_has(jb, jb->next_seq + 1) &&
+            slot_for(jb, jb->next_seq + 1)->ts == s->ts + jb->tick &&
+            duration_of(jb, jb->next_seq + 1) == jb->tick) {
+            hand_out(jb, jb->next_seq, f);
+            oh_jitter_frame second;
+            hand_out(jb, jb->next_seq + 1, &second);
+            f->skipped = second.payload;
+            f->skipped_len = second.len;
+            jb->next_seq += 2;
+            jb->play_ts += 2 * jb->tick;
+            jb->cur_end = jb->play_ts;
+            jb->since_accel = 0;
+            return finish(jb, f, OH_JITTER_ACCELERATED);
+        }
+        hand_out(jb, jb->next_seq, f);
+        jb->next_seq++;
+        jb->cur_end = jb->play_ts + dur;
+        jb->play_ts += jb->tick;
+        return finish(jb, f, OH_JITTER_NORMAL);
+    }
+
+    if (jb->nbuf > 0) {
+        jb->empty_run = 0;
+        if (err < -0.25 * tick_ms)
+            return finish(jb, f, OH_JITTER_EXPANDED); /* below target anyway: wait for it */
+        return conceal_tick(jb, f, OH_JITTER_LOST);
+    }
+    jb->empty_run++;
+    if (jb->empty_run <= jb->stall_ticks && err >= -0.25 * tick_ms)
+        return conceal_tick(jb, f, OH_JITTER_LATE);
+    if (jb->cur_offset < jb->cfg.max_delay_ms)
+        return finish(jb, f, OH_JITTER_EXPANDED); /* a stall: wait for the network */
+    return finish(jb, f, OH_JITTER_SILENCE);
+}
+
+void oh_jitter_get_stats(const oh_jitter *jb, oh_jitter_stats *stats)
+{
+    *stats = jb->st;
+    if (jb->have_base) {
+        stats->target_delay_ms = target_jitter(jb);
+        stats->current_delay_ms = jb->started ? jb->cur_offset : 0.0;
+    }
+}

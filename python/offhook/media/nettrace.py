@@ -1,0 +1,242 @@
+"""Deterministic network traces for judging jitter buffers, and the hindsight oracle.
+
+One place for the models that tests/test_jitter.py and bench/bench_jitter.py
+replay, so that the figures in the two always mean the same thing.
+
+Time model
+----------
+The receiver's clock is the reference (milliseconds). The sender produces one
+frame every ``frame_ms * (1 + drift)`` receiver-milliseconds while stamping it
+``frame_ms`` of its own clock later than the previous one, so ``drift > 0`` is a
+sender whose clock runs slow (its frames come less often than the receiver
+plays them) and ``drift < 0`` one that runs fast. A frame's one-way delay is
+``BASE_MS`` of propagation plus the model's jitter; it arrives at
+``send + delay`` unless lost. The playout delay a buffer achieves for a frame is
+``playout time - send time - BASE_MS``: the part of the mouth-to-ear delay that
+the jitter buffer (together with the network's jitter) is responsible for.
+
+Models (``TRACES``; each a function of the seed, so a name and a seed give the
+same packets on every machine)
+-----------------------------------------------------------------------------
+- ``low``: Gaussian jitter, sigma 4 ms (clipped at 0).
+- ``pareto``: heavy-tailed jitter, Pareto with shape 1.8 and scale 6 ms
+  (``6 * (U**(-1/1.8) - 1)`` ms, capped at 1 s); a few packets come very late.
+- ``spikes``: low jitter, plus every ~15 s a delay spike as on Wi-Fi roaming:
+  the link stalls for S ms (S uniform in 300..500), the packets queued during
+  the stall are released back to back (2 ms apart) when it ends, then the
+  queue has drained and delays are low again.
+- ``loss3``, ``loss10``: Gaussian jitter sigma 6 ms with Gilbert-Elliott bursty
+  loss: a good state that loses nothing and a bad state that loses every
+  packet, mean burst length 2.5 frames (P(bad->good) = 0.4), P(good->bad)
+  set so that the average loss is 3 % or 10 %.
+- ``reorder``: Gaussian jitter sigma 6 ms; 5 % of the packets are held back an
+  extra 25..70 ms (so they arrive after one to three of their successors),
+  1 % are duplicated (the copy arrives 0..30 ms after the original).
+- ``drift``: low jitter with the sender's clock 0.1 % slow (``drift=+0.001``);
+  ``drift_fast`` is the same with the sender 0.1 % fast.
+
+The oracle
+----------
+``oracle_delay(trace)`` is the smallest *fixed* playout delay (every frame
+played at send + BASE_MS + D) for which the frames that the network delivered
+but too late for their playout time are at most 1 % of all frames: the
+practical lower bound a causal buffer can aim for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+BASE_MS = 30.0      # propagation delay common to every model
+LATE_LIMIT = 0.01   # the late-loss ratio the oracle (and the targets) allow
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Frames 0..n-1 as sent, and the packets the network delivers (sorted by arrival)."""
+    name: str
+    frame_ms: int
+    clock_rate: int
+    send_ms: np.ndarray        # float64[n]: when frame i was sent (receiver clock)
+    arrival_ms: np.ndarray     # float64[n]: first arrival of frame i, NaN if lost
+    packets: list[tuple[float, int]] = field(repr=False)  # (arrival_ms, frame index), arrival order
+
+    @property
+    def frames(self) -> int:
+        return len(self.send_ms)
+
+    @property
+    def samples_per_frame(self) -> int:
+        return self.clock_rate * self.frame_ms // 1000
+
+    def delay_ms(self) -> np.ndarray:
+        """Network delay beyond BASE_MS of each frame (NaN when lost)."""
+        return self.arrival_ms - self.send_ms - BASE_MS
+
+
+def _gauss(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
+    return np.maximum(rng.normal(0.0, sigma, n), -sigma) + sigma  # >= 0, mean ~ sigma
+
+
+def _gilbert_elliott(rng: np.random.Generator, n: int, loss: float, burst: float = 2.5) -> np.ndarray:
+    r = 1.0 / burst
+    p = loss * r / (1.0 - loss)
+    lost = np.zeros(n, dtype=bool)
+    bad = False
+    u = rng.random(n)
+    for i in range(n):
+        bad = (u[i] >= r) if bad else (u[i] < p)
+        lost[i] = bad
+    return lost
+
+
+def make_trace(name: str, seconds: float = 60.0, seed: int = 1, frame_ms: int = 20,
+               clock_rate: int = 8000) -> Trace:
+    """The trace of model `name` (see TRACES), `seconds` long, from `seed`."""
+    if name not in TRACES:
+        raise ValueError(f"unknown trace model {name!r}; known: {', '.join(TRACES)}")
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    n = int(seconds * 1000 / frame_ms)
+    rng = np.random.default_rng([seed, sum(map(ord, name))])
+    drift = {"drift": 0.001, "drift_fast": -0.001}.get(name, 0.0)
+    send = np.arange(n) * frame_ms * (1.0 + drift)
+    lost = np.zeros(n, dtype=bool)
+    dup_delay: dict[int, float] = {}
+    if name in ("low", "drift", "drift_fast"):
+        jitter = _gauss(rng, n, 4.0)
+    elif name == "pareto":
+        jitter = np.minimum(6.0 * (rng.random(n) ** (-1.0 / 1.8) - 1.0), 1000.0)
+    elif name == "spikes":
+        jitter = _gauss(rng, n, 4.0)
+        t = 7000.0 + rng.uniform(0, 3000)
+        while t < send[-1]:
+            stall = rng.uniform(300.0, 500.0)
+            idx = np.nonzero((send >= t) & (send < t + stall))[0]
+            for k, i in enumerate(idx):  # released back to back when the stall ends
+                jitter[i] = max(jitter[i], t + stall + 2.0 * k - send[i])
+            t += 15000.0 + rng.uniform(-2000, 2000)
+    elif name in ("loss3", "loss10"):
+        jitter = _gauss(rng, n, 6.0)
+        lost = _gilbert_elliott(rng, n, 0.03 if name == "loss3" else 0.10)
+    else:  # reorder
+        jitter = _gauss(rng, n, 6.0)
+        held = rng.random(n) < 0.05
+        jitter[held] += rng.uniform(25.0, 70.0, int(held.sum()))
+        for i in np.nonzero(rng.random(n) < 0.01)[0]:
+            dup_delay[int(i)] = float(rng.uniform(0.0, 30.0))
+    arrival = send + BASE_MS + jitter
+    arrival[lost] = np.nan
+    packets = [(float(arrival[i]), i) for i in range(n) if not lost[i]]
+    packets += [(float(arrival[i]) + d, i) for i, d in dup_delay.items() if not lost[i]]
+    packets.sort()
+    return Trace(name, frame_ms, clock_rate, send, arrival, packets)
+
+
+TRACES: dict[str, str] = {
+    "low": "Gaussian jitter sigma 4 ms",
+    "pareto": "Pareto jitter (shape 1.8, scale 6 ms)",
+    "spikes": "300-500 ms delay spikes every ~15 s, then drain",
+    "loss3": "Gilbert-Elliott bursty loss, 3 %",
+    "loss10": "Gilbert-Elliott bursty loss, 10 %",
+    "reorder": "5 % reordered by 25-70 ms, 1 % duplicated",
+    "drift": "low jitter, sender clock 0.1 % slow",
+    "drift_fast": "low jitter, sender clock 0.1 % fast",
+}
+
+
+def oracle_delay(trace: Trace, late_limit: float = LATE_LIMIT) -> float:
+    """Smallest fixed playout delay (ms beyond BASE_MS) with late loss <= late_limit."""
+    d = np.sort(trace.delay_ms()[~np.isnan(trace.arrival_ms)])
+    allowed = int(np.floor(late_limit * trace.frames))
+    if allowed >= len(d):
+        return 0.0
+    return float(max(d[len(d) - 1 - allowed], 0.0))
+
+
+# --- replaying a trace through a buffer -------------------------------------------
+
+class PacketBuffer(Protocol):
+    """What replay() drives: the shape of offhook.engine.JitterBuffer."""
+    def put(self, seq: int, timestamp: int, payload: bytes, arrival_ms: float,
+            marker: bool = False) -> object: ...
+    def get(self, now_ms: float) -> tuple[bytes | None, object]: ...
+
+
+@dataclass
+class Replay:
+    """What a buffer did with a trace: per tick, the frame index played (-1: none)."""
+    name: str
+    played: np.ndarray          # int64[ticks]
+    tick_ms: np.ndarray         # float64[ticks]
+    late_loss: float            # frames delivered by the network but not played / frames
+    mean_delay_ms: float        # over played frames: play - send - BASE_MS
+    p95_delay_ms: float
+    delays_ms: np.ndarray       # per played frame, in play order
+
+
+def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
+           payload: Callable[[int], bytes] | None = None) -> Replay:
+    """Feeds the trace's packets to buffer at their arrival times and calls get() every frame.
+
+    The playout clock ticks every frame_ms from start_ms (default: the first
+    arrival); all packets that arrived by a tick are put before that tick's
+    get. get() must return a payload made by `payload(i)` (default: the frame
+    index as 4 bytes), so the frame played can be identified.
+    """
+    make = payload or (lambda i: int(i).to_bytes(4, "little"))
+    spf = trace.samples_per_frame
+    pk = trace.packets
+    t = pk[0][0] if start_ms is None else start_ms
+    end = max(a for a, _ in pk) + 2000.0
+    ticks = int((end - t) / trace.frame_ms) + 1
+    played = np.full(ticks, -1, dtype=np.int64)
+    lookup = {make(i): i for i in range(trace.frames)} if payload else None
+    j = 0
+    for k in range(ticks):
+        now = t + k * trace.frame_ms
+        while j < len(pk) and pk[j][0] <= now:
+            a, i = pk[j]
+            buffer.put(i & 0xFFFF, (i * spf) & 0xFFFFFFFF, make(i), a, False)
+            j += 1
+        data, _status = buffer.get(now)
+        if data is not None:
+            played[k] = lookup[data] if lookup is not None else int.from_bytes(data[:4], "little")
+    return summarise(trace, played, t + np.arange(ticks) * trace.frame_ms)
+
+
+def summarise(trace: Trace, played: np.ndarray, tick_ms: np.ndarray, name: str = "") -> Replay:
+    """Late loss and playout-delay statistics from what was played at each tick."""
+    mask = played >= 0
+    idx = played[mask]
+    delays = tick_ms[mask] - trace.send_ms[idx] - BASE_MS
+    delivered = ~np.isnan(trace.arrival_ms)
+    was_played = np.zeros(trace.frames, dtype=bool)
+    was_played[idx] = True
+    late = int(np.sum(delivered & ~was_played))
+    return Replay(name or trace.name, played, tick_ms, late / trace.frames,
+                  float(np.mean(delays)) if len(delays) else float("nan"),
+                  float(np.percentile(delays, 95)) if len(delays) else float("nan"), delays)
+
+
+def fixed_playout(trace: Trace, delay_ms: float) -> Replay:
+    """A fixed buffer: frame i is played at send_i + BASE_MS + delay_ms if it has arrived by then.
+
+    With delay_ms = oracle_delay(trace) this is the oracle. The ticks are the
+    frames' own play times, so drift does not move it.
+    """
+    play_at = trace.send_ms + BASE_MS + delay_ms
+    ok = ~np.isnan(trace.arrival_ms) & (trace.arrival_ms <= play_at)
+    played = np.where(ok, np.arange(trace.frames), -1)
+    return summarise(trace, played, play_at, f"fixed {delay_ms:.0f} ms")
+
+
+def fixed_after_first(trace: Trace, buffer_ms: float = 60.0) -> Replay:
+    """The classic fixed jitter buffer: playout starts buffer_ms after the first packet arrives."""
+    first_arrival, i0 = trace.packets[0]
+    offset = first_arrival - trace.send_ms[i0] - BASE_MS + buffer_ms
+    r = fixed_playout(trace, offset)
+    r.name = f"fixed {buffer_ms:.0f} ms"
+    return r

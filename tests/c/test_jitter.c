@@ -1,0 +1,468 @@
+/* Jitter buffer: stream edge cases (reordering, duplicates, wrap-around,
+ * loss, DTX, SSRC change, timestamp jumps, overflow, variable ptime),
+ * adaptation, acceleration, bad arguments, allocation failure, and a
+ * randomised run that must never hand out a frame twice. Payloads carry the
+ * frame number so that what is played can be checked. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "offhook/oh_jitter.h"
+#include "oh_test.h"
+
+#define MAXF 4000
+
+typedef struct sim {
+    oh_jitter *jb;
+    int played[MAXF];     /* times frame i was handed out */
+    int status_count[7];
+    int order_ok;         /* frames came out in increasing order */
+    int last_frame;
+} sim;
+
+static oh_jitter *make(int capacity)
+{
+    oh_jitter_config cfg;
+    oh_jitter_config_default(&cfg);
+    cfg.capacity = capacity;
+    oh_jitter *jb = NULL;
+    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_OK);
+    return jb;
+}
+
+static void sim_init(sim *s, int capacity)
+{
+    memset(s, 0, sizeof *s);
+    s->jb = make(capacity);
+    s->order_ok = 1;
+    s->last_frame = -1;
+}
+
+static void put_frame(sim *s, int frame, uint16_t seq0, uint32_t ts0, uint32_t ssrc, double arrival)
+{
+    uint8_t payload[4];
+    memcpy(payload, &frame, 4);
+    CHECK_STATUS(oh_jitter_put(s->jb, (uint16_t)(seq0 + frame), ts0 + (uint32_t)frame * 160u, ssrc, 0,
+                               payload, 4, 0, arrival), OH_OK);
+}
+
+static void take(sim *s, const uint8_t *p, size_t len)
+{
+    int frame;
+    CHECK(len == 4);
+    if (len != 4)
+        return;
+    memcpy(&frame, p, 4);
+    CHECK(frame >= 0 && frame < MAXF);
+    if (frame < 0 || frame >= MAXF)
+        return;
+    s->played[frame]++;
+    if (frame <= s->last_frame)
+        s->order_ok = 0;
+    s->last_frame = frame;
+}
+
+static oh_jitter_status tick(sim *s, double now)
+{
+    oh_jitter_frame f;
+    CHECK_STATUS(oh_jitter_get(s->jb, now, &f), OH_OK);
+    s->status_count[f.status]++;
+    if (f.status == OH_JITTER_NORMAL || f.status == OH_JITTER_ACCELERATED)
+        take(s, f.payload, f.len);
+    if (f.status == OH_JITTER_ACCELERATED)
+        take(s, f.skipped, f.skipped_len);
+    return f.status;
+}
+
+/* frames 0..n-1 sent every 20 ms, delivered with delay(i) (negative: lost) */
+typedef double (*delay_fn)(int i, unsigned long long *rng);
+
+static void run(sim *s, int n, uint16_t seq0, uint32_t ts0, delay_fn delay, unsigned long long seed)
+{
+    static double arrival[MAXF];
+    static int order[MAXF];
+    unsigned long long rng = seed;
+    for (int i = 0; i < n; i++) {
+        double d = delay(i, &rng);
+        arrival[i] = d < 0 ? -1.0 : 20.0 * i + d;
+        order[i] = i;
+    }
+    for (int i = 1; i < n; i++) { /* insertion sort by arrival */
+        int k = order[i], j = i - 1;
+        while (j >= 0 && arrival[order[j]] > arrival[k]) {
+            order[j + 1] = order[j];
+            j--;
+        }
+        order[j + 1] = k;
+    }
+    int next = 0;
+    /* until the last frame is out (after it, an empty buffer is not news) */
+    for (double now = 0.0; now < 20.0 * n + 2000.0 && !s->played[n - 1]; now += 20.0) {
+        while (next < n && arrival[order[next]] <= now) {
+            if (arrival[order[next]] >= 0)
+                put_frame(s, order[next], seq0, ts0, 1, arrival[order[next]]);
+            next++;
+        }
+        tick(s, now);
+    }
+}
+
+static double d_constant(int i, unsigned long long *r) { (void)i; (void)r; return 35.0; }
+static double d_swap(int i, unsigned long long *r) { (void)r; return i % 2 ? 30.0 : 55.0; }
+static double d_lose_100(int i, unsigned long long *r) { (void)r; return i == 100 ? -1.0 : 30.0; }
+static double d_uniform40(int i, unsigned long long *r)
+{
+    (void)i;
+    return 30.0 + 40.0 * (double)(oh_test_rand(r) >> 11) / 9007199254740992.0;
+}
+
+static int played_once(const sim *s, int n, int skip)
+{
+    int ok = 1;
+    for (int i = 0; i < n; i++)
+        if (i != skip && s->played[i] != 1)
+            ok = 0;
+    return ok;
+}
+
+static void test_in_order(void)
+{
+    sim s;
+    sim_init(&s, 128);
+    run(&s, 500, 1000, 5000, d_constant, 1);
+    CHECK(played_once(&s, 500, -1));
+    CHECK(s.order_ok);
+    CHECK(s.status_count[OH_JITTER_LOST] == 0 && s.status_count[OH_JITTER_LATE] == 0);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(st.received == 500);
+    CHECK(st.target_delay_ms < 5.0); /* no jitter: next to nothing to wait for */
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_reorder_and_wrap(void)
+{
+    sim s;
+    sim_init(&s, 128);
+    /* sequence and timestamp both wrap during the stream */
+    run(&s, 600, 65300, 0xFFFF0000u, d_swap, 1);
+    CHECK(played_once(&s, 600, -1));
+    CHECK(s.order_ok);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(st.late <= 1);
+    CHECK(st.target_delay_ms >= 20.0 && st.target_delay_ms <= 30.0);
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_duplicates(void)
+{
+    sim s;
+    sim_init(&s, 64);
+    for (int i = 0; i < 200; i++) {
+        double now = 20.0 * i;
+        put_frame(&s, i, 7, 0, 9, now);
+        put_frame(&s, i, 7, 0, 9, now + 1.0);
+        if (i > 2)
+            put_frame(&s, i - 3, 7, 0, 9, now); /* a stale copy long after */
+        tick(&s, now + 2.0);
+    }
+    CHECK(played_once(&s, 195, -1));
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(st.duplicates >= 390);
+    CHECK(st.received == 200);
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_loss(void)
+{
+    sim s;
+    sim_init(&s, 128);
+    run(&s, 300, 0, 0, d_lose_100, 1);
+    CHECK(played_once(&s, 300, 100));
+    CHECK(s.played[100] == 0);
+    CHECK(s.status_count[OH_JITTER_LOST] + s.status_count[OH_JITTER_LATE] == 1);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(st.lost == 1 && st.concealed == 1 && st.max_burst == 1);
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_dtx_gap(void)
+{
+    /* talkspurt, 2 s of silence (no packets, timestamps jump, sequence does
+     * not), talkspurt with the marker bit; the second must play, in order, at
+     * the same delay as the first */
+    sim s;
+    sim_init(&s, 128);
+    uint8_t p[4];
+    double delay_before = 0, delay_after = 0;
+    for (int k = 0; k < 400; k++) {
+        double now = 20.0 * k;
+        int frame = k < 100 ? k : k >= 200 ? k - 100 : -1;
+        if (frame >= 0) {
+            memcpy(p, &frame, 4);
+            uint32_t ts = (uint32_t)k * 160u; /* timestamps keep real time */
+            CHECK_STATUS(oh_jitter_put(s.jb, (uint16_t)frame, ts, 5, k == 200, p, 4, 0, now + 30.0), OH_OK);
+        }
+        tick(&s, now + 35.0);
+        oh_jitter_stats st;
+        oh_jitter_get_stats(s.jb, &st);
+        if (k == 90)
+            delay_before = st.current_delay_ms;
+        if (k == 390)
+            delay_after = st.current_delay_ms;
+    }
+    CHECK(played_once(&s, 300, -1));
+    CHECK(s.order_ok);
+    /* the gap is first waited for (a stall looks the same), then silent */
+    CHECK(s.status_count[OH_JITTER_SILENCE] + s.status_count[OH_JITTER_EXPANDED] >= 90);
+    CHECK(fabs(delay_after - delay_before) <= 20.0);
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_ssrc_change_and_ts_jump(void)
+{
+    sim s;
+    sim_init(&s, 128);
+    uint8_t p[4];
+    for (int k = 0; k < 600; k++) {
+        double now = 20.0 * k;
+        int frame = k;
+        memcpy(p, &frame, 4);
+        uint16_t seq;
+        uint32_t ts, ssrc;
+        if (k < 200) { /* first source */
+            seq = (uint16_t)(100 + k); ts = 1000u + (uint32_t)k * 160u; ssrc = 1;
+        } else if (k < 400) { /* new SSRC, unrelated numbering */
+            seq = (uint16_t)(40000 + k); ts = 0x80000000u + (uint32_t)k * 160u; ssrc = 2;
+        } else { /* same SSRC, timestamp leaps forward by ~10 minutes */
+            seq = (uint16_t)(40000 + k); ts = 0x80000000u + 4800000u + (uint32_t)k * 160u; ssrc = 2;
+        }
+        CHECK_STATUS(oh_jitter_put(s.jb, seq, ts, ssrc, 0, p, 4, 0, now + 30.0), OH_OK);
+        tick(&s, now + 31.0);
+    }
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(st.resyncs == 2);
+    CHECK(s.order_ok);
+    int missing = 0;
+    for (int i = 0; i < 590; i++)
+        missing += s.played[i] != 1;
+    CHECK(missing <= 4);
+    CHECK(s.status_count[OH_JITTER_SILENCE] <= 10);
+    CHECK(st.current_delay_ms < 60.0);
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_overflow(void)
+{
+    sim s;
+    sim_init(&s, 16);
+    for (int i = 0; i < 100; i++)
+        put_frame(&s, i, 0, 0, 3, 0.0);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(st.overflow == 84);
+    for (int k = 0; k < 40; k++)
+        tick(&s, 20.0 * k);
+    for (int i = 0; i < 84; i++)
+        CHECK(s.played[i] == 0);
+    int newest = 0;
+    for (int i = 84; i < 100; i++)
+        newest += s.played[i];
+    CHECK(newest == 16);
+    CHECK(s.order_ok);
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_variable_ptime(void)
+{
+    /* 40 ms packets on a 20 ms tick, then 20 ms packets */
+    sim s;
+    sim_init(&s, 64);
+    uint8_t p[4];
+    uint32_t ts = 0;
+    int frame = 0;
+    double t = 0.0;
+    int continued_before = 0;
+    for (int k = 0; k < 400; k++) {
+        double now = 20.0 * k;
+        while (t + 25.0 <= now) {
+            int dur = frame < 50 ? 320 : 160;
+            memcpy(p, &frame, 4);
+            CHECK_STATUS(oh_jitter_put(s.jb, (uint16_t)frame, ts, 1, 0, p, 4, 0, t + 25.0), OH_OK);
+            ts += (uint32_t)dur;
+            t += dur / 8.0;
+            frame++;
+        }
+        tick(&s, now + 10.0);
+        if (k == 90)
+            continued_before = s.status_count[OH_JITTER_CONTINUED];
+    }
+    CHECK(continued_before >= 40);
+    /* every 40 ms packet but the first (whose length nothing tells yet) spans two ticks */
+    CHECK(s.status_count[OH_JITTER_CONTINUED] == 49);
+    CHECK(played_once(&s, 340, -1));
+    CHECK(s.order_ok);
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_adapts_and_accelerates(void)
+{
+    /* uniform 0..40 ms jitter: the target settles near 40 ms, late loss is small */
+    sim s;
+    sim_init(&s, 128);
+    run(&s, 3000, 0, 0, d_uniform40, 7);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(st.target_delay_ms >= 30.0 && st.target_delay_ms <= 45.0);
+    CHECK(st.late <= 30);
+    oh_jitter_destroy(s.jb);
+
+    /* a backlog of 30 frames at once, then a steady stream: accelerate it away */
+    sim_init(&s, 128);
+    for (int i = 0; i < 30; i++)
+        put_frame(&s, i, 0, 0, 1, 600.0);
+    for (int k = 0; k < 300; k++) {
+        double now = 600.0 + 20.0 * k;
+        put_frame(&s, 30 + k, 0, 0, 1, now);
+        tick(&s, now + 1.0);
+    }
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(st.accelerated >= 20);
+    CHECK(st.current_delay_ms < 25.0);
+    CHECK(played_once(&s, 320, -1));
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_random_never_twice(void)
+{
+    /* realistic disorder: each packet delayed 0..300 ms (so reordered by up
+     * to 15 places), 5 % lost, 5 % duplicated, ticks at irregular times */
+    unsigned long long rng = oh_test_seed();
+    for (int round = 0; round < 20; round++) {
+        sim s;
+        sim_init(&s, (int)(16u << (oh_test_rand(&rng) % 4)));
+        enum { N = 400 };
+        static double arrival[2 * N];
+        static int frame_of[2 * N];
+        int m = 0;
+        for (int i = 0; i < N; i++) {
+            if (oh_test_rand(&rng) % 20 == 0)
+                continue;
+            int copies = oh_test_rand(&rng) % 20 == 0 ? 2 : 1;
+            for (int c = 0; c < copies; c++) {
+                arrival[m] = 20.0 * i + (double)(oh_test_rand(&rng) % 30000) / 100.0;
+                frame_of[m++] = i;
+            }
+        }
+        int put_done[2 * N] = {0};
+        uint16_t seq0 = (uint16_t)(oh_test_rand(&rng));
+        uint32_t ts0 = (uint32_t)(oh_test_rand(&rng));
+        double now = 0.0;
+        while (now < 20.0 * N + 1000.0) {
+            for (int k = 0; k < m; k++)
+                if (!put_done[k] && arrival[k] <= now) {
+                    put_frame(&s, frame_of[k], seq0, ts0, 1, arrival[k]);
+                    put_done[k] = 1;
+                }
+            tick(&s, now);
+            now += 20.0 + (double)(oh_test_rand(&rng) % 200) / 100.0 - 1.0;
+        }
+        for (int i = 0; i < N; i++)
+            CHECK(s.played[i] <= 1);
+        CHECK(s.order_ok);
+        oh_jitter_stats st;
+        oh_jitter_get_stats(s.jb, &st);
+        CHECK(st.played >= N * 8 / 10);
+        oh_jitter_destroy(s.jb);
+    }
+}
+
+static void test_garbage_survives(void)
+{
+    /* arbitrary numbers, SSRCs, sizes and times: no crash, no sanitizer report */
+    unsigned long long rng = 99;
+    oh_jitter *jb = make(16);
+    uint8_t payload[512] = {1, 2, 3};
+    oh_jitter_frame f;
+    double now = 0.0;
+    for (int k = 0; k < 20000; k++) {
+        uint64_t r = oh_test_rand(&rng);
+        CHECK_STATUS(oh_jitter_put(jb, (uint16_t)r, (uint32_t)(r >> 16), (uint32_t)(r >> 48) % 3,
+                                   (int)(r & 1), payload, (size_t)(r >> 20) % 513, (int)(r >> 40) % 1000,
+                                   now + (double)((r >> 8) % 5000) - 2500.0), OH_OK);
+        if (r % 3 == 0) {
+            now += (double)(r % 50);
+            CHECK_STATUS(oh_jitter_get(jb, now, &f), OH_OK);
+            CHECK(f.len <= 512 && (f.payload != NULL || f.len == 0));
+        }
+    }
+    oh_jitter_destroy(jb);
+}
+
+static void test_bad_arguments(void)
+{
+    oh_jitter_config cfg;
+    oh_jitter *jb = (oh_jitter *)&cfg;
+    oh_jitter_config_default(&cfg);
+    cfg.frame_ms = 30;
+    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_EINVAL);
+    CHECK(jb == NULL);
+    oh_jitter_config_default(&cfg);
+    cfg.capacity = 100;
+    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_EINVAL);
+    oh_jitter_config_default(&cfg);
+    cfg.max_delay_ms = -1;
+    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_EINVAL);
+    CHECK_STATUS(oh_jitter_create(NULL, &jb), OH_EINVAL);
+    oh_jitter_config_default(&cfg);
+    CHECK_STATUS(oh_jitter_create(&cfg, NULL), OH_EINVAL);
+
+    jb = make(16);
+    uint8_t big[600] = {0};
+    oh_jitter_frame f;
+    CHECK_STATUS(oh_jitter_put(jb, 1, 1, 1, 0, big, sizeof big, 0, 0.0), OH_EBUFSIZE);
+    CHECK_STATUS(oh_jitter_put(jb, 1, 1, 1, 0, NULL, 4, 0, 0.0), OH_EINVAL);
+    CHECK_STATUS(oh_jitter_put(jb, 1, 1, 1, 0, big, 4, -1, 0.0), OH_EINVAL);
+    CHECK_STATUS(oh_jitter_put(jb, 1, 1, 1, 0, big, 4, 0, NAN), OH_EINVAL);
+    CHECK_STATUS(oh_jitter_get(jb, INFINITY, &f), OH_EINVAL);
+    CHECK_STATUS(oh_jitter_get(jb, 0.0, NULL), OH_EINVAL);
+    CHECK_STATUS(oh_jitter_get(jb, 0.0, &f), OH_OK);
+    CHECK(f.status == OH_JITTER_SILENCE && f.payload == NULL);
+    CHECK_STATUS(oh_jitter_put(jb, 1, 1, 1, 0, NULL, 0, 0, 0.0), OH_OK); /* empty payloads are valid */
+    oh_jitter_reset(jb);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(jb, &st);
+    CHECK(st.received == 0);
+    oh_jitter_destroy(jb);
+    oh_jitter_destroy(NULL);
+}
+
+static void test_enomem(void)
+{
+    oh_jitter_config cfg;
+    oh_jitter_config_default(&cfg);
+    oh_jitter *jb = NULL;
+    CHECK_CREATE_SURVIVES_ENOMEM(oh_jitter_create(&cfg, &jb), jb, oh_jitter_destroy);
+}
+
+int main(void)
+{
+    test_in_order();
+    test_reorder_and_wrap();
+    test_duplicates();
+    test_loss();
+    test_dtx_gap();
+    test_ssrc_change_and_ts_jump();
+    test_overflow();
+    test_variable_ptime();
+    test_adapts_and_accelerates();
+    test_random_never_twice();
+    test_garbage_survives();
+    test_bad_arguments();
+    test_enomem();
+    TEST_EXIT();
+}
