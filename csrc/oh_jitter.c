@@ -87,6 +87,7 @@
 #define BLOCK_PACKETS 128
 #define SPIKE_GAP_MS 80.0
 #define STALL_MS 60.0
+#define WARMUP_PACKETS 50
 
 enum { SLOT_EMPTY = 0, SLOT_FULL, SLOT_PLAYED, SLOT_CONCEALED };
 
@@ -144,6 +145,7 @@ struct oh_jitter {
     double hist[NBINS];
     double group[NGROUPS];
     double total, inc, forget;
+    int received_weight;   /* packets seen by the estimator, saturating */
     block blocks[NBLOCKS];
     int nblocks;
     block cur;
@@ -153,6 +155,7 @@ struct oh_jitter {
     double jitter_ms;      /* J, refreshed on every get */
     double last_arrival;
     int in_spike;
+    double spike_until;
 
     oh_jitter_stats st;
 };
@@ -212,6 +215,7 @@ void oh_jitter_reset(oh_jitter *jb)
     memset(jb->hist, 0, sizeof jb->hist);
     memset(jb->group, 0, sizeof jb->group);
     jb->total = 0.0;
+    jb->received_weight = 0;
     jb->inc = 1.0;
     jb->nblocks = 0;
     jb->cur_count = 0;
@@ -338,20 +342,27 @@ static void estimator_update(oh_jitter *jb, double d, double arrival)
     double gap = arrival - jb->last_arrival;
     int first = jb->total <= 0.0;
     jb->last_arrival = arrival;
-    if (!first && jitter > jb->jitter_ms) {
-        if (jb->in_spike && gap < 0.5 * jb->cfg.frame_ms)
-            return;                        /* the burst behind a stall: counted once */
-        if (gap >= SPIKE_GAP_MS)
-            jb->in_spike = 1;
-    } else {
+    if (jb->in_spike && arrival > jb->spike_until)
         jb->in_spike = 0;
+    if (!first && jitter > jb->jitter_ms) {
+        if (jb->in_spike)
+            return;                        /* the queue behind a stall: counted once */
+        if (gap >= SPIKE_GAP_MS) {
+            /* a stall: its queue drains within about as long as it built up */
+            jb->in_spike = 1;
+            jb->spike_until = arrival + jitter + 2.0 * jb->cfg.frame_ms;
+        }
     }
+    if (jb->received_weight < WARMUP_PACKETS)
+        jb->received_weight++;
     hist_add(jb, jitter);
 }
 
 static double target_jitter(const oh_jitter *jb)
 {
     double j = jb->jitter_ms;
+    if (jb->received_weight < WARMUP_PACKETS && j < jb->cfg.frame_ms)
+        j = jb->cfg.frame_ms; /* too few packets to know: one tick of margin */
     if (j < jb->cfg.min_delay_ms)
         j = jb->cfg.min_delay_ms;
     if (j > jb->cfg.max_delay_ms)
@@ -641,7 +652,7 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         while (!slot_has(jb, jb->next_seq))
             jb->next_seq++;
         const slot *s = slot_for(jb, jb->next_seq);
-        if (now_ms - (double)s->ts * jb->ms_per_ts < target - 0.25 * tick_ms)
+        if (now_ms - (double)s->ts * jb->ms_per_ts < target)
             return finish(jb, f, OH_JITTER_SILENCE);
         jb->started = 1;
         jb->play_ts = s->ts;
@@ -664,7 +675,7 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         slot *s = slot_for(jb, jb->next_seq);
         if (s->ts > jb->play_ts + jb->tick / 2) {
             /* a gap in the timestamps (DTX): re-align to the target in silence */
-            int64_t on_target = (int64_t)floor((now_ms - target) / jb->ms_per_ts + 0.25 * (double)jb->tick);
+            int64_t on_target = (int64_t)floor((now_ms - target) / jb->ms_per_ts);
             if (on_target < s->ts) {
                 jb->play_ts = on_target + jb->tick;
                 jb->cur_end = jb->play_ts;
@@ -674,14 +685,14 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
             jb->cur_offset = err + target - base;
         }
-        if (err < -0.25 * tick_ms) {
+        if (err < 0.0) {
             if (s->marker)
                 return finish(jb, f, OH_JITTER_SILENCE); /* grow the pause before a talkspurt */
             return finish(jb, f, OH_JITTER_EXPANDED);
         }
         int64_t dur = duration_of(jb, jb->next_seq);
         int cooldown = err > 3.0 * tick_ms ? 1 : 4;
-        if (err > 0.75 * tick_ms && jb->since_accel >= cooldown && dur == jb->tick &&
+        if (err >= tick_ms && jb->since_accel >= cooldown && dur == jb->tick &&
             slot_has(jb, jb->next_seq + 1) &&
             slot_for(jb, jb->next_seq + 1)->ts == s->ts + jb->tick &&
             duration_of(jb, jb->next_seq + 1) == jb->tick) {
@@ -705,12 +716,12 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
 
     if (jb->nbuf > 0) {
         jb->empty_run = 0;
-        if (err < -0.25 * tick_ms)
+        if (err < 0.0)
             return finish(jb, f, OH_JITTER_EXPANDED); /* below target anyway: wait for it */
         return conceal_tick(jb, f, OH_JITTER_LOST);
     }
     jb->empty_run++;
-    if (jb->empty_run <= jb->stall_ticks && err >= -0.25 * tick_ms)
+    if (jb->empty_run <= jb->stall_ticks && err >= 0.0)
         return conceal_tick(jb, f, OH_JITTER_LATE);
     if (jb->cur_offset < jb->cfg.max_delay_ms)
         return finish(jb, f, OH_JITTER_EXPANDED); /* a stall: wait for the network */

@@ -45,7 +45,7 @@ practical lower bound a causal buffer can aim for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -159,84 +159,150 @@ def oracle_delay(trace: Trace, late_limit: float = LATE_LIMIT) -> float:
 # --- replaying a trace through a buffer -------------------------------------------
 
 class PacketBuffer(Protocol):
-    """What replay() drives: the shape of offhook.engine.JitterBuffer."""
+    """What replay() drives: the shape of offhook.engine.JitterBuffer.
+
+    After a get() whose status is 3 (ACCELERATED) the second payload played in
+    that tick is read from `last_skipped`.
+    """
     def put(self, seq: int, timestamp: int, payload: bytes, arrival_ms: float,
             marker: bool = False) -> object: ...
     def get(self, now_ms: float) -> tuple[bytes | None, object]: ...
 
 
+ACCELERATED = 3  # JitterStatus.ACCELERATED, kept numeric so that anchors can share replay()
+
+
 @dataclass
 class Replay:
-    """What a buffer did with a trace: per tick, the frame index played (-1: none)."""
+    """What a buffer did with a trace: the frames played and when."""
     name: str
-    played: np.ndarray          # int64[ticks]
-    tick_ms: np.ndarray         # float64[ticks]
-    late_loss: float            # frames delivered by the network but not played / frames
+    frames: np.ndarray          # int64: frame index played, in play order
+    play_ms: np.ndarray         # float64: when it started playing
+    late_loss: float            # frames delivered by the network but never played / frames
     mean_delay_ms: float        # over played frames: play - send - BASE_MS
     p95_delay_ms: float
     delays_ms: np.ndarray       # per played frame, in play order
+    statuses: dict[int, int] = field(default_factory=dict)  # status -> ticks
+    ticks: list[tuple[int, tuple[int, ...]]] = field(default_factory=list, repr=False)
+    # per tick: (status, frames played in it); status 0 normal, 3 two frames in one tick,
+    # 1/2/4 concealment or stretch, 5 silence, 6 the previous frame goes on
 
 
 def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
-           payload: Callable[[int], bytes] | None = None) -> Replay:
+           ticks: int | None = None) -> Replay:
     """Feeds the trace's packets to buffer at their arrival times and calls get() every frame.
 
     The playout clock ticks every frame_ms from start_ms (default: the first
     arrival); all packets that arrived by a tick are put before that tick's
-    get. get() must return a payload made by `payload(i)` (default: the frame
-    index as 4 bytes), so the frame played can be identified.
+    get. Payloads are the frame index as 4 little-endian bytes, so that what
+    is played can be identified.
     """
-    make = payload or (lambda i: int(i).to_bytes(4, "little"))
     spf = trace.samples_per_frame
     pk = trace.packets
-    t = pk[0][0] if start_ms is None else start_ms
-    end = max(a for a, _ in pk) + 2000.0
-    ticks = int((end - t) / trace.frame_ms) + 1
-    played = np.full(ticks, -1, dtype=np.int64)
-    lookup = {make(i): i for i in range(trace.frames)} if payload else None
+    t0 = pk[0][0] if start_ms is None else start_ms
+    if ticks is None:
+        ticks = int((pk[-1][0] - t0) / trace.frame_ms) + 50
+    frames: list[int] = []
+    times: list[float] = []
+    statuses: dict[int, int] = {}
+    events: list[tuple[int, tuple[int, ...]]] = []
+    put = buffer.put
+    get = buffer.get
     j = 0
+    n = len(pk)
+    half = trace.frame_ms / 2
     for k in range(ticks):
-        now = t + k * trace.frame_ms
-        while j < len(pk) and pk[j][0] <= now:
+        now = t0 + k * trace.frame_ms
+        while j < n and pk[j][0] <= now:
             a, i = pk[j]
-            buffer.put(i & 0xFFFF, (i * spf) & 0xFFFFFFFF, make(i), a, False)
+            put(i & 0xFFFF, (i * spf) & 0xFFFFFFFF, i.to_bytes(4, "little"), a, False)
             j += 1
-        data, _status = buffer.get(now)
+        data, status = get(now)
+        code = int(status)
+        statuses[code] = statuses.get(code, 0) + 1
         if data is not None:
-            played[k] = lookup[data] if lookup is not None else int.from_bytes(data[:4], "little")
-    return summarise(trace, played, t + np.arange(ticks) * trace.frame_ms)
+            played = (int.from_bytes(data[:4], "little"),)
+            if code == ACCELERATED:
+                played += (int.from_bytes(buffer.last_skipped[:4], "little"),)  # type: ignore[attr-defined]
+            for m, f in enumerate(played):
+                frames.append(f)
+                times.append(now + m * half)
+            events.append((code, played))
+        else:
+            events.append((code, ()))
+    r = summarise(trace, np.array(frames, dtype=np.int64), np.array(times))
+    r.statuses = statuses
+    r.ticks = events
+    return r
 
 
-def summarise(trace: Trace, played: np.ndarray, tick_ms: np.ndarray, name: str = "") -> Replay:
-    """Late loss and playout-delay statistics from what was played at each tick."""
-    mask = played >= 0
-    idx = played[mask]
-    delays = tick_ms[mask] - trace.send_ms[idx] - BASE_MS
+def summarise(trace: Trace, frames: np.ndarray, play_ms: np.ndarray, name: str = "") -> Replay:
+    """Late loss and playout-delay statistics from the frames played and their times."""
+    delays = play_ms - trace.send_ms[frames] - BASE_MS if len(frames) else np.zeros(0)
     delivered = ~np.isnan(trace.arrival_ms)
     was_played = np.zeros(trace.frames, dtype=bool)
-    was_played[idx] = True
+    was_played[frames] = True
     late = int(np.sum(delivered & ~was_played))
-    return Replay(name or trace.name, played, tick_ms, late / trace.frames,
+    return Replay(name or trace.name, frames, play_ms, late / trace.frames,
                   float(np.mean(delays)) if len(delays) else float("nan"),
                   float(np.percentile(delays, 95)) if len(delays) else float("nan"), delays)
 
 
 def fixed_playout(trace: Trace, delay_ms: float) -> Replay:
-    """A fixed buffer: frame i is played at send_i + BASE_MS + delay_ms if it has arrived by then.
+    """Frame i played at send_i + BASE_MS + delay_ms if it has arrived by then.
 
-    With delay_ms = oracle_delay(trace) this is the oracle. The ticks are the
-    frames' own play times, so drift does not move it.
+    With delay_ms = oracle_delay(trace) this is the oracle (it knows the
+    sender's true clock, so drift does not move it).
     """
     play_at = trace.send_ms + BASE_MS + delay_ms
     ok = ~np.isnan(trace.arrival_ms) & (trace.arrival_ms <= play_at)
-    played = np.where(ok, np.arange(trace.frames), -1)
-    return summarise(trace, played, play_at, f"fixed {delay_ms:.0f} ms")
+    idx = np.nonzero(ok)[0]
+    r = summarise(trace, idx, play_at[idx], f"fixed {delay_ms:.0f} ms")
+    r.ticks = [(0, (i,)) if ok[i] else (1, ()) for i in range(trace.frames)]
+    return r
 
 
 def fixed_after_first(trace: Trace, buffer_ms: float = 60.0) -> Replay:
-    """The classic fixed jitter buffer: playout starts buffer_ms after the first packet arrives."""
+    """The classic fixed buffer: frame i plays buffer_ms after the first packet + i ticks.
+
+    Playout runs on the receiver's clock, so clock drift slowly moves it.
+    """
     first_arrival, i0 = trace.packets[0]
-    offset = first_arrival - trace.send_ms[i0] - BASE_MS + buffer_ms
-    r = fixed_playout(trace, offset)
-    r.name = f"fixed {buffer_ms:.0f} ms"
+    play_at = first_arrival + buffer_ms + (np.arange(trace.frames) - i0) * trace.frame_ms
+    ok = ~np.isnan(trace.arrival_ms) & (trace.arrival_ms <= play_at)
+    idx = np.nonzero(ok)[0]
+    r = summarise(trace, idx, play_at[idx], f"fixed {buffer_ms:.0f} ms")
+    r.ticks = [(0, (i,)) if ok[i] else (1, ()) for i in range(trace.frames)]
     return r
+
+
+class _Codec(Protocol):
+    def decode(self, payload: bytes) -> np.ndarray: ...
+    def conceal(self, n: int) -> np.ndarray: ...
+
+
+def render(replay_: Replay, payloads: list[bytes], codec: _Codec, frame_samples: int) -> np.ndarray:
+    """The audio a listener hears: decode what was played, conceal the rest.
+
+    Two frames played in one tick (acceleration) are both decoded and the
+    pair is shortened to one tick by dropping the second half of each (a
+    crude stand-in for time-scale modification, the same for every buffer
+    that accelerates); stretch ticks are concealment; silence is zeros.
+    """
+    out: list[np.ndarray] = []
+    silence = np.zeros(frame_samples, dtype=np.int16)
+    for status, frames in replay_.ticks:
+        if status == 6:
+            continue
+        if frames:
+            pcm = [codec.decode(payloads[f]) for f in frames]
+            if len(pcm) == 2:
+                h = frame_samples // 2
+                out.append(np.concatenate([pcm[0][:h], pcm[1][h:]]))
+            else:
+                out.append(pcm[0])
+        elif status == 5:
+            out.append(silence)
+        else:
+            out.append(codec.conceal(frame_samples))
+    return np.concatenate(out) if out else silence

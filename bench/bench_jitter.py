@@ -1,0 +1,151 @@
+"""Jitter buffers side by side on the network traces of offhook.media.nettrace.
+
+For each trace: offhook's JitterBuffer, the speex jitter buffer (libspeexdsp
+through ctypes, default settings, step = one frame), a fixed 60 ms buffer and
+the hindsight oracle (smallest fixed delay with <= 1 % late loss). Reported:
+late loss (frames the network delivered but the buffer did not play), mean
+and 95th-percentile playout delay beyond the propagation delay, the ratio of
+the mean to the oracle's, PESQ (narrowband, G.711 u-law with offhook's
+concealment: G.722/Opus are not in the engine yet) of speech played through
+it, and the cost of one put+get (Cython binding vs ctypes; see the note
+printed with it).
+
+Issue 4's targets: late <= 1 % and mean <= 1.15x oracle on every trace; less
+delay than speex where speex is > 1.05x oracle, at no more late loss; PESQ >=
+speex + 0.2 on the lossy traces.
+
+    .venv/bin/python bench/bench_jitter.py [--seconds 60] [--no-pesq]
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import time
+
+import numpy as np
+from harness import print_table, write_json
+
+from offhook.engine import JitterBuffer, codec
+from offhook.media import nettrace as nt
+from offhook.media.quality import pesq_score
+from offhook.media.speech import speech
+
+
+class _Packet(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_char_p), ("len", ctypes.c_uint32), ("timestamp", ctypes.c_uint32),
+                ("span", ctypes.c_uint32), ("sequence", ctypes.c_uint16), ("user_data", ctypes.c_uint32)]
+
+
+def _speexdsp() -> ctypes.CDLL:
+    name = ctypes.util.find_library("speexdsp") or "libspeexdsp.so.1"
+    lib = ctypes.CDLL(name)
+    lib.jitter_buffer_init.restype = ctypes.c_void_p
+    lib.jitter_buffer_init.argtypes = [ctypes.c_int]
+    lib.jitter_buffer_destroy.argtypes = [ctypes.c_void_p]
+    lib.jitter_buffer_put.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Packet)]
+    lib.jitter_buffer_get.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Packet), ctypes.c_int32,
+                                      ctypes.POINTER(ctypes.c_int32)]
+    lib.jitter_buffer_tick.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+class SpeexJitter:
+    """speexdsp's JitterBuffer with its defaults, driven as its own docs say: get, then tick.
+
+    Speex has no arrival-time argument: its clock is the tick count, so
+    packets must be put at the tick they arrive in (replay() does that).
+    """
+    OK, MISSING, INSERTION = 0, 1, 2
+
+    def __init__(self, frame_samples: int) -> None:
+        self._lib = _speexdsp()
+        self._span = frame_samples
+        self._jb = self._lib.jitter_buffer_init(frame_samples)
+        self._out = ctypes.create_string_buffer(4096)
+        self._pkt = _Packet()
+        self._offset = ctypes.c_int32()
+
+    def __del__(self) -> None:
+        if getattr(self, "_jb", None):
+            self._lib.jitter_buffer_destroy(self._jb)
+
+    def put(self, seq: int, timestamp: int, payload: bytes, arrival_ms: float, marker: bool = False) -> None:
+        p = self._pkt
+        p.data = payload
+        p.len = len(payload)
+        p.timestamp = timestamp
+        p.span = self._span
+        p.sequence = seq
+        self._lib.jitter_buffer_put(self._jb, ctypes.byref(p))
+
+    def get(self, now_ms: float) -> tuple[bytes | None, int]:
+        p = self._pkt
+        p.data = ctypes.cast(self._out, ctypes.c_char_p)
+        p.len = len(self._out)
+        r = self._lib.jitter_buffer_get(self._jb, ctypes.byref(p), self._span, ctypes.byref(self._offset))
+        self._lib.jitter_buffer_tick(self._jb)
+        if r == self.OK:
+            return self._out.raw[:p.len], 0
+        return None, 4 if r == self.INSERTION else 1
+
+
+def cost_per_put_get(make, trace: nt.Trace) -> float:
+    """Seconds per put+get pair, replaying the trace (Python call overhead included)."""
+    start = time.perf_counter()
+    r = nt.replay(trace, make())
+    elapsed = time.perf_counter() - start
+    return elapsed / max(1, sum(r.statuses.values()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--no-pesq", action="store_true")
+    args = ap.parse_args()
+
+    spf = 160
+    clean = speech(args.seconds, 8000)
+    enc = codec("PCMU")
+    payloads = [enc.encode(np.ascontiguousarray(clean[i * spf:(i + 1) * spf]))
+                for i in range(len(clean) // spf)]
+
+    rows = []
+    for name, what in nt.TRACES.items():
+        trace = nt.make_trace(name, args.seconds)
+        oracle = nt.oracle_delay(trace)
+        results = {
+            "offhook": nt.replay(trace, JitterBuffer(8000, 20)),
+            "speex": nt.replay(trace, SpeexJitter(spf)),
+            "fixed 60 ms": nt.fixed_after_first(trace, 60.0),
+            "oracle": nt.fixed_playout(trace, oracle),
+        }
+        for who, r in results.items():
+            score = float("nan")
+            if not args.no_pesq:
+                n = min(trace.frames, len(payloads))
+                played = nt.Replay(r.name, r.frames, r.play_ms, r.late_loss, r.mean_delay_ms,
+                                   r.p95_delay_ms, r.delays_ms, r.statuses,
+                                   [(s, f) for s, f in r.ticks if all(x < n for x in f)])
+                audio = nt.render(played, payloads, codec("PCMU"), spf)
+                score = pesq_score(clean[:n * spf], audio, 8000)
+            rows.append({"trace": name, "model": what, "buffer": who, "late_pct": 100 * r.late_loss,
+                         "mean_ms": r.mean_delay_ms, "p95_ms": r.p95_delay_ms,
+                         "x_oracle": r.mean_delay_ms / oracle if oracle > 0 else float("nan"),
+                         "pesq": score})
+    print_table(f"Jitter buffers on {args.seconds:.0f} s traces (delay = playout - send - {nt.BASE_MS:.0f} ms)",
+                ["trace", "buffer", "late %", "mean ms", "p95 ms", "× oracle", "PESQ nb"],
+                [[r["trace"], r["buffer"], r["late_pct"], r["mean_ms"], r["p95_ms"], r["x_oracle"], r["pesq"]]
+                 for r in rows])
+
+    trace = nt.make_trace("pareto", 20.0)
+    ours = cost_per_put_get(lambda: JitterBuffer(8000, 20), trace)
+    anchor = cost_per_put_get(lambda: SpeexJitter(spf), trace)
+    print_table("Cost per put+get, replay loop included (offhook via Cython, speex via ctypes)",
+                ["offhook µs", "speex µs", "speex/offhook ×"], [[ours * 1e6, anchor * 1e6, anchor / ours]])
+    rows.append({"cost_offhook_us": ours * 1e6, "cost_speex_us": anchor * 1e6})
+    write_json("jitter", rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The adaptive jitter buffer of the C core (oh_jitter), one per RTP stream.
+
+Only moves arguments and results; the algorithm is in csrc/oh_jitter.c.
+put/get keep the GIL: each call takes well under a microsecond, less than
+releasing and retaking it would cost.
+"""
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.math cimport isfinite
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
+
+cimport numpy as cnp
+
+cimport oh_jitter as c
+from _buffers cimport Borrowed, acquire_bytes, release
+from _status cimport check
+
+from enum import IntEnum
+
+cnp.import_array()
+
+
+class JitterStatus(IntEnum):
+    """What one playout tick plays (see csrc/include/offhook/oh_jitter.h)."""
+    NORMAL = c.OH_JITTER_NORMAL            # play the payload
+    LOST = c.OH_JITTER_LOST                # conceal: missing while later frames are here
+    LATE = c.OH_JITTER_LATE                # conceal: nothing here yet when its time came
+    ACCELERATED = c.OH_JITTER_ACCELERATED  # play the payload and .last_skipped in one tick
+    EXPANDED = c.OH_JITTER_EXPANDED        # nothing consumed: stretch the previous audio
+    SILENCE = c.OH_JITTER_SILENCE          # no stream yet, or a DTX gap
+    CONTINUED = c.OH_JITTER_CONTINUED      # the previous payload still covers this tick
+
+
+cdef tuple _STATUS = tuple(JitterStatus(i) for i in range(7))
+
+
+cdef class JitterBuffer:
+    """Adaptive jitter buffer: put() packets as they arrive, get() once per tick.
+
+    JitterBuffer(clock_rate=8000, frame_ms=20, *, min_delay_ms=0, max_delay_ms=1000,
+                 capacity=128, max_payload=512, late_ratio=0.005, memory_s=20.0)
+
+    clock_rate is the RTP timestamp rate (Hz); frame_ms the playout tick (10 or
+    20). Times are milliseconds on the receiver's clock. get() returns
+    (payload or None, JitterStatus); after an ACCELERATED tick the second
+    payload of the tick is in .last_skipped.
+    """
+    cdef c.oh_jitter *_jb
+    cdef readonly int clock_rate
+    cdef readonly int frame_ms
+    cdef readonly object last_skipped
+
+    def __cinit__(self, int clock_rate=8000, int frame_ms=20, *, int min_delay_ms=0,
+                  int max_delay_ms=1000, int capacity=128, int max_payload=512,
+                  double late_ratio=0.005, double memory_s=20.0):
+        cdef c.oh_jitter_config cfg
+        if clock_rate < 1000 or clock_rate > 192000:
+            raise ValueError(f"clock_rate must be 1000..192000 Hz, got {clock_rate}")
+        if frame_ms not in (10, 20):
+            raise ValueError(f"frame_ms must be 10 or 20, got {frame_ms}")
+        if clock_rate * frame_ms % 1000:
+            raise ValueError(f"a {frame_ms} ms tick is not a whole number of samples at {clock_rate} Hz")
+        if not 0 <= min_delay_ms <= max_delay_ms <= 10000:
+            raise ValueError(f"need 0 <= min_delay_ms <= max_delay_ms <= 10000, "
+                             f"got {min_delay_ms} and {max_delay_ms}")
+        if not 16 <= capacity <= 4096 or capacity & (capacity - 1):
+            raise ValueError(f"capacity must be a power of two in 16..4096, got {capacity}")
+        if not 1 <= max_payload <= 65536:
+            raise ValueError(f"max_payload must be 1..65536 bytes, got {max_payload}")
+        if not 0.0005 <= late_ratio <= 0.2:
+            raise ValueError(f"late_ratio must be 0.0005..0.2, got {late_ratio}")
+        if not 2.0 <= memory_s <= 600.0:
+            raise ValueError(f"memory_s must be 2..600 s, got {memory_s}")
+        c.oh_jitter_config_default(&cfg)
+        cfg.clock_rate = clock_rate
+        cfg.frame_ms = frame_ms
+        cfg.min_delay_ms = min_delay_ms
+        cfg.max_delay_ms = max_delay_ms
+        cfg.capacity = capacity
+        cfg.max_payload = max_payload
+        cfg.late_ratio = late_ratio
+        cfg.memory_s = memory_s
+        check(c.oh_jitter_create(&cfg, &self._jb), ValueError, "jitter buffer create")
+        self.clock_rate = clock_rate
+        self.frame_ms = frame_ms
+        self.last_skipped = None
+
+    def __dealloc__(self):
+        c.oh_jitter_destroy(self._jb)
+
+    def __repr__(self):
+        return f"<offhook JitterBuffer {self.clock_rate} Hz, {self.frame_ms} ms ticks>"
+
+    def put(self, long long seq, long long timestamp, payload, double arrival_ms,
+            bint marker=False, long long ssrc=0, int samples=0):
+        """Stores one RTP payload (bytes-like) received at arrival_ms.
+
+        samples is the audio it holds in timestamp units when known (0: infer).
+        Duplicates, late and overflowing packets are dropped and counted in stats().
+        """
+        if seq < 0 or seq > 0xFFFF:
+            raise ValueError(f"seq must be 0..65535, got {seq}")
+        if timestamp < 0 or timestamp > 0xFFFFFFFF:
+            raise ValueError(f"timestamp must be 0..4294967295, got {timestamp}")
+        if ssrc < 0 or ssrc > 0xFFFFFFFF:
+            raise ValueError(f"ssrc must be 0..4294967295, got {ssrc}")
+        if samples < 0:
+            raise ValueError(f"samples must be >= 0, got {samples}")
+        if not isfinite(arrival_ms):
+            raise ValueError(f"arrival_ms must be finite, got {arrival_ms}")
+        cdef Borrowed view
+        acquire_bytes(payload, &view, "JitterBuffer", "payload")
+        cdef int r
+        try:
+            r = c.oh_jitter_put(self._jb, <uint16_t>seq, <uint32_t>timestamp, <uint32_t>ssrc,
+                                marker, <const uint8_t *>view.buf, <size_t>view.len, samples,
+                                arrival_ms)
+        finally:
+            release(&view)
+        if r < 0:
+            check(r, ValueError, f"JitterBuffer.put of {view.len} bytes (max_payload?)")
+
+    def get(self, double now_ms):
+        """(payload or None, JitterStatus) for the tick starting at now_ms."""
+        cdef c.oh_jitter_frame f
+        cdef int r = c.oh_jitter_get(self._jb, now_ms, &f)
+        if r < 0:
+            check(r, ValueError, f"JitterBuffer.get at {now_ms} ms (must be finite)")
+        if f.status == c.OH_JITTER_ACCELERATED:
+            self.last_skipped = PyBytes_FromStringAndSize(<const char *>f.skipped, f.skipped_len)
+        if f.payload == NULL:
+            return None, _STATUS[f.status]
+        return PyBytes_FromStringAndSize(<const char *>f.payload, f.len), _STATUS[f.status]
+
+    def stats(self):
+        """Delays (ms) and counters: see oh_jitter_stats in oh_jitter.h."""
+        cdef c.oh_jitter_stats s
+        c.oh_jitter_get_stats(self._jb, &s)
+        return {"current_delay_ms": s.current_delay_ms, "target_delay_ms": s.target_delay_ms,
+                "received": s.received, "played": s.played, "late": s.late, "lost": s.lost,
+                "concealed": s.concealed, "accelerated": s.accelerated, "expanded": s.expanded,
+                "silence": s.silence, "duplicates": s.duplicates, "overflow": s.overflow,
+                "resyncs": s.resyncs, "max_burst": s.max_burst}
+
+    def reset(self):
+        """Forgets the stream and the delay statistics (a new call)."""
+        c.oh_jitter_reset(self._jb)
+        self.last_skipped = None

@@ -1,0 +1,24 @@
+"""Stub for the compiled module offhook._jitter (engine/_jitter.pyx)."""
+from enum import IntEnum
+
+class JitterStatus(IntEnum):
+    NORMAL = 0
+    LOST = 1
+    LATE = 2
+    ACCELERATED = 3
+    EXPANDED = 4
+    SILENCE = 5
+    CONTINUED = 6
+
+class JitterBuffer:
+    clock_rate: int
+    frame_ms: int
+    last_skipped: bytes | None
+    def __init__(self, clock_rate: int = 8000, frame_ms: int = 20, *, min_delay_ms: int = 0,
+                 max_delay_ms: int = 1000, capacity: int = 128, max_payload: int = 512,
+                 late_ratio: float = 0.005, memory_s: float = 20.0) -> None: ...
+    def put(self, seq: int, timestamp: int, payload: bytes | bytearray | memoryview,
+            arrival_ms: float, marker: bool = False, ssrc: int = 0, samples: int = 0) -> None: ...
+    def get(self, now_ms: float) -> tuple[bytes | None, JitterStatus]: ...
+    def stats(self) -> dict[str, float | int]: ...
+    def reset(self) -> None: ...
