@@ -168,7 +168,7 @@ void oh_jitter_config_default(oh_jitter_config *cfg)
     cfg->max_delay_ms = 1000;
     cfg->capacity = 128;
     cfg->max_payload = 512;
-    cfg->late_ratio = 0.005;
+    cfg->late_ratio = 0.009;
     cfg->memory_s = 20.0;
 }
 
@@ -667,6 +667,23 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         return finish(jb, f, OH_JITTER_CONTINUED);
     }
 
+    if (!slot_has(jb, jb->next_seq) && jb->nbuf > 0) {
+        /* A gap with later frames here: whatever fills it is concealment, so
+         * excess delay can be dropped for free by moving the timeline up to
+         * the target (at most to the next frame present). After a loss burst
+         * that was first waited for as a stall, this removes the wait. */
+        int64_t on_target = (int64_t)floor((now_ms - target) / jb->ms_per_ts);
+        int64_t m = jb->next_seq + 1;
+        while (!slot_has(jb, m))
+            m++;
+        int64_t next_ts = slot_for(jb, m)->ts;
+        if (on_target < next_ts) /* stay on the frames' grid: whole ticks before it */
+            on_target = next_ts - (next_ts - on_target + jb->tick - 1) / jb->tick * jb->tick;
+        else
+            on_target = next_ts;
+        if (on_target > jb->play_ts)
+            jb->play_ts = on_target;
+    }
     skip_passed(jb);
     double err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
     jb->cur_offset = err + target - base;
@@ -685,14 +702,14 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
             jb->cur_offset = err + target - base;
         }
-        if (err < 0.0) {
+        if (err < -0.375 * tick_ms) {
             if (s->marker)
                 return finish(jb, f, OH_JITTER_SILENCE); /* grow the pause before a talkspurt */
             return finish(jb, f, OH_JITTER_EXPANDED);
         }
         int64_t dur = duration_of(jb, jb->next_seq);
         int cooldown = err > 3.0 * tick_ms ? 1 : 4;
-        if (err >= tick_ms && jb->since_accel >= cooldown && dur == jb->tick &&
+        if (err >= 0.75 * tick_ms && jb->since_accel >= cooldown && dur == jb->tick &&
             slot_has(jb, jb->next_seq + 1) &&
             slot_for(jb, jb->next_seq + 1)->ts == s->ts + jb->tick &&
             duration_of(jb, jb->next_seq + 1) == jb->tick) {
@@ -716,7 +733,7 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
 
     if (jb->nbuf > 0) {
         jb->empty_run = 0;
-        if (err < 0.0)
+        if (err < -0.375 * tick_ms)
             return finish(jb, f, OH_JITTER_EXPANDED); /* below target anyway: wait for it */
         return conceal_tick(jb, f, OH_JITTER_LOST);
     }

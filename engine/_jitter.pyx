@@ -7,12 +7,14 @@ releasing and retaking it would cost.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.math cimport isfinite
-from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from libc.stdint cimport int16_t, uint8_t, uint16_t, uint32_t
+from libc.string cimport memcpy
 
 cimport numpy as cnp
 
 cimport oh_jitter as c
-from _buffers cimport Borrowed, acquire_bytes, release
+cimport oh_tsm as t
+from _buffers cimport Borrowed, acquire_bytes, acquire_pcm, new_pcm, release
 from _status cimport check
 
 from enum import IntEnum
@@ -38,7 +40,7 @@ cdef class JitterBuffer:
     """Adaptive jitter buffer: put() packets as they arrive, get() once per tick.
 
     JitterBuffer(clock_rate=8000, frame_ms=20, *, min_delay_ms=0, max_delay_ms=1000,
-                 capacity=128, max_payload=512, late_ratio=0.005, memory_s=20.0)
+                 capacity=128, max_payload=512, late_ratio=0.009, memory_s=20.0)
 
     clock_rate is the RTP timestamp rate (Hz); frame_ms the playout tick (10 or
     20). Times are milliseconds on the receiver's clock. get() returns
@@ -52,7 +54,7 @@ cdef class JitterBuffer:
 
     def __cinit__(self, int clock_rate=8000, int frame_ms=20, *, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=512,
-                  double late_ratio=0.005, double memory_s=20.0):
+                  double late_ratio=0.009, double memory_s=20.0):
         cdef c.oh_jitter_config cfg
         if clock_rate < 1000 or clock_rate > 192000:
             raise ValueError(f"clock_rate must be 1000..192000 Hz, got {clock_rate}")
@@ -146,3 +148,71 @@ cdef class JitterBuffer:
         """Forgets the stream and the delay statistics (a new call)."""
         c.oh_jitter_reset(self._jb)
         self.last_skipped = None
+
+
+cdef class TimeScaler:
+    """Pitch-preserving accelerate/expand for the playout side of a JitterBuffer.
+
+    TimeScaler(sample_rate=8000, frame_samples=160). Feed every frame played
+    through exactly one of pass_frame(), accelerate() (ACCELERATED ticks: two
+    decoded frames in, one frame out) or expand() (EXPANDED ticks).
+    """
+    cdef t.oh_tsm *_tsm
+    cdef readonly int sample_rate
+    cdef readonly int frame_samples
+
+    def __cinit__(self, int sample_rate=8000, int frame_samples=160):
+        cdef t.oh_tsm_config cfg
+        if sample_rate not in (8000, 16000, 32000, 48000):
+            raise ValueError(f"sample_rate must be 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
+        if frame_samples not in (sample_rate // 100, sample_rate // 50):
+            raise ValueError(f"frame_samples must be 10 or 20 ms ({sample_rate // 100} or "
+                             f"{sample_rate // 50} at {sample_rate} Hz), got {frame_samples}")
+        cfg.sample_rate = sample_rate
+        cfg.frame_samples = frame_samples
+        check(t.oh_tsm_create(&cfg, &self._tsm), ValueError, "time scaler create")
+        self.sample_rate = sample_rate
+        self.frame_samples = frame_samples
+
+    def __dealloc__(self):
+        t.oh_tsm_destroy(self._tsm)
+
+    cdef const int16_t *_frames(self, object pcm, Borrowed *view, Py_ssize_t count) except NULL:
+        acquire_pcm(pcm, view, "TimeScaler", "input")
+        if view.len != count * self.frame_samples * 2:
+            n = view.len // 2
+            release(view)
+            raise ValueError(f"TimeScaler input must be {count * self.frame_samples} samples "
+                             f"({count} frame{'s' if count > 1 else ''}), got {n}")
+        return <const int16_t *>view.buf
+
+    def pass_frame(self, pcm):
+        """A frame played as is; returns it (smoothed when it follows an expansion)."""
+        cdef Borrowed view
+        cdef const int16_t *src = self._frames(pcm, &view, 1)
+        out = new_pcm(self.frame_samples)
+        cdef int16_t *dst = <int16_t *>cnp.PyArray_DATA(out)
+        memcpy(dst, src, self.frame_samples * 2)
+        release(&view)
+        t.oh_tsm_pass(self._tsm, dst)
+        return out
+
+    def accelerate(self, pcm):
+        """Two consecutive frames (2 * frame_samples) played in the time of one."""
+        cdef Borrowed view
+        cdef const int16_t *src = self._frames(pcm, &view, 2)
+        out = new_pcm(self.frame_samples)
+        try:
+            t.oh_tsm_accelerate(self._tsm, src, <int16_t *>cnp.PyArray_DATA(out))
+        finally:
+            release(&view)
+        return out
+
+    def expand(self):
+        """One frame continuing what was played (pitch-period repetition)."""
+        out = new_pcm(self.frame_samples)
+        t.oh_tsm_expand(self._tsm, <int16_t *>cnp.PyArray_DATA(out))
+        return out
+
+    def reset(self):
+        t.oh_tsm_reset(self._tsm)

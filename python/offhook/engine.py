@@ -1,6 +1,6 @@
 """offhook.engine: the C core's public Python face (names as in DESIGN.md)."""
 from offhook._codecs import Codec
-from offhook._jitter import JitterBuffer, JitterStatus
+from offhook._jitter import JitterBuffer, JitterStatus, TimeScaler
 from offhook.media.codecs import CODECS, CodecInfo, codec
 
-__all__ = ["CODECS", "Codec", "CodecInfo", "JitterBuffer", "JitterStatus", "codec"]
+__all__ = ["CODECS", "Codec", "CodecInfo", "JitterBuffer", "JitterStatus", "TimeScaler", "codec"]

@@ -147,6 +147,43 @@ TRACES: dict[str, str] = {
 }
 
 
+def grid_oracle(trace: Trace, late_limit: float = LATE_LIMIT) -> Replay:
+    """The oracle on the playout clock: the same fixed delay, but frames start on ticks.
+
+    A buffer driven by a playout clock that ticks every frame_ms from the first
+    arrival (as replay() does) can only start a frame on a tick, and a frame
+    must have arrived by its tick. This is the smallest fixed delay D (frame i
+    plays at the first tick >= send_i + BASE_MS + D) with late loss <=
+    late_limit: what a perfect buffer on that clock reaches. Without drift,
+    its delay is the continuous oracle's rounded up to the tick grid's phase.
+    """
+    t0 = trace.packets[0][0]
+    tick = trace.frame_ms
+    delivered = ~np.isnan(trace.arrival_ms)
+    arrival = np.where(delivered, trace.arrival_ms, np.inf)
+
+    def ticks_for(d: float) -> np.ndarray:
+        return t0 + np.ceil((trace.send_ms + BASE_MS + d - t0) / tick - 1e-9) * tick
+
+    def late(d: float) -> int:
+        return int(np.sum(delivered & (arrival > ticks_for(d))))
+
+    allowed = int(np.floor(late_limit * trace.frames))
+    lo, hi = -BASE_MS - tick, 2000.0
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if late(mid) <= allowed:
+            hi = mid
+        else:
+            lo = mid
+    at = ticks_for(hi)
+    ok = delivered & (arrival <= at)
+    idx = np.nonzero(ok)[0]
+    r = summarise(trace, idx, at[idx], "oracle on ticks")
+    r.ticks = [(0, (i,)) if ok[i] else (1, ()) for i in range(trace.frames)]
+    return r
+
+
 def oracle_delay(trace: Trace, late_limit: float = LATE_LIMIT) -> float:
     """Smallest fixed playout delay (ms beyond BASE_MS) with late loss <= late_limit."""
     d = np.sort(trace.delay_ms()[~np.isnan(trace.arrival_ms)])
@@ -281,13 +318,21 @@ class _Codec(Protocol):
     def conceal(self, n: int) -> np.ndarray: ...
 
 
-def render(replay_: Replay, payloads: list[bytes], codec: _Codec, frame_samples: int) -> np.ndarray:
+class _Scaler(Protocol):
+    def pass_frame(self, pcm: np.ndarray) -> np.ndarray: ...
+    def accelerate(self, pcm: np.ndarray) -> np.ndarray: ...
+    def expand(self) -> np.ndarray: ...
+
+
+def render(replay_: Replay, payloads: list[bytes], codec: _Codec, frame_samples: int,
+           scaler: _Scaler | None = None) -> np.ndarray:
     """The audio a listener hears: decode what was played, conceal the rest.
 
-    Two frames played in one tick (acceleration) are both decoded and the
-    pair is shortened to one tick by dropping the second half of each (a
-    crude stand-in for time-scale modification, the same for every buffer
-    that accelerates); stretch ticks are concealment; silence is zeros.
+    With a scaler (offhook.engine.TimeScaler), ACCELERATED ticks are WSOLA-
+    compressed pairs and EXPANDED ticks pitch-period repetition. Without one,
+    a pair keeps the first half of each frame and a stretch tick is codec
+    concealment (what a buffer without time-scaling, like speex's, gets).
+    Lost/late ticks are codec concealment either way; silence is zeros.
     """
     out: list[np.ndarray] = []
     silence = np.zeros(frame_samples, dtype=np.int16)
@@ -297,12 +342,19 @@ def render(replay_: Replay, payloads: list[bytes], codec: _Codec, frame_samples:
         if frames:
             pcm = [codec.decode(payloads[f]) for f in frames]
             if len(pcm) == 2:
+                if scaler is not None:
+                    out.append(scaler.accelerate(np.concatenate(pcm)))
+                    continue
                 h = frame_samples // 2
-                out.append(np.concatenate([pcm[0][:h], pcm[1][h:]]))
+                frame = np.concatenate([pcm[0][:h], pcm[1][h:]])
             else:
-                out.append(pcm[0])
+                frame = pcm[0]
         elif status == 5:
-            out.append(silence)
+            frame = silence.copy()
+        elif status == 4 and scaler is not None:
+            out.append(scaler.expand())
+            continue
         else:
-            out.append(codec.conceal(frame_samples))
+            frame = codec.conceal(frame_samples)
+        out.append(scaler.pass_frame(frame) if scaler is not None else frame)
     return np.concatenate(out) if out else silence
