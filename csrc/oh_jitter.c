@@ -136,6 +136,7 @@ struct oh_jitter {
     int64_t play_ts;
     int64_t cur_end;
     int empty_run;
+    int stalled;           /* waiting out a stall since the last frame played */
     int since_accel;
     int conceal_run;
     double last_now;
@@ -204,6 +205,7 @@ static void reset_stream(oh_jitter *jb)
     jb->probation = 0;
     jb->started = 0;
     jb->empty_run = 0;
+    jb->stalled = 0;
     jb->since_accel = 0;
     jb->conceal_run = 0;
     jb->dur_est = jb->tick;
@@ -667,11 +669,11 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         return finish(jb, f, OH_JITTER_CONTINUED);
     }
 
-    if (!slot_has(jb, jb->next_seq) && jb->nbuf > 0) {
-        /* A gap with later frames here: whatever fills it is concealment, so
-         * excess delay can be dropped for free by moving the timeline up to
-         * the target (at most to the next frame present). After a loss burst
-         * that was first waited for as a stall, this removes the wait. */
+    if (jb->stalled && !slot_has(jb, jb->next_seq) && jb->nbuf > 0) {
+        /* Packets again after a stall, but not the one awaited: it was a loss
+         * burst, not a stall, and whatever fills the gap is concealment, so
+         * the delay added by waiting is dropped at once by moving the
+         * timeline up to the target (at most to the next frame present). */
         int64_t on_target = (int64_t)floor((now_ms - target) / jb->ms_per_ts);
         int64_t m = jb->next_seq + 1;
         while (!slot_has(jb, m))
@@ -722,9 +724,11 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             jb->play_ts += 2 * jb->tick;
             jb->cur_end = jb->play_ts;
             jb->since_accel = 0;
+            jb->stalled = 0;
             return finish(jb, f, OH_JITTER_ACCELERATED);
         }
         hand_out(jb, jb->next_seq, f);
+        jb->stalled = 0;
         jb->next_seq++;
         jb->cur_end = jb->play_ts + dur;
         jb->play_ts += jb->tick;
@@ -733,15 +737,17 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
 
     if (jb->nbuf > 0) {
         jb->empty_run = 0;
-        if (err < -0.375 * tick_ms)
+        if (err < 0.0)
             return finish(jb, f, OH_JITTER_EXPANDED); /* below target anyway: wait for it */
         return conceal_tick(jb, f, OH_JITTER_LOST);
     }
     jb->empty_run++;
     if (jb->empty_run <= jb->stall_ticks && err >= 0.0)
         return conceal_tick(jb, f, OH_JITTER_LATE);
-    if (jb->cur_offset < jb->cfg.max_delay_ms)
+    if (jb->cur_offset < jb->cfg.max_delay_ms) {
+        jb->stalled = 1;
         return finish(jb, f, OH_JITTER_EXPANDED); /* a stall: wait for the network */
+    }
     return finish(jb, f, OH_JITTER_SILENCE);
 }
 
