@@ -21,7 +21,12 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import shutil
+import struct
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from harness import print_table, write_json
@@ -98,6 +103,31 @@ def cost_per_put_get(make, trace: nt.Trace) -> float:
     return elapsed / max(1, sum(r.statuses.values()))
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cost_in_c(trace: nt.Trace, rounds: int = 20) -> tuple[float, float] | None:
+    """ns per tick (puts of that tick + one get) for offhook and speex, both called from C.
+
+    Compiles bench/jitter_cost.c with the C core's sources (-O2) and -lspeexdsp;
+    None when no C compiler is found.
+    """
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "jitter_cost"
+        subprocess.run([cc, "-O2", "-std=c11", "-D_POSIX_C_SOURCE=199309L", "-I", str(ROOT / "csrc/include"),
+                        "-I", str(ROOT / "csrc"), str(ROOT / "bench/jitter_cost.c"),
+                        str(ROOT / "csrc/oh_jitter.c"), str(ROOT / "csrc/oh_alloc.c"),
+                        "-lspeexdsp", "-lm", "-o", str(exe)], check=True)
+        data = Path(tmp) / "trace.bin"
+        data.write_bytes(b"".join(struct.pack("<di", a, i) for a, i in trace.packets))
+        out = subprocess.run([str(exe), str(data), str(rounds)], check=True, capture_output=True, text=True)
+        ours, theirs, _ = out.stdout.split()
+        return float(ours), float(theirs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -149,6 +179,11 @@ def main() -> None:
     print_table("Cost per put+get, replay loop included (offhook via Cython, speex via ctypes)",
                 ["offhook µs", "speex µs", "speex/offhook ×"], [[ours * 1e6, anchor * 1e6, anchor / ours]])
     rows.append({"cost_offhook_us": ours * 1e6, "cost_speex_us": anchor * 1e6})
+    in_c = cost_in_c(nt.make_trace("pareto", 60.0))
+    if in_c is not None:
+        print_table("Cost per tick (its puts + one get), both called from C (-O2), pareto trace",
+                    ["offhook ns", "speex ns", "speex/offhook ×"], [[in_c[0], in_c[1], in_c[1] / in_c[0]]])
+        rows.append({"cost_c_offhook_ns": in_c[0], "cost_c_speex_ns": in_c[1]})
     write_json("jitter", rows)
 
 

@@ -25,8 +25,11 @@
  * codec's PLC because expansion is a playout decision, taken also when no
  * packet is missing; loss concealment stays with oh_codec_conceal.
  *
- * Limits: speed 2 over one frame is audible on steady vowels as a slight
- * stutter; the jitter buffer accelerates at most every fourth tick unless the
+ * Limits: an output of exactly one frame forces a phase slip of
+ * (N mod pitch period) somewhere in it (removing whole periods would not
+ * fit the playout clock); the search puts it where the waveform fits both
+ * neighbours best and the raised-cosine crossfade spreads it over 5 ms.
+ * Speed 2 over one frame is audible on steady vowels as a slight stutter; the jitter buffer accelerates at most every fourth tick unless the
  * excess delay is large. Unvoiced audio has no pitch: expansion then repeats
  * 15 ms of noise-like waveform, which is inoffensive for the short runs used. */
 #include "offhook/oh_tsm.h"
