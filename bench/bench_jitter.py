@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from harness import print_table, write_json
 
-from offhook.engine import JitterBuffer, TimeScaler, codec
+from offhook.engine import JitterBuffer, Playout, codec
 from offhook.media import nettrace as nt
 from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
@@ -156,11 +156,13 @@ def main() -> None:
             score = float("nan")
             if not args.no_pesq:
                 n = min(trace.frames, len(payloads))
-                played = nt.Replay(r.name, r.frames, r.play_ms, r.late_loss, r.mean_delay_ms,
-                                   r.p95_delay_ms, r.delays_ms, r.statuses,
-                                   [(s, f) for s, f in r.ticks if all(x < n for x in f)])
-                scaler = TimeScaler(8000, spf) if who == "offhook" else None
-                audio = nt.render(played, payloads, codec("PCMU"), spf, scaler)
+                if who == "offhook":  # the engine's own path: Playout = jitter + decode + PLC + WSOLA
+                    audio = nt.replay_audio(trace, Playout("PCMU"), payloads[:n])
+                else:
+                    played = nt.Replay(r.name, r.frames, r.play_ms, r.late_loss, r.mean_delay_ms,
+                                       r.p95_delay_ms, r.delays_ms, r.statuses,
+                                       [(s, f) for s, f in r.ticks if all(x < n for x in f)])
+                    audio = nt.render(played, payloads, codec("PCMU"), spf)
                 score = pesq_score(clean[:n * spf], audio, 8000)
             rows.append({"trace": name, "model": what, "buffer": who, "late_pct": 100 * r.late_loss,
                          "mean_ms": r.mean_delay_ms, "p95_ms": r.p95_delay_ms,

@@ -758,6 +758,10 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
          * after an acceleration, which brought err below 0 on purpose */
         if (err < -0.375 * tick_ms || (err < 0.0 && jb->since_accel > ACCEL_SETTLE_TICKS))
             return finish(jb, f, OH_JITTER_EXPANDED);
+        if (slot_has(jb, jb->next_seq + 1)) { /* may carry the lost frame (Opus FEC) */
+            f->fec = jb->data + (size_t)((jb->next_seq + 1) & jb->mask) * (size_t)jb->cfg.max_payload;
+            f->fec_len = slot_for(jb, jb->next_seq + 1)->len;
+        }
         return conceal_tick(jb, f, OH_JITTER_LOST);
     }
     jb->empty_run++;

@@ -13,11 +13,15 @@ from libc.string cimport memcpy
 cimport numpy as cnp
 
 cimport oh_jitter as c
+cimport oh_playout as p
 cimport oh_tsm as t
 from _buffers cimport Borrowed, acquire_bytes, acquire_pcm, new_pcm, release
 from _status cimport check
+from oh_codec cimport oh_codec_id
 
 from enum import IntEnum
+
+from offhook.media.codecs import lookup
 
 cnp.import_array()
 
@@ -34,6 +38,39 @@ class JitterStatus(IntEnum):
 
 
 cdef tuple _STATUS = tuple(JitterStatus(i) for i in range(7))
+
+
+cdef int _jitter_config(c.oh_jitter_config *cfg, int clock_rate, int frame_ms, int min_delay_ms,
+                        int max_delay_ms, int capacity, int max_payload, double late_ratio,
+                        double memory_s) except -1:
+    """Checks the options with messages a user can act on, and fills cfg."""
+    if clock_rate < 1000 or clock_rate > 192000:
+        raise ValueError(f"clock_rate must be 1000..192000 Hz, got {clock_rate}")
+    if frame_ms not in (10, 20):
+        raise ValueError(f"frame_ms must be 10 or 20, got {frame_ms}")
+    if clock_rate * frame_ms % 1000:
+        raise ValueError(f"a {frame_ms} ms tick is not a whole number of samples at {clock_rate} Hz")
+    if not 0 <= min_delay_ms <= max_delay_ms <= 10000:
+        raise ValueError(f"need 0 <= min_delay_ms <= max_delay_ms <= 10000, "
+                         f"got {min_delay_ms} and {max_delay_ms}")
+    if not 16 <= capacity <= 4096 or capacity & (capacity - 1):
+        raise ValueError(f"capacity must be a power of two in 16..4096, got {capacity}")
+    if not 1 <= max_payload <= 65536:
+        raise ValueError(f"max_payload must be 1..65536 bytes, got {max_payload}")
+    if not 0.0005 <= late_ratio <= 0.2:
+        raise ValueError(f"late_ratio must be 0.0005..0.2, got {late_ratio}")
+    if not 2.0 <= memory_s <= 600.0:
+        raise ValueError(f"memory_s must be 2..600 s, got {memory_s}")
+    c.oh_jitter_config_default(cfg)
+    cfg.clock_rate = clock_rate
+    cfg.frame_ms = frame_ms
+    cfg.min_delay_ms = min_delay_ms
+    cfg.max_delay_ms = max_delay_ms
+    cfg.capacity = capacity
+    cfg.max_payload = max_payload
+    cfg.late_ratio = late_ratio
+    cfg.memory_s = memory_s
+    return 0
 
 
 cdef class JitterBuffer:
@@ -56,32 +93,8 @@ cdef class JitterBuffer:
                   int max_delay_ms=1000, int capacity=128, int max_payload=512,
                   double late_ratio=0.009, double memory_s=20.0):
         cdef c.oh_jitter_config cfg
-        if clock_rate < 1000 or clock_rate > 192000:
-            raise ValueError(f"clock_rate must be 1000..192000 Hz, got {clock_rate}")
-        if frame_ms not in (10, 20):
-            raise ValueError(f"frame_ms must be 10 or 20, got {frame_ms}")
-        if clock_rate * frame_ms % 1000:
-            raise ValueError(f"a {frame_ms} ms tick is not a whole number of samples at {clock_rate} Hz")
-        if not 0 <= min_delay_ms <= max_delay_ms <= 10000:
-            raise ValueError(f"need 0 <= min_delay_ms <= max_delay_ms <= 10000, "
-                             f"got {min_delay_ms} and {max_delay_ms}")
-        if not 16 <= capacity <= 4096 or capacity & (capacity - 1):
-            raise ValueError(f"capacity must be a power of two in 16..4096, got {capacity}")
-        if not 1 <= max_payload <= 65536:
-            raise ValueError(f"max_payload must be 1..65536 bytes, got {max_payload}")
-        if not 0.0005 <= late_ratio <= 0.2:
-            raise ValueError(f"late_ratio must be 0.0005..0.2, got {late_ratio}")
-        if not 2.0 <= memory_s <= 600.0:
-            raise ValueError(f"memory_s must be 2..600 s, got {memory_s}")
-        c.oh_jitter_config_default(&cfg)
-        cfg.clock_rate = clock_rate
-        cfg.frame_ms = frame_ms
-        cfg.min_delay_ms = min_delay_ms
-        cfg.max_delay_ms = max_delay_ms
-        cfg.capacity = capacity
-        cfg.max_payload = max_payload
-        cfg.late_ratio = late_ratio
-        cfg.memory_s = memory_s
+        _jitter_config(&cfg, clock_rate, frame_ms, min_delay_ms, max_delay_ms, capacity,
+                       max_payload, late_ratio, memory_s)
         check(c.oh_jitter_create(&cfg, &self._jb), ValueError, "jitter buffer create")
         self.clock_rate = clock_rate
         self.frame_ms = frame_ms
@@ -216,3 +229,90 @@ cdef class TimeScaler:
 
     def reset(self):
         t.oh_tsm_reset(self._tsm)
+
+
+cdef class Playout:
+    """One received stream from RTP payloads to PCM: jitter buffer, decoder with
+    its concealment, and time scaling (what the media engine holds per stream).
+
+    Playout(codec="PCMU", sample_rate=None, *, frame_ms=20, **jitter options as JitterBuffer)
+
+    put() payloads as they arrive; get(now_ms) once per tick returns
+    (int16 array of one tick, JitterStatus).
+    """
+    cdef p.oh_playout *_pl
+    cdef readonly str codec
+    cdef readonly int sample_rate
+    cdef readonly int frame_samples
+
+    def __cinit__(self, str codec="PCMU", sample_rate=None, *, int frame_ms=20, int min_delay_ms=0,
+                  int max_delay_ms=1000, int capacity=128, int max_payload=0,
+                  double late_ratio=0.009, double memory_s=20.0):
+        info = lookup(codec)
+        rate = info.native_rate if sample_rate is None else sample_rate
+        if rate not in info.sample_rates:
+            allowed = ", ".join(str(r) for r in info.sample_rates)
+            raise ValueError(f"{info.name} works at {allowed} Hz, not {sample_rate!r}")
+        cdef p.oh_playout_config cfg
+        p.oh_playout_config_default(&cfg, <oh_codec_id>info.codec_id)
+        _jitter_config(&cfg.jitter, info.clock_rate, frame_ms, min_delay_ms, max_delay_ms, capacity,
+                       max_payload or cfg.jitter.max_payload, late_ratio, memory_s)
+        cfg.codec.sample_rate = rate
+        check(p.oh_playout_create(&cfg, &self._pl), ValueError, f"{info.name} playout create")
+        self.codec = info.name
+        self.sample_rate = rate
+        self.frame_samples = p.oh_playout_frame_samples(self._pl)
+
+    def __dealloc__(self):
+        p.oh_playout_destroy(self._pl)
+
+    def __repr__(self):
+        return f"<offhook Playout {self.codec} {self.sample_rate} Hz, {self.frame_samples} samples per tick>"
+
+    def put(self, long long seq, long long timestamp, payload, double arrival_ms,
+            bint marker=False, long long ssrc=0):
+        """Stores one RTP payload (bytes-like) received at arrival_ms."""
+        if seq < 0 or seq > 0xFFFF:
+            raise ValueError(f"seq must be 0..65535, got {seq}")
+        if timestamp < 0 or timestamp > 0xFFFFFFFF:
+            raise ValueError(f"timestamp must be 0..4294967295, got {timestamp}")
+        if ssrc < 0 or ssrc > 0xFFFFFFFF:
+            raise ValueError(f"ssrc must be 0..4294967295, got {ssrc}")
+        if not isfinite(arrival_ms):
+            raise ValueError(f"arrival_ms must be finite, got {arrival_ms}")
+        cdef Borrowed view
+        acquire_bytes(payload, &view, "Playout", "payload")
+        cdef int r
+        try:
+            r = p.oh_playout_put(self._pl, <uint16_t>seq, <uint32_t>timestamp, <uint32_t>ssrc, marker,
+                                 <const uint8_t *>view.buf, <size_t>view.len, arrival_ms)
+        finally:
+            release(&view)
+        if r < 0:
+            check(r, ValueError, f"{self.codec} Playout.put of {view.len} bytes")
+
+    def get(self, double now_ms):
+        """(one tick of PCM as an int16 array, JitterStatus) for the tick starting at now_ms."""
+        if not isfinite(now_ms):
+            raise ValueError(f"now_ms must be finite, got {now_ms}")
+        out = new_pcm(self.frame_samples)
+        cdef c.oh_jitter_status status
+        cdef int r = p.oh_playout_get(self._pl, now_ms, <int16_t *>cnp.PyArray_DATA(out),
+                                      self.frame_samples, &status)
+        if r < 0:
+            check(r, ValueError, f"{self.codec} Playout.get")
+        return out, _STATUS[status]
+
+    def stats(self):
+        """The jitter buffer's statistics (see JitterBuffer.stats)."""
+        cdef c.oh_jitter_stats s
+        p.oh_playout_get_stats(self._pl, &s)
+        return {"current_delay_ms": s.current_delay_ms, "target_delay_ms": s.target_delay_ms,
+                "received": s.received, "played": s.played, "late": s.late, "lost": s.lost,
+                "concealed": s.concealed, "accelerated": s.accelerated, "expanded": s.expanded,
+                "silence": s.silence, "duplicates": s.duplicates, "overflow": s.overflow,
+                "resyncs": s.resyncs, "max_burst": s.max_burst}
+
+    def reset(self):
+        """Forgets the stream, the decoder state and the delay statistics."""
+        p.oh_playout_reset(self._pl)

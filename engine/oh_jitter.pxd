@@ -31,6 +31,8 @@ cdef extern from "offhook/oh_jitter.h":
         int samples
         const uint8_t *skipped
         size_t skipped_len
+        const uint8_t *fec
+        size_t fec_len
 
     ctypedef struct oh_jitter_stats:
         double current_delay_ms

@@ -1,6 +1,6 @@
 """offhook.engine: the C core's public Python face (names as in DESIGN.md)."""
 from offhook._codecs import Codec
-from offhook._jitter import JitterBuffer, JitterStatus, TimeScaler
+from offhook._jitter import JitterBuffer, JitterStatus, Playout, TimeScaler
 from offhook.media.codecs import CODECS, CodecInfo, codec
 
-__all__ = ["CODECS", "Codec", "CodecInfo", "JitterBuffer", "JitterStatus", "TimeScaler", "codec"]
+__all__ = ["CODECS", "Codec", "CodecInfo", "JitterBuffer", "JitterStatus", "Playout", "TimeScaler", "codec"]

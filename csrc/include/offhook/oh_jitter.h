@@ -60,6 +60,9 @@ typedef struct oh_jitter_frame {
     int samples;            /* timestamp units the payload covers */
     const uint8_t *skipped; /* ACCELERATED: the next payload, to be played in the same tick */
     size_t skipped_len;
+    const uint8_t *fec;     /* LOST: the payload after the lost one when here, for
+                               oh_codec_decode_fec (it stays in the buffer); else NULL */
+    size_t fec_len;
 } oh_jitter_frame;
 
 typedef struct oh_jitter_stats {

@@ -313,6 +313,37 @@ def fixed_after_first(trace: Trace, buffer_ms: float = 60.0) -> Replay:
     return r
 
 
+class PcmPlayout(Protocol):
+    """What replay_audio() drives: the shape of offhook.engine.Playout."""
+    def put(self, seq: int, timestamp: int, payload: bytes, arrival_ms: float,
+            marker: bool = False) -> object: ...
+    def get(self, now_ms: float) -> tuple[np.ndarray, object]: ...
+
+
+def replay_audio(trace: Trace, playout: PcmPlayout, payloads: list[bytes], *,
+                 ticks: int | None = None) -> np.ndarray:
+    """The PCM a playout object produces when the trace carries `payloads` (frame i -> payloads[i]).
+
+    Same clock as replay(): ticks every frame_ms from the first arrival, puts
+    before gets. Frames beyond len(payloads) are not sent.
+    """
+    spf = trace.samples_per_frame
+    pk = [(a, i) for a, i in trace.packets if i < len(payloads)]
+    t0 = pk[0][0]
+    if ticks is None:
+        ticks = int((pk[-1][0] - t0) / trace.frame_ms) + 50
+    out = []
+    j = 0
+    for k in range(ticks):
+        now = t0 + k * trace.frame_ms
+        while j < len(pk) and pk[j][0] <= now:
+            a, i = pk[j]
+            playout.put(i & 0xFFFF, (i * spf) & 0xFFFFFFFF, payloads[i], a, False)
+            j += 1
+        out.append(playout.get(now)[0])
+    return np.concatenate(out)
+
+
 class _Codec(Protocol):
     def decode(self, payload: bytes) -> np.ndarray: ...
     def conceal(self, n: int) -> np.ndarray: ...

@@ -1,0 +1,206 @@
+/* Playout of one received stream: jitter buffer -> decode/conceal -> time
+ * scale -> exactly one tick of PCM per call.
+ *
+ * Why a separate object. The jitter buffer stores opaque payloads and
+ * decides, per tick, what should be heard (a frame, two frames squeezed
+ * into one tick, a stretch, concealment, silence); carrying that out needs
+ * the decoder and the audio history. Keeping the decision in oh_jitter
+ * (codec-independent, cheap, testable with frame numbers) and the execution
+ * here gives the media engine a single PCM-out object per stream while the
+ * packet-level buffer remains usable on its own (the Python binding
+ * JitterBuffer is that, as DESIGN.md specifies).
+ *
+ * Per status: NORMAL decodes (payloads longer than a tick are decoded once
+ * and played over the following CONTINUED ticks from a small PCM store);
+ * ACCELERATED decodes both frames and WSOLA-compresses them (oh_tsm);
+ * EXPANDED repeats pitch periods (oh_tsm) without telling the decoder, which
+ * has lost nothing; LOST recovers the frame from the next payload's in-band
+ * FEC when the codec has it (oh_codec_decode_fec; concealment otherwise),
+ * LATE conceals (oh_codec_conceal); SILENCE is zeros. Every tick then goes
+ * through oh_tsm so that its history is the audio actually played, and the
+ * first frame after an expansion is spliced in without a click. A payload
+ * the decoder rejects is concealed: a corrupt packet must not stop playout.
+ *
+ * Limits: the PCM rate is the codec's (resampling to the device rate is the
+ * mixer's job); payloads must decode to a whole number of ticks, at most
+ * 120 ms. */
+#include "offhook/oh_playout.h"
+
+#include <string.h>
+
+#include "offhook/oh_tsm.h"
+#include "oh_alloc.h"
+
+#define MAX_PACKET_MS 120
+
+struct oh_playout {
+    oh_codec *codec;
+    oh_jitter *jb;
+    oh_tsm *tsm;
+    int rate;          /* PCM Hz */
+    int clock_rate;    /* RTP Hz */
+    size_t n;          /* PCM samples per tick */
+    int16_t *store;    /* decoded audio not yet played (CONTINUED ticks) */
+    size_t store_cap, store_len, store_pos;
+    int16_t *pair;     /* 2n: the two frames of an ACCELERATED tick */
+};
+
+void oh_playout_config_default(oh_playout_config *cfg, oh_codec_id id)
+{
+    oh_codec_config_default(&cfg->codec, id);
+    oh_jitter_config_default(&cfg->jitter);
+    cfg->jitter.clock_rate = id == OH_CODEC_OPUS ? 48000 : 8000;
+    if (id == OH_CODEC_OPUS)
+        cfg->jitter.max_payload = 1500;
+}
+
+oh_status oh_playout_create(const oh_playout_config *cfg, oh_playout **out)
+{
+    if (!out)
+        return OH_EINVAL;
+    *out = NULL;
+    if (!cfg)
+        return OH_EINVAL;
+    oh_playout *pl = oh_alloc(sizeof *pl);
+    if (!pl)
+        return OH_ENOMEM;
+    oh_status st = oh_codec_create(&cfg->codec, &pl->codec);
+    if (st != OH_OK)
+        goto fail;
+    pl->rate = oh_codec_sample_rate(pl->codec);
+    pl->clock_rate = cfg->jitter.clock_rate;
+    if ((long)pl->rate * cfg->jitter.frame_ms % 1000) {
+        st = OH_EINVAL;
+        goto fail;
+    }
+    pl->n = (size_t)pl->rate * (size_t)cfg->jitter.frame_ms / 1000;
+    st = oh_jitter_create(&cfg->jitter, &pl->jb);
+    if (st != OH_OK)
+        goto fail;
+    oh_tsm_config tcfg = {pl->rate, (int)pl->n};
+    st = oh_tsm_create(&tcfg, &pl->tsm);
+    if (st != OH_OK)
+        goto fail;
+    pl->store_cap = (size_t)pl->rate * MAX_PACKET_MS / 1000;
+    pl->store = oh_alloc(pl->store_cap * sizeof *pl->store);
+    pl->pair = oh_alloc(2 * pl->n * sizeof *pl->pair);
+    if (!pl->store || !pl->pair) {
+        st = OH_ENOMEM;
+        goto fail;
+    }
+    *out = pl;
+    return OH_OK;
+
+fail:
+    oh_playout_destroy(pl);
+    return st;
+}
+
+void oh_playout_destroy(oh_playout *pl)
+{
+    if (!pl)
+        return;
+    oh_codec_destroy(pl->codec);
+    oh_jitter_destroy(pl->jb);
+    oh_tsm_destroy(pl->tsm);
+    oh_free(pl->store);
+    oh_free(pl->pair);
+    oh_free(pl);
+}
+
+void oh_playout_reset(oh_playout *pl)
+{
+    oh_codec_reset(pl->codec);
+    oh_jitter_reset(pl->jb);
+    oh_tsm_reset(pl->tsm);
+    pl->store_len = pl->store_pos = 0;
+}
+
+size_t oh_playout_frame_samples(const oh_playout *pl)
+{
+    return pl->n;
+}
+
+oh_status oh_playout_put(oh_playout *pl, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
+                         const uint8_t *payload, size_t len, double arrival_ms)
+{
+    if (!pl || (!payload && len))
+        return OH_EINVAL;
+    int pcm = oh_codec_decoded_samples(pl->codec, payload, len);
+    if (pcm < 0)
+        return OH_EBADPKT;
+    long ts_units = (long)pcm * pl->clock_rate / pl->rate;
+    return oh_jitter_put(pl->jb, seq, timestamp, ssrc, marker, payload, len, (int)ts_units, arrival_ms);
+}
+
+/* Decodes into dst (cap samples); conceals n samples instead if the decoder refuses. */
+static size_t decode_or_conceal(oh_playout *pl, const uint8_t *p, size_t len, int16_t *dst, size_t cap)
+{
+    int r = oh_codec_decode(pl->codec, p, len, dst, cap);
+    if (r >= (int)pl->n)
+        return (size_t)r;
+    if (r > 0) { /* shorter than a tick: pad with concealment */
+        oh_codec_conceal(pl->codec, dst + r, pl->n - (size_t)r);
+        return pl->n;
+    }
+    oh_codec_conceal(pl->codec, dst, pl->n);
+    return pl->n;
+}
+
+int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_jitter_status *status)
+{
+    if (!pl || !pcm || !status)
+        return OH_EINVAL;
+    if (cap < pl->n)
+        return OH_EBUFSIZE;
+    oh_jitter_frame f;
+    oh_status st = oh_jitter_get(pl->jb, now_ms, &f);
+    if (st != OH_OK)
+        return st;
+    *status = f.status;
+    const size_t n = pl->n;
+    switch (f.status) {
+    case OH_JITTER_NORMAL:
+        pl->store_len = decode_or_conceal(pl, f.payload, f.len, pl->store, pl->store_cap);
+        memcpy(pcm, pl->store, n * sizeof *pcm);
+        pl->store_pos = n;
+        break;
+    case OH_JITTER_CONTINUED:
+        if (pl->store_pos + n <= pl->store_len) {
+            memcpy(pcm, pl->store + pl->store_pos, n * sizeof *pcm);
+            pl->store_pos += n;
+        } else {
+            oh_codec_conceal(pl->codec, pcm, n);
+        }
+        break;
+    case OH_JITTER_ACCELERATED:
+        decode_or_conceal(pl, f.payload, f.len, pl->pair, n);
+        decode_or_conceal(pl, f.skipped, f.skipped_len, pl->pair + n, n);
+        oh_tsm_accelerate(pl->tsm, pl->pair, pcm);
+        pl->store_len = pl->store_pos = 0;
+        return (int)n;
+    case OH_JITTER_EXPANDED:
+        oh_tsm_expand(pl->tsm, pcm);
+        return (int)n;
+    case OH_JITTER_LOST:
+        if (f.fec)
+            oh_codec_decode_fec(pl->codec, f.fec, f.fec_len, pcm, n);
+        else
+            oh_codec_conceal(pl->codec, pcm, n);
+        break;
+    case OH_JITTER_LATE:
+        oh_codec_conceal(pl->codec, pcm, n);
+        break;
+    case OH_JITTER_SILENCE:
+    default:
+        memset(pcm, 0, n * sizeof *pcm);
+        break;
+    }
+    oh_tsm_pass(pl->tsm, pcm);
+    return (int)n;
+}
+
+void oh_playout_get_stats(const oh_playout *pl, oh_jitter_stats *stats)
+{
+    oh_jitter_get_stats(pl->jb, stats);
+}
