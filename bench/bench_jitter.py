@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from harness import print_table, write_json
 
+from harness import print_table, write_json
 from offhook.engine import JitterBuffer, Playout, codec
 from offhook.media import nettrace as nt
 from offhook.media.quality import pesq_score

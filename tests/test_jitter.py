@@ -6,6 +6,7 @@ asserted on 30-60 s traces so that the suite stays fast.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -269,7 +270,7 @@ def test_recovers_from_each_delay_spike_within_3_s():
         delays.append(jb.stats()["current_delay_ms"])
     delays = np.array(delays)
     spiked = np.nonzero(trace.delay_ms() > 150.0)[0]
-    starts = [int(spiked[0])] + [int(b) for a, b in zip(spiked, spiked[1:]) if b - a > 50]
+    starts = [int(spiked[0])] + [int(b) for a, b in itertools.pairwise(spiked) if b - a > 50]
     assert len(starts) >= 3
     checked = 0
     for s in starts:
@@ -390,7 +391,7 @@ def _payloads(seconds: float) -> tuple[np.ndarray, list[bytes]]:
 @pytest.mark.parametrize("name", ["pareto", "spikes", "loss10"])
 def test_playout_plays_exactly_what_the_packet_buffer_decides(name):
     """Playout (C) = JitterBuffer decisions + G.711 decode/conceal + TimeScaler, sample for sample."""
-    clean, payloads = _payloads(10.0)
+    _, payloads = _payloads(10.0)
     trace = nt.make_trace(name, 10.0)
     ours = nt.replay_audio(trace, Playout("PCMU"), payloads)
     r = nt.replay(trace, JitterBuffer())

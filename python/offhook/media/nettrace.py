@@ -73,7 +73,7 @@ class Trace:
 
     def delay_ms(self) -> np.ndarray:
         """Network delay beyond BASE_MS of each frame (NaN when lost)."""
-        return self.arrival_ms - self.send_ms - BASE_MS
+        return np.asarray(self.arrival_ms - self.send_ms - BASE_MS)
 
 
 def _gauss(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
@@ -203,7 +203,7 @@ class PacketBuffer(Protocol):
     """
     def put(self, seq: int, timestamp: int, payload: bytes, arrival_ms: float,
             marker: bool = False) -> object: ...
-    def get(self, now_ms: float) -> tuple[bytes | None, object]: ...
+    def get(self, now_ms: float) -> tuple[bytes | None, int]: ...
 
 
 ACCELERATED = 3  # JitterStatus.ACCELERATED, kept numeric so that anchors can share replay()
@@ -258,9 +258,10 @@ def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
         code = int(status)
         statuses[code] = statuses.get(code, 0) + 1
         if data is not None:
-            played = (int.from_bytes(data[:4], "little"),)
+            played: tuple[int, ...] = (int.from_bytes(data[:4], "little"),)
             if code == ACCELERATED:
-                played += (int.from_bytes(buffer.last_skipped[:4], "little"),)  # type: ignore[attr-defined]
+                skipped: bytes = getattr(buffer, "last_skipped")  # noqa: B009 (not in the Protocol)
+                played += (int.from_bytes(skipped[:4], "little"),)
             for m, f in enumerate(played):
                 frames.append(f)
                 times.append(now + m * half)
