@@ -72,7 +72,7 @@ def speech(seconds: float = 8.0, sample_rate: int = 16000, talker: int = 0) -> n
 
 def _to_rate(signal: np.ndarray, sample_rate: int) -> np.ndarray:
     # Interim: linear interpolation until the engine's resampler is wired in here.
-    n_out = int(round(len(signal) * sample_rate / ESPEAK_RATE))
+    n_out = round(len(signal) * sample_rate / ESPEAK_RATE)
     t = np.arange(n_out) * (ESPEAK_RATE / sample_rate)
     out = np.interp(t, np.arange(len(signal)), signal.astype(np.float64))
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+    return np.asarray(np.clip(np.round(out), -32768, 32767), dtype=np.int16)
