@@ -53,12 +53,12 @@
 #include "oh_alloc.h"
 #include "oh_codec_internal.h"
 
-#define OPUS_MAX_BITRATE 510000
-#define OPUS_MIN_BITRATE 6000
+#define OH_OPUS_MAX_BITRATE 510000
+#define OH_OPUS_MIN_BITRATE 6000
 /* A single Opus frame (RFC 6716 3.2.1) is at most 1275 bytes; a 40/60 ms
  * packet holds up to three 20 ms frames behind a TOC, a frame-count byte and
  * two-byte lengths. */
-#define OPUS_MAX_FRAME_BYTES 1275
+#define OH_OPUS_MAX_FRAME_BYTES 1275
 
 typedef struct opus_state {
     OpusEncoder *enc;
@@ -76,7 +76,7 @@ static int config_valid(const oh_codec_config *cfg)
 {
     if (!rate_supported(cfg->sample_rate))
         return 0;
-    if (cfg->bitrate != 0 && (cfg->bitrate < OPUS_MIN_BITRATE || cfg->bitrate > OPUS_MAX_BITRATE))
+    if (cfg->bitrate != 0 && (cfg->bitrate < OH_OPUS_MIN_BITRATE || cfg->bitrate > OH_OPUS_MAX_BITRATE))
         return 0;
     if (cfg->complexity != -1 && (cfg->complexity < 0 || cfg->complexity > 10))
         return 0;
@@ -193,7 +193,7 @@ static size_t opus_codec_max_payload(const void *state, size_t n)
     size_t frames = n <= per_20ms ? 1 : (n + per_20ms - 1) / per_20ms;
     if (frames > 3)
         frames = 3; /* longer requests are refused by encode() anyway */
-    return 2 + frames * (OPUS_MAX_FRAME_BYTES + 2);
+    return 2 + frames * (OH_OPUS_MAX_FRAME_BYTES + 2);
 }
 
 static int opus_codec_encode(void *state, const int16_t *pcm, size_t n, uint8_t *out, size_t cap)

@@ -23,10 +23,11 @@ cdef class Codec:
     cdef c.oh_codec *_codec
     cdef readonly str name
     cdef readonly int sample_rate
+    cdef readonly str frame_rule  # "opus frames last 2.5, ... ms": shown when encode refuses
 
     def __cinit__(self, int codec_id, *, int sample_rate=0, int bitrate=0,
                   int complexity=-1, bint vbr=True, bint fec=False, bint dtx=False,
-                  int packet_loss_pct=0):
+                  int packet_loss_pct=0, str frame_rule=""):
         cdef c.oh_codec_config cfg
         if codec_id not in _NAMES:
             raise CodecError(f"unknown codec id {codec_id}")
@@ -39,6 +40,7 @@ cdef class Codec:
         cfg.dtx = dtx
         cfg.packet_loss_pct = packet_loss_pct
         self.name = _NAMES[codec_id]
+        self.frame_rule = frame_rule
         check(c.oh_codec_create(&cfg, &self._codec), CodecError, f"{self.name} create")
         self.sample_rate = c.oh_codec_sample_rate(self._codec)
 
@@ -58,21 +60,26 @@ cdef class Codec:
         cdef int r
         with nogil:
             r = c.oh_codec_encode(self._codec, src, n, dst, cap)
-        check(r, CodecError, f"{self.name} encode of {n} samples")
+        if r < 0:  # the message is built only when needed: encode is per frame
+            hint = f" ({self.frame_rule})" if self.frame_rule else ""
+            check(r, CodecError,
+                  f"{self.name} encode of {n} samples at {self.sample_rate} Hz{hint}")
         return out if <size_t>r == cap else out[:r]
 
     def decode(self, const uint8_t[::1] payload not None):
         """Decodes one payload; returns int16 samples."""
         cdef size_t length = payload.shape[0]
         cdef const uint8_t *src = &payload[0] if length else NULL
-        cdef int n = check(c.oh_codec_decoded_samples(self._codec, src, length),
-                           CodecError, f"{self.name} decode of {length} bytes")
+        cdef int n = c.oh_codec_decoded_samples(self._codec, src, length)
+        if n < 0:
+            check(n, CodecError, f"{self.name} decode of {length} bytes")
         pcm = np.empty(n, dtype=np.int16)
         cdef int16_t[::1] out = pcm
         cdef int r
         with nogil:
             r = c.oh_codec_decode(self._codec, src, length, &out[0] if n else NULL, n)
-        check(r, CodecError, f"{self.name} decode of {length} bytes")
+        if r < 0:
+            check(r, CodecError, f"{self.name} decode of {length} bytes")
         return pcm if r == n else pcm[:r]
 
     def conceal(self, Py_ssize_t n):
