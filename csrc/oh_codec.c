@@ -17,7 +17,7 @@ static const oh_codec_ops *ops_for(oh_codec_id id)
     case OH_CODEC_PCMU: return &oh_codec_ops_pcmu;
     case OH_CODEC_PCMA: return &oh_codec_ops_pcma;
     case OH_CODEC_G722: return NULL;
-    case OH_CODEC_OPUS: return NULL;
+    case OH_CODEC_OPUS: return &oh_codec_ops_opus;
     }
     return NULL;
 }
