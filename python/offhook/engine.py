@@ -1,5 +1,15 @@
 """offhook.engine: the C core's public Python face (names as in DESIGN.md)."""
 from offhook._codecs import Codec
 from offhook.media.codecs import CODECS, CodecInfo, codec
+from offhook.media.tones import (
+    DtmfDetector,
+    DtmfEvent,
+    ToneGenerator,
+    ToneSegment,
+    dtmf_tones,
+)
 
-__all__ = ["CODECS", "Codec", "CodecInfo", "codec"]
+__all__ = [
+    "CODECS", "Codec", "CodecInfo", "DtmfDetector", "DtmfEvent", "ToneGenerator", "ToneSegment",
+    "codec", "dtmf_tones",
+]
