@@ -2,5 +2,18 @@
 from offhook._codecs import Codec
 from offhook._wav import WavReader, WavWriter
 from offhook.media.codecs import CODECS, CodecInfo, codec
+from offhook.media.tones import DtmfDetector, DtmfEvent, ToneGenerator, ToneSegment, dtmf_tones
 
-__all__ = ["CODECS", "Codec", "CodecInfo", "WavReader", "WavWriter", "codec"]
+__all__ = [
+    "CODECS",
+    "Codec",
+    "CodecInfo",
+    "DtmfDetector",
+    "DtmfEvent",
+    "ToneGenerator",
+    "ToneSegment",
+    "WavReader",
+    "WavWriter",
+    "codec",
+    "dtmf_tones",
+]

@@ -11,3 +11,7 @@ class CodecError(OffhookError, ValueError):
 
 class WavError(OffhookError, ValueError):
     """A WAV file is unreadable, malformed, or not in the format required."""
+
+
+class ToneError(OffhookError, ValueError):
+    """A tone or DTMF request names something unknown or is out of range (tone, digit, rate)."""
