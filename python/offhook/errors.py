@@ -11,3 +11,7 @@ class CodecError(OffhookError, ValueError):
 
 class WavError(OffhookError, ValueError):
     """A WAV file is unreadable, malformed, or not in the format required."""
+
+
+class ResamplerError(OffhookError, ValueError):
+    """A resampler was asked for an unsupported rate or channel count, or given bad samples."""
