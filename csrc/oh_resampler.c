@@ -206,8 +206,13 @@ INLINE void dot2(const float *c, const float *d, const float *x, int n, float *r
         a1 += LOAD8(c + j + 8) * x1;
         b1 += LOAD8(d + j + 8) * x1;
     }
-    *r = sum8x4(a0, a1, a2, a3);
-    *s = sum8x4(b0, b1, b2, b3);
+    /* sum8x4 of both, sharing the shuffles: same additions, same order */
+    v8f sa = (a0 + a1) + (a2 + a3), sb = (b0 + b1) + (b2 + b3);
+    v8f h = __builtin_shufflevector(sa, sb, 0, 1, 2, 3, 8, 9, 10, 11) +
+            __builtin_shufflevector(sa, sb, 4, 5, 6, 7, 12, 13, 14, 15);
+    h += __builtin_shufflevector(h, h, 2, 3, 0, 1, 6, 7, 4, 5);
+    *r = h[0] + h[1];
+    *s = h[4] + h[5];
 }
 
 /* Saturate, then round half away from zero, without branches: the sign of

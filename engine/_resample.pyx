@@ -4,6 +4,8 @@
 This module only checks what it is given (so that mistakes get messages a
 user can act on) and moves buffers; the filter lives in csrc/oh_resampler.c.
 """
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release,
+                             PyObject_GetBuffer)
 from libc.stdint cimport int16_t
 
 cimport oh_resampler as c
@@ -18,6 +20,8 @@ STANDARD_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MIN_RATE = c.OH_RESAMPLER_MIN_RATE
 MAX_RATE = c.OH_RESAMPLER_MAX_RATE
 MAX_CHANNELS = c.OH_RESAMPLER_MAX_CHANNELS
+_INT16 = np.dtype(np.int16)
+_empty = np.empty
 
 
 cdef class Resampler:
@@ -77,51 +81,51 @@ cdef class Resampler:
 
     def process(self, pcm):
         """Converts int16 samples: 1-D for mono, (frames, channels) otherwise."""
-        cdef const int16_t[::1] mono
-        cdef const int16_t[:, ::1] multi
+        cdef Py_buffer view
         cdef const int16_t *src = NULL
         cdef int16_t *dst = NULL
         cdef size_t frames, n_out
-        cdef int r
-        ndim = getattr(pcm, "ndim", None)
+        cdef int r, ndim
         try:
+            PyObject_GetBuffer(pcm, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+        except (TypeError, ValueError, BufferError):
+            raise ResamplerError(
+                f"Resampler.process takes a C-contiguous numpy int16 array; got {_describe(pcm)}"
+            ) from None
+        try:
+            ndim = view.ndim
+            if not _is_native_int16(&view):
+                raise ResamplerError(
+                    f"Resampler.process takes int16 samples; got {_describe(pcm)}")
             if ndim == 1:
-                mono = pcm
                 if self.channels != 1:
                     raise ResamplerError(
                         f"this resampler has {self.channels} channels: pass a "
                         f"(frames, {self.channels}) array, not a 1-D one")
-                frames = mono.shape[0]
-                if frames:
-                    src = &mono[0]
             elif ndim == 2:
-                multi = pcm
-                if multi.shape[1] != self.channels:
+                if view.shape[1] != self.channels:
                     raise ResamplerError(
                         f"this resampler has {self.channels} channel(s), got samples of "
                         f"shape {tuple(pcm.shape)} (expected (frames, {self.channels}))")
-                frames = multi.shape[0]
-                if frames:
-                    src = &multi[0, 0]
             else:
                 raise ResamplerError(
                     "Resampler.process takes a numpy int16 array, 1-D (mono) or "
                     f"(frames, channels); got {_describe(pcm)}")
-        except ValueError as e:
-            if isinstance(e, ResamplerError):
-                raise
-            raise ResamplerError(
-                f"Resampler.process takes C-contiguous int16 samples; got {_describe(pcm)}") from None
-        n_out = c.oh_resampler_max_output(self._rs, frames)
-        if ndim == 1:
-            out = np.empty(n_out, dtype=np.int16)
-        else:
-            out = np.empty((n_out, self.channels), dtype=np.int16)
-        if n_out:
-            dst = _data(out)
-        with nogil:
-            r = c.oh_resampler_process(self._rs, src, frames, dst, n_out)
-        check(r, ResamplerError, f"Resampler process of {frames} frames")
+            frames = view.shape[0]
+            src = <const int16_t *>view.buf
+            n_out = c.oh_resampler_max_output(self._rs, frames)
+            if ndim == 1:
+                out = _empty(n_out, _INT16)
+            else:
+                out = _empty((n_out, self.channels), _INT16)
+            if n_out:
+                dst = _data(out)
+            with nogil:
+                r = c.oh_resampler_process(self._rs, src, frames, dst, n_out)
+        finally:
+            PyBuffer_Release(&view)  # held until the C call is done with src
+        if r < 0:  # the message is only built when needed: this is the per-frame path
+            check(r, ResamplerError, f"Resampler process of {frames} frames")
         return out
 
     def flush(self):
@@ -145,15 +149,24 @@ cdef class Resampler:
         c.oh_resampler_reset(self._rs)
 
 
+cdef inline bint _is_native_int16(const Py_buffer *view) noexcept:
+    # struct-module format of a native int16: "h", "@h" or "=h"
+    cdef const char *fmt = view.format
+    if view.itemsize != 2 or fmt == NULL:
+        return False
+    if fmt[0] == b"@" or fmt[0] == b"=":
+        fmt += 1
+    return fmt[0] == b"h" and fmt[1] == 0
+
+
 cdef int16_t *_data(object array) except NULL:
-    # array is a fresh, non-empty, C-contiguous int16 array from np.empty
-    cdef int16_t[::1] flat
-    cdef int16_t[:, ::1] frames
-    if array.ndim == 1:
-        flat = array
-        return &flat[0]
-    frames = array
-    return &frames[0, 0]
+    # array is a fresh, non-empty, C-contiguous int16 array from np.empty that
+    # the caller keeps alive, so the pointer outlives the released view.
+    cdef Py_buffer view
+    PyObject_GetBuffer(array, &view, PyBUF_WRITABLE)
+    cdef int16_t *data = <int16_t *>view.buf
+    PyBuffer_Release(&view)
+    return data
 
 
 def _describe(pcm):
