@@ -153,9 +153,11 @@ typedef float v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alia
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE float sum8x4(v8f a0, v8f a1, v8f a2, v8f a3)
+/* Horizontal sum of four accumulators (by pointer: passing 32-byte vectors
+ * by value is ABI-sensitive; the function is inlined anyway). */
+INLINE float sum8x4(const v8f *a0, const v8f *a1, const v8f *a2, const v8f *a3)
 {
-    v8f s = (a0 + a1) + (a2 + a3);
+    v8f s = (*a0 + *a1) + (*a2 + *a3);
     v4f h = __builtin_shufflevector(s, s, 0, 1, 2, 3) + __builtin_shufflevector(s, s, 4, 5, 6, 7);
     h += __builtin_shufflevector(h, h, 2, 3, 0, 1);
     return h[0] + h[1];
@@ -175,7 +177,7 @@ INLINE float dot(const float *c, const float *x, int n)
         a0 += LOAD8(c + j) * LOAD8(x + j);
         a1 += LOAD8(c + j + 8) * LOAD8(x + j + 8);
     }
-    return sum8x4(a0, a1, a2, a3);
+    return sum8x4(&a0, &a1, &a2, &a3);
 }
 
 /* Two rows against one window (consecutive outputs of an upsampler often
