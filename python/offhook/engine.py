@@ -1,5 +1,6 @@
 """offhook.engine: the C core's public Python face (names as in DESIGN.md)."""
 from offhook._codecs import Codec
+from offhook._resample import Resampler
 from offhook._wav import WavReader, WavWriter
 from offhook.media.codecs import CODECS, CodecInfo, codec
 from offhook.media.tones import DtmfDetector, DtmfEvent, ToneGenerator, ToneSegment, dtmf_tones
@@ -10,6 +11,7 @@ __all__ = [
     "CodecInfo",
     "DtmfDetector",
     "DtmfEvent",
+    "Resampler",
     "ToneGenerator",
     "ToneSegment",
     "WavReader",

@@ -15,3 +15,7 @@ class WavError(OffhookError, ValueError):
 
 class ToneError(OffhookError, ValueError):
     """A tone or DTMF request names something unknown or is out of range (tone, digit, rate)."""
+
+
+class ResamplerError(OffhookError, ValueError):
+    """A resampler was asked for an unsupported rate or channel count, or given bad samples."""
