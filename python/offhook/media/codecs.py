@@ -28,9 +28,12 @@ class CodecInfo:
     options: dict[str, Any] = field(default_factory=dict)  # option -> allowed values (range or tuple)
     fmtp: str = ""
     frame_ms: tuple[float, ...] = ()  # durations encode() takes; () = any length
+    sample_multiple: int = 1          # encode() takes a multiple of this many samples
 
     def frame_rule(self) -> str:
         """The frame durations in words, for error messages ("" when any length goes)."""
+        if self.sample_multiple > 1:
+            return f"{self.name} codes groups of {self.sample_multiple} samples"
         if not self.frame_ms:
             return ""
         shown = [f"{ms:g}" for ms in self.frame_ms]
@@ -47,7 +50,7 @@ CODECS: dict[str, CodecInfo] = {
         CodecInfo("PCMA", _codecs.PCMA, 8, 8000, 1, (8000,), 8000),
         # RFC 3551: G.722's RTP clock is 8000 although it samples at 16 kHz.
         CodecInfo("G722", _codecs.G722, 9, 8000, 1, (16000,), 16000,
-                  options={"bitrate": (64000, 56000, 48000)}),
+                  options={"bitrate": (64000, 56000, 48000)}, sample_multiple=2),
         CodecInfo("opus", _codecs.OPUS, None, 48000, 2, (8000, 12000, 16000, 24000, 48000), 48000,
                   options={"bitrate": range(6000, 510001), "complexity": range(0, 11),
                            "vbr": (True, False), "fec": (True, False), "dtx": (True, False),
