@@ -29,8 +29,11 @@
  *   two size fields on flush and close; frames go through a fixed buffer that
  *   puts them in little-endian order whatever the host.
  *
- * Limits: no RF64/BW64 (files over 4 GiB), no RIFX (big-endian), no
- * compressed codecs (G.711, ADPCM, MP3...): they are refused with a reason. */
+ * - G.711 A-law and µ-law files (tags 6 and 7, common in telephony) are
+ *   decoded with the core's G.711, so they read as the codec would play them.
+ *
+ * Limits: no RF64/BW64 (files over 4 GiB), no RIFX (big-endian), no other
+ * compressed codecs (ADPCM, MP3...): they are refused with a reason. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "offhook/oh_wav.h"
@@ -44,9 +47,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "offhook/oh_g711.h"
 #include "oh_alloc.h"
 
-enum sample_kind { KIND_U8, KIND_S16, KIND_S24, KIND_S32, KIND_F32, KIND_F64 };
+enum sample_kind { KIND_U8, KIND_S16, KIND_S24, KIND_S32, KIND_F32, KIND_F64, KIND_ALAW, KIND_ULAW };
 
 struct oh_wav_reader {
     int fd;
@@ -223,7 +227,8 @@ static oh_status parse_fmt(const uint8_t *b, uint32_t len, oh_wav_format *fmt,
                         tag_name(codec));
         if (valid_bits == 0 || valid_bits > bits)
             valid_bits = bits; /* informative only; 0 is common */
-    } else if (tag != OH_WAV_FORMAT_PCM && tag != OH_WAV_FORMAT_IEEE_FLOAT) {
+    } else if (tag != OH_WAV_FORMAT_PCM && tag != OH_WAV_FORMAT_IEEE_FLOAT &&
+               tag != OH_WAV_FORMAT_ALAW && tag != OH_WAV_FORMAT_MULAW) {
         return fail(err, OH_EFORMAT, 0, "unsupported format tag 0x%04X (%s)", tag, tag_name(tag));
     }
 
@@ -246,6 +251,11 @@ static oh_status parse_fmt(const uint8_t *b, uint32_t len, oh_wav_format *fmt,
             return fail(err, OH_EFORMAT, 0,
                         "unsupported PCM sample size %u bits (8, 16, 24 or 32 supported)", bits);
         }
+    } else if (codec == OH_WAV_FORMAT_ALAW || codec == OH_WAV_FORMAT_MULAW) {
+        if (bits != 8)
+            return fail(err, OH_EFORMAT, 0, "G.711 %s with %u bits per sample (8 expected)",
+                        tag_name(codec), bits);
+        *kind = codec == OH_WAV_FORMAT_ALAW ? KIND_ALAW : KIND_ULAW;
     } else {
         switch (bits) {
         case 32: *kind = KIND_F32; break;
@@ -519,6 +529,12 @@ static void convert(enum sample_kind kind, const uint8_t *src, size_t n, int16_t
             memcpy(&d, &u, sizeof d);
             dst[i] = clip16_from_scaled(d * 32768.0);
         }
+        break;
+    case KIND_ALAW:
+        oh_g711_alaw_decode(src, n, dst);
+        break;
+    case KIND_ULAW:
+        oh_g711_ulaw_decode(src, n, dst);
         break;
     }
 }

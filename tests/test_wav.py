@@ -158,7 +158,9 @@ def sox_reference(path: Path) -> np.ndarray:
     (["-b", "32"], 0xFFFE, 32, False),
     (["-e", "floating-point", "-b", "32"], 3, 32, True),
     (["-e", "floating-point", "-b", "64"], 3, 64, True),
-], ids=["u8", "s16", "s24", "s32", "ext-s24", "ext-s32", "f32", "f64"])
+    (["-e", "a-law", "-b", "8"], 6, 8, False),     # telephony recordings: G.711
+    (["-e", "u-law", "-b", "8"], 7, 8, False),
+], ids=["u8", "s16", "s24", "s32", "ext-s24", "ext-s32", "f32", "f64", "alaw", "ulaw"])
 def test_sox_files_match_sox_conversion(tmp_path, args, tag, bits, is_float):
     path = tmp_path / "sox.wav"
     sox_make(path, *args)
@@ -226,8 +228,10 @@ MALFORMED = {
                   "fmt chunk too short (8 bytes, at least 16 needed)"),
     "mp3": (riff(fmt(tag=0x55, bits=0, align=1), chunk(b"data", PCM)),
             "unsupported format tag 0x0055 (MP3)"),
-    "alaw": (riff(fmt(tag=6, bits=8), chunk(b"data", PCM)),
-             "unsupported format tag 0x0006 (A-law)"),
+    "adpcm": (riff(fmt(tag=2, bits=4), chunk(b"data", PCM)),
+              "unsupported format tag 0x0002 (Microsoft ADPCM)"),
+    "alaw-16bit": (riff(fmt(tag=6, bits=16), chunk(b"data", PCM)),
+                   "G.711 A-law with 16 bits per sample (8 expected)"),
     "unknown-tag": (riff(fmt(tag=0x1234), chunk(b"data", PCM)),
                     "unsupported format tag 0x1234 (unknown codec)"),
     "ext-adpcm": (riff(extensible(0x11, 1, 8000, 16), chunk(b"data", PCM)),

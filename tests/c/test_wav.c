@@ -304,10 +304,10 @@ static void test_malformed(void)
     open_expect(&f, 0, OH_EFORMAT, "unsupported format tag 0x0055 (MP3)");
 
     riff(&f);
-    fmt_chunk(&f, 6, 1, 8000, 1, 8);
+    fmt_chunk(&f, 2, 1, 8000, 1, 4);
     chunk(&f, "data", data, 8);
     finish(&f);
-    open_expect(&f, 0, OH_EFORMAT, "unsupported format tag 0x0006 (A-law)");
+    open_expect(&f, 0, OH_EFORMAT, "unsupported format tag 0x0002 (Microsoft ADPCM)");
 
     riff(&f);
     extensible_chunk(&f, 0x11, 1, 8000, 16, 16);

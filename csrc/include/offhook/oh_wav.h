@@ -7,8 +7,9 @@
  * Reader: chunks may come in any order; unknown chunks (LIST, fact, cue, ...)
  * are skipped, honouring the pad byte after odd-sized chunks. Supported
  * encodings: WAVE_FORMAT_PCM with 8 (unsigned), 16, 24 or 32-bit samples,
- * WAVE_FORMAT_IEEE_FLOAT with 32 or 64-bit samples, and WAVE_FORMAT_EXTENSIBLE
- * whose sub-format is one of those. Every sample is converted to int16:
+ * WAVE_FORMAT_IEEE_FLOAT with 32 or 64-bit samples, G.711 A-law and µ-law
+ * (8-bit, decoded as oh_g711 does), and WAVE_FORMAT_EXTENSIBLE whose
+ * sub-format is PCM or float. Every sample is converted to int16:
  * wider integers are rounded (half up) and clipped, floats are scaled by 32768,
  * rounded and clipped (NaN reads as 0). The RIFF size field and the fmt byte
  * rate are not trusted (many writers get them wrong); the real file size is.
@@ -52,6 +53,8 @@ extern "C" {
 
 #define OH_WAV_FORMAT_PCM 0x0001
 #define OH_WAV_FORMAT_IEEE_FLOAT 0x0003
+#define OH_WAV_FORMAT_ALAW 0x0006
+#define OH_WAV_FORMAT_MULAW 0x0007
 #define OH_WAV_FORMAT_EXTENSIBLE 0xFFFE
 
 /* Why the last call failed. reason is "" after success. */
