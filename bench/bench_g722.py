@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import print_table, seconds_per_call, write_json
+from harness import print_table, race, write_json
 from offhook.engine import codec
 from offhook.media.speech import speech
 
@@ -65,8 +65,9 @@ def main() -> None:
                 lib.g722_decode(s_dec, out_ptr, payload, m)
 
         frames_per_round = len(blocks) * chunk
-        ours = seconds_per_call(offhook_round) / frames_per_round
-        ref = seconds_per_call(spandsp_round) / frames_per_round
+        times = race({"offhook": offhook_round, "spandsp": spandsp_round})
+        ours = times["offhook"] / frames_per_round
+        ref = times["spandsp"] / frames_per_round
         lib.g722_encode_free.argtypes = [ctypes.c_void_p]
         lib.g722_decode_free.argtypes = [ctypes.c_void_p]
         lib.g722_encode_free(s_enc)

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from harness import print_table, seconds_per_call, write_json
+from harness import print_table, race, write_json
 from offhook.engine import Codec, codec
 from offhook.media.speech import speech
 
@@ -27,7 +27,7 @@ OPUS_SET_SIGNAL = 4024
 OPUS_SIGNAL_VOICE = 3001
 BITRATE = 32000
 MAX_PACKET = 4000
-ROUNDS = 7
+ROUNDS = 25
 
 
 def load_libopus() -> ctypes.CDLL:
@@ -99,14 +99,10 @@ def main() -> int:
             for f in frames:
                 direct.round_trip(f)
 
-        # Interleaved short rounds, best of each: load from other processes
-        # only ever adds time, and affects both sides alike.
-        t_ours, t_direct = [], []
-        for _ in range(ROUNDS):
-            t_ours.append(seconds_per_call(offhook_pass, min_time=0.1, repeat=3) / len(frames))
-            t_direct.append(seconds_per_call(libopus_pass, min_time=0.1, repeat=3) / len(frames))
+        times = race({"offhook": offhook_pass, "libopus": libopus_pass}, rounds=ROUNDS)
         direct.close()
-        us_ours, us_direct = min(t_ours) * 1e6, min(t_direct) * 1e6
+        us_ours = times["offhook"] / len(frames) * 1e6
+        us_direct = times["libopus"] / len(frames) * 1e6
         overhead = 100.0 * (us_ours / us_direct - 1.0)
         rows.append({"rate": rate, "frame_ms": 20, "bitrate": BITRATE,
                      "offhook_us": us_ours, "libopus_ctypes_us": us_direct,

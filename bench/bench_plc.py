@@ -20,7 +20,7 @@ try:
 except ImportError:  # Python 3.13+
     import audioop_lts as audioop  # type: ignore[no-redef]
 
-from harness import print_table, seconds_per_call, write_json
+from harness import print_table, race, write_json
 from offhook.engine import codec
 from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
@@ -109,7 +109,7 @@ def cost() -> dict[str, float]:
         anchor.conceal(FRAME)
 
     timed: dict[str, Callable[[], None]] = {"offhook": ours, "spandsp": theirs}
-    t = {name: seconds_per_call(fn) for name, fn in timed.items()}
+    t = race(timed)
     return {"offhook_us": t["offhook"] * 1e6, "spandsp_us": t["spandsp"] * 1e6,
             "speedup": t["spandsp"] / t["offhook"]}
 
