@@ -6,72 +6,98 @@
  * 1990): the tail is cut into K partitions of one 10 ms block (N samples);
  * each partition is a filter in the frequency domain of an L-point FFT
  * (L = next power of two >= 2N, so 10 ms blocks at 8-48 kHz need no radix-3/5
- * FFT), applied by overlap-save to the far-end spectra of the K most recent
- * blocks. Far spectra are computed once per block and kept in a history ring,
- * so a partition costs one complex multiply-add per bin. The gradient is
+ * FFT; the zero padding costs ~60 % more bins than an exact 2N transform),
+ * applied by overlap-save to the far-end spectra of the K most recent blocks.
+ * Far spectra are computed once per block and kept in a history ring, so a
+ * partition costs one complex multiply-add per bin. The gradient is
  * normalised per bin by the far-end power summed over the partitions (NLMS in
- * each bin), and the gradient constraint (zeroing a partition's time taps past
- * N) is applied round-robin to one partition per block, as in the
- * alternately-unconstrained MDF used by speexdsp, which saves two FFTs per
- * partition per block at a small cost in convergence.
+ * each bin) and constrained (a partition's time taps past N zeroed) for every
+ * partition every block; CONSTRAIN_PER_BLOCK can make that round-robin, as
+ * speexdsp's alternately-unconstrained MDF does, at a cost in convergence
+ * that measured 1-3 dB of ERLE on the benchmark scenarios.
+ * Steps are shared unevenly between partitions (proportionate MDF, after
+ * Loganathan, Khong & Naylor, IEEE Trans. ASLP 17(5), 2009): partly by each
+ * partition's learnt energy, partly by a room prior (flat for 30 ms, then
+ * -1 dB per block), so the early response - where a room's energy is -
+ * converges first. Without it the filter converged several times slower.
  *
  * Step size and double talk. Two filters run side by side (Valin, "On
  * adjusting the learning rate in frequency domain echo cancellation with
- * double-talk", IEEE Trans. ASLP 15(3), 2007, and the two-path idea of
- * Ochiai et al., 1977): a background filter adapts; a foreground filter
- * produces the output and only takes the background's coefficients when the
- * background has been clearly better for a while; a background that became
- * clearly worse is reset to the foreground (a "divergence reset"). The
- * background's per-bin step is Valin's optimal rate mu(f) = R(f)/|E(f)|^2,
- * where the residual echo R(f) = leak * |Y(f)|^2 and the leak is estimated
- * by regressing the error's power fluctuations on the echo estimate's: near
- * speech raises |E|^2 without raising R, so the step collapses in double talk
- * without any explicit detector. Until the filter cancels anything (start,
- * or after an echo-path change made it useless) a fixed start-up step is used.
+ * double-talk", IEEE Trans. ASLP 15(3), 2007; the two-path idea of Ochiai
+ * et al., 1977): a background filter adapts; a foreground filter produces
+ * the output and only takes the background's coefficients when the
+ * background has been clearly better for a few blocks; a background that
+ * became clearly worse is reset to the foreground (a "divergence reset"), and
+ * a foreground that adds echo (error above the microphone: the echo path
+ * changed) is discarded with the background, back to start-up. The
+ * background's per-bin step is Valin's rate mu(f) = R(f)/|E(f)|^2, where the
+ * residual echo R = leak * |Y|^2 and the leak is the regression of the
+ * error's power fluctuations on the echo estimate's; near speech raises
+ * |E|^2 without raising R, so the step falls in double talk without an
+ * explicit detector. A floor (MU_MIN) keeps not-yet-converged bins moving.
+ * Until the filter cancels anything (start, or after a reset) a fixed
+ * start-up step is used.
  *
  * Bulk delay. Log band energies (300 Hz-4 kHz) of far and near blocks are
  * correlated at every lag of 0..max_delay in 10 ms steps, with recursive
- * averaging; when the best lag is confident, stable, and not covered by the
- * filter, the filter window is moved to start two blocks before it and the
- * partitions are shifted with it (a block-multiple shift loses nothing). This
- * is the band-energy cross-correlation family (cf. the binary-spectrum delay
- * estimator of WebRTC's AEC, which thresholds the same band energies).
+ * averaging (the family of WebRTC's binary-spectrum delay estimator, which
+ * thresholds the same band energies). When the best lag is confident,
+ * stable for 100 ms, and not covered by the filter, the filter window is
+ * moved to start two blocks before it (a block-multiple shift of the
+ * partitions) and adaptation restarts.
  *
  * Residual echo suppression. The foreground's error and echo estimate are
  * analysed with a sine window of 2N (50 % overlap, perfect reconstruction by
- * overlap-add, so one block of latency). Per bin, the residual echo is
- * max(leak, floor) * |Y|^2, held with a short decay for reverberation past the
- * tail; the gain is 1 - beta * R/|E|^2 floored at -40 dB (a power-subtraction
- * rule). Comfort noise at the level of a minimum-tracked noise floor fills
- * what the gain removes, so the line never goes dead.
+ * overlap-add: one block of latency). Per bin, the residual echo is |Y|^2
+ * times the larger of (a) the per-bin leak regression and (b) the residual-
+ * to-echo-estimate power ratio learnt only while the linear filter removes
+ * more than 6 dB (echo dominates, so near speech cannot teach it to
+ * over-suppress), floored at -23 dB and held with a short decay for
+ * reverberation. The gain is 1 - beta R/|E|^2, floored at -40 dB (power
+ * subtraction). Comfort noise at a minimum-tracked noise floor fills what
+ * the gain removes, so the line never goes dead.
  *
- * Limits. The adaptive filter is linear; loudspeaker distortion is left to the
- * suppressor. Delay resolution of the search is one block; the filter covers
- * the rest. Clock drift is tracked by the adaptation alone (0.1 % is ~0.2
- * samples per block at 16 kHz), no resampling of the reference. */
+ * Limits (measured in bench/RESULTS.md). The linear filter plateaus at
+ * 20-25 dB on speech through a 0.25 s RT60 room, below speexdsp's; clock
+ * drift is not compensated (0.05 % leaves ~10 dB: the path moves faster
+ * than NLMS tracks; a drift estimate and a fractional resampler on the
+ * reference are the planned fix); loudspeaker distortion is left to the
+ * suppressor; CPU is ~2.5x speexdsp's with all partitions constrained. */
 #include "offhook/oh_aec.h"
 
 #include <math.h>
-#ifdef AEC_DEBUG
-#include <stdio.h>
-#endif
 #include <string.h>
 
 #include "oh_alloc.h"
 #include "oh_simd.h"
 #include "offhook/oh_fft.h"
 
+/* Delay search: log band energies in NBANDS bands; the filter window starts
+ * MARGIN_BLOCKS before the correlation peak, to keep the direct path in. */
 #define NBANDS 16
 #define MARGIN_BLOCKS 2
-/* NLMS steps (in units where 1 removes all of a white input's error in one
- * block): fixed during start-up, ceiling of the adaptive rate afterwards. */
-#define MU_STARTUP 0.3f
-#define MU_MAX 0.3f
-/* Gradient constraints per block (round-robin over partitions). All of them
- * (>= K) is the constrained MDF; fewer trades convergence for CPU. */
-#ifndef CONSTRAIN_PER_BLOCK
+/* NLMS steps, in units where 1 would remove all of a white input's error in
+ * one block: fixed during start-up; afterwards Valin's rate, clamped. The
+ * floor keeps bins whose echo estimate is still small (so mu = R/E would be
+ * tiny) converging; the two-path structure absorbs what that costs in
+ * double talk. */
+#define MU_STARTUP 0.6f
+#define MU_MIN 0.2f
+#define MU_MAX 0.5f
+/* Proportionate weights across partitions: uniform part, room prior part;
+ * the rest follows the learnt partition energies. */
+#define PROP_U 0.2f
+#define PROP_P 0.4f
+/* Suppressor over-subtraction. */
+#define SUP_BETA 2.0f
+/* The output filter is thrown away when its error exceeds the microphone
+ * signal by this power ratio for this many far-active blocks. */
+#define FG_BAD_RATIO 1.25f
+#define FG_BAD_BLOCKS 8
+/* Gradient constraints per block, round-robin over the partitions: >= K is
+ * the fully constrained MDF (best convergence, 2 FFTs per partition); fewer
+ * trades convergence for CPU. */
 #define CONSTRAIN_PER_BLOCK 64
-#endif
 
 struct oh_aec {
     oh_aec_config cfg;
@@ -89,6 +115,8 @@ struct oh_aec {
     float *pen;            /* per-partition energy of the background filter */
     float *prior;          /* per-partition prior share of the echo energy */
     float *ee_s, *yy_s;    /* short-term smoothed |E|^2, |Y|^2 per bin */
+    float *pey_f, *pyy_f, *leak_f; /* per-bin leak regression */
+    float *ry_num, *ry_den; /* per-bin echo estimate and residual powers, far-only */
     int constrain_next;
     /* scratch */
     float *tmp, *tmp2;
@@ -110,7 +138,7 @@ struct oh_aec {
     float *corr;           /* dmax+1 */
     float far_mean[NBANDS], near_mean[NBANDS];
     float far_var, near_var;
-    int D, cand, cand_count, far_frames;
+    int D, cand, cand_count, far_frames, mean_frames;
     /* stats */
     oh_aec_stats st;
 };
@@ -143,7 +171,7 @@ void oh_aec_destroy(oh_aec *a)
                       &a->bim, &a->cre, &a->cim, &a->dre, &a->dim, &a->yb, &a->yf, &a->eb,
                       &a->ef, &a->dblk, &a->win, &a->e_hist, &a->y_hist, &a->d_hist, &a->ola,
                       &a->ee_mean, &a->yy_mean, &a->noise, &a->rs, &a->gain, &a->far_logb,
-                      &a->corr, &a->pen, &a->prior, &a->ee_s, &a->yy_s};
+                      &a->corr, &a->pen, &a->prior, &a->pey_f, &a->pyy_f, &a->leak_f, &a->ry_num, &a->ry_den, &a->ee_s, &a->yy_s};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         oh_free(*bufs[i]);
     oh_free(a);
@@ -207,6 +235,11 @@ oh_status oh_aec_create(const oh_aec_config *cfg, oh_aec **out)
     a->pen = alloc_floats(K, &failed);
     a->prior = alloc_floats(K, &failed);
     a->ee_s = alloc_floats(nb, &failed);
+    a->pey_f = alloc_floats(nb, &failed);
+    a->pyy_f = alloc_floats(nb, &failed);
+    a->leak_f = alloc_floats(nb, &failed);
+    a->ry_num = alloc_floats(nb, &failed);
+    a->ry_den = alloc_floats(nb, &failed);
     a->yy_s = alloc_floats(nb, &failed);
     a->far_logb = alloc_floats(((size_t)a->dmax + 1) * NBANDS, &failed);
     a->corr = alloc_floats((size_t)a->dmax + 1, &failed);
@@ -257,6 +290,11 @@ void oh_aec_reset(oh_aec *a)
     memset(a->noise, 0, nb * sizeof(float));
     memset(a->rs, 0, nb * sizeof(float));
     memset(a->ee_s, 0, nb * sizeof(float));
+    memset(a->pey_f, 0, nb * sizeof(float));
+    memset(a->pyy_f, 0, nb * sizeof(float));
+    memset(a->leak_f, 0, nb * sizeof(float));
+    memset(a->ry_num, 0, nb * sizeof(float));
+    memset(a->ry_den, 0, nb * sizeof(float));
     memset(a->yy_s, 0, nb * sizeof(float));
     memset(a->far_logb, 0, ((size_t)a->dmax + 1) * NBANDS * sizeof(float));
     memset(a->corr, 0, ((size_t)a->dmax + 1) * sizeof(float));
@@ -280,6 +318,7 @@ void oh_aec_reset(oh_aec *a)
     a->cand = -1;
     a->cand_count = 0;
     a->far_frames = 0;
+    a->mean_frames = 0;
     memset(&a->st, 0, sizeof a->st);
 }
 
@@ -362,7 +401,7 @@ static void adapt(oh_aec *a, const float *restrict g)
      * starts adapting where echo is most likely. */
     for (int k = 0; k < a->K; k++) {
         float share = total > 0.0f ? a->pen[k] / total : a->prior[k];
-        float pk = (float)a->K * (0.2f / (float)a->K + 0.4f * a->prior[k] + 0.4f * share);
+        float pk = (float)a->K * (PROP_U / (float)a->K + PROP_P * a->prior[k] + (1.0f - PROP_U - PROP_P) * share);
         long slot = ((a->t - a->D - k) % a->H + a->H) % a->H;
         const float *restrict xr = a->xre + slot * nb, *restrict xi = a->xim + slot * nb;
         float *restrict wr = a->wre + (size_t)k * nb, *restrict wi = a->wim + (size_t)k * nb;
@@ -434,7 +473,11 @@ static void delay_search(oh_aec *a, int far_active, int near_active)
     band_logs(a, a->dre, a->dim, ln);
     if (!far_active && !near_active)
         return;
-    const float am = 0.01f, ac = 0.02f;
+    /* Means start as running averages (1/n), so that their start from zero
+     * does not look like a correlated step at every lag. */
+    a->mean_frames++;
+    const float am = a->mean_frames < 100 ? 1.0f / (float)a->mean_frames : 0.01f;
+    const float ac = 0.03f;
     float dn[NBANDS], vn = 0.0f, vf = 0.0f;
     for (int b = 0; b < NBANDS; b++) {
         a->far_mean[b] += am * (lf[b] - a->far_mean[b]);
@@ -459,7 +502,7 @@ static void delay_search(oh_aec *a, int far_active, int near_active)
     if (far_active)
         a->far_frames++;
     float rho = a->corr[best] / (sqrtf(a->near_var * a->far_var) + 1e-9f);
-    if (rho < 0.25f || a->far_frames < 40) {
+    if (rho < 0.4f || a->far_frames < 20) {
         a->cand_count = 0;
         return;
     }
@@ -468,7 +511,7 @@ static void delay_search(oh_aec *a, int far_active, int near_active)
         a->cand_count = 0;
         return;
     }
-    if (++a->cand_count < 25)
+    if (++a->cand_count < 10)
         return;
     /* Inside the filter's window (with room for the direct path): leave it. */
     if (best >= a->D + 1 && best <= a->D + a->K - 3)
@@ -482,6 +525,12 @@ static void delay_search(oh_aec *a, int far_active, int near_active)
         return;
     shift_partitions(a, newD - a->D);
     a->D = newD;
+    /* What the filter learned before was mostly noise: adapt from scratch. */
+    a->converged = 0;
+    a->poor = 0;
+    a->pey = a->pyy = 0.0f;
+    memset(a->pey_f, 0, (size_t)a->nb * sizeof(float));
+    memset(a->pyy_f, 0, (size_t)a->nb * sizeof(float));
     a->st.delay_changes++;
     a->cand_count = 0;
 }
@@ -503,15 +552,18 @@ static void suppress(oh_aec *a, float *out, int far_active)
     oh_fft_forward(a->fft, a->tmp, a->are, a->aim);
 
     /* leak: regression of |E|^2 fluctuations on |Y|^2 fluctuations */
-    float pey = 0.0f, pyy = 0.0f, see = 0.0f, syy = 0.0f;
+    float pey = 0.0f, pyy = 0.0f, see = 0.0f, syy = 0.0f, sdd = 0.0f;
     for (int i = 0; i < nb; i++) {
         float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
         float yy = a->are[i] * a->are[i] + a->aim[i] * a->aim[i];
+        sdd += a->dre[i] * a->dre[i] + a->dim[i] * a->dim[i];
         float de = ee - a->ee_mean[i], dy = yy - a->yy_mean[i];
         a->ee_mean[i] += 0.05f * (ee - a->ee_mean[i]);
         a->yy_mean[i] += 0.05f * (yy - a->yy_mean[i]);
         pey += de * dy;
         pyy += dy * dy;
+        a->dre[i] = de * dy;
+        a->dim[i] = dy * dy;
         see += ee;
         syy += yy;
         /* noise floor: fast down, slow up */
@@ -525,6 +577,17 @@ static void suppress(oh_aec *a, float *out, int far_active)
             a->noise[i] = 1e-3f;
     }
     a->noise_init = 1;
+    /* Echo-estimate-to-residual ratio per bin, learnt only while the linear
+     * filter removes most of the microphone signal (echo dominates: no
+     * double talk), so near speech cannot teach it to over-suppress. */
+    if (far_active && a->converged && see < 0.25f * sdd) {
+        for (int i = 0; i < nb; i++) {
+            float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
+            float yy = a->are[i] * a->are[i] + a->aim[i] * a->aim[i];
+            a->ry_num[i] += 0.05f * (yy - a->ry_num[i]);
+            a->ry_den[i] += 0.05f * (ee - a->ry_den[i]);
+        }
+    }
     if (far_active && syy > 0.0f) {
         float r = syy / (see + 1e-9f);
         float al = 0.02f * (r < 0.05f ? 0.05f : r > 1.0f ? 1.0f : r);
@@ -532,6 +595,20 @@ static void suppress(oh_aec *a, float *out, int far_active)
         a->pyy += al * (pyy - a->pyy);
         float leak = a->pyy > 0.0f ? a->pey / a->pyy : 0.0f;
         a->leak = leak < 0.0f ? 0.0f : leak > 1.0f ? 1.0f : leak;
+        /* the same regression per bin, for the suppressor: residual echo is
+         * not spread over frequency like the echo estimate (high bins converge
+         * last, distortion products land where the echo estimate is small) */
+        for (int i = 0; i < nb; i++) {
+            a->pey_f[i] += al * (a->dre[i] - a->pey_f[i]);
+            a->pyy_f[i] += al * (a->dim[i] - a->pyy_f[i]);
+        }
+        for (int i = 0; i < nb; i++) {
+            int lo = i > 0 ? i - 1 : 0, hi = i < nb - 1 ? i + 1 : nb - 1;
+            float num = a->pey_f[lo] + a->pey_f[i] + a->pey_f[hi];
+            float den = a->pyy_f[lo] + a->pyy_f[i] + a->pyy_f[hi];
+            float l = den > 0.0f ? num / den : 0.0f;
+            a->leak_f[i] = l < 0.0f ? 0.0f : l > 1.0f ? 1.0f : l;
+        }
     }
     /* background step from the same spectra */
     for (int i = 0; i < nb; i++) {
@@ -540,19 +617,24 @@ static void suppress(oh_aec *a, float *out, int far_active)
         a->ee_s[i] += 0.5f * (ee - a->ee_s[i]);
         a->yy_s[i] += 0.5f * (yy - a->yy_s[i]);
         float m = a->leak * a->yy_s[i] / (a->ee_s[i] + 1.0f);
+        m = m < MU_MIN ? MU_MIN : m;
         a->mu[i] = m > MU_MAX ? MU_MAX : m;
     }
     int dt = 0;
     if (!a->cfg.suppression) {
         memcpy(out, a->ef, (size_t)N * sizeof(float));
     } else {
-        float leak = a->leak > 0.005f ? a->leak : 0.005f;
-        const float beta = 2.0f, gmin = 0.01f, decay = 0.6f;
+        const float leak_floor = 0.005f;
+        const float beta = SUP_BETA, gmin = 0.01f, decay = 0.6f;
         float r_tot = 0.0f;
         for (int i = 0; i < nb; i++) {
             float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
             float yy = a->are[i] * a->are[i] + a->aim[i] * a->aim[i];
-            float r = leak * yy;
+            float lk = a->leak_f[i] > leak_floor ? a->leak_f[i] : leak_floor;
+            float lr = a->ry_den[i] / (a->ry_num[i] + 1.0f);
+            if (lr > 1.0f)
+                lr = 1.0f;
+            float r = (lk > lr ? lk : lr) * yy;
             float held = a->rs[i] * decay;
             a->rs[i] = r > held ? r : held;
             r_tot += a->rs[i];
@@ -672,8 +754,9 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
         } else {
             a->bg_worse = 0;
         }
-        if (a->sef_s > 2.0f * a->sd_s) {
-            if (++a->fg_bad >= 10) {
+        /* The output filter adds echo (the path changed under it): start over. */
+        if (a->sef_s > FG_BAD_RATIO * a->sd_s) {
+            if (++a->fg_bad >= FG_BAD_BLOCKS) {
                 size_t bytes = (size_t)a->K * nb * sizeof(float);
                 memset(a->fre, 0, bytes);
                 memset(a->fim, 0, bytes);
@@ -681,6 +764,7 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
                 memset(a->wim, 0, bytes);
                 a->fg_bad = 0;
                 a->converged = 0;
+                a->sdl_s = a->sout_s = 0.0f;
                 a->st.divergence_resets++;
             }
         } else {
@@ -692,7 +776,10 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
         float erle = a->sdl_s / (a->sout_s + 1.0f);
         if (!a->converged && erle > 4.0f)
             a->converged = 1;
-        if (a->converged && erle < 1.5f) {
+        /* Lost: error no smaller than the microphone and still correlated
+         * with the echo estimate (an echo-path change; near speech in double
+         * talk would not correlate) - back to the start-up step. */
+        if (a->converged && erle < 1.5f && a->leak > 0.3f) {
             if (++a->poor >= 100)
                 a->converged = 0;
         } else {
@@ -700,12 +787,6 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
         }
     }
 
-#ifdef AEC_DEBUG
-    if (a->t % 25 == 0) {
-        float mm = 0; for (int i = 0; i < nb; i++) mm += a->mu[i];
-        fprintf(stderr, "t=%ld sd=%.3g bg=%.1fdB fg=%.1fdB leak=%.3g g=%.3g conv=%d D=%d\n", a->t, sd, 10*log10f(sd/(seb+1)), 10*log10f(sd/(sef+1)), a->leak, mm/nb, a->converged, a->D);
-    }
-#endif
     float so = 0.0f;
     for (int n = 0; n < N; n++) {
         float v = outf[n];

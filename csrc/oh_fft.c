@@ -160,7 +160,7 @@ void oh_fft_forward(oh_fft *f, const float *in, float *re, float *im)
         float pr = or_ * tr - oi * ti, pi = or_ * ti + oi * tr;
         re[k] = er + pr;
         im[k] = ei + pi;
-        /* X[m-k] = conj(E[k]) - conj(W^k O[k]) * ... via symmetry: */
+        /* X[m-k] = conj(E[k] - W^k O[k]) by the symmetries of real input */
         re[j] = er - pr;
         im[j] = -(ei - pi);
     }
@@ -186,9 +186,8 @@ void oh_fft_inverse(oh_fft *f, const float *re, const float *im, float *out)
         w[2 * rk] = zr;
         w[2 * rk + 1] = zi;
         if (k != 0 && k != j && j < m) {
-            /* Z[m-k] = conj(E[k]) + i conj(O'[k]) where O' uses conj twiddle:
-             * E[m-k] = conj E[k]; O[m-k] = -conj(O[k]) (the twiddle for m-k is
-             * -conj of the one for k, and the difference term conjugates). */
+            /* Z[m-k] = E[m-k] + i O[m-k] = conj E[k] + i conj O[k]: both
+             * halves are spectra of real sequences. */
             float zr2 = er + oi, zi2 = -ei + or_;
             unsigned rj = f->bitrev[j];
             w[2 * rj] = zr2;
@@ -198,8 +197,7 @@ void oh_fft_inverse(oh_fft *f, const float *re, const float *im, float *out)
     complex_stages(f, w, -1.0f);
     float scale = 1.0f / (float)m;
     for (size_t k = 0; k < m; k++) {
-        unsigned r = k; /* already in natural order after the stages */
-        out[2 * k] = w[2 * r] * scale;
-        out[2 * k + 1] = w[2 * r + 1] * scale;
+        out[2 * k] = w[2 * k] * scale;
+        out[2 * k + 1] = w[2 * k + 1] * scale;
     }
 }

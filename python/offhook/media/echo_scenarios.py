@@ -136,7 +136,9 @@ def make(name: str, sample_rate: int = 16000, seconds: float = 12.0) -> Scenario
         far = np.zeros(n)
     played = loudspeaker(far, sample_rate, drive=3.0 if name == "nonlinear" else 0.0)
     if name == "clock_drift":
+        # capture runs 0.05 % slower than playback; the devices add 20 ms of latency
         played = _resample(played, 1.0005)
+        played = np.concatenate([np.zeros(int(0.02 * sample_rate)), played[:n - int(0.02 * sample_rate)]])
     h1 = room_impulse_response(sample_rate)
     echo = np.convolve(played, h1)[:n]
     change_at = None
