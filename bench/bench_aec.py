@@ -10,15 +10,21 @@ PESQ and level change against the microphone with near-end speech only;
 CPU microseconds per 10 ms frame (whole per-frame call from Python for both,
 so the figures include ~1 µs of call overhead each).
 
-WebRTC audio processing is not in this table yet (Debian's
-libwebrtc-audio-processing needs a C++ shim; see bench/RESULTS.md).
+WebRTC audio processing (Debian's libwebrtc-audio-processing 0.3: the AEC, with
+delay-agnostic mode and the extended filter, and AECM) is called through a small
+C++ shim (bench/webrtc_shim.cc) that this script compiles into bench/out/; if the
+library or a C++ compiler is missing, WebRTC's rows are skipped with a note.
+WebRTC is not told the stream delay (0 ms): finding it is part of the test.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import math
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 from harness import print_table, write_json
@@ -75,6 +81,59 @@ class Speex:
         self.lib.speex_echo_state_destroy(self.st)
 
 
+BENCH = Path(__file__).resolve().parent
+
+
+def build_webrtc_shim() -> ctypes.CDLL | None:
+    """Compiles bench/webrtc_shim.cc against libwebrtc-audio-processing; None if impossible."""
+    out = BENCH / "out" / "libohb_webrtc.so"
+    src = BENCH / "webrtc_shim.cc"
+    if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+        cxx = shutil.which("g++") or shutil.which("c++")
+        pkg = shutil.which("pkg-config")
+        if cxx is None or pkg is None:
+            print("note: WebRTC skipped (needs g++ and pkg-config)")
+            return None
+        flags = subprocess.run([pkg, "--cflags", "--libs", "webrtc-audio-processing"],
+                               capture_output=True, text=True)
+        if flags.returncode != 0:
+            print("note: WebRTC skipped (apt-get install libwebrtc-audio-processing-dev)")
+            return None
+        out.parent.mkdir(exist_ok=True)
+        subprocess.run([cxx, "-O2", "-shared", "-fPIC", "-std=c++11", str(src), "-o", str(out),
+                        *flags.stdout.split()], check=True)
+    lib = ctypes.CDLL(str(out))
+    lib.ohb_webrtc_create.restype = ctypes.c_void_p
+    lib.ohb_webrtc_create.argtypes = [ctypes.c_int] * 4
+    lib.ohb_webrtc_process.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_int]
+    lib.ohb_webrtc_destroy.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+class WebRTC:
+    """WebRTC's AEC (mobile=False) or AECM (mobile=True) through the shim."""
+
+    def __init__(self, lib: ctypes.CDLL, rate: int, frame: int, mobile: bool) -> None:
+        self.lib = lib
+        self.h = lib.ohb_webrtc_create(rate, int(mobile), 1, 1)
+        if not self.h:
+            raise RuntimeError("WebRTC audio processing refused the configuration")
+        self.frame = frame
+        self.latency = 0
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        out = np.empty(self.frame, np.int16)
+        r = self.lib.ohb_webrtc_process(self.h, near.ctypes.data, far.ctypes.data, out.ctypes.data,
+                                        self.frame, 0)
+        if r != 0:
+            raise RuntimeError(f"WebRTC ProcessStream failed with {r}")
+        return out
+
+    def __del__(self) -> None:
+        if getattr(self, "h", None):
+            self.lib.ohb_webrtc_destroy(self.h)
+
+
 class Offhook:
     def __init__(self, rate: int, frame: int, tail_ms: int) -> None:
         self.aec = EchoCanceller(rate, frame, tail_ms=tail_ms)
@@ -87,6 +146,10 @@ CANCELLERS = {
     "speexdsp": lambda: Speex(RATE, FRAME, TAIL_MS, preprocess=False),
     "speexdsp+pp": lambda: Speex(RATE, FRAME, TAIL_MS, preprocess=True),
 }
+_WEBRTC = build_webrtc_shim()
+if _WEBRTC is not None:
+    CANCELLERS["webrtc-aec"] = lambda: WebRTC(_WEBRTC, RATE, FRAME, mobile=False)
+    CANCELLERS["webrtc-aecm"] = lambda: WebRTC(_WEBRTC, RATE, FRAME, mobile=True)
 
 
 def measure(name: str, make, scenario: es.Scenario) -> dict[str, float]:

@@ -136,9 +136,8 @@ def make(name: str, sample_rate: int = 16000, seconds: float = 12.0) -> Scenario
         far = np.zeros(n)
     played = loudspeaker(far, sample_rate, drive=3.0 if name == "nonlinear" else 0.0)
     if name == "clock_drift":
-        # capture runs 0.05 % slower than playback; the devices add 20 ms of latency
+        # capture runs 0.05 % slower than playback
         played = _resample(played, 1.0005)
-        played = np.concatenate([np.zeros(int(0.02 * sample_rate)), played[:n - int(0.02 * sample_rate)]])
     h1 = room_impulse_response(sample_rate)
     echo = np.convolve(played, h1)[:n]
     change_at = None
@@ -148,9 +147,10 @@ def make(name: str, sample_rate: int = 16000, seconds: float = 12.0) -> Scenario
         cut = n // 2
         echo = np.concatenate([echo[:cut], echo2[cut:]])
         change_at = cut / sample_rate
-    if name == "bulk_delay_250ms":
-        d = int(0.25 * sample_rate)
-        echo = np.concatenate([np.zeros(d), echo[:n - d]])
+    # Playback and capture buffers delay the echo: 20 ms, as a laptop's
+    # built-in devices do, or 250 ms, as USB or Bluetooth ones can.
+    d = int((0.25 if name == "bulk_delay_250ms" else 0.02) * sample_rate)
+    echo = np.concatenate([np.zeros(d), echo[:n - d]])
     # echo at the microphone 6 dB below the played level
     gain = 10 ** (-6 / 20) * np.sqrt(np.mean(played**2)) / max(np.sqrt(np.mean(echo**2)), 1e-9)
     echo = echo * gain
