@@ -29,11 +29,11 @@ def cancel(name, seconds=8.0, rate=RATE, **opts):
 def test_far_single_talk_is_cancelled_quickly():
     scenario, aec, out = cancel("far_single_talk")
     erle = es.erle_db(scenario, out, latency=aec.latency)
-    assert erle >= 22.0, erle
+    assert erle >= 32.0, erle
     assert es.convergence_time(scenario, out, latency=aec.latency) <= 1.0
     stats = aec.stats()
     assert stats["converged"]
-    assert stats["erle_db"] >= 15.0
+    assert stats["erle_db"] >= 30.0
     assert stats["bulk_delay_ms"] == 0
     assert stats["frames"] == len(out) // FRAME
 
@@ -50,9 +50,9 @@ def test_double_talk_keeps_the_near_end():
     start = 4 * RATE
     processed = pesq_score(scenario.near[start:], out[start + aec.latency:], RATE)
     unprocessed = pesq_score(scenario.near[start:], scenario.mic[start:], RATE)
-    assert processed >= unprocessed + 0.55, (processed, unprocessed)
+    assert processed >= unprocessed + 0.85, (processed, unprocessed)
     # the echo before the near end started is still cancelled
-    assert es.erle_db(scenario, out, latency=aec.latency, stop=4.0) >= 23.0
+    assert es.erle_db(scenario, out, latency=aec.latency, stop=4.0) >= 35.0
 
 
 def test_near_end_alone_passes_untouched():
@@ -69,7 +69,7 @@ def test_bulk_delay_is_found_and_cancelled():
     assert 200 <= stats["bulk_delay_ms"] <= 250, stats
     assert stats["delay_changes"] >= 1
     assert es.convergence_time(scenario, out, latency=aec.latency) <= 1.6
-    assert es.erle_db(scenario, out, latency=aec.latency) >= 23.0
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 38.0
 
 
 def test_recovers_after_echo_path_change():
@@ -81,7 +81,7 @@ def test_recovers_after_echo_path_change():
 def test_other_rates_cancel(rate):
     scenario, aec, out = cancel("far_single_talk", seconds=5.0, rate=rate)
     assert aec.latency == rate // 100
-    assert es.erle_db(scenario, out, latency=aec.latency) >= 20.0
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 26.0
 
 
 def test_20ms_frames_equal_two_10ms_frames():
