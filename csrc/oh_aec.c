@@ -62,16 +62,23 @@
  * mattered on the benchmark: together +12 dB of ERLE and +0.3 double-talk
  * PESQ over a 1-block hold and a -23 dB floor.
  *
+ * Until the linear filter removes ~15 dB (start, after an echo-path change
+ * or a delay move, or when loudspeaker distortion or clock drift keep it
+ * poor), the residual is also estimated as the echo the far end should
+ * produce: far power in the filter window times a per-bin path gain learnt
+ * as a ratio of smoothed sums (while starting, or while echo dominates the
+ * microphone), over-estimated 10x. This is what WebRTC's suppressors do
+ * all the time; here it stops once the filter is good, which is how double
+ * talk keeps its quality.
+ *
  * Limits (measured in bench/RESULTS.md). The linear filter plateaus at
  * 20-25 dB on speech through a 0.25 s RT60 room, a little below speexdsp's,
- * so the suppressor does the rest and double-talk quality is bounded by it;
- * where the echo estimate itself is wrong (just after an echo-path change,
- * heavy loudspeaker distortion) the residual is underestimated and little
- * is suppressed - an estimate from the far-end power and the echo path's
- * gain is the next step. Clock drift is not compensated (0.05 % leaves
- * ~10 dB: the path moves faster than NLMS tracks; a drift estimate and a
- * fractional resampler on the reference are the planned fix). CPU is ~1.8x
- * speexdsp's with every partition constrained each block. */
+ * so the suppressor does the rest and double-talk quality is bounded by it.
+ * Clock drift is not compensated (a drift estimate and a fractional
+ * resampler on the reference are the planned fix): at 0.05 % the filter
+ * never converges and the far-power estimate suppresses the echo, as a
+ * half-duplex would. CPU is ~1.8x speexdsp's with every partition
+ * constrained each block. */
 #include "offhook/oh_aec.h"
 
 #include <math.h>
@@ -111,6 +118,13 @@
  * signal by this power ratio for this many far-active blocks. */
 #define FG_BAD_RATIO 1.25f
 #define FG_BAD_BLOCKS 8
+/* Linear ERLE (power ratio, ~15 dB) at which the filter counts as
+ * converged: below it, adaptation uses the start-up step and the suppressor
+ * also trusts the echo predicted from the far-end power and the learnt path
+ * gain, over-estimated RAW_OVER times (there is little to protect: a filter
+ * this poor leaves the line unusable anyway). */
+#define CONVERGED_ERLE 30.0f
+#define RAW_OVER 10.0f
 /* Gradient constraints per block, round-robin over the partitions: >= K is
  * the fully constrained MDF (best convergence, 2 FFTs per partition); fewer
  * trades convergence for CPU. */
@@ -134,7 +148,9 @@ struct oh_aec {
     float *ee_s, *yy_s;    /* short-term smoothed |E|^2, |Y|^2 per bin */
     float *pey_f, *pyy_f, *leak_f; /* per-bin leak regression */
     float *ry_num, *ry_den;
-    float *e_prev; /* per-bin echo estimate and residual powers, far-only */
+    float *e_prev;
+    float *erl_num, *erl_den; /* per-bin echo path gain, smoothed |D|^2 and far power */
+    float *dd_cur;         /* this block's |D|^2 per bin */ /* per-bin echo estimate and residual powers, far-only */
     int constrain_next;
     /* scratch */
     float *tmp, *tmp2;
@@ -189,7 +205,7 @@ void oh_aec_destroy(oh_aec *a)
                       &a->bim, &a->cre, &a->cim, &a->dre, &a->dim, &a->yb, &a->yf, &a->eb,
                       &a->ef, &a->dblk, &a->win, &a->e_hist, &a->y_hist, &a->d_hist, &a->ola,
                       &a->ee_mean, &a->yy_mean, &a->noise, &a->rs, &a->gain, &a->far_logb,
-                      &a->corr, &a->pen, &a->prior, &a->pey_f, &a->pyy_f, &a->leak_f, &a->ry_num, &a->ry_den, &a->e_prev, &a->ee_s, &a->yy_s};
+                      &a->corr, &a->pen, &a->prior, &a->pey_f, &a->pyy_f, &a->leak_f, &a->ry_num, &a->ry_den, &a->e_prev, &a->erl_num, &a->erl_den, &a->dd_cur, &a->ee_s, &a->yy_s};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         oh_free(*bufs[i]);
     oh_free(a);
@@ -258,6 +274,9 @@ oh_status oh_aec_create(const oh_aec_config *cfg, oh_aec **out)
     a->leak_f = alloc_floats(nb, &failed);
     a->ry_num = alloc_floats(nb, &failed);
     a->e_prev = alloc_floats(nb, &failed);
+    a->erl_num = alloc_floats(nb, &failed);
+    a->erl_den = alloc_floats(nb, &failed);
+    a->dd_cur = alloc_floats(nb, &failed);
     a->ry_den = alloc_floats(nb, &failed);
     a->yy_s = alloc_floats(nb, &failed);
     a->far_logb = alloc_floats(((size_t)a->dmax + 1) * NBANDS, &failed);
@@ -322,6 +341,8 @@ void oh_aec_reset(oh_aec *a)
     memset(a->near_mean, 0, sizeof a->near_mean);
     for (size_t i = 0; i < nb; i++)
         a->gain[i] = 1.0f;
+    memset(a->erl_num, 0, nb * sizeof(float));
+    memset(a->erl_den, 0, nb * sizeof(float));
     a->t = 0;
     a->constrain_next = 0;
     a->noise_init = 0;
@@ -576,7 +597,9 @@ static void suppress(oh_aec *a, float *out, int far_active)
     for (int i = 0; i < nb; i++) {
         float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
         float yy = a->are[i] * a->are[i] + a->aim[i] * a->aim[i];
-        sdd += a->dre[i] * a->dre[i] + a->dim[i] * a->dim[i];
+        float dd = a->dre[i] * a->dre[i] + a->dim[i] * a->dim[i];
+        sdd += dd;
+        a->dd_cur[i] = dd;
         float de = ee - a->ee_mean[i], dy = yy - a->yy_mean[i];
         a->ee_mean[i] += 0.05f * (ee - a->ee_mean[i]);
         a->yy_mean[i] += 0.05f * (yy - a->yy_mean[i]);
@@ -597,6 +620,16 @@ static void suppress(oh_aec *a, float *out, int far_active)
             a->noise[i] = 1e-3f;
     }
     a->noise_init = 1;
+    /* Echo path gain per bin: |D|^2 over the far power in the filter's
+     * window, as a ratio of smoothed sums, learnt while the filter is
+     * starting (nothing better to go on) or removes most of the microphone
+     * signal (echo dominates), not in converged double talk. */
+    if (far_active && (!a->converged || see < 0.25f * sdd)) {
+        for (int i = 0; i < nb; i++) {
+            a->erl_num[i] += 0.02f * (a->dd_cur[i] - a->erl_num[i]);
+            a->erl_den[i] += 0.02f * (a->psum[i] - a->erl_den[i]);
+        }
+    }
     /* Echo-estimate-to-residual ratio per bin, learnt only while the linear
      * filter removes most of the microphone signal (echo dominates: no
      * double talk), so near speech cannot teach it to over-suppress. */
@@ -655,6 +688,14 @@ static void suppress(oh_aec *a, float *out, int far_active)
             if (lr > 1.0f)
                 lr = 1.0f;
             float r = (lk > lr ? lk : lr) * yy;
+            /* Before the filter converges (start, after an echo-path change or
+             * a delay move, or when distortion or drift keep it poor) its echo
+             * estimate says little: use the echo the far end should produce
+             * through the learnt path gain. */
+            if (!a->converged) {
+                float raw = RAW_OVER * a->erl_num[i] / (a->erl_den[i] + (float)a->L * 100.0f) * a->psum[i];
+                r = r > raw ? r : raw;
+            }
             float held = a->rs[i] * decay;
             a->rs[i] = r > held ? r : held;
             r_tot += a->rs[i];
@@ -802,7 +843,7 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
         a->sdl_s += 0.05f * (sd - a->sdl_s);
         a->sout_s += 0.05f * (sef - a->sout_s);
         float erle = a->sdl_s / (a->sout_s + 1.0f);
-        if (!a->converged && erle > 4.0f)
+        if (!a->converged && erle > CONVERGED_ERLE)
             a->converged = 1;
         /* Lost: error no smaller than the microphone and still correlated
          * with the echo estimate (an echo-path change; near speech in double

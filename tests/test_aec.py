@@ -29,8 +29,8 @@ def cancel(name, seconds=8.0, rate=RATE, **opts):
 def test_far_single_talk_is_cancelled_quickly():
     scenario, aec, out = cancel("far_single_talk")
     erle = es.erle_db(scenario, out, latency=aec.latency)
-    assert erle >= 32.0, erle
-    assert es.convergence_time(scenario, out, latency=aec.latency) <= 1.0
+    assert erle >= 33.0, erle
+    assert es.convergence_time(scenario, out, latency=aec.latency) <= 0.8
     stats = aec.stats()
     assert stats["converged"]
     assert stats["erle_db"] >= 30.0
@@ -50,9 +50,9 @@ def test_double_talk_keeps_the_near_end():
     start = 4 * RATE
     processed = pesq_score(scenario.near[start:], out[start + aec.latency:], RATE)
     unprocessed = pesq_score(scenario.near[start:], scenario.mic[start:], RATE)
-    assert processed >= unprocessed + 0.85, (processed, unprocessed)
+    assert processed >= unprocessed + 0.9, (processed, unprocessed)
     # the echo before the near end started is still cancelled
-    assert es.erle_db(scenario, out, latency=aec.latency, stop=4.0) >= 35.0
+    assert es.erle_db(scenario, out, latency=aec.latency, stop=4.0) >= 38.0
 
 
 def test_near_end_alone_passes_untouched():
@@ -68,13 +68,21 @@ def test_bulk_delay_is_found_and_cancelled():
     stats = aec.stats()
     assert 200 <= stats["bulk_delay_ms"] <= 250, stats
     assert stats["delay_changes"] >= 1
-    assert es.convergence_time(scenario, out, latency=aec.latency) <= 1.6
-    assert es.erle_db(scenario, out, latency=aec.latency) >= 38.0
+    assert es.convergence_time(scenario, out, latency=aec.latency) <= 1.5
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 40.0
 
 
 def test_recovers_after_echo_path_change():
     scenario, aec, out = cancel("path_change")
     assert es.convergence_time(scenario, out, since=scenario.change_at, latency=aec.latency) <= 2.0
+
+
+@pytest.mark.parametrize("name", ["nonlinear", "clock_drift"])
+def test_distortion_and_drift_are_suppressed(name):
+    # The linear filter cannot model either; the suppressor's far-power
+    # estimate takes over while the filter stays below ~15 dB.
+    scenario, aec, out = cancel(name)
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 19.0
 
 
 @pytest.mark.parametrize("rate", [8000, 32000, 48000])

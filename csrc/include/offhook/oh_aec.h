@@ -44,7 +44,7 @@ typedef struct oh_aec_stats {
     int bulk_delay_ms;      /* bulk delay currently compensated (a multiple of 10 ms) */
     int double_talk;        /* 1 if the last frame was judged double talk (both ends active) */
     int far_active;         /* 1 if the last frame carried far-end signal */
-    int converged;          /* 1 once the filter removes echo (leaves its start-up mode) */
+    int converged;          /* 1 while the linear filter removes ~15 dB of echo or more */
     uint32_t divergence_resets; /* times the adapting filter was reset to the output filter (or both to zero) */
     uint32_t delay_changes;     /* times the bulk delay was moved */
     uint64_t frames;            /* frames processed since create/reset */
