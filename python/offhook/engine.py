@@ -1,4 +1,5 @@
 """offhook.engine: the C core's public Python face (names as in DESIGN.md)."""
+from offhook._aec import EchoCanceller
 from offhook._codecs import Codec
 from offhook._resample import Resampler
 from offhook._wav import WavReader, WavWriter
@@ -11,6 +12,7 @@ __all__ = [
     "CodecInfo",
     "DtmfDetector",
     "DtmfEvent",
+    "EchoCanceller",
     "Resampler",
     "ToneGenerator",
     "ToneSegment",
