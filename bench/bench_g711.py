@@ -11,8 +11,7 @@ try:
 except ImportError:  # Python 3.13+
     import audioop_lts as audioop  # type: ignore[no-redef]
 
-from harness import print_table, seconds_per_call, write_json
-
+from harness import print_table, race, write_json
 from offhook.engine import codec
 from offhook.media.speech import speech
 
@@ -28,8 +27,9 @@ def main() -> None:
             pcm = np.ascontiguousarray(signal[:n])
             raw = pcm.tobytes()
             payload = c.encode(pcm)
-            ours = seconds_per_call(lambda: c.decode(c.encode(pcm)))
-            anchor = seconds_per_call(lambda: law2lin(lin2law(raw, 2), 2))
+            times = race({"offhook": lambda: c.decode(c.encode(pcm)),
+                          "audioop": lambda: law2lin(lin2law(raw, 2), 2)})
+            ours, anchor = times["offhook"], times["audioop"]
             if payload != lin2law(raw, 2):
                 raise SystemExit(f"{name}: offhook and audioop disagree; the comparison is void")
             rows.append({"codec": name, "size": label, "offhook_us": ours * 1e6,

@@ -16,8 +16,8 @@ static const oh_codec_ops *ops_for(oh_codec_id id)
     switch (id) {
     case OH_CODEC_PCMU: return &oh_codec_ops_pcmu;
     case OH_CODEC_PCMA: return &oh_codec_ops_pcma;
-    case OH_CODEC_G722: return NULL;
-    case OH_CODEC_OPUS: return NULL;
+    case OH_CODEC_OPUS: return &oh_codec_ops_opus;
+    case OH_CODEC_G722: return &oh_codec_ops_g722;
     }
     return NULL;
 }

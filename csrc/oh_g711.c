@@ -82,10 +82,12 @@ OH_SIMD_CLONES void oh_g711_alaw_encode(const int16_t *pcm, size_t n, uint8_t *o
         int32_t v = pcm[i] >> 3; /* the 13-bit sample */
         int32_t negative = v >> 31;
         int32_t mag = v ^ negative; /* -v - 1 for negative samples, as the reference does */
-        uint32_t high = EXPONENT_AND_TOP4((float)mag) - ALAW_CODE_OFFSET;
-        uint32_t low = (uint32_t)mag >> 1; /* segment 0 is linear with step 2 */
-        uint32_t is_low = (uint32_t)((mag - 32) >> 31);
-        uint32_t code = (low & is_low) | (high & ~is_low);
+        /* Segments 0 and 1 are both linear with step 2, so below 64 the code is
+         * mag >> 1. Split mag at 32: the float trick codes max(mag, 32) (16 for
+         * everything below 32) and the part below 32 adds its own mag >> 1. */
+        int32_t high = mag > 32 ? mag : 32;
+        int32_t low = mag < 32 ? mag : 32;
+        uint32_t code = EXPONENT_AND_TOP4((float)high) - ALAW_CODE_OFFSET - 16u + ((uint32_t)low >> 1);
         uint32_t invert = 0xD5u ^ (uint32_t)(negative & 0x80);
         out[i] = (uint8_t)(code ^ invert);
     }
@@ -96,10 +98,10 @@ OH_SIMD_CLONES void oh_g711_alaw_decode(const uint8_t *in, size_t n, int16_t *pc
     for (size_t i = 0; i < n; i++) {
         uint32_t a = in[i] ^ 0x55u;
         uint32_t seg = (a >> 4) & 7u, m = a & 0x0Fu;
-        int32_t high = (int32_t)float_from_bits(((seg + DECODED_EXPONENT_BASE) << 23) | ((2 * m + 1) << 18));
-        int32_t low = (int32_t)(16 * m + 8);
-        int32_t is_low = -(int32_t)(seg == 0);
-        int32_t mag = (low & is_low) | (high & ~is_low);
+        /* Segment 0 is segment 1's float less 256: (2m + 33) << 3 = 16m + 264. */
+        uint32_t exponent_seg = seg | (seg == 0);
+        int32_t mag = (int32_t)float_from_bits(((exponent_seg + DECODED_EXPONENT_BASE) << 23) | ((2 * m + 1) << 18)) -
+                      (int32_t)((seg == 0) << 8);
         int32_t negative = (int32_t)(a >> 7) - 1;
         pcm[i] = (int16_t)((mag ^ negative) - negative);
     }

@@ -13,8 +13,6 @@ cimport oh_codec as c
 from _buffers cimport Borrowed, acquire_bytes, acquire_pcm, new_pcm, release
 from _status cimport check
 
-import numpy as np
-
 cnp.import_array()
 
 from offhook.errors import CodecError
@@ -28,12 +26,13 @@ cdef class Codec:
     cdef c.oh_codec *_codec
     cdef readonly str name
     cdef readonly int sample_rate
+    cdef readonly str frame_rule  # "opus frames last 2.5, ... ms": shown when encode refuses
     # G.711 codes a frame in less time than releasing and retaking the GIL takes.
     cdef bint _release_gil
 
     def __cinit__(self, int codec_id, *, int sample_rate=0, int bitrate=0,
                   int complexity=-1, bint vbr=True, bint fec=False, bint dtx=False,
-                  int packet_loss_pct=0):
+                  int packet_loss_pct=0, str frame_rule=""):
         cdef c.oh_codec_config cfg
         if codec_id not in _NAMES:
             raise CodecError(f"unknown codec id {codec_id}")
@@ -46,6 +45,7 @@ cdef class Codec:
         cfg.dtx = dtx
         cfg.packet_loss_pct = packet_loss_pct
         self.name = _NAMES[codec_id]
+        self.frame_rule = frame_rule
         check(c.oh_codec_create(&cfg, &self._codec), CodecError, f"{self.name} create")
         self.sample_rate = c.oh_codec_sample_rate(self._codec)
         self._release_gil = codec_id not in (c.OH_CODEC_PCMU, c.OH_CODEC_PCMA)
@@ -76,7 +76,8 @@ cdef class Codec:
         finally:
             release(&view)
         if r < 0:
-            check(r, CodecError, f"{self.name} encode of {n} samples")
+            hint = f" ({self.frame_rule})" if self.frame_rule else ""
+            check(r, CodecError, f"{self.name} encode of {n} samples at {self.sample_rate} Hz{hint}")
         return out if <size_t>r == cap else out[:r]
 
     def decode(self, payload):
@@ -109,28 +110,34 @@ cdef class Codec:
         """Returns n samples to play in place of a lost payload."""
         if n < 0:
             raise ValueError(f"sample count must be >= 0, got {n}")
-        pcm = np.empty(n, dtype=np.int16)
+        cdef cnp.ndarray pcm = new_pcm(n)
         if n == 0:
             return pcm
-        cdef int16_t[::1] out = pcm
+        cdef int16_t *out = <int16_t *>cnp.PyArray_DATA(pcm)
         cdef int r
         with nogil:
-            r = c.oh_codec_conceal(self._codec, &out[0], n)
-        check(r, CodecError, f"{self.name} conceal of {n} samples")
+            r = c.oh_codec_conceal(self._codec, out, n)
+        if r < 0:
+            check(r, CodecError, f"{self.name} conceal of {n} samples at {self.sample_rate} Hz")
         return pcm
 
-    def decode_fec(self, const uint8_t[::1] next_payload not None, Py_ssize_t n):
+    def decode_fec(self, next_payload, Py_ssize_t n):
         """Recovers the n-sample frame lost before next_payload (FEC or concealment)."""
         if n <= 0:
             raise ValueError(f"sample count must be > 0, got {n}")
-        cdef size_t length = next_payload.shape[0]
-        cdef const uint8_t *src = &next_payload[0] if length else NULL
-        pcm = np.empty(n, dtype=np.int16)
-        cdef int16_t[::1] out = pcm
+        cdef Borrowed view
+        acquire_bytes(next_payload, &view, self.name, "payload")
+        cdef cnp.ndarray pcm = new_pcm(n)
+        cdef int16_t *out = <int16_t *>cnp.PyArray_DATA(pcm)
         cdef int r
-        with nogil:
-            r = c.oh_codec_decode_fec(self._codec, src, length, &out[0], n)
-        check(r, CodecError, f"{self.name} FEC decode of {length} bytes")
+        try:
+            with nogil:
+                r = c.oh_codec_decode_fec(self._codec, <const uint8_t *>view.buf,
+                                          <size_t>view.len, out, n)
+        finally:
+            release(&view)
+        if r < 0:
+            check(r, CodecError, f"{self.name} FEC decode of {view.len} bytes")
         return pcm
 
     def reset(self):

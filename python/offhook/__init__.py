@@ -1,11 +1,26 @@
 """offhook: a softphone media engine with Python bindings."""
 from importlib.metadata import PackageNotFoundError, version
 
-from offhook.errors import CodecError, OffhookError, WavError
+from offhook.errors import (
+    CodecError,
+    EchoCancellerError,
+    OffhookError,
+    ResamplerError,
+    ToneError,
+    WavError,
+)
 
 try:
     __version__ = version("offhook")
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
-__all__ = ["CodecError", "OffhookError", "WavError", "__version__"]
+__all__ = [
+    "CodecError",
+    "EchoCancellerError",
+    "OffhookError",
+    "ResamplerError",
+    "ToneError",
+    "WavError",
+    "__version__",
+]

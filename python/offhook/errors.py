@@ -9,5 +9,17 @@ class CodecError(OffhookError, ValueError):
     """A codec was asked for something it cannot do (unknown name, bad rate, bad payload)."""
 
 
+class EchoCancellerError(OffhookError, ValueError):
+    """An echo canceller was configured or fed with something it cannot use."""
+
+
 class WavError(OffhookError, ValueError):
     """A WAV file is unreadable, malformed, or not in the format required."""
+
+
+class ToneError(OffhookError, ValueError):
+    """A tone or DTMF request names something unknown or is out of range (tone, digit, rate)."""
+
+
+class ResamplerError(OffhookError, ValueError):
+    """A resampler was asked for an unsupported rate or channel count, or given bad samples."""

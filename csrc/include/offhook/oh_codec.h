@@ -58,7 +58,10 @@ int oh_codec_sample_rate(const oh_codec *codec);
 size_t oh_codec_max_payload(const oh_codec *codec, size_t n);
 
 /* Encodes n samples into out (capacity cap bytes). Returns the payload
- * length in bytes (0 is a valid Opus DTX result) or a negative oh_status. */
+ * length in bytes or a negative oh_status. Opus with dtx on returns 1-2 byte
+ * payloads in silence: they carry no audio and need not be sent (RFC 7587
+ * 3.1.3); the receiver conceals the gap, or decodes them, to the same effect.
+ * For Opus, a cap below oh_codec_max_payload() caps the frame's bitrate. */
 int oh_codec_encode(oh_codec *codec, const int16_t *pcm, size_t n, uint8_t *out, size_t cap);
 
 /* Samples that decoding this payload will produce, or a negative oh_status. */

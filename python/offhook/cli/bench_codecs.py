@@ -117,7 +117,7 @@ def run(seconds: float, losses: list[float], as_json: bool) -> int:
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print(f"Speech ({seconds:g} s, espeak-ng) through each codec in {FRAME_MS} ms frames; "
           "PESQ narrowband at 8 kHz, wideband at 16 kHz; random loss, concealed.")
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
-        print("  ".join(v.rjust(w) for v, w in zip(row, widths)))
+        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
     return 0

@@ -32,13 +32,13 @@ def snr_db(reference: np.ndarray, test: np.ndarray) -> float:
     noise_power = float(np.dot(noise, noise))
     if noise_power == 0.0:
         return float("inf")
-    return 10.0 * np.log10(float(np.dot(ref, ref)) / noise_power)
+    return float(10.0 * np.log10(float(np.dot(ref, ref)) / noise_power))
 
 
 def level_dbfs(signal: np.ndarray) -> float:
     """RMS level in dB relative to full-scale DC (an int16 RMS of 32768 is 0 dBFS)."""
     rms = float(np.sqrt(np.mean(signal.astype(np.float64) ** 2))) if len(signal) else 0.0
-    return 20.0 * np.log10(max(rms, 1e-9) / 32768.0)
+    return float(20.0 * np.log10(max(rms, 1e-9) / 32768.0))
 
 
 def _as_float(pcm: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import subprocess
 
 import numpy as np
 
+from offhook._resample import Resampler
 from offhook.errors import OffhookError
 
 ESPEAK_RATE = 22050
@@ -71,8 +72,9 @@ def speech(seconds: float = 8.0, sample_rate: int = 16000, talker: int = 0) -> n
 
 
 def _to_rate(signal: np.ndarray, sample_rate: int) -> np.ndarray:
-    # Interim: linear interpolation until the engine's resampler is wired in here.
-    n_out = int(round(len(signal) * sample_rate / ESPEAK_RATE))
-    t = np.arange(n_out) * (ESPEAK_RATE / sample_rate)
-    out = np.interp(t, np.arange(len(signal)), signal.astype(np.float64))
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+    if sample_rate == ESPEAK_RATE:
+        return signal.copy()
+    resampler = Resampler(ESPEAK_RATE, sample_rate)
+    # Drop the filter's delay so that speech at every rate starts at time 0.
+    out = np.concatenate([resampler.process(signal), resampler.flush()])
+    return out[resampler.latency:]

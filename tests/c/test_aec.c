@@ -1,0 +1,149 @@
+/* Echo canceller: configuration checks, create under allocation failure, and
+ * a synthetic echo (noise through a short room-like response) that must be
+ * cancelled, at every supported rate. Speech scenarios are in tests/test_aec.py. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "offhook/oh_aec.h"
+#include "oh_test.h"
+
+static double gauss(unsigned long long *rng)
+{
+    double s = 0.0;
+    for (int i = 0; i < 12; i++)
+        s += (double)(oh_test_rand(rng) >> 11) / 9007199254740992.0;
+    return s - 6.0;
+}
+
+/* Runs `seconds` of white-noise far end through h, returns ERLE (dB) over the last second. */
+static double run_echo(int rate, int suppression, double seconds, unsigned long long *rng)
+{
+    oh_aec_config cfg;
+    oh_aec_config_default(&cfg);
+    cfg.sample_rate = rate;
+    cfg.frame_size = rate / 100;
+    cfg.suppression = suppression;
+    oh_aec *aec = NULL;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_OK);
+    if (!aec)
+        return 0.0;
+    enum { HLEN = 2400 };
+    static double h[HLEN], hist[HLEN];
+    memset(h, 0, sizeof h);
+    memset(hist, 0, sizeof hist);
+    int taps = rate / 50; /* 20 ms of decaying response after 1 ms */
+    for (int i = 0; i < taps; i++)
+        h[rate / 1000 + i] = 0.5 * gauss(rng) * exp(-6.9 * i / taps);
+    int N = cfg.frame_size;
+    int frames = (int)(seconds * 100);
+    int16_t far[480], near[480], out[480];
+    int pos = 0;
+    double in_e = 0.0, out_e = 0.0;
+    int lat = oh_aec_latency(aec);
+    CHECK(lat == (suppression ? N : 0));
+    for (int f = 0; f < frames; f++) {
+        for (int n = 0; n < N; n++) {
+            far[n] = (int16_t)(3000.0 * gauss(rng));
+            pos = (pos + 1) % HLEN;
+            hist[pos] = far[n];
+            double e = 0.0;
+            for (int i = 0; i < rate / 1000 + taps; i++)
+                e += h[i] * hist[(pos - i + HLEN) % HLEN];
+            e += 3.0 * gauss(rng);
+            near[n] = (int16_t)(e > 32767 ? 32767 : e < -32768 ? -32768 : e);
+        }
+        CHECK_STATUS(oh_aec_process(aec, near, far, out), OH_OK);
+        if (f >= frames - 100) {
+            for (int n = 0; n < N; n++) {
+                in_e += (double)near[n] * near[n];
+                out_e += (double)out[n] * out[n];
+            }
+        }
+    }
+    oh_aec_stats st;
+    oh_aec_get_stats(aec, &st);
+    CHECK(st.frames == (uint64_t)frames);
+    CHECK(st.far_active == 1);
+    CHECK(st.converged == 1);
+    CHECK(st.bulk_delay_ms == 0);
+    oh_aec_reset(aec);
+    oh_aec_get_stats(aec, &st);
+    CHECK(st.frames == 0);
+    oh_aec_destroy(aec);
+    return 10.0 * log10(in_e / (out_e + 1.0));
+}
+
+static void test_cancels(void)
+{
+    unsigned long long rng = oh_test_seed();
+    static const int rates[] = {8000, 16000, 32000, 48000};
+    for (int i = 0; i < 4; i++) {
+        double erle = run_echo(rates[i], 0, 3.0, &rng);
+        if (erle < 20.0)
+            fprintf(stderr, "%d Hz linear ERLE %.1f dB\n", rates[i], erle);
+        CHECK(erle >= 20.0);
+    }
+    double erle = run_echo(16000, 1, 3.0, &rng);
+    if (erle < 25.0)
+        fprintf(stderr, "16 kHz ERLE with suppression %.1f dB\n", erle);
+    CHECK(erle >= 25.0);
+}
+
+static void test_bad_config(void)
+{
+    oh_aec_config cfg;
+    oh_aec *aec = (oh_aec *)&cfg; /* must come back NULL on failure */
+    oh_aec_config_default(&cfg);
+    CHECK(cfg.sample_rate == 16000 && cfg.frame_size == 160);
+    cfg.sample_rate = 44100;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_EINVAL);
+    CHECK(aec == NULL);
+    oh_aec_config_default(&cfg);
+    cfg.frame_size = 128;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_EINVAL);
+    oh_aec_config_default(&cfg);
+    cfg.tail_ms = 63;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_EINVAL);
+    cfg.tail_ms = 501;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_EINVAL);
+    oh_aec_config_default(&cfg);
+    cfg.max_delay_ms = -1;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_EINVAL);
+    cfg.max_delay_ms = 501;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_EINVAL);
+    CHECK_STATUS(oh_aec_create(NULL, &aec), OH_EINVAL);
+    oh_aec_config_default(&cfg);
+    CHECK_STATUS(oh_aec_create(&cfg, NULL), OH_EINVAL);
+    oh_aec_destroy(NULL);
+
+    /* 20 ms frames are two blocks; NULL buffers are refused */
+    cfg.frame_size = 320;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_OK);
+    int16_t buf[320] = {0};
+    CHECK_STATUS(oh_aec_process(aec, buf, buf, buf), OH_OK);
+    CHECK_STATUS(oh_aec_process(aec, NULL, buf, buf), OH_EINVAL);
+    CHECK_STATUS(oh_aec_process(aec, buf, NULL, buf), OH_EINVAL);
+    CHECK_STATUS(oh_aec_process(aec, buf, buf, NULL), OH_EINVAL);
+    CHECK_STATUS(oh_aec_process(NULL, buf, buf, buf), OH_EINVAL);
+    oh_aec_destroy(aec);
+}
+
+static void test_enomem(void)
+{
+    oh_aec_config cfg;
+    oh_aec_config_default(&cfg);
+    cfg.sample_rate = 8000;
+    cfg.frame_size = 80;
+    cfg.max_delay_ms = 100;
+    oh_aec *aec = NULL;
+    CHECK_CREATE_SURVIVES_ENOMEM(oh_aec_create(&cfg, &aec), aec, oh_aec_destroy);
+}
+
+int main(void)
+{
+    test_bad_config();
+    test_enomem();
+    test_cancels();
+    TEST_EXIT();
+}

@@ -1,0 +1,143 @@
+"""Echo canceller: measured cancellation on the generated echo scenarios, near-end
+transparency, double talk, bulk delay, frame-size equivalence, and bad input.
+
+Scenarios are short (8 s) deterministic subsets of the benchmark's (bench/bench_aec.py
+prints the full side-by-side table with speexdsp). Thresholds sit a little below the
+figures measured when they were written, so that a regression fails.
+"""
+import re
+
+import numpy as np
+import pytest
+
+from offhook import EchoCancellerError
+from offhook.engine import EchoCanceller
+from offhook.media import echo_scenarios as es
+from offhook.media.quality import level_dbfs, pesq_score
+
+RATE = 16000
+FRAME = 160
+
+
+def cancel(name, seconds=8.0, rate=RATE, **opts):
+    scenario = es.make(name, rate, seconds)
+    aec = EchoCanceller(rate, rate // 100, tail_ms=200, **opts)
+    out = es.run(aec.process, scenario, rate // 100)
+    return scenario, aec, out
+
+
+def test_far_single_talk_is_cancelled_quickly():
+    scenario, aec, out = cancel("far_single_talk")
+    erle = es.erle_db(scenario, out, latency=aec.latency)
+    assert erle >= 33.0, erle
+    assert es.convergence_time(scenario, out, latency=aec.latency) <= 0.8
+    stats = aec.stats()
+    assert stats["converged"]
+    assert stats["erle_db"] >= 30.0
+    assert stats["bulk_delay_ms"] == 0
+    assert stats["frames"] == len(out) // FRAME
+
+
+def test_linear_filter_alone_cancels_without_latency():
+    scenario, aec, out = cancel("far_single_talk", suppression=False)
+    assert aec.latency == 0
+    assert es.erle_db(scenario, out) >= 16.0
+    assert aec.stats()["linear_erle_db"] >= 18.0
+
+
+def test_double_talk_keeps_the_near_end():
+    scenario, aec, out = cancel("double_talk")
+    start = 4 * RATE
+    processed = pesq_score(scenario.near[start:], out[start + aec.latency:], RATE)
+    unprocessed = pesq_score(scenario.near[start:], scenario.mic[start:], RATE)
+    assert processed >= unprocessed + 0.9, (processed, unprocessed)
+    # the echo before the near end started is still cancelled
+    assert es.erle_db(scenario, out, latency=aec.latency, stop=4.0) >= 38.0
+
+
+def test_near_end_alone_passes_untouched():
+    scenario, aec, out = cancel("near_only")
+    aligned = out[aec.latency:]
+    assert pesq_score(scenario.mic, aligned, RATE) >= 4.5
+    assert abs(level_dbfs(aligned) - level_dbfs(scenario.mic[:len(aligned)])) < 0.5
+    assert not aec.stats()["far_active"]
+
+
+def test_bulk_delay_is_found_and_cancelled():
+    scenario, aec, out = cancel("bulk_delay_250ms")
+    stats = aec.stats()
+    assert 200 <= stats["bulk_delay_ms"] <= 250, stats
+    assert stats["delay_changes"] >= 1
+    assert es.convergence_time(scenario, out, latency=aec.latency) <= 1.5
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 40.0
+
+
+def test_recovers_after_echo_path_change():
+    scenario, aec, out = cancel("path_change")
+    assert es.convergence_time(scenario, out, since=scenario.change_at, latency=aec.latency) <= 2.0
+
+
+@pytest.mark.parametrize("name", ["nonlinear", "clock_drift"])
+def test_distortion_and_drift_are_suppressed(name):
+    # The linear filter cannot model either; the suppressor's far-power
+    # estimate takes over while the filter stays below ~15 dB.
+    scenario, aec, out = cancel(name)
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 19.0
+
+
+@pytest.mark.parametrize("rate", [8000, 32000, 48000])
+def test_other_rates_cancel(rate):
+    scenario, aec, out = cancel("far_single_talk", seconds=5.0, rate=rate)
+    assert aec.latency == rate // 100
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 26.0
+
+
+def test_20ms_frames_equal_two_10ms_frames():
+    scenario = es.make("double_talk", RATE, 8.0)
+    n = 2 * RATE
+    a = EchoCanceller(RATE, 160)
+    b = EchoCanceller(RATE, 320)
+    out_a = es.run(a.process, scenario, 160)[:n]
+    out_b = es.run(b.process, scenario, 320)[:n]
+    assert np.array_equal(out_a, out_b)
+
+
+def test_reset_forgets_everything():
+    scenario = es.make("far_single_talk", RATE, 8.0)
+    aec = EchoCanceller(RATE, FRAME)
+    first = es.run(aec.process, scenario, FRAME)
+    aec.reset()
+    assert aec.stats()["frames"] == 0
+    assert np.array_equal(es.run(aec.process, scenario, FRAME), first)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sample_rate": 44100}, "sample_rate must be 8000, 16000, 32000 or 48000 Hz, not 44100"),
+    ({"frame_size": 128}, "frame_size must be 10 or 20 ms (160 or 320 samples at 16000 Hz), not 128"),
+    ({"tail_ms": 32}, "tail_ms must be 64..500, not 32"),
+    ({"max_delay_ms": 600}, "max_delay_ms must be 0..500, not 600"),
+])
+def test_bad_configuration_is_a_clear_error(kwargs, message):
+    with pytest.raises(EchoCancellerError, match=re.escape(message)):
+        EchoCanceller(**kwargs)
+    assert issubclass(EchoCancellerError, ValueError)
+
+
+@pytest.mark.parametrize("near, far, message", [
+    (np.zeros(160, np.float32), np.zeros(160, np.int16),
+     "echo canceller near frame must be a 1-D int16 array, got float32 array of shape (160,)"),
+    (np.zeros(160, np.int16), np.zeros((2, 80), np.int16),
+     "echo canceller far frame must be a 1-D int16 array, got int16 array of shape (2, 80)"),
+    (np.zeros(159, np.int16), np.zeros(160, np.int16),
+     "echo canceller frames must be 160 samples, got near 159 and far 160"),
+    (np.zeros(160, np.int16), np.zeros(320, np.int16),
+     "echo canceller frames must be 160 samples, got near 160 and far 320"),
+])
+def test_bad_frames_are_a_clear_error(near, far, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        EchoCanceller().process(near, far)
+
+
+def test_unknown_scenario_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown echo scenario 'cave'"):
+        es.make("cave")
