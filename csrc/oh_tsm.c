@@ -3,11 +3,14 @@
  * Accelerate is WSOLA (Verhelst and Roelands, "An overlap-add technique
  * based on waveform similarity (WSOLA) for high quality time-scale
  * modification of speech", ICASSP 1993) at speed 2 over exactly two frames:
- * the output frame is cut into m = frame/H pieces (H = 5 ms); piece j
+ * the output frame is cut into m = frame/H pieces (H = 10 ms for 20 ms
+ * frames, 5 ms for 10 ms frames: fewer splices scored better in PESQ on
+ * espeak speech at 8 and 16 kHz than 5 ms pieces); piece j
  * cross-fades (raised cosine, length H) from the natural continuation of
  * the previous piece's source into a source segment taken near 2jH in the
  * input, at the offset (within +-H) whose waveform best matches that
- * continuation (normalised cross-correlation). Both ends are pinned: the
+ * continuation (normalised cross-correlation; above 8 kHz a decimated
+ * search refined sample by sample). Both ends are pinned: the
  * first piece starts at input sample 0 (continuing what was played) and the
  * last one ends at input sample 2N (where the next frame begins), so the
  * frame fits the playout clock exactly and nothing needs smoothing
@@ -28,7 +31,7 @@
  * Limits: an output of exactly one frame forces a phase slip of
  * (N mod pitch period) somewhere in it (removing whole periods would not
  * fit the playout clock); the search puts it where the waveform fits both
- * neighbours best and the raised-cosine crossfade spreads it over 5 ms.
+ * neighbours best and the raised-cosine crossfade spreads it over H.
  * Speed 2 over one frame is audible on steady vowels as a slight stutter; the jitter buffer accelerates at most every fourth tick unless the
  * excess delay is large. Unvoiced audio has no pitch: expansion then repeats
  * 15 ms of noise-like waveform, which is inoffensive for the short runs used. */
@@ -74,7 +77,7 @@ oh_status oh_tsm_create(const oh_tsm_config *cfg, oh_tsm **out)
         return OH_ENOMEM;
     t->rate = rate;
     t->n = cfg->frame_samples;
-    t->h = rate / 200;
+    t->h = t->n == rate / 50 ? rate / 100 : rate / 200;
     t->m = t->n / t->h;
     t->pmin = rate / 400;
     t->pmax = rate * 15 / 1000;
@@ -199,6 +202,16 @@ void oh_tsm_pass(oh_tsm *tsm, int16_t *frame)
     remember(tsm, frame, tsm->n);
 }
 
+/* How well a segment starting at q - h continues x[prev..prev+h) (and, for
+ * the last free segment, leads into the pinned end of the input). */
+static double fit(const oh_tsm *t, const int16_t *x, int q, int prev, int last, int step)
+{
+    double c = ncorr(x + q - t->h, x + prev, t->h, step);
+    if (last)
+        c += ncorr(x + q, x + 2 * t->n - t->h, t->h, step);
+    return c;
+}
+
 void oh_tsm_accelerate(oh_tsm *t, const int16_t *in, int16_t *out)
 {
     const int n = t->n, h = t->h, m = t->m;
@@ -219,14 +232,24 @@ void oh_tsm_accelerate(oh_tsm *t, const int16_t *in, int16_t *out)
                 hi = 2 * n - h;
             p = 2 * j * h;
             double best = -4.0;
-            for (int q = lo; q <= hi; q += t->dec) {
-                /* segment q starts at q - h and must continue x[prev..prev+h) */
-                double c = ncorr(x + q - h, x + prev, h, t->dec);
-                if (j == m - 1) /* and lead into the pinned last segment */
-                    c += ncorr(x + q, x + 2 * n - h, h, t->dec);
+            for (int q = lo; q <= hi; q += t->dec) { /* coarse: every dec-th lag and sample */
+                double c = fit(t, x, q, prev, j == m - 1, t->dec);
                 if (c > best) {
                     best = c;
                     p = q;
+                }
+            }
+            if (t->dec > 1) { /* fine: every lag and sample around the coarse best */
+                int centre = p;
+                best = -4.0;
+                for (int q = centre - t->dec + 1; q <= centre + t->dec - 1; q++) {
+                    if (q < lo || q > hi)
+                        continue;
+                    double c = fit(t, x, q, prev, j == m - 1, 1);
+                    if (c > best) {
+                        best = c;
+                        p = q;
+                    }
                 }
             }
         }

@@ -361,10 +361,9 @@ def render(replay_: Replay, payloads: list[bytes], codec: _Codec, frame_samples:
     """The audio a listener hears: decode what was played, conceal the rest.
 
     With a scaler (offhook.engine.TimeScaler), ACCELERATED ticks are WSOLA-
-    compressed pairs and EXPANDED ticks pitch-period repetition. Without one,
-    a pair keeps the first half of each frame and a stretch tick is codec
-    concealment (what a buffer without time-scaling, like speex's, gets).
-    Lost/late ticks are codec concealment either way; silence is zeros.
+    compressed pairs (what offhook.engine.Playout does); without one, a pair
+    keeps the first half of each frame. Stretch, lost and late ticks are codec
+    concealment either way; silence is zeros.
     """
     out: list[np.ndarray] = []
     silence = np.zeros(frame_samples, dtype=np.int16)
@@ -383,9 +382,6 @@ def render(replay_: Replay, payloads: list[bytes], codec: _Codec, frame_samples:
                 frame = pcm[0]
         elif status == 5:
             frame = silence.copy()
-        elif status == 4 and scaler is not None:
-            out.append(scaler.expand())
-            continue
         else:
             frame = codec.conceal(frame_samples)
         out.append(scaler.pass_frame(frame) if scaler is not None else frame)
