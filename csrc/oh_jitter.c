@@ -402,6 +402,17 @@ static int slot_has(const oh_jitter *jb, int64_t seq)
     return s->seq == seq && s->state == SLOT_FULL;
 }
 
+/* The first sequence number >= from (within the ring's window) whose payload is here, or -1. */
+static int64_t next_present(const oh_jitter *jb, int64_t from)
+{
+    if (!jb->nbuf)
+        return -1;
+    for (int64_t q = from; q < jb->next_seq + jb->cfg.capacity; q++)
+        if (slot_has(jb, q))
+            return q;
+    return -1;
+}
+
 static void drop_slot(oh_jitter *jb, slot *s, int state)
 {
     if (s->state == SLOT_FULL)
@@ -635,12 +646,8 @@ static void skip_passed(oh_jitter *jb)
             jb->next_seq++;
             continue;
         }
-        if (!jb->nbuf)
-            return;
-        int64_t m = jb->next_seq + 1;
-        while (!slot_has(jb, m))
-            m++;
-        if (slot_for(jb, m)->ts > jb->play_ts + half)
+        int64_t m = next_present(jb, jb->next_seq + 1);
+        if (m < 0 || slot_for(jb, m)->ts > jb->play_ts + half)
             return;
         for (; jb->next_seq < m; jb->next_seq++) {
             slot *g = slot_for(jb, jb->next_seq);
@@ -666,10 +673,10 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
     double tick_ms = (double)jb->cfg.frame_ms;
 
     if (!jb->started) {
-        if (!jb->nbuf)
+        int64_t first = next_present(jb, jb->next_seq);
+        if (first < 0)
             return finish(jb, f, OH_JITTER_SILENCE);
-        while (!slot_has(jb, jb->next_seq))
-            jb->next_seq++;
+        jb->next_seq = first;
         const slot *s = slot_for(jb, jb->next_seq);
         if (now_ms - (double)s->ts * jb->ms_per_ts < target)
             return finish(jb, f, OH_JITTER_SILENCE);
@@ -692,10 +699,8 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
          * the delay added by waiting is dropped at once by moving the
          * timeline up to the target (at most to the next frame present). */
         int64_t on_target = (int64_t)floor((now_ms - target) / jb->ms_per_ts);
-        int64_t m = jb->next_seq + 1;
-        while (!slot_has(jb, m))
-            m++;
-        int64_t next_ts = slot_for(jb, m)->ts;
+        int64_t m = next_present(jb, jb->next_seq + 1);
+        int64_t next_ts = m < 0 ? jb->play_ts : slot_for(jb, m)->ts;
         if (on_target < next_ts) /* stay on the frames' grid: whole ticks before it */
             on_target = next_ts - (next_ts - on_target + jb->tick - 1) / jb->tick * jb->tick;
         else
