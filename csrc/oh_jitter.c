@@ -623,9 +623,12 @@ static oh_status finish(oh_jitter *jb, oh_jitter_frame *f, oh_jitter_status stat
  * not (the frame may still come; get() drops it then if its time is past). */
 static oh_status conceal_tick(oh_jitter *jb, oh_jitter_frame *f, oh_jitter_status status)
 {
+    /* a missing packet lasts what packets last: with packets longer than a
+     * tick the following ticks are CONTINUED concealment */
+    int64_t dur = jb->dur_est > jb->tick ? jb->dur_est : jb->tick;
+    jb->cur_end = jb->play_ts + dur;
     jb->play_ts += jb->tick;
-    jb->cur_end = jb->play_ts;
-    f->samples = (int)jb->tick;
+    f->samples = (int)dur;
     return finish(jb, f, status);
 }
 

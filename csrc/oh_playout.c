@@ -161,13 +161,15 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
         return st;
     *status = f.status;
     const size_t n = pl->n;
+    if (f.status != OH_JITTER_CONTINUED && f.status != OH_JITTER_NORMAL)
+        pl->store_len = pl->store_pos = 0; /* what was decoded before is over */
     switch (f.status) {
     case OH_JITTER_NORMAL:
         pl->store_len = decode_or_conceal(pl, f.payload, f.len, pl->store, pl->store_cap);
         memcpy(pcm, pl->store, n * sizeof *pcm);
         pl->store_pos = n;
         break;
-    case OH_JITTER_CONTINUED:
+    case OH_JITTER_CONTINUED: /* the rest of a long payload, or of its concealment */
         if (pl->store_pos + n <= pl->store_len) {
             memcpy(pcm, pl->store + pl->store_pos, n * sizeof *pcm);
             pl->store_pos += n;

@@ -309,6 +309,50 @@ static void test_variable_ptime(void)
     oh_jitter_destroy(s.jb);
 }
 
+static void test_short_ticks_conceal_whole_packets(void)
+{
+    /* 10 ms ticks, 20 ms packets, one lost: its concealment spans two ticks
+     * and the stream goes on without dropping anything as late */
+    oh_jitter_config cfg;
+    oh_jitter_config_default(&cfg);
+    cfg.frame_ms = 10;
+    oh_jitter *jb = NULL;
+    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_OK);
+    if (!jb)
+        return;
+    int played[200] = {0}, conceal_ticks = 0, last = -1, order_ok = 1;
+    uint8_t p[4];
+    for (int k = 0; k < 400; k++) {
+        double now = 10.0 * k;
+        if (k % 2 == 0 && k / 2 != 100 && k / 2 < 200) {
+            int frame = k / 2;
+            memcpy(p, &frame, 4);
+            CHECK_STATUS(oh_jitter_put(jb, (uint16_t)frame, (uint32_t)frame * 160u, 1, 0, p, 4, 0, now + 3.0),
+                         OH_OK);
+        }
+        oh_jitter_frame f;
+        CHECK_STATUS(oh_jitter_get(jb, now + 5.0, &f), OH_OK);
+        if (f.status == OH_JITTER_NORMAL) {
+            int frame;
+            memcpy(&frame, f.payload, 4);
+            if (frame >= 0 && frame < 200)
+                played[frame]++;
+            order_ok &= frame > last;
+            last = frame;
+        } else if (f.status == OH_JITTER_LOST || f.status == OH_JITTER_LATE) {
+            conceal_ticks++;
+        }
+    }
+    oh_jitter_stats st;
+    oh_jitter_get_stats(jb, &st);
+    CHECK(conceal_ticks == 1); /* one LOST/LATE tick, then CONTINUED */
+    CHECK(st.late == 0);
+    CHECK(order_ok);
+    for (int i = 0; i < 195; i++)
+        CHECK(played[i] == (i == 100 ? 0 : 1));
+    oh_jitter_destroy(jb);
+}
+
 static void test_adapts_and_accelerates(void)
 {
     /* uniform 0..40 ms jitter: the target settles near 40 ms, late loss is small */
@@ -459,6 +503,7 @@ int main(void)
     test_ssrc_change_and_ts_jump();
     test_overflow();
     test_variable_ptime();
+    test_short_ticks_conceal_whole_packets();
     test_adapts_and_accelerates();
     test_random_never_twice();
     test_garbage_survives();
