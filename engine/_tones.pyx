@@ -6,9 +6,14 @@ module takes the C enum values and only moves buffers.
 """
 from libc.stdint cimport int16_t
 
+cimport numpy as cnp
+
 cimport oh_dtmf as d
 cimport oh_tone as t
+from _buffers cimport Borrowed, acquire_pcm, release
 from _status cimport check
+
+cnp.import_array()
 
 import numpy as np
 
@@ -122,31 +127,36 @@ cdef class DtmfDetector:
     def __dealloc__(self):
         d.oh_dtmf_det_destroy(self._det)
 
-    cdef list _drain(self):
+    cdef list _drain(self, list events):
         cdef d.oh_dtmf_event ev
-        events = []
         while d.oh_dtmf_det_get_event(self._det, &ev):
             events.append((chr(ev.digit), ev.start, ev.duration))
         return events
 
-    def process(self, const int16_t[::1] pcm not None):
-        """Analyses pcm; returns the digits that ended within it."""
-        cdef size_t n = pcm.shape[0]
+    def process(self, pcm):
+        """Analyses pcm (1-D C-contiguous int16); returns the digits that ended within it."""
+        cdef Borrowed b
+        acquire_pcm(pcm, &b, "DTMF detector", "input")
+        cdef const int16_t *data = <const int16_t *>b.buf
+        cdef size_t n = <size_t>b.len // sizeof(int16_t)
         cdef size_t done = 0
         cdef int r
         events = []
-        while done < n:
-            with nogil:
-                r = d.oh_dtmf_det_process(self._det, &pcm[done], n - done)
-            check(r, ValueError, f"DTMF detection of {n} samples")
-            done += r
-            events += self._drain()  # the queue was full if r < n - done
+        try:
+            while done < n:
+                with nogil:
+                    r = d.oh_dtmf_det_process(self._det, data + done, n - done)
+                check(r, ValueError, f"DTMF detection of {n} samples")
+                done += r
+                self._drain(events)  # the queue was full if r < n - done
+        finally:
+            release(&b)
         return events
 
     def flush(self):
         """Ends a digit still sounding; returns it (or nothing)."""
         check(d.oh_dtmf_det_flush(self._det), ValueError, "DTMF flush")
-        return self._drain()
+        return self._drain([])
 
     def reset(self):
         d.oh_dtmf_det_reset(self._det)

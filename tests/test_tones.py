@@ -218,6 +218,16 @@ def test_lowercase_digits_and_streaming_in_small_frames() -> None:
     assert det.flush() == []
 
 
+def test_strided_and_byte_swapped_int16_give_the_same_events() -> None:
+    pcm = dtmf_tones("3C", 8000)
+    reference = detect(pcm)
+    strided = np.repeat(pcm, 2)[::2]  # a non-contiguous view of the same samples
+    assert not strided.flags.c_contiguous
+    assert detect(strided) == reference
+    with pytest.raises(ToneError, match="pcm must have dtype int16, got >i2"):
+        DtmfDetector().process(pcm.astype(">i2"))
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=900), min_size=1, max_size=40))
 def test_frame_size_does_not_change_the_events(sizes: list[int]) -> None:

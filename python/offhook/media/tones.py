@@ -176,7 +176,13 @@ class DtmfDetector:
 
     def process(self, pcm: np.ndarray) -> list[DtmfEvent]:
         """Analyses the samples; returns the digits that ended within them."""
-        return [DtmfEvent(*e) for e in self._det.process(_pcm(pcm))]
+        try:
+            events = self._det.process(pcm)  # the common case: a contiguous int16 array
+        except ValueError:
+            # nothing was analysed: explain what is wrong, or take a contiguous copy
+            events = self._det.process(_pcm(pcm))
+        # most frames end no digit: skip building the comprehension
+        return [DtmfEvent(*e) for e in events] if events else []
 
     def flush(self) -> list[DtmfEvent]:
         """Ends a digit still sounding (end of stream) and returns it."""
