@@ -10,12 +10,19 @@ cimport numpy as cnp
 
 cimport oh_dtmf as d
 cimport oh_tone as t
-from _buffers cimport Borrowed, acquire_pcm, release
+from _buffers cimport Borrowed, acquire_pcm, new_pcm, release
 from _status cimport check
 
 cnp.import_array()
 
-import numpy as np
+
+
+
+cdef cnp.ndarray _new_output(Py_ssize_t n):
+    if n < 0:
+        raise ValueError(f"sample count must be >= 0, got {n}")
+    return new_pcm(n)
+
 
 PROFILE_US = t.OH_TONE_PROFILE_US
 PROFILE_ETSI = t.OH_TONE_PROFILE_ETSI
@@ -55,13 +62,11 @@ cdef class ToneGenerator:
 
     def generate(self, Py_ssize_t n):
         """The next n samples (int16)."""
-        pcm = np.empty(n, dtype=np.int16)
-        if n == 0:
-            return pcm
-        cdef int16_t[::1] out = pcm
+        cdef cnp.ndarray pcm = _new_output(n)
+        cdef int16_t *out = <int16_t *>cnp.PyArray_DATA(pcm)
         cdef int r
         with nogil:
-            r = t.oh_tone_generate(self._tone, &out[0], n)
+            r = t.oh_tone_generate(self._tone, out, n)
         check(r, ValueError, f"tone generation of {n} samples")
         return pcm
 
@@ -96,13 +101,12 @@ cdef class DtmfGenerator:
         return d.oh_dtmf_gen_pending(self._gen)
 
     def generate(self, Py_ssize_t n):
-        pcm = np.empty(n, dtype=np.int16)
-        if n == 0:
-            return pcm
-        cdef int16_t[::1] out = pcm
+        """The next n samples (int16): queued digits, then silence."""
+        cdef cnp.ndarray pcm = _new_output(n)
+        cdef int16_t *out = <int16_t *>cnp.PyArray_DATA(pcm)
         cdef int r
         with nogil:
-            r = d.oh_dtmf_gen_generate(self._gen, &out[0], n)
+            r = d.oh_dtmf_gen_generate(self._gen, out, n)
         check(r, ValueError, f"DTMF generation of {n} samples")
         return pcm
 
