@@ -4,9 +4,9 @@
 #include "oh_alloc.h"
 #include "oh_codec_internal.h"
 
-/* The state is only a marker: G.711 keeps no history. */
+/* G.711 keeps no history: the state only says which law. */
 typedef struct g711_state {
-    int law;
+    oh_codec_id law;
 } g711_state;
 
 static oh_status g711_create(const oh_codec_config *cfg, void **state)
@@ -44,47 +44,31 @@ static int g711_decoded_samples(const void *state, const uint8_t *payload, size_
     return len > INT32_MAX ? OH_EINVAL : (int)len;
 }
 
-static int ulaw_encode(void *state, const int16_t *pcm, size_t n, uint8_t *out, size_t cap)
+static int g711_encode(void *state, const int16_t *pcm, size_t n, uint8_t *out, size_t cap)
 {
-    (void)state;
+    const g711_state *st = state;
     if (n > INT32_MAX)
         return OH_EINVAL;
     if (cap < n)
         return OH_EBUFSIZE;
-    oh_g711_ulaw_encode(pcm, n, out);
+    if (st->law == OH_CODEC_PCMU)
+        oh_g711_ulaw_encode(pcm, n, out);
+    else
+        oh_g711_alaw_encode(pcm, n, out);
     return (int)n;
 }
 
-static int ulaw_decode(void *state, const uint8_t *payload, size_t len, int16_t *pcm, size_t cap)
+static int g711_decode(void *state, const uint8_t *payload, size_t len, int16_t *pcm, size_t cap)
 {
-    (void)state;
+    const g711_state *st = state;
     if (len > INT32_MAX)
         return OH_EINVAL;
     if (cap < len)
         return OH_EBUFSIZE;
-    oh_g711_ulaw_decode(payload, len, pcm);
-    return (int)len;
-}
-
-static int alaw_encode(void *state, const int16_t *pcm, size_t n, uint8_t *out, size_t cap)
-{
-    (void)state;
-    if (n > INT32_MAX)
-        return OH_EINVAL;
-    if (cap < n)
-        return OH_EBUFSIZE;
-    oh_g711_alaw_encode(pcm, n, out);
-    return (int)n;
-}
-
-static int alaw_decode(void *state, const uint8_t *payload, size_t len, int16_t *pcm, size_t cap)
-{
-    (void)state;
-    if (len > INT32_MAX)
-        return OH_EINVAL;
-    if (cap < len)
-        return OH_EBUFSIZE;
-    oh_g711_alaw_decode(payload, len, pcm);
+    if (st->law == OH_CODEC_PCMU)
+        oh_g711_ulaw_decode(payload, len, pcm);
+    else
+        oh_g711_alaw_decode(payload, len, pcm);
     return (int)len;
 }
 
@@ -95,9 +79,9 @@ const oh_codec_ops oh_codec_ops_pcmu = {
     .destroy = g711_destroy,
     .reset = g711_reset,
     .max_payload = g711_max_payload,
-    .encode = ulaw_encode,
+    .encode = g711_encode,
     .decoded_samples = g711_decoded_samples,
-    .decode = ulaw_decode,
+    .decode = g711_decode,
     .conceal = NULL,
     .decode_fec = NULL,
 };
@@ -109,9 +93,9 @@ const oh_codec_ops oh_codec_ops_pcma = {
     .destroy = g711_destroy,
     .reset = g711_reset,
     .max_payload = g711_max_payload,
-    .encode = alaw_encode,
+    .encode = g711_encode,
     .decoded_samples = g711_decoded_samples,
-    .decode = alaw_decode,
+    .decode = g711_decode,
     .conceal = NULL,
     .decode_fec = NULL,
 };

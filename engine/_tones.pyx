@@ -16,8 +16,6 @@ from _status cimport check
 cnp.import_array()
 
 
-
-
 cdef cnp.ndarray _new_output(Py_ssize_t n):
     if n < 0:
         raise ValueError(f"sample count must be >= 0, got {n}")
