@@ -10,7 +10,10 @@ HQ is the 20-bit, 120 dB recipe (a grade above) and is timed too, for reference.
 The quality table measures all three on the same tones: soxr MQ in fact reaches
 about -103 dB with int16 samples, so the anchor is the stricter filter of the two.
 
-    .venv/bin/python bench/bench_resampler.py
+    .venv/bin/python bench/bench_resampler.py            (add --speed for the timing table only)
+
+offhook and soxr are timed in interleaved rounds (harness.race), best round of each,
+so that load from other processes on a shared machine falls on both alike.
 """
 from __future__ import annotations
 
@@ -114,7 +117,8 @@ def quality() -> list[dict]:
 def main() -> None:
     rows = speed()
     if "--speed" in sys.argv:  # the timing table only
-        print_table("Resampler, µs per 10 ms mono frame", list(rows[0].keys()), [list(r.values()) for r in rows])
+        print_table("Resampler, µs per 10 ms mono frame", list(rows[0].keys()),
+                    [list(r.values()) for r in rows])
         return
     print_table("Resampler, µs per 10 ms mono frame (streaming; interleaved rounds, best of 15; "
                 "speedup = soxr time / offhook time)",
