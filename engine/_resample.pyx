@@ -8,7 +8,9 @@ from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, P
                              PyObject_GetBuffer)
 from libc.stdint cimport int16_t
 
+cimport numpy as cnp
 cimport oh_resampler as c
+from _buffers cimport new_pcm
 from oh_status cimport OH_EUNSUPPORTED
 from _status cimport check
 
@@ -22,6 +24,8 @@ MAX_RATE = c.OH_RESAMPLER_MAX_RATE
 MAX_CHANNELS = c.OH_RESAMPLER_MAX_CHANNELS
 _INT16 = np.dtype(np.int16)
 _empty = np.empty
+
+cnp.import_array()
 
 
 cdef class Resampler:
@@ -81,6 +85,26 @@ cdef class Resampler:
 
     def process(self, pcm):
         """Converts int16 samples: 1-D for mono, (frames, channels) otherwise."""
+        cdef cnp.ndarray arr, res
+        cdef size_t count, n_mono
+        cdef int got
+        if self.channels == 1 and cnp.PyArray_Check(pcm):
+            # The per-frame path (mono NumPy int16): checked and allocated through
+            # NumPy's C API, several times cheaper than the buffer protocol and
+            # np.empty. Anything else takes the general path below, which also
+            # words the errors.
+            arr = <cnp.ndarray>pcm
+            if (cnp.PyArray_TYPE(arr) == cnp.NPY_INT16 and cnp.PyArray_NDIM(arr) == 1
+                    and cnp.PyArray_ISNOTSWAPPED(arr) and cnp.PyArray_IS_C_CONTIGUOUS(arr)):
+                count = <size_t>cnp.PyArray_DIM(arr, 0)
+                n_mono = c.oh_resampler_max_output(self._rs, count)
+                res = new_pcm(<Py_ssize_t>n_mono)
+                with nogil:  # arr and res are referenced here, so their data stay put
+                    got = c.oh_resampler_process(self._rs, <const int16_t *>cnp.PyArray_DATA(arr),
+                                                 count, <int16_t *>cnp.PyArray_DATA(res), n_mono)
+                if got < 0:
+                    check(got, ResamplerError, f"Resampler process of {count} frames")
+                return res
         cdef Py_buffer view
         cdef const int16_t *src = NULL
         cdef int16_t *dst = NULL
