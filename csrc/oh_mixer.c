@@ -313,16 +313,26 @@ oh_status oh_mixer_put(oh_mixer *m, uint32_t id, const int16_t *frame)
     return OH_OK;
 }
 
-/* The soft knee of the file comment, then rounding half away from zero. */
+/* The soft knee of the file comment, then rounding half away from zero.
+ * Written without branches so that it vectorises: below the knee e = 0 and
+ * k = a; min(a, T) is exact, so the result can never pass T + R = 32767
+ * by more than float rounding, which the integer clamp removes. The sign
+ * goes back on after rounding the magnitude: half away from zero. */
 static void limit(const float *restrict y, int16_t *restrict out, int n, float t, float r)
 {
     for (int i = 0; i < n; i++) {
-        float a = fabsf(y[i]);
-        float e = fmaxf(a - t, 0.0f); /* keeps r + e >= r > 0 in every lane */
-        float k = t + r * e / (r + e);
-        a = a > t ? k : a;
-        int v = (int)(a + 0.5f);
-        out[i] = (int16_t)(y[i] < 0.0f ? -v : v);
+        /* Every operation unconditional and ternaries only selecting: GCC
+         * will not if-convert a floating-point operation that might trap,
+         * and fminf/fmaxf/copysignf are libm calls unless NaNs are ruled
+         * out. Either stops vectorisation. */
+        float v = y[i];
+        float a = fabsf(v);
+        float d = a - t;
+        float e = d > 0.0f ? d : 0.0f; /* keeps r + e >= r > 0 in every lane */
+        float k = (a < t ? a : t) + r * e / (r + e);
+        int32_t q = (int32_t)(k + 0.5f); /* k >= 0: rounds half up */
+        q = q < 32767 ? q : 32767;
+        out[i] = (int16_t)(v < 0.0f ? -q : q);
     }
 }
 
