@@ -10,8 +10,9 @@
  * gains every term and every partial sum is an integer below 2^24 (up to
  * 512 full-scale talkers), so S - x_i is exact and a participant's own
  * signal cancels to the last bit; with other gains the residue is float
- * rounding, > 120 dB below the signal. (int32 would overflow with gains for
- * large conferences; int64 costs more and does not vectorise as well.)
+ * rounding, a relative 6e-8 of the sum: a small fraction of the final
+ * rounding to int16. (int32 would overflow with gains for large
+ * conferences; int64 costs more and does not vectorise as well.)
  *
  * Silence is detected for free while put() copies the frame (an OR over the
  * samples): a frame of exact zeros (comfort silence, a held stream, a

@@ -15,6 +15,8 @@ from _buffers cimport Borrowed, acquire_pcm, new_pcm, release
 from _status cimport check
 from oh_status cimport OH_EBUFSIZE, OH_ESTATE
 
+import operator
+
 from offhook.errors import MixerError
 
 cnp.import_array()
@@ -25,8 +27,12 @@ MAX_GAIN = c.OH_MIXER_MAX_GAIN
 
 cdef uint32_t _id(object pid) except? 0xFFFFFFFF:
     """A participant id as uint32, with a message for anything else."""
-    if not isinstance(pid, int) or isinstance(pid, bool):
-        raise MixerError(f"participant id must be an int, got {type(pid).__name__}")
+    if isinstance(pid, bool):
+        raise MixerError("participant id must be an int, got bool")
+    try:
+        pid = operator.index(pid)  # int, or NumPy's integer scalars
+    except TypeError:
+        raise MixerError(f"participant id must be an int, got {type(pid).__name__}") from None
     if pid < 0 or pid > 0xFFFFFFFF:
         raise MixerError(f"participant id must be 0..4294967295, got {pid}")
     return <uint32_t>pid
@@ -97,9 +103,10 @@ cdef class ConferenceMixer:
         return c.oh_mixer_count(self._m)
 
     def __contains__(self, pid):
-        if not isinstance(pid, int) or isinstance(pid, bool) or not 0 <= pid <= 0xFFFFFFFF:
+        try:
+            return c.oh_mixer_find(self._m, _id(pid), NULL, NULL) == 1
+        except MixerError:
             return False
-        return c.oh_mixer_find(self._m, <uint32_t>pid, NULL, NULL) == 1
 
     @property
     def ids(self):
@@ -203,7 +210,7 @@ cdef class ConferenceMixer:
                 self._frame(frame, &view)
                 release(&view)
             for pid, frame in inputs.items():
-                c.oh_mixer_put(self._m, <uint32_t>pid, self._frame(frame, &view))
+                c.oh_mixer_put(self._m, _id(pid), self._frame(frame, &view))
                 release(&view)
         with nogil:
             c.oh_mixer_mix(self._m)

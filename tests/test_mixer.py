@@ -237,7 +237,10 @@ def test_membership_errors():
         m.set_gain(5, -0.5)
     with pytest.raises(MixerError, match=re.escape("gain must be a linear factor in 0..16, got nan")):
         m.set_gain(5, float("nan"))
-    assert 5 in m and 7 not in m and "x" not in m and len(m) == 2
+    assert 5 in m and 7 not in m and "x" not in m and True not in m and len(m) == 2
+    assert np.uint32(5) in m and m.gain(np.int64(5)) == 1.0  # NumPy integers are ids too
+    with pytest.raises(MixerError, match="participant id must be an int, got bool"):
+        m.remove(True)
     m.remove(5)
     assert m.ids == [2**32 - 1]
 
