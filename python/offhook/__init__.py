@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 from offhook.errors import (
     CodecError,
     EchoCancellerError,
+    MixerError,
     OffhookError,
     ResamplerError,
     ToneError,
@@ -18,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree without an install
 __all__ = [
     "CodecError",
     "EchoCancellerError",
+    "MixerError",
     "OffhookError",
     "ResamplerError",
     "ToneError",

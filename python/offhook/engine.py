@@ -2,6 +2,7 @@
 from offhook._aec import EchoCanceller
 from offhook._codecs import Codec
 from offhook._jitter import JitterBuffer, JitterStatus, Playout, TimeScaler
+from offhook._mixer import ConferenceMixer
 from offhook._resample import Resampler
 from offhook._wav import WavReader, WavWriter
 from offhook.media.codecs import CODECS, CodecInfo, codec
@@ -11,6 +12,7 @@ __all__ = [
     "CODECS",
     "Codec",
     "CodecInfo",
+    "ConferenceMixer",
     "DtmfDetector",
     "DtmfEvent",
     "EchoCanceller",

@@ -23,3 +23,8 @@ class ToneError(OffhookError, ValueError):
 
 class ResamplerError(OffhookError, ValueError):
     """A resampler was asked for an unsupported rate or channel count, or given bad samples."""
+
+
+class MixerError(OffhookError, ValueError):
+    """A conference mixer was asked for an unknown or duplicate participant, a full
+    conference, a bad gain, or given a frame of the wrong size."""
