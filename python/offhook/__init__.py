@@ -6,6 +6,8 @@ from offhook.errors import (
     EchoCancellerError,
     OffhookError,
     ResamplerError,
+    RtpError,
+    SrtpError,
     ToneError,
     WavError,
 )
@@ -20,6 +22,8 @@ __all__ = [
     "EchoCancellerError",
     "OffhookError",
     "ResamplerError",
+    "RtpError",
+    "SrtpError",
     "ToneError",
     "WavError",
     "__version__",

@@ -23,3 +23,19 @@ class ToneError(OffhookError, ValueError):
 
 class ResamplerError(OffhookError, ValueError):
     """A resampler was asked for an unsupported rate or channel count, or given bad samples."""
+
+
+class RtpError(OffhookError, ValueError):
+    """An RTP, RTCP or RFC 4733 packet is malformed, or a packet API was misused.
+
+    For a refused packet, ``defect`` is the :class:`offhook.engine.PacketDefect`
+    naming the check that failed (``TRUNCATED``, ``BAD_VERSION``...), else None.
+    """
+
+    def __init__(self, message: str, defect: object = None) -> None:
+        super().__init__(message)
+        self.defect = defect
+
+
+class SrtpError(RtpError):
+    """SRTP/SRTCP refused a packet (``defect`` AUTH_FAIL, REPLAY...) or bad key material."""
