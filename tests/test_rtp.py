@@ -496,7 +496,7 @@ def test_dtmf_over_rtp_each_digit_exactly_once():
             if pk.last:
                 wire.append(wire[-1])  # a retransmission on the path
         tx.skip(8000 // 50 * 8)
-    # lose 15 % of the packets, never all the end packets of an event
+    # lose 15 % of the packets that are not end packets
     wire = [w for w in wire
             if rng.random() > 0.15 or eng.decode_telephone_event(eng.parse_rtp(w).payload).end]
     for i in range(len(wire) - 1):

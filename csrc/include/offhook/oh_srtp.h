@@ -10,7 +10,8 @@
  * tag, RFC 7714). Key material is key||salt: 30 bytes for AES-CM, 28 for GCM.
  *
  * Buffers: protect writes at most OH_SRTP_MAX_OVERHEAD bytes more than it
- * is given; unprotect works in place and shortens the packet.
+ * is given; unprotect works in place and shortens the packet. Packets should
+ * start 4-byte aligned (libsrtp2 reads the header as 32-bit words).
  *
  * Thread safety: an oh_srtp is used by one thread at a time (libsrtp2 session
  * state); different objects may be used from different threads. The library
