@@ -7,6 +7,8 @@ from offhook.errors import (
     MixerError,
     OffhookError,
     ResamplerError,
+    RtpError,
+    SrtpError,
     ToneError,
     WavError,
 )
@@ -22,6 +24,8 @@ __all__ = [
     "MixerError",
     "OffhookError",
     "ResamplerError",
+    "RtpError",
+    "SrtpError",
     "ToneError",
     "WavError",
     "__version__",

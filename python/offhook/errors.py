@@ -28,3 +28,19 @@ class ResamplerError(OffhookError, ValueError):
 class MixerError(OffhookError, ValueError):
     """A conference mixer was asked for an unknown or duplicate participant, a full
     conference, a bad gain, or given a frame of the wrong size."""
+
+
+class RtpError(OffhookError, ValueError):
+    """An RTP, RTCP or RFC 4733 packet is malformed, or a packet API was misused.
+
+    For a refused packet, ``defect`` is the :class:`offhook.engine.PacketDefect`
+    naming the check that failed (``TRUNCATED``, ``BAD_VERSION``...), else None.
+    """
+
+    def __init__(self, message: str, defect: object = None) -> None:
+        super().__init__(message)
+        self.defect = defect
+
+
+class SrtpError(RtpError):
+    """SRTP/SRTCP refused a packet (``defect`` AUTH_FAIL, REPLAY...) or bad key material."""
