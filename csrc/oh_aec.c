@@ -144,7 +144,7 @@
 /* The output filter is thrown away when its error exceeds the microphone
  * signal by this power ratio for this many far-active blocks. */
 #define FG_BAD_RATIO 1.25f
-#define FG_BAD_BLOCKS 8
+#define FG_BAD_BLOCKS 12
 /* Linear ERLE (power ratio, ~15 dB) at which the filter counts as
  * converged: below it - or while the output filter's error exceeds the
  * microphone by LOST_RATIO (smoothed), the path having changed under it -
