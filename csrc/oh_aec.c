@@ -10,33 +10,39 @@
  * applied by overlap-save to the far-end spectra of the K most recent blocks.
  * Far spectra are computed once per block and kept in a history ring, so a
  * partition costs one complex multiply-add per bin. The gradient is
- * normalised per bin by the far-end power summed over the partitions (NLMS in
- * each bin) and constrained (a partition's time taps past N zeroed) for every
- * partition every block; CONSTRAIN_PER_BLOCK can make that round-robin, as
- * speexdsp's alternately-unconstrained MDF does, at a cost in convergence
- * that measured 1-3 dB of ERLE on the benchmark scenarios.
- * Steps are shared unevenly between partitions (proportionate MDF, after
- * Loganathan, Khong & Naylor, IEEE Trans. ASLP 17(5), 2009): partly by each
- * partition's learnt energy, partly by a room prior (flat for 30 ms, then
- * -1 dB per block), so the early response - where a room's energy is -
- * converges first. Without it the filter converged several times slower.
+ * scaled per partition and bin by a Kalman gain (below) and constrained (a
+ * partition's time taps past N zeroed) for every partition every block
+ * while the filter converges; once it is good, only CONSTRAIN_GOOD
+ * partitions per block, round-robin, as speexdsp's alternately-unconstrained
+ * MDF does (a third less CPU, ~1 dB less double-talk ERLE).
  *
- * Step size and double talk. Two filters run side by side (Valin, "On
- * adjusting the learning rate in frequency domain echo cancellation with
- * double-talk", IEEE Trans. ASLP 15(3), 2007; the two-path idea of Ochiai
- * et al., 1977): a background filter adapts; a foreground filter produces
- * the output and only takes the background's coefficients when the
- * background has been clearly better for a few blocks; a background that
- * became clearly worse is reset to the foreground (a "divergence reset"), and
- * a foreground that adds echo (error above the microphone: the echo path
- * changed) is discarded with the background, back to start-up. The
- * background's per-bin step is Valin's rate mu(f) = R(f)/|E(f)|^2, where the
- * residual echo R = leak * |Y|^2 and the leak is the regression of the
- * error's power fluctuations on the echo estimate's; near speech raises
- * |E|^2 without raising R, so the step falls in double talk without an
- * explicit detector. A floor (MU_MIN) keeps not-yet-converged bins moving.
- * Until the filter cancels anything (start, or after a reset) a fixed
- * start-up step is used.
+ * Step size: a diagonal frequency-domain Kalman filter (Enzner & Vary,
+ * "Frequency-domain adaptive Kalman filter for acoustic echo control in
+ * hands-free telephones", Signal Processing 86(6), 2006; partitioned form:
+ * Kuech, Mabande & Enzner, "State-space architecture of the partitioned-
+ * block-based acoustic echo controller", ICASSP 2014). Every partition and
+ * bin keeps P, its expected squared misalignment; the gain is
+ * P / (observed error power), the error power being the larger of the
+ * smoothed |E|^2 and the residual echo P predicts. Where the error is
+ * mostly residual echo, the uncertain partitions take nearly full steps;
+ * where it is near speech or noise, steps fall (double talk needs no
+ * detector). P starts from a room prior (flat for 30 ms, then -1 dB per
+ * block), so the early response - where a room's energy is - converges
+ * first; it shrinks with each update (by a quarter of what the Kalman model
+ * says: the model ignores the gradient constraint and the coupling between
+ * partitions, and the full decrement froze the filter early) and grows by
+ * a process noise of 1e-3 |W|^2 per block, to track slow changes. It
+ * replaced a leak-regression step (Valin, IEEE Trans. ASLP 15(3), 2007)
+ * with proportionate weights: linear ERLE on the far single-talk scenario
+ * went from 20 to 31 dB (12 s), 15 dB reached in 1.75 s instead of 2.95 s.
+ *
+ * Two filters run side by side (the two-path idea of Ochiai et al., 1977):
+ * a background filter adapts; a foreground filter produces the output and
+ * only takes the background's coefficients when the background has been
+ * clearly better for a few blocks; a background that became clearly worse
+ * is reset to the foreground (a "divergence reset"), and a foreground that
+ * adds echo (error above the microphone: the echo path changed) is
+ * discarded with the background, and P goes back to its start.
  *
  * Bulk delay. Log band energies (300 Hz-4 kHz) of far and near blocks are
  * correlated at every lag of 0..max_delay in 10 ms steps, with recursive
@@ -64,21 +70,30 @@
  *
  * Until the linear filter removes ~15 dB (start, after an echo-path change
  * or a delay move, or when loudspeaker distortion or clock drift keep it
- * poor), the residual is also estimated as the echo the far end should
- * produce: far power in the filter window times a per-bin path gain learnt
- * as a ratio of smoothed sums (while starting, or while echo dominates the
- * microphone), over-estimated 10x. This is what WebRTC's suppressors do
+ * poor), and whenever the output filter's error exceeds the microphone
+ * signal (the path just changed), the residual is also estimated as the echo
+ * the far end should produce: far power in the filter window times a
+ * per-bin path gain learnt as a ratio of smoothed sums (while starting, or
+ * while echo dominates the microphone), over-estimated 30x. Bins where the
+ * error is louder than the microphone are scaled down to the microphone's
+ * level first. Once the linear filter is good (more than 16 dB on the
+ * blocks where it removes more than 13 dB), the suppressor's over-
+ * estimation, residual floor and hold relax (0.7 -> 0.2, -10 -> -13 dB,
+ * 0.9 -> 0.8 per block): that, on the better linear filter, took double-talk
+ * PESQ from 1.9 to 2.6 at ~41 dB ERLE. This is what WebRTC's suppressors do
  * all the time; here it stops once the filter is good, which is how double
  * talk keeps its quality.
  *
- * Limits (measured in bench/RESULTS.md). The linear filter plateaus at
- * 20-25 dB on speech through a 0.25 s RT60 room, a little below speexdsp's,
- * so the suppressor does the rest and double-talk quality is bounded by it.
- * Clock drift is not compensated (a drift estimate and a fractional
- * resampler on the reference are the planned fix): at 0.05 % the filter
- * never converges and the far-power estimate suppresses the echo, as a
- * half-duplex would. CPU is ~1.8x speexdsp's with every partition
- * constrained each block. */
+ * Limits (measured in bench/RESULTS.md). The linear filter reaches ~31 dB
+ * on 12 s of speech through a 0.25 s RT60 room and is still improving;
+ * the suppressor does the rest. Clock drift is not compensated (a drift
+ * estimate and a fractional resampler on the reference are the planned
+ * fix): at 0.05 % the filter never converges and the far-power estimate
+ * suppresses the echo, as a half-duplex would - so would near speech be
+ * during drift, distortion, or the first ~0.5 s after a path change. CPU
+ * is ~1.3x speexdsp's: the zero padding to 512 points costs 60 % more bins
+ * than speexdsp's exact 320-point transform (an exact mixed-radix FFT is the
+ * next step). */
 #include "offhook/oh_aec.h"
 
 #include <math.h>
@@ -92,43 +107,59 @@
  * MARGIN_BLOCKS before the correlation peak, to keep the direct path in. */
 #define NBANDS 16
 #define MARGIN_BLOCKS 2
-/* NLMS steps, in units where 1 would remove all of a white input's error in
- * one block: fixed during start-up; afterwards Valin's rate, clamped. The
- * floor keeps bins whose echo estimate is still small (so mu = R/E would be
- * tiny) converging; the two-path structure absorbs what that costs in
- * double talk. */
-#define MU_STARTUP 0.6f
-#define MU_MIN 0.2f
-#define MU_MAX 0.5f
-/* Proportionate weights across partitions: uniform part, room prior part;
- * the rest follows the learnt partition energies. */
-#define PROP_U 0.2f
-#define PROP_P 0.4f
-/* Suppressor: over-estimation factor of the residual echo. */
+/* Step control (a diagonal frequency-domain Kalman filter): each partition
+ * and bin keeps its expected squared misalignment P, starting at START_P
+ * times the room prior. P shrinks by KAPPA times what the Kalman model
+ * says an update removes - the model is optimistic (it ignores the gradient
+ * constraint and the coupling between partitions), and the full decrement
+ * froze the filter early - and grows by PROCESS_Q |W|^2 per adapting block,
+ * so a slowly changing path is tracked. The observation noise is the
+ * smoothed error power times ERR_SCALE (the zero-padded error spectrum holds
+ * N/L of a full block's energy: L/N = 3.2 at 16 kHz). */
+#define START_P 1.0f
+#define KAPPA 0.25f
+#define PROCESS_Q 1e-3f
+#define ERR_SCALE 3.2f
+#define ERR_SMOOTH 0.5f
+#define CALIBRATE_BLOCKS 10
+/* Suppressor: over-estimation factor of the residual echo, the floor of the
+ * residual as a fraction of the echo estimate's power (-10 dB), and the
+ * per-block decay of the held residual estimate (reverberation past the echo
+ * estimate's frame; 0.9 per 10 ms is ~ -4.6 dB per 100 ms) - while the linear
+ * filter is poor. Once it is good (GOOD_LO..GOOD_HI dB of linear ERLE,
+ * measured on blocks where it removes more than 13 dB, so that near speech
+ * in double talk does not count), they move to the _GOOD values: less
+ * suppression, better double talk. */
 #define SUP_BETA 0.7f
-/* Residual echo is at least this fraction of the echo estimate's power
- * (-10 dB): the linear filter is rarely better than that on speech yet. */
 #define LEAK_FLOOR 0.1f
-/* Per-block decay of the held residual estimate: reverberation past the
- * echo estimate's frame (0.9 per 10 ms is ~ -4.6 dB per 100 ms). */
 #define SUP_DECAY 0.9f
+#define SUP_BETA_GOOD 0.2f
+#define LEAK_FLOOR_GOOD 0.05f
+#define SUP_DECAY_GOOD 0.8f
+#define GOOD_GATE 0.05f
+#define GOOD_LO 10.0f
+#define GOOD_HI 16.0f
 /* Decision-directed smoothing of the signal-to-residual ratio. */
 #define GAIN_DD 0.7f
 /* The output filter is thrown away when its error exceeds the microphone
  * signal by this power ratio for this many far-active blocks. */
 #define FG_BAD_RATIO 1.25f
-#define FG_BAD_BLOCKS 8
+#define FG_BAD_BLOCKS 12
 /* Linear ERLE (power ratio, ~15 dB) at which the filter counts as
- * converged: below it, adaptation uses the start-up step and the suppressor
- * also trusts the echo predicted from the far-end power and the learnt path
- * gain, over-estimated RAW_OVER times (there is little to protect: a filter
- * this poor leaves the line unusable anyway). */
+ * converged: below it - or while the output filter's error exceeds the
+ * microphone by LOST_RATIO (smoothed), the path having changed under it -
+ * the suppressor also trusts the echo predicted from the far-end power and
+ * the learnt path gain, over-estimated RAW_OVER times (there is little to
+ * protect: a filter this poor leaves the line unusable anyway). */
 #define CONVERGED_ERLE 30.0f
-#define RAW_OVER 10.0f
-/* Gradient constraints per block, round-robin over the partitions: >= K is
- * the fully constrained MDF (best convergence, 2 FFTs per partition); fewer
- * trades convergence for CPU. */
-#define CONSTRAIN_PER_BLOCK 64
+#define RAW_OVER 30.0f
+#define LOST_RATIO 1.1f
+/* Gradient constraints per block, round-robin over the partitions: all K
+ * (the fully constrained MDF: best convergence, 2 FFTs per partition) until
+ * the filter is good, then CONSTRAIN_GOOD (speexdsp constrains one; the
+ * unconstrained updates in between cost ~1 dB of double-talk ERLE here and
+ * save a third of the CPU). */
+#define CONSTRAIN_GOOD 4
 
 struct oh_aec {
     oh_aec_config cfg;
@@ -142,10 +173,12 @@ struct oh_aec {
     float *wre, *wim;      /* background, K*nb */
     float *fre, *fim;      /* foreground, K*nb */
     float *psum;           /* per-bin sum over partitions of |X_k|^2 */
-    float *mu;             /* per-bin step */
-    float *pen;            /* per-partition energy of the background filter */
+    float *pmis;           /* K*nb: expected |H_k - W_k|^2 (misalignment) */
+    float *phi, *ebs;      /* per bin: expected residual echo, smoothed |E_b|^2 */
+    int p_fresh;           /* far-active blocks since P was reset */
+    float p_err, p_far;    /* their error and far powers */
+    float *mu;             /* per-bin Kalman gain denominator, inverted */
     float *prior;          /* per-partition prior share of the echo energy */
-    float *ee_s, *yy_s;    /* short-term smoothed |E|^2, |Y|^2 per bin */
     float *pey_f, *pyy_f, *leak_f; /* per-bin leak regression */
     float *ry_num, *ry_den;
     float *e_prev;
@@ -163,6 +196,8 @@ struct oh_aec {
     unsigned long long rng;
     /* leak and two-path */
     float pey, pyy, leak;
+    float good;            /* 0..1: how good the linear filter is */
+    float q_num, q_den;    /* linear ERLE while echo dominates: is the filter good? */
     float sd_s, seb_s, sef_s, sout_s, sdl_s, sdo_s, so_s;
     int bg_better, bg_worse, fg_bad;
     int converged, poor;
@@ -205,7 +240,7 @@ void oh_aec_destroy(oh_aec *a)
                       &a->bim, &a->cre, &a->cim, &a->dre, &a->dim, &a->yb, &a->yf, &a->eb,
                       &a->ef, &a->dblk, &a->win, &a->e_hist, &a->y_hist, &a->d_hist, &a->ola,
                       &a->ee_mean, &a->yy_mean, &a->noise, &a->rs, &a->gain, &a->far_logb,
-                      &a->corr, &a->pen, &a->prior, &a->pey_f, &a->pyy_f, &a->leak_f, &a->ry_num, &a->ry_den, &a->e_prev, &a->erl_num, &a->erl_den, &a->dd_cur, &a->ee_s, &a->yy_s};
+                      &a->corr, &a->prior, &a->pey_f, &a->pyy_f, &a->leak_f, &a->ry_num, &a->ry_den, &a->e_prev, &a->erl_num, &a->erl_den, &a->dd_cur, &a->pmis, &a->phi, &a->ebs};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         oh_free(*bufs[i]);
     oh_free(a);
@@ -266,9 +301,10 @@ oh_status oh_aec_create(const oh_aec_config *cfg, oh_aec **out)
     float **hist[] = {&a->win, &a->e_hist, &a->y_hist, &a->d_hist};
     for (size_t i = 0; i < sizeof hist / sizeof hist[0]; i++)
         *hist[i] = alloc_floats(2 * (size_t)N, &failed);
-    a->pen = alloc_floats(K, &failed);
+    a->pmis = alloc_floats(K * nb, &failed);
+    a->phi = alloc_floats(nb, &failed);
+    a->ebs = alloc_floats(nb, &failed);
     a->prior = alloc_floats(K, &failed);
-    a->ee_s = alloc_floats(nb, &failed);
     a->pey_f = alloc_floats(nb, &failed);
     a->pyy_f = alloc_floats(nb, &failed);
     a->leak_f = alloc_floats(nb, &failed);
@@ -278,7 +314,6 @@ oh_status oh_aec_create(const oh_aec_config *cfg, oh_aec **out)
     a->erl_den = alloc_floats(nb, &failed);
     a->dd_cur = alloc_floats(nb, &failed);
     a->ry_den = alloc_floats(nb, &failed);
-    a->yy_s = alloc_floats(nb, &failed);
     a->far_logb = alloc_floats(((size_t)a->dmax + 1) * NBANDS, &failed);
     a->corr = alloc_floats((size_t)a->dmax + 1, &failed);
     if (failed) {
@@ -308,6 +343,44 @@ oh_status oh_aec_create(const oh_aec_config *cfg, oh_aec **out)
     return OH_OK;
 }
 
+/* Start-up misalignment: the echo path is unknown, expected to be spread
+ * over the partitions as the room prior says. */
+static void reset_misalignment(oh_aec *a)
+{
+    size_t nb = (size_t)a->nb;
+    for (int k = 0; k < a->K; k++)
+        for (size_t i = 0; i < nb; i++)
+            a->pmis[(size_t)k * nb + i] = START_P * a->prior[k];
+    a->p_fresh = 0;
+    a->p_err = a->p_far = 0.0f;
+}
+
+/* The first far-active blocks after a reset measure how loud the echo
+ * path is (all of the error is echo then): the start misalignment is raised
+ * to it where START_P underestimates a loud path, which would otherwise
+ * make the first steps too small. */
+static void calibrate_misalignment(oh_aec *a)
+{
+    size_t nb = (size_t)a->nb;
+    float se = 0.0f, sx = 0.0f;
+    for (size_t i = 0; i < nb; i++) {
+        se += a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
+        sx += a->psum[i];
+    }
+    a->p_err += se;
+    a->p_far += sx;
+    float p0 = ERR_SCALE * (float)a->K * a->p_err / (a->p_far + 1.0f);
+    if (p0 > START_P) {
+        for (int k = 0; k < a->K; k++)
+            for (size_t i = 0; i < nb; i++) {
+                float *p = &a->pmis[(size_t)k * nb + i];
+                if (*p < p0 * a->prior[k])
+                    *p = p0 * a->prior[k];
+            }
+    }
+    a->p_fresh++;
+}
+
 void oh_aec_reset(oh_aec *a)
 {
     size_t nb = (size_t)a->nb, K = (size_t)a->K, H = (size_t)a->H;
@@ -327,14 +400,12 @@ void oh_aec_reset(oh_aec *a)
     memset(a->yy_mean, 0, nb * sizeof(float));
     memset(a->noise, 0, nb * sizeof(float));
     memset(a->rs, 0, nb * sizeof(float));
-    memset(a->ee_s, 0, nb * sizeof(float));
     memset(a->pey_f, 0, nb * sizeof(float));
     memset(a->pyy_f, 0, nb * sizeof(float));
     memset(a->leak_f, 0, nb * sizeof(float));
     memset(a->ry_num, 0, nb * sizeof(float));
     memset(a->e_prev, 0, nb * sizeof(float));
     memset(a->ry_den, 0, nb * sizeof(float));
-    memset(a->yy_s, 0, nb * sizeof(float));
     memset(a->far_logb, 0, ((size_t)a->dmax + 1) * NBANDS * sizeof(float));
     memset(a->corr, 0, ((size_t)a->dmax + 1) * sizeof(float));
     memset(a->far_mean, 0, sizeof a->far_mean);
@@ -343,6 +414,8 @@ void oh_aec_reset(oh_aec *a)
         a->gain[i] = 1.0f;
     memset(a->erl_num, 0, nb * sizeof(float));
     memset(a->erl_den, 0, nb * sizeof(float));
+    reset_misalignment(a);
+    memset(a->ebs, 0, nb * sizeof(float));
     a->t = 0;
     a->constrain_next = 0;
     a->noise_init = 0;
@@ -353,6 +426,8 @@ void oh_aec_reset(oh_aec *a)
     a->sd_s = a->seb_s = a->sef_s = a->sout_s = a->sdl_s = a->sdo_s = a->so_s = 0.0f;
     a->bg_better = a->bg_worse = a->fg_bad = 0;
     a->converged = 0;
+    a->q_num = a->q_den = 0.0f;
+    a->good = 0.0f;
     a->poor = 0;
     a->far_var = a->near_var = 0.0f;
     a->D = 0;
@@ -391,66 +466,64 @@ static float rand_unit(unsigned long long *state)
     return (float)((x * 2685821657736338717ULL) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
 }
 
-/* Y_b = sum_k W_k X_k and Y_f = sum_k F_k X_k, plus sum_k |X_k|^2. */
+/* Y_b = sum_k W_k X_k and Y_f = sum_k F_k X_k, plus sum_k |X_k|^2 and the
+ * residual echo the misalignment predicts, Phi = sum_k P_k |X_k|^2. */
 OH_SIMD_CLONES
 static void filter_outputs(oh_aec *a)
 {
     int nb = a->nb;
     float *restrict ybr = a->are, *restrict ybi = a->aim;
     float *restrict yfr = a->bre, *restrict yfi = a->bim;
-    float *restrict ps = a->psum;
+    float *restrict ps = a->psum, *restrict ph = a->phi;
     memset(ybr, 0, (size_t)nb * sizeof(float));
     memset(ybi, 0, (size_t)nb * sizeof(float));
     memset(yfr, 0, (size_t)nb * sizeof(float));
     memset(yfi, 0, (size_t)nb * sizeof(float));
     memset(ps, 0, (size_t)nb * sizeof(float));
+    memset(ph, 0, (size_t)nb * sizeof(float));
     for (int k = 0; k < a->K; k++) {
         long slot = ((a->t - a->D - k) % a->H + a->H) % a->H;
         const float *restrict xr = a->xre + slot * nb, *restrict xi = a->xim + slot * nb;
         const float *restrict wr = a->wre + (size_t)k * nb, *restrict wi = a->wim + (size_t)k * nb;
         const float *restrict fr = a->fre + (size_t)k * nb, *restrict fi = a->fim + (size_t)k * nb;
+        const float *restrict pm = a->pmis + (size_t)k * nb;
         for (int i = 0; i < nb; i++) {
             ybr[i] += wr[i] * xr[i] - wi[i] * xi[i];
             ybi[i] += wr[i] * xi[i] + wi[i] * xr[i];
             yfr[i] += fr[i] * xr[i] - fi[i] * xi[i];
             yfi[i] += fr[i] * xi[i] + fi[i] * xr[i];
-            ps[i] += xr[i] * xr[i] + xi[i] * xi[i];
+            float x2 = xr[i] * xr[i] + xi[i] * xi[i];
+            ps[i] += x2;
+            ph[i] += pm[i] * x2;
         }
     }
 }
 
-/* W_k += g(f) conj(X_k) E, with g = mu(f) (L/N) / (sum_k |X_k|^2 + delta). */
+/* Kalman-gain update, per partition k and bin f:
+ *   W_k += P_k g conj(X_k) E,  g = 1 / (max(ERR_SCALE |E|^2 smoothed, Phi) + delta),
+ * where Phi = sum_k P_k |X_k|^2 (filter_outputs) is the residual echo the
+ * misalignment predicts; then P_k shrinks by KAPPA P_k g |X_k|^2 and grows
+ * by PROCESS_Q |W_k|^2. Where the error is mostly near speech or noise, g
+ * and the step are small (double talk); where it is mostly residual echo,
+ * the step approaches 1 for the partitions still uncertain. */
 OH_SIMD_CLONES
 static void adapt(oh_aec *a, const float *restrict g)
 {
     int nb = a->nb;
     const float *restrict er = a->cre, *restrict ei = a->cim;
-    /* Proportionate step across partitions (IPMDF; Loganathan, Khong &
-     * Naylor, IEEE Trans. ASLP 17(5), 2009): partitions holding more of the
-     * response adapt faster, which is where a room's energy is. */
-    float total = 0.0f;
     for (int k = 0; k < a->K; k++) {
-        const float *restrict wr = a->wre + (size_t)k * nb, *restrict wi = a->wim + (size_t)k * nb;
-        float e = 0.0f;
-        for (int i = 0; i < nb; i++)
-            e += wr[i] * wr[i] + wi[i] * wi[i];
-        a->pen[k] = e;
-        total += e;
-    }
-    /* A prior for rooms: energy decays ~1 dB per block past the first three
-     * (weights precomputed in prior[], summing to 1), so a zero filter still
-     * starts adapting where echo is most likely. */
-    for (int k = 0; k < a->K; k++) {
-        float share = total > 0.0f ? a->pen[k] / total : a->prior[k];
-        float pk = (float)a->K * (PROP_U / (float)a->K + PROP_P * a->prior[k] + (1.0f - PROP_U - PROP_P) * share);
         long slot = ((a->t - a->D - k) % a->H + a->H) % a->H;
         const float *restrict xr = a->xre + slot * nb, *restrict xi = a->xim + slot * nb;
         float *restrict wr = a->wre + (size_t)k * nb, *restrict wi = a->wim + (size_t)k * nb;
+        float *restrict pm = a->pmis + (size_t)k * nb;
         for (int i = 0; i < nb; i++) {
+            float gk = pm[i] * g[i];
             float gr = xr[i] * er[i] + xi[i] * ei[i];
             float gi = xr[i] * ei[i] - xi[i] * er[i];
-            wr[i] += pk * g[i] * gr;
-            wi[i] += pk * g[i] * gi;
+            wr[i] += gk * gr;
+            wi[i] += gk * gi;
+            float dec = KAPPA * gk * (xr[i] * xr[i] + xi[i] * xi[i]);
+            pm[i] = pm[i] * (1.0f - (dec < 1.0f ? dec : 1.0f)) + PROCESS_Q * (wr[i] * wr[i] + wi[i] * wi[i]);
         }
     }
 }
@@ -568,6 +641,8 @@ static void delay_search(oh_aec *a, int far_active, int near_active)
     a->D = newD;
     /* What the filter learned before was mostly noise: adapt from scratch. */
     a->converged = 0;
+    a->q_num = a->q_den = 0.0f;
+    reset_misalignment(a);
     a->poor = 0;
     a->pey = a->pyy = 0.0f;
     memset(a->pey_f, 0, (size_t)a->nb * sizeof(float));
@@ -663,23 +738,33 @@ static void suppress(oh_aec *a, float *out, int far_active)
             a->leak_f[i] = l < 0.0f ? 0.0f : l > 1.0f ? 1.0f : l;
         }
     }
-    /* background step from the same spectra */
-    for (int i = 0; i < nb; i++) {
-        float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
-        float yy = a->are[i] * a->are[i] + a->aim[i] * a->aim[i];
-        a->ee_s[i] += 0.5f * (ee - a->ee_s[i]);
-        a->yy_s[i] += 0.5f * (yy - a->yy_s[i]);
-        float m = a->leak * a->yy_s[i] / (a->ee_s[i] + 1.0f);
-        m = m < MU_MIN ? MU_MIN : m;
-        a->mu[i] = m > MU_MAX ? MU_MAX : m;
-    }
     int dt = 0;
     if (!a->cfg.suppression) {
         memcpy(out, a->ef, (size_t)N * sizeof(float));
     } else {
-        const float leak_floor = LEAK_FLOOR;
-        const float beta = SUP_BETA, gmin = 0.01f, decay = SUP_DECAY;
+        if (far_active && a->converged && see < GOOD_GATE * sdd) {
+            a->q_num += 0.05f * (sdd - a->q_num);
+            a->q_den += 0.05f * (see - a->q_den);
+        }
+        float qdb = 10.0f * log10f((a->q_num + 1.0f) / (a->q_den + 1.0f));
+        float qg = a->converged ? (qdb - GOOD_LO) / (GOOD_HI - GOOD_LO) : 0.0f;
+        qg = qg < 0.0f ? 0.0f : qg > 1.0f ? 1.0f : qg;
+        a->good = qg;
+        const float leak_floor = LEAK_FLOOR + qg * (LEAK_FLOOR_GOOD - LEAK_FLOOR);
+        const float beta = SUP_BETA + qg * (SUP_BETA_GOOD - SUP_BETA), gmin = 0.01f;
+        const float decay = SUP_DECAY + qg * (SUP_DECAY_GOOD - SUP_DECAY);
         float r_tot = 0.0f;
+        /* A filter that adds echo in a bin (the path changed under it) must
+         * not make the output louder than the microphone there. */
+        const int lost = a->sef_s > LOST_RATIO * a->sd_s;
+        for (int i = 0; i < nb; i++) {
+            float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
+            if (ee > a->dd_cur[i] && ee > 0.0f) {
+                float sc = sqrtf(a->dd_cur[i] / ee);
+                a->cre[i] *= sc;
+                a->cim[i] *= sc;
+            }
+        }
         for (int i = 0; i < nb; i++) {
             float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
             float yy = a->are[i] * a->are[i] + a->aim[i] * a->aim[i];
@@ -692,7 +777,7 @@ static void suppress(oh_aec *a, float *out, int far_active)
              * a delay move, or when distortion or drift keep it poor) its echo
              * estimate says little: use the echo the far end should produce
              * through the learnt path gain. */
-            if (!a->converged) {
+            if (!a->converged || lost) {
                 float raw = RAW_OVER * a->erl_num[i] / (a->erl_den[i] + (float)a->L * 100.0f) * a->psum[i];
                 r = r > raw ? r : raw;
             }
@@ -786,11 +871,18 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
     if (far_active) {
         float delta = (float)a->K * (float)L * 100.0f;
         for (int i = 0; i < nb; i++) {
-            float m = a->converged ? a->mu[i] : MU_STARTUP;
-            a->mu[i] = m / (a->psum[i] + delta);
+            float e2 = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
+            a->ebs[i] += ERR_SMOOTH * (e2 - a->ebs[i]);
+            float den = ERR_SCALE * a->ebs[i];
+            if (den < a->phi[i])
+                den = a->phi[i];
+            a->mu[i] = 1.0f / (den + delta);
         }
+        if (a->p_fresh < CALIBRATE_BLOCKS)
+            calibrate_misalignment(a);
         adapt(a, a->mu);
-        for (int c = 0; c < CONSTRAIN_PER_BLOCK && c < a->K; c++) {
+        int ncon = a->good >= 1.0f ? CONSTRAIN_GOOD : a->K;
+        for (int c = 0; c < ncon && c < a->K; c++) {
             constrain(a, a->constrain_next);
             a->constrain_next = (a->constrain_next + 1) % a->K;
         }
@@ -833,6 +925,8 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
                 memset(a->wim, 0, bytes);
                 a->fg_bad = 0;
                 a->converged = 0;
+                a->q_num = a->q_den = 0.0f;
+                reset_misalignment(a);
                 a->sdl_s = a->sout_s = 0.0f;
                 a->st.divergence_resets++;
             }
@@ -849,8 +943,11 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
          * with the echo estimate (an echo-path change; near speech in double
          * talk would not correlate) - back to the start-up step. */
         if (a->converged && erle < 1.5f && a->leak > 0.3f) {
-            if (++a->poor >= 100)
+            if (++a->poor >= 100) {
                 a->converged = 0;
+                a->q_num = a->q_den = 0.0f;
+                reset_misalignment(a);
+            }
         } else {
             a->poor = 0;
         }

@@ -29,11 +29,11 @@ def cancel(name, seconds=8.0, rate=RATE, **opts):
 def test_far_single_talk_is_cancelled_quickly():
     scenario, aec, out = cancel("far_single_talk")
     erle = es.erle_db(scenario, out, latency=aec.latency)
-    assert erle >= 33.0, erle
-    assert es.convergence_time(scenario, out, latency=aec.latency) <= 0.8
+    assert erle >= 40.0, erle
+    assert es.convergence_time(scenario, out, latency=aec.latency) <= 0.6
     stats = aec.stats()
     assert stats["converged"]
-    assert stats["erle_db"] >= 30.0
+    assert stats["erle_db"] >= 34.0
     assert stats["bulk_delay_ms"] == 0
     assert stats["frames"] == len(out) // FRAME
 
@@ -41,8 +41,8 @@ def test_far_single_talk_is_cancelled_quickly():
 def test_linear_filter_alone_cancels_without_latency():
     scenario, aec, out = cancel("far_single_talk", suppression=False)
     assert aec.latency == 0
-    assert es.erle_db(scenario, out) >= 16.0
-    assert aec.stats()["linear_erle_db"] >= 18.0
+    assert es.erle_db(scenario, out) >= 27.0
+    assert aec.stats()["linear_erle_db"] >= 30.0
 
 
 def test_double_talk_keeps_the_near_end():
@@ -50,9 +50,11 @@ def test_double_talk_keeps_the_near_end():
     start = 4 * RATE
     processed = pesq_score(scenario.near[start:], out[start + aec.latency:], RATE)
     unprocessed = pesq_score(scenario.near[start:], scenario.mic[start:], RATE)
-    assert processed >= unprocessed + 0.9, (processed, unprocessed)
-    # the echo before the near end started is still cancelled
-    assert es.erle_db(scenario, out, latency=aec.latency, stop=4.0) >= 38.0
+    assert processed >= 2.6, (processed, unprocessed)
+    assert processed >= unprocessed + 1.5, (processed, unprocessed)
+    # the echo is cancelled before the near end starts and in its pauses
+    assert es.erle_db(scenario, out, latency=aec.latency, stop=4.0) >= 39.0
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 38.0
 
 
 def test_near_end_alone_passes_untouched():
@@ -68,28 +70,29 @@ def test_bulk_delay_is_found_and_cancelled():
     stats = aec.stats()
     assert 200 <= stats["bulk_delay_ms"] <= 250, stats
     assert stats["delay_changes"] >= 1
-    assert es.convergence_time(scenario, out, latency=aec.latency) <= 1.5
-    assert es.erle_db(scenario, out, latency=aec.latency) >= 40.0
+    assert es.convergence_time(scenario, out, latency=aec.latency) <= 1.0
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 36.0
 
 
 def test_recovers_after_echo_path_change():
     scenario, aec, out = cancel("path_change")
-    assert es.convergence_time(scenario, out, since=scenario.change_at, latency=aec.latency) <= 2.0
+    assert es.convergence_time(scenario, out, since=scenario.change_at, latency=aec.latency) <= 0.8
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 12.0
 
 
-@pytest.mark.parametrize("name", ["nonlinear", "clock_drift"])
-def test_distortion_and_drift_are_suppressed(name):
+@pytest.mark.parametrize("name, minimum", [("nonlinear", 29.0), ("clock_drift", 35.0)])
+def test_distortion_and_drift_are_suppressed(name, minimum):
     # The linear filter cannot model either; the suppressor's far-power
     # estimate takes over while the filter stays below ~15 dB.
     scenario, aec, out = cancel(name)
-    assert es.erle_db(scenario, out, latency=aec.latency) >= 19.0
+    assert es.erle_db(scenario, out, latency=aec.latency) >= minimum
 
 
 @pytest.mark.parametrize("rate", [8000, 32000, 48000])
 def test_other_rates_cancel(rate):
     scenario, aec, out = cancel("far_single_talk", seconds=5.0, rate=rate)
     assert aec.latency == rate // 100
-    assert es.erle_db(scenario, out, latency=aec.latency) >= 26.0
+    assert es.erle_db(scenario, out, latency=aec.latency) >= 36.0
 
 
 def test_20ms_frames_equal_two_10ms_frames():

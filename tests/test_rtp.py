@@ -165,7 +165,7 @@ def test_interop_struct_made_packet_with_extension_and_padding():
 
 
 def test_interop_scapy_made_packet():
-    scapy_rtp = pytest.importorskip("scapy.layers.rtp", reason="scapy is an optional interop check")
+    import scapy.layers.rtp as scapy_rtp  # a test dependency: an independent RTP implementation
     pkt = scapy_rtp.RTP(version=2, marker=1, payload_type=8, sequence=513, timestamp=7,
                         sourcesync=9, numsync=2, sync=[0x11223344, 5]) / b"xyz"
     p = eng.parse_rtp(bytes(pkt))

@@ -78,16 +78,19 @@ static void test_cancels(void)
 {
     unsigned long long rng = oh_test_seed();
     static const int rates[] = {8000, 16000, 32000, 48000};
+    /* a little below what was measured (50, 50, 32, 26.5 dB): the longer
+     * 32 and 48 kHz filters converge more slowly in 3 s */
+    static const double minimum[] = {45.0, 45.0, 28.0, 24.0};
     for (int i = 0; i < 4; i++) {
         double erle = run_echo(rates[i], 0, 3.0, &rng);
-        if (erle < 20.0)
+        if (erle < minimum[i])
             fprintf(stderr, "%d Hz linear ERLE %.1f dB\n", rates[i], erle);
-        CHECK(erle >= 20.0);
+        CHECK(erle >= minimum[i]);
     }
     double erle = run_echo(16000, 1, 3.0, &rng);
-    if (erle < 25.0)
+    if (erle < 50.0)
         fprintf(stderr, "16 kHz ERLE with suppression %.1f dB\n", erle);
-    CHECK(erle >= 25.0);
+    CHECK(erle >= 50.0);
 }
 
 static void test_bad_config(void)
