@@ -31,7 +31,7 @@ class JitterStatus(IntEnum):
     NORMAL = c.OH_JITTER_NORMAL            # play the payload
     LOST = c.OH_JITTER_LOST                # conceal: missing while later frames are here
     LATE = c.OH_JITTER_LATE                # conceal: nothing here yet when its time came
-    ACCELERATED = c.OH_JITTER_ACCELERATED  # play the payload and .last_skipped in one tick
+    ACCELERATED = c.OH_JITTER_ACCELERATED  # payload and .last_skipped in one tick (b"": one 2-tick payload)
     EXPANDED = c.OH_JITTER_EXPANDED        # nothing consumed: stretch the previous audio
     SILENCE = c.OH_JITTER_SILENCE          # no stream yet, or a DTX gap
     CONTINUED = c.OH_JITTER_CONTINUED      # the previous payload still covers this tick
@@ -82,7 +82,8 @@ cdef class JitterBuffer:
     clock_rate is the RTP timestamp rate (Hz); frame_ms the playout tick (10 or
     20). Times are milliseconds on the receiver's clock. get() returns
     (payload or None, JitterStatus); after an ACCELERATED tick the second
-    payload of the tick is in .last_skipped.
+    payload of the tick is in .last_skipped (b"" when the payload alone lasts two
+    ticks, e.g. 20 ms packets on a 10 ms clock: all of it is played in one tick).
     """
     cdef c.oh_jitter *_jb
     cdef readonly int clock_rate
