@@ -12,7 +12,8 @@
  *
  * Per status: NORMAL decodes (payloads longer than a tick are decoded once
  * and played over the following CONTINUED ticks from a small PCM store);
- * ACCELERATED decodes both frames and WSOLA-compresses them (oh_tsm);
+ * ACCELERATED decodes both frames (or the one two-tick frame) and
+ * WSOLA-compresses them into one tick (oh_tsm);
  * EXPANDED is a tick of the codec's own concealment (pitch repetition for
  * G.711/G.722, Opus PLC): on espeak speech it scored 0.01-0.05 PESQ above
  * oh_tsm_expand's repetition, and the decoder then cross-fades into the
@@ -178,8 +179,14 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
         }
         break;
     case OH_JITTER_ACCELERATED:
-        decode_or_conceal(pl, f.payload, f.len, pl->pair, n);
-        decode_or_conceal(pl, f.skipped, f.skipped_len, pl->pair + n, n);
+        if (f.skipped) {
+            decode_or_conceal(pl, f.payload, f.len, pl->pair, n);
+            decode_or_conceal(pl, f.skipped, f.skipped_len, pl->pair + n, n);
+        } else { /* one payload of two ticks */
+            size_t got = decode_or_conceal(pl, f.payload, f.len, pl->pair, 2 * n);
+            if (got < 2 * n)
+                oh_codec_conceal(pl->codec, pl->pair + got, 2 * n - got);
+        }
         oh_tsm_accelerate(pl->tsm, pl->pair, pcm);
         pl->store_len = pl->store_pos = 0;
         return (int)n;

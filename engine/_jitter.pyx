@@ -31,7 +31,7 @@ class JitterStatus(IntEnum):
     NORMAL = c.OH_JITTER_NORMAL            # play the payload
     LOST = c.OH_JITTER_LOST                # conceal: missing while later frames are here
     LATE = c.OH_JITTER_LATE                # conceal: nothing here yet when its time came
-    ACCELERATED = c.OH_JITTER_ACCELERATED  # play the payload and .last_skipped in one tick
+    ACCELERATED = c.OH_JITTER_ACCELERATED  # payload and .last_skipped in one tick (b"": one 2-tick payload)
     EXPANDED = c.OH_JITTER_EXPANDED        # nothing consumed: stretch the previous audio
     SILENCE = c.OH_JITTER_SILENCE          # no stream yet, or a DTX gap
     CONTINUED = c.OH_JITTER_CONTINUED      # the previous payload still covers this tick
@@ -73,6 +73,14 @@ cdef int _jitter_config(c.oh_jitter_config *cfg, int clock_rate, int frame_ms, i
     return 0
 
 
+cdef dict _stats_dict(const c.oh_jitter_stats *s):
+    return {"current_delay_ms": s.current_delay_ms, "target_delay_ms": s.target_delay_ms,
+            "received": s.received, "played": s.played, "late": s.late, "lost": s.lost,
+            "concealed": s.concealed, "accelerated": s.accelerated, "expanded": s.expanded,
+            "silence": s.silence, "duplicates": s.duplicates, "overflow": s.overflow,
+            "resyncs": s.resyncs, "max_burst": s.max_burst}
+
+
 cdef class JitterBuffer:
     """Adaptive jitter buffer: put() packets as they arrive, get() once per tick.
 
@@ -82,7 +90,8 @@ cdef class JitterBuffer:
     clock_rate is the RTP timestamp rate (Hz); frame_ms the playout tick (10 or
     20). Times are milliseconds on the receiver's clock. get() returns
     (payload or None, JitterStatus); after an ACCELERATED tick the second
-    payload of the tick is in .last_skipped.
+    payload of the tick is in .last_skipped (b"" when the payload alone lasts two
+    ticks, e.g. 20 ms packets on a 10 ms clock: all of it is played in one tick).
     """
     cdef c.oh_jitter *_jb
     cdef readonly int clock_rate
@@ -151,11 +160,7 @@ cdef class JitterBuffer:
         """Delays (ms) and counters: see oh_jitter_stats in oh_jitter.h."""
         cdef c.oh_jitter_stats s
         c.oh_jitter_get_stats(self._jb, &s)
-        return {"current_delay_ms": s.current_delay_ms, "target_delay_ms": s.target_delay_ms,
-                "received": s.received, "played": s.played, "late": s.late, "lost": s.lost,
-                "concealed": s.concealed, "accelerated": s.accelerated, "expanded": s.expanded,
-                "silence": s.silence, "duplicates": s.duplicates, "overflow": s.overflow,
-                "resyncs": s.resyncs, "max_burst": s.max_burst}
+        return _stats_dict(&s)
 
     def reset(self):
         """Forgets the stream and the delay statistics (a new call)."""
@@ -307,11 +312,7 @@ cdef class Playout:
         """The jitter buffer's statistics (see JitterBuffer.stats)."""
         cdef c.oh_jitter_stats s
         p.oh_playout_get_stats(self._pl, &s)
-        return {"current_delay_ms": s.current_delay_ms, "target_delay_ms": s.target_delay_ms,
-                "received": s.received, "played": s.played, "late": s.late, "lost": s.lost,
-                "concealed": s.concealed, "accelerated": s.accelerated, "expanded": s.expanded,
-                "silence": s.silence, "duplicates": s.duplicates, "overflow": s.overflow,
-                "resyncs": s.resyncs, "max_burst": s.max_burst}
+        return _stats_dict(&s)
 
     def reset(self):
         """Forgets the stream, the decoder state and the delay statistics."""

@@ -238,10 +238,10 @@ def test_late_loss_at_most_one_percent(replays, name):
     assert r.late_loss <= 0.01
 
 
-# Issue 4 asks for <= 1.15x. Met on these traces except with the sender's clock
-# 0.1 % slow ("drift"), measured at 1.16-1.18x on 45-60 s traces: the bound
-# asserted there is the one reached, so that a regression still fails.
-RATIO_BOUND = {name: 1.15 for name in nt.TRACES} | {"drift": 1.20}
+# Issue 4 asks for <= 1.15x; measured on these 45 s traces: 1.00 (low, loss3,
+# loss10), 0.11 (spikes), 0.91 (reorder), 1.07 (pareto, drift_fast), 1.11
+# (drift, 1.16 before the late-loss steering).
+RATIO_BOUND = {name: 1.10 for name in nt.TRACES} | {"spikes": 0.2, "reorder": 1.0, "drift": 1.13}
 
 
 @pytest.mark.parametrize("name", list(nt.TRACES))
@@ -256,6 +256,43 @@ def test_continuous_oracle_and_grid_oracle_agree_up_to_one_tick():
     grid = nt.grid_oracle(trace)
     assert grid.late_loss <= 0.01
     assert d - 1e-6 <= grid.mean_delay_ms <= d + trace.frame_ms
+
+
+def test_grid_oracle_is_one_fixed_delay_without_drift():
+    # Without drift every frame has the same phase on the playout clock, so
+    # the oracle on ticks plays every frame with the same delay (float noise
+    # once split a tie and played a third of the frames a tick later).
+    for name in ("reorder", "spikes"):
+        trace = nt.make_trace(name, SHORT_S)
+        grid = nt.grid_oracle(trace)
+        assert grid.late_loss <= 0.01
+        assert np.ptp(grid.delays_ms) < 1e-6
+        earlier = nt.fixed_playout(trace, float(grid.delays_ms[0]) - trace.frame_ms)
+        assert earlier.late_loss > 0.01  # a tick less would be too late
+
+
+def test_ten_ms_ticks_with_twenty_ms_packets_accelerate_half_a_packet_at_a_time():
+    # 20 ms packets on a 10 ms clock: delay moves in 10 ms steps (a whole
+    # packet played in one tick), so it sits closer to the continuous oracle.
+    trace = nt.make_trace("drift_fast", SHORT_S)
+    jb = JitterBuffer(8000, 10)
+    r10 = nt.replay(trace, jb, tick_ms=10)
+    r20 = nt.replay(trace, JitterBuffer(8000, 20))
+    assert r10.statuses.get(S.ACCELERATED, 0) >= 5 and jb.last_skipped == b""
+    assert np.all(np.diff(r10.frames) > 0)  # in order, none twice
+    assert r10.late_loss <= 0.005
+    assert r10.mean_delay_ms <= r20.mean_delay_ms - 4.0
+    assert r10.mean_delay_ms <= 1.05 * nt.grid_oracle(trace, tick_ms=10).mean_delay_ms
+
+
+def test_ten_ms_playout_of_twenty_ms_packets_sounds_nearly_like_the_twenty_ms_one():
+    clean, payloads = _payloads(10.0)
+    trace = nt.make_trace("drift_fast", 10.0)
+    a10 = nt.replay_audio(trace, Playout("PCMU", frame_ms=10), payloads, tick_ms=10)
+    a20 = nt.replay_audio(trace, Playout("PCMU"), payloads)
+    # measured 3.76 vs 3.94: more, smaller adjustments, each still a 2:1 squeeze of its
+    # 20 ms (a pitch-period-sized step is the open item)
+    assert pesq_score(clean, a10, 8000) >= pesq_score(clean, a20, 8000) - 0.25
 
 
 def test_recovers_from_each_delay_spike_within_3_s():
@@ -325,11 +362,12 @@ def speex():
     return SpeexJitter
 
 
-@pytest.mark.parametrize("name", ["pareto", "drift_fast"])
+@pytest.mark.parametrize("name", ["pareto", "drift_fast", "reorder"])
 def test_less_delay_than_speex_at_no_more_late_loss_where_speex_is_off_the_oracle(replays, speex, name):
-    trace, ours, oracle = replays[name]
+    trace, ours, _ = replays[name]
     theirs = nt.replay(trace, speex(160))
-    assert theirs.mean_delay_ms > 1.05 * oracle.mean_delay_ms  # the trace is one where this applies
+    # the issue's oracle (continuous): the traces where this target applies
+    assert theirs.mean_delay_ms > 1.05 * nt.oracle_delay(trace)
     assert ours.mean_delay_ms < theirs.mean_delay_ms
     assert ours.late_loss <= theirs.late_loss
 

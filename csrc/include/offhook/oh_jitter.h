@@ -32,7 +32,8 @@ typedef enum oh_jitter_status {
     OH_JITTER_NORMAL = 0,      /* play frame.payload */
     OH_JITTER_LOST = 1,        /* conceal: the frame is missing while later ones are here */
     OH_JITTER_LATE = 2,        /* conceal: nothing is here yet and the frame's time has come */
-    OH_JITTER_ACCELERATED = 3, /* play frame.payload and frame.skipped in one tick (time-compress) */
+    OH_JITTER_ACCELERATED = 3, /* play frame.payload and frame.skipped in one tick (time-compress);
+                                  skipped is NULL when the payload alone lasts two ticks */
     OH_JITTER_EXPANDED = 4,    /* nothing consumed: stretch the previous audio by one tick */
     OH_JITTER_SILENCE = 5,     /* no stream yet, or a DTX/comfort-noise gap: play silence */
     OH_JITTER_CONTINUED = 6    /* the payload handed out earlier still covers this tick */
@@ -58,7 +59,8 @@ typedef struct oh_jitter_frame {
     uint16_t seq;
     uint32_t timestamp;
     int samples;            /* timestamp units the payload covers */
-    const uint8_t *skipped; /* ACCELERATED: the next payload, to be played in the same tick */
+    const uint8_t *skipped; /* ACCELERATED: the next payload, to be played in the same tick,
+                               or NULL (payload lasts two ticks: play all of it in one) */
     size_t skipped_len;
     const uint8_t *fec;     /* LOST: the payload after the lost one when here, for
                                oh_codec_decode_fec (it stays in the buffer); else NULL */

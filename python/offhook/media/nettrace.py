@@ -147,7 +147,7 @@ TRACES: dict[str, str] = {
 }
 
 
-def grid_oracle(trace: Trace, late_limit: float = LATE_LIMIT) -> Replay:
+def grid_oracle(trace: Trace, late_limit: float = LATE_LIMIT, tick_ms: int | None = None) -> Replay:
     """The oracle on the playout clock: the same fixed delay, but frames start on ticks.
 
     A buffer driven by a playout clock that ticks every frame_ms from the first
@@ -156,26 +156,27 @@ def grid_oracle(trace: Trace, late_limit: float = LATE_LIMIT) -> Replay:
     plays at the first tick >= send_i + BASE_MS + D) with late loss <=
     late_limit: what a perfect buffer on that clock reaches. Without drift,
     its delay is the continuous oracle's rounded up to the tick grid's phase.
+    tick_ms (default: the frame length) is the playout clock's period.
     """
     t0 = trace.packets[0][0]
-    tick = trace.frame_ms
+    tick = trace.frame_ms if tick_ms is None else tick_ms
     delivered = ~np.isnan(trace.arrival_ms)
     arrival = np.where(delivered, trace.arrival_ms, np.inf)
 
     def ticks_for(d: float) -> np.ndarray:
-        return t0 + np.ceil((trace.send_ms + BASE_MS + d - t0) / tick - 1e-9) * tick
+        return t0 + np.ceil((trace.send_ms + BASE_MS + d - t0) / tick) * tick
 
-    def late(d: float) -> int:
-        return int(np.sum(delivered & (arrival > ticks_for(d))))
-
+    # Frame i is on time iff D > b_i, b_i = (k_i - 1) tick + t0 - send_i - BASE_MS with k_i
+    # the first tick at or after its arrival. Without drift the b_i of frames played on the
+    # same tick phase are equal in exact arithmetic; rounding them to 1 ns and placing D
+    # 1 ns above the chosen one keeps float noise from splitting such ties (a bisection
+    # on D converged to a tie and mixed two grid delays, playing some frames a tick
+    # earlier than any fixed delay allows).
+    k = np.ceil((arrival[delivered] - t0) / tick - 1e-9)
+    b = np.round((k - 1) * tick + t0 - trace.send_ms[delivered] - BASE_MS, 6)
     allowed = int(np.floor(late_limit * trace.frames))
-    lo, hi = -BASE_MS - tick, 2000.0
-    for _ in range(50):
-        mid = 0.5 * (lo + hi)
-        if late(mid) <= allowed:
-            hi = mid
-        else:
-            lo = mid
+    b_desc = np.sort(b)[::-1]
+    hi = float(b_desc[allowed]) + 1e-6 if allowed < len(b_desc) else -BASE_MS - tick
     at = ticks_for(hi)
     ok = delivered & (arrival <= at)
     idx = np.nonzero(ok)[0]
@@ -226,19 +227,23 @@ class Replay:
 
 
 def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
-           ticks: int | None = None) -> Replay:
+           ticks: int | None = None, tick_ms: int | None = None) -> Replay:
     """Feeds the trace's packets to buffer at their arrival times and calls get() every frame.
 
     The playout clock ticks every frame_ms from start_ms (default: the first
     arrival); all packets that arrived by a tick are put before that tick's
     get. Payloads are the frame index as 4 little-endian bytes, so that what
-    is played can be identified.
+    is played can be identified. tick_ms (default: the frame length) is the
+    playout clock's period; a 10 ms clock with 20 ms frames plays each frame
+    over two ticks (status 6 for the second), or all of it in one tick
+    (status 3 with an empty `last_skipped`).
     """
     spf = trace.samples_per_frame
     pk = trace.packets
+    tick = trace.frame_ms if tick_ms is None else tick_ms
     t0 = pk[0][0] if start_ms is None else start_ms
     if ticks is None:
-        ticks = int((pk[-1][0] - t0) / trace.frame_ms) + 50
+        ticks = int((pk[-1][0] - t0) / tick) + 50 * trace.frame_ms // tick
     frames: list[int] = []
     times: list[float] = []
     statuses: dict[int, int] = {}
@@ -247,9 +252,9 @@ def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
     get = buffer.get
     j = 0
     n = len(pk)
-    half = trace.frame_ms / 2
+    half = tick / 2
     for k in range(ticks):
-        now = t0 + k * trace.frame_ms
+        now = t0 + k * tick
         while j < n and pk[j][0] <= now:
             a, i = pk[j]
             put(i & 0xFFFF, (i * spf) & 0xFFFFFFFF, i.to_bytes(4, "little"), a, False)
@@ -261,7 +266,8 @@ def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
             played: tuple[int, ...] = (int.from_bytes(data[:4], "little"),)
             if code == ACCELERATED:
                 skipped: bytes = getattr(buffer, "last_skipped")  # noqa: B009 (not in the Protocol)
-                played += (int.from_bytes(skipped[:4], "little"),)
+                if skipped:
+                    played += (int.from_bytes(skipped[:4], "little"),)
             for m, f in enumerate(played):
                 frames.append(f)
                 times.append(now + m * half)
@@ -322,7 +328,7 @@ class PcmPlayout(Protocol):
 
 
 def replay_audio(trace: Trace, playout: PcmPlayout, payloads: list[bytes], *,
-                 ticks: int | None = None) -> np.ndarray:
+                 ticks: int | None = None, tick_ms: int | None = None) -> np.ndarray:
     """The PCM a playout object produces when the trace carries `payloads` (frame i -> payloads[i]).
 
     Same clock as replay(): ticks every frame_ms from the first arrival, puts
@@ -330,13 +336,14 @@ def replay_audio(trace: Trace, playout: PcmPlayout, payloads: list[bytes], *,
     """
     spf = trace.samples_per_frame
     pk = [(a, i) for a, i in trace.packets if i < len(payloads)]
+    tick = trace.frame_ms if tick_ms is None else tick_ms
     t0 = pk[0][0]
     if ticks is None:
-        ticks = int((pk[-1][0] - t0) / trace.frame_ms) + 50
+        ticks = int((pk[-1][0] - t0) / tick) + 50 * trace.frame_ms // tick
     out = []
     j = 0
     for k in range(ticks):
-        now = t0 + k * trace.frame_ms
+        now = t0 + k * tick
         while j < len(pk) and pk[j][0] <= now:
             a, i = pk[j]
             playout.put(i & 0xFFFF, (i * spf) & 0xFFFFFFFF, payloads[i], a, False)
