@@ -1,12 +1,14 @@
 """offhook: a softphone media engine with Python bindings."""
 from importlib.metadata import PackageNotFoundError, version
 
+from offhook import sip
 from offhook.errors import (
     CodecError,
     EchoCancellerError,
     MixerError,
     OffhookError,
     ResamplerError,
+    SipParseError,
     ToneError,
     WavError,
 )
@@ -22,7 +24,9 @@ __all__ = [
     "MixerError",
     "OffhookError",
     "ResamplerError",
+    "SipParseError",
     "ToneError",
     "WavError",
     "__version__",
+    "sip",
 ]
