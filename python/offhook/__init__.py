@@ -1,6 +1,7 @@
 """offhook: a softphone media engine with Python bindings."""
 from importlib.metadata import PackageNotFoundError, version
 
+from offhook import sip
 from offhook.errors import (
     CodecError,
     EchoCancellerError,
@@ -8,6 +9,7 @@ from offhook.errors import (
     OffhookError,
     ResamplerError,
     RtpError,
+    SipParseError,
     SrtpError,
     ToneError,
     WavError,
@@ -25,8 +27,10 @@ __all__ = [
     "OffhookError",
     "ResamplerError",
     "RtpError",
+    "SipParseError",
     "SrtpError",
     "ToneError",
     "WavError",
     "__version__",
+    "sip",
 ]

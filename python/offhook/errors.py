@@ -44,3 +44,32 @@ class RtpError(OffhookError, ValueError):
 
 class SrtpError(RtpError):
     """SRTP/SRTCP refused a packet (``defect`` AUTH_FAIL, REPLAY...) or bad key material."""
+
+
+_SIP_REASONS = {
+    400: "Bad Request",
+    413: "Request Entity Too Large",
+    416: "Unsupported URI Scheme",
+    501: "Not Implemented",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+}
+
+
+class SipParseError(OffhookError, ValueError):
+    """A SIP message is malformed or exceeds a limit.
+
+    `status` is the response a UAS should answer a request with (400, 413, 416,
+    501, 505 or 513) and `reason` its standard phrase; str(error) says what is
+    wrong.  `partial` holds the message when its start line and headers could
+    be split (so a UAS can copy Via, From, To, Call-ID and CSeq into the error
+    response), else None.  A response that fails to parse is never answered:
+    drop it.
+    """
+
+    def __init__(self, detail: str, *, status: int = 400, partial: object | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.reason = _SIP_REASONS.get(status, "Bad Request")
+        self.partial = partial
