@@ -28,3 +28,25 @@ class ResamplerError(OffhookError, ValueError):
 class MixerError(OffhookError, ValueError):
     """A conference mixer was asked for an unknown or duplicate participant, a full
     conference, a bad gain, or given a frame of the wrong size."""
+
+
+class SdpError(OffhookError, ValueError):
+    """An SDP body is malformed: `line` is the 1-based line at fault (None when the
+    problem is not tied to one line), `reason` says what is wrong with it."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"SDP line {line}: {reason}" if line is not None else f"SDP: {reason}")
+
+
+class NegotiationError(OffhookError, ValueError):
+    """An SDP offer or answer is well formed but cannot be agreed to (no common codec,
+    required SRTP missing, m-lines that do not match the offer).  A UAS answers such
+    an offer with `status_code`: 488 Not Acceptable Here, or 491 Request Pending when
+    offers cross (glare)."""
+
+    def __init__(self, reason: str, status_code: int = 488) -> None:
+        self.reason = reason
+        self.status_code = status_code
+        super().__init__(reason)
