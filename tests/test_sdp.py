@@ -214,7 +214,8 @@ BAD = [
      "is neither an IP4 address nor a host name"),
     ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP6 192.0.2.1\r\nt=0 0\r\n", 4, "is not an IP6 address"),
     ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP5 192.0.2.1\r\nt=0 0\r\n", 4, "must be IP4 or IP6"),
-    ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=ATM IP4 192.0.2.1\r\nt=0 0\r\n", 4, "network type must be IN"),
+    ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=ATM IP4 192.0.2.1\r\nt=0 0\r\n", 4,
+     "network type must be IN"),
     ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", 5,
      "m=audio has no c= line"),
     ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n", 4, "needs a t= line before"),
@@ -226,7 +227,8 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("text", "line", "fragment"), BAD, ids=[f"{i}:{b[2][:30]}" for i, b in enumerate(BAD)])
+@pytest.mark.parametrize(("text", "line", "fragment"), BAD,
+                         ids=[f"{i}:{b[2][:30]}" for i, b in enumerate(BAD)])
 def test_bad_sdp_is_refused_with_its_line(text, line, fragment):
     with pytest.raises(SdpError) as info:
         parse_sdp(text)

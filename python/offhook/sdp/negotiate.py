@@ -524,8 +524,10 @@ class OfferAnswer:
             remote_rtcp = remote
         elif rtcp is not None:
             remote_rtcp = (rtcp.address or conn.address, rtcp.port)
-        else:
+        elif media.port < 65535:
             remote_rtcp = (conn.address, media.port + 1)
+        else:
+            raise NegotiationError("RTP on port 65535 leaves no port for RTCP (no a=rtcp or a=rtcp-mux)")
         # a=ptime is what the peer wants to receive; maxptime caps it.
         ptime = float(media.ptime or self.capabilities.ptime)
         if media.maxptime is not None:
