@@ -190,6 +190,7 @@ BAD = [
     (MINIMAL + "m=audio -1 RTP/AVP 0\r\n", 6, "port must be 0..65535"),
     (MINIMAL + "m=audio 4000 RTP/AVP 128\r\n", 6, "payload type must be 0..127"),
     (MINIMAL + "m=audio 4000 RTP/AVP\r\n", 6, "m= needs"),
+    (MINIMAL + "m=audio 4000 RTP/AVP 0 8 0\r\n", 6, "bad m= line: a format is listed twice"),
     (MINIMAL + "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n", 7, "rtpmap needs '<encoding>/<clock rate>"),
     (MINIMAL + "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/eight\r\n", 7, "rtpmap clock rate"),
     (MINIMAL + "m=audio 4000 RTP/AVP 0\r\na=rtpmap:200 PCMU/8000\r\n", 7, "payload type must be 0..127"),
@@ -243,6 +244,19 @@ def test_invalid_utf8_names_its_line():
         parse_sdp(b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=\xff\r\nt=0 0\r\n")
 
 
+def test_lone_surrogate_in_text_is_refused():
+    with pytest.raises(SdpError, match=r"SDP line 3: text holds a lone surrogate"):
+        parse_sdp("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=\udc80\r\nt=0 0\r\n")
+
+
+def test_multibyte_text_is_measured_in_bytes():
+    body = MINIMAL + "".join(f"a=x-pad:{'☎' * 60}\r\n" for _ in range(400))
+    assert len(body) < MAX_SDP_BYTES < len(body.encode())
+    with pytest.raises(SdpError, match=f"larger than {MAX_SDP_BYTES} bytes") as info:
+        parse_sdp(body)
+    assert info.value.line == body.encode()[:MAX_SDP_BYTES].count(b"\n") + 1
+
+
 def test_non_text_input_is_refused():
     with pytest.raises(SdpError, match="SDP must be str or bytes, not int"):
         parse_sdp(42)  # type: ignore[arg-type]
@@ -294,6 +308,7 @@ def _parse_or_sdp_error(data: str | bytes) -> None:
         return
     # whatever parses serialises to something that parses to the same thing
     assert parse_sdp(str(sdp)) == sdp
+    assert parse_sdp(bytes(sdp)) == sdp
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -222,7 +222,7 @@ def _registry_codec(encoding: str, clock_rate: int, channels: int) -> CodecInfo 
 
 def _formats(media: MediaDescription) -> Iterator[_Format]:
     rtpmaps, fmtps = media.rtpmaps, media.fmtps
-    for pt in media.payload_types:
+    for pt in dict.fromkeys(media.payload_types):  # a built description may repeat one
         rtpmap = rtpmaps.get(pt)
         if rtpmap is not None:
             encoding, clock, channels = rtpmap.encoding, rtpmap.clock_rate, rtpmap.channel_count

@@ -72,8 +72,16 @@ def parse_sdp(text: str | bytes) -> SessionDescription:
             raise SdpError("not valid UTF-8", raw[:exc.start].count(b"\n") + 1) from None
     elif not isinstance(text, str):
         raise SdpError(f"SDP must be str or bytes, not {type(text).__name__}")
-    if len(text) > MAX_SDP_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SDP_BYTES:
+    if len(text) > MAX_SDP_BYTES:
         raise SdpError(f"SDP is larger than {MAX_SDP_BYTES} bytes", text[:MAX_SDP_BYTES].count("\n") + 1)
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # lone surrogates: bytes(sdp) could never be written
+        raise SdpError("text holds a lone surrogate, which UTF-8 cannot carry",
+                       text[:exc.start].count("\n") + 1) from None
+    if size > MAX_SDP_BYTES:
+        raise SdpError(f"SDP is larger than {MAX_SDP_BYTES} bytes",
+                       len(text.encode("utf-8")[:MAX_SDP_BYTES].split(b"\n")))
     return _Parser(_split_lines(text)).run()
 
 
@@ -216,6 +224,8 @@ class _Parser:
             count = parse_positive(count_text, "m= port count") if slash else None
             if _PROTO_RE.fullmatch(proto) is None:
                 raise SdpError(f"m= transport must be tokens separated by '/', not {proto[:20]!r}")
+            if len(set(formats)) != len(formats):
+                raise SdpError("a format is listed twice")
             for fmt in formats:
                 if "RTP/" in proto:
                     parse_payload_type(fmt)
