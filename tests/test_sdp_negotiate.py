@@ -455,6 +455,7 @@ def test_answer_with_other_payload_numbers_is_followed():
 
 @pytest.mark.parametrize(("reply", "message"), [
     ("m=audio 0 RTP/AVP 0", "the answer rejected our audio stream"),
+    ("m=video 5000 RTP/AVP 0", "the answer has m=video where our offer had m=audio"),
     ("m=audio 5000 RTP/SAVP 0", "the answer changed the transport from RTP/AVP to RTP/SAVP"),
     ("m=audio 5000 RTP/AVP 18", "the answer has none of the codecs we offered: it has G729/8000"),
 ])
@@ -563,3 +564,31 @@ def test_fuzz_offers_get_an_answer_or_a_negotiation_error(raw, data, srtp, direc
     assert parse_sdp(str(answer)) == answer
     # the peer's side of the same exchange agrees with ours
     assert media.direction == answer.media[media.media_index].direction
+
+
+def test_rejected_hold_offer_rolls_the_hold_back():
+    a, b = pair()
+    a.receive_answer(b.receive_offer(a.create_offer())[0])
+    a.create_offer(hold=True)
+    assert a.holding
+    a.rollback()  # the re-INVITE was refused
+    assert not a.holding
+    assert a.create_offer().media[0].direction == "sendrecv"
+
+
+def test_unusable_answer_to_a_hold_offer_keeps_the_hold_off():
+    a, b = pair()
+    a.receive_answer(b.receive_offer(a.create_offer())[0])
+    agreed = a.current
+    a.create_offer(hold=True)
+    with pytest.raises(NegotiationError):
+        a.receive_answer(offer("m=audio 5000 RTP/AVP 18"))
+    assert not a.holding and a.current == agreed and a.pending_offer is None
+
+
+def test_telephone_event_we_did_not_offer_is_ignored_in_an_answer():
+    a = OfferAnswer(caps(codecs=("PCMU",), telephone_event=False))
+    assert a.create_offer().media[0].formats == ["0"]
+    media = a.receive_answer(offer(PCMU_ONLY.replace("RTP/AVP 0", "RTP/AVP 0 101")
+                                   + "\na=rtpmap:101 telephone-event/8000"))
+    assert media.dtmf_payload_type is None

@@ -262,6 +262,7 @@ class OfferAnswer:
         self._key_source = key_source
         self._keys: dict[str, Crypto] = {}
         self.holding = False
+        self._holding_before = False
         self.local: SessionDescription | None = None
         self.remote: SessionDescription | None = None
         self.pending_offer: SessionDescription | None = None
@@ -277,6 +278,7 @@ class OfferAnswer:
         if self.pending_offer is not None:
             raise NegotiationError("an offer is already waiting for its answer; "
                                    "process the answer or rollback() first", status_code=491)
+        self._holding_before = self.holding
         if hold is not None:
             self.holding = hold
         audio = self._offer_audio()
@@ -290,21 +292,37 @@ class OfferAnswer:
         return copy.deepcopy(offer)
 
     def rollback(self) -> None:
-        """Withdraw the pending offer: the agreed state stays as it was."""
+        """Withdraw the pending offer: the agreed state (hold included) stays as it was."""
+        if self.pending_offer is not None:
+            self.holding = self._holding_before
         self.pending_offer = None
 
     def receive_answer(self, answer: SessionDescription) -> NegotiatedMedia:
         """The agreed stream from the answer to our pending offer (NegotiationError when
         the answer cannot be used; the caller then ends or re-negotiates the call)."""
-        offer, self.pending_offer = self.pending_offer, None
+        offer = self.pending_offer
         if offer is None:
             raise NegotiationError("an answer arrived but no offer of ours is pending")
+        try:
+            result = self._answered(offer, answer)
+        except NegotiationError:
+            self.rollback()
+            raise
+        self.pending_offer = None
+        self.remote = answer
+        self._layout = offer.media
+        self.current = result
+        return result
+
+    def _answered(self, offer: SessionDescription, answer: SessionDescription) -> NegotiatedMedia:
         if len(answer.media) != len(offer.media):
             raise NegotiationError(f"the answer has {len(answer.media)} m-lines, our offer had "
                                    f"{len(offer.media)} (RFC 3264 §6 keeps them one to one)")
         index = self._audio_index
         ours, theirs = offer.media[index], answer.media[index]
-        if theirs.media != "audio" or theirs.port == 0:
+        if theirs.media != "audio":
+            raise NegotiationError(f"the answer has m={theirs.media} where our offer had m=audio")
+        if theirs.port == 0:
             raise NegotiationError("the answer rejected our audio stream (port 0)")
         if theirs.proto != ours.proto:
             raise NegotiationError(f"the answer changed the transport from {ours.proto} to {theirs.proto}")
@@ -316,16 +334,13 @@ class OfferAnswer:
                                    f"{_describe(list(_formats(theirs)))}")
         chosen = answered[0]
         recv_pt = next(o.payload_type for o in offered if o.codec is chosen.codec)
-        dtmf = self._dtmf([f for f in _formats(theirs) if f.is_dtmf], chosen)
+        event_clocks = {f.clock_rate for f in _formats(ours) if f.is_dtmf}
+        dtmf = self._dtmf([f for f in _formats(theirs) if f.is_dtmf and f.clock_rate in event_clocks], chosen)
         suite, local_key, remote_key = self._answer_crypto(ours, theirs)
         direction = intersect_directions(reverse_direction(self._effective(answer, theirs)),
                                          offer.media_direction(ours))
-        result = self._result(answer, theirs, index, chosen, recv_pt, dtmf, direction,
-                              ours.rtcp_mux and theirs.rtcp_mux, suite, local_key, remote_key)
-        self.remote = answer
-        self._layout = offer.media
-        self.current = result
-        return result
+        return self._result(answer, theirs, index, chosen, recv_pt, dtmf, direction,
+                            ours.rtcp_mux and theirs.rtcp_mux, suite, local_key, remote_key)
 
     # -- the peer's offers --------------------------------------------------------
 
