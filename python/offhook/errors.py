@@ -73,3 +73,25 @@ class SipParseError(OffhookError, ValueError):
         self.status = status
         self.reason = _SIP_REASONS.get(status, "Bad Request")
         self.partial = partial
+
+
+class SdpError(OffhookError, ValueError):
+    """An SDP body is malformed: `line` is the 1-based line at fault (None when the
+    problem is not tied to one line), `reason` says what is wrong with it."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"SDP line {line}: {reason}" if line is not None else f"SDP: {reason}")
+
+
+class NegotiationError(OffhookError, ValueError):
+    """An SDP offer or answer is well formed but cannot be agreed to (no common codec,
+    required SRTP missing, m-lines that do not match the offer).  A UAS answers such
+    an offer with `status_code`: 488 Not Acceptable Here, or 491 Request Pending when
+    offers cross (glare)."""
+
+    def __init__(self, reason: str, status_code: int = 488) -> None:
+        self.reason = reason
+        self.status_code = status_code
+        super().__init__(reason)
