@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import offhook
 from offhook.sip import (
+    Action,
     ClientInviteTransaction,
     ClientNonInviteTransaction,
     DeliverRequest,
@@ -29,7 +30,6 @@ from offhook.sip import (
     parse_message,
     response_for,
 )
-from offhook.sip.transaction import Action
 
 PEER = ("192.0.2.20", 5060)
 ME = ("192.0.2.1", 5060)
@@ -548,3 +548,65 @@ def test_random_interleavings_never_raise_and_always_end(
             tx.respond(response_for(req, 480, to_tag="t"), now)
     tx.tick(now + 200.0)
     assert tx.terminated and tx.next_deadline() is None
+
+
+_MGR_STEP = st.one_of(
+    st.tuples(st.just("advance"), st.floats(0.0, 20.0, allow_nan=False), st.just(0)),
+    st.tuples(st.just("in"), st.sampled_from(["INVITE", "OPTIONS", "CANCEL", "ACK"]),
+              st.integers(0, 3)),
+    st.tuples(st.just("send"), st.sampled_from(["INVITE", "BYE", "CANCEL"]), st.integers(0, 3)),
+    st.tuples(st.just("resp"), st.sampled_from(["INVITE", "BYE", "CANCEL"]), st.integers(0, 3)),
+    st.tuples(st.just("tu"), st.sampled_from(["180", "200", "486"]), st.integers(0, 7)),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=st.lists(_MGR_STEP, max_size=40), transport=st.sampled_from(["UDP", "TCP"]),
+       status=st.sampled_from([100, 183, 200, 404, 503]))
+def test_manager_random_traffic_stays_bounded_and_drains(
+        steps: list[tuple[str, object, int]], transport: str, status: int) -> None:
+    mgr = TransactionManager(max_transactions=5)
+    now = 0.0
+    servers: list[ServerInviteTransaction | ServerNonInviteTransaction] = []
+    for op, what, n in steps:
+        branch = f"z9hG4bKr{n}"
+        if op == "advance":
+            assert isinstance(what, float)
+            now += what
+            mgr.tick(now)
+            deadline = mgr.next_deadline()
+            assert deadline is None or deadline > now
+        elif op == "in":
+            acts = mgr.receive(request(str(what), branch, transport=transport, to_tag="s"),
+                               PEER, transport, now)
+            servers += [a.transaction for a in acts
+                        if isinstance(a, DeliverRequest) and a.transaction is not None]
+        elif op == "send":
+            try:
+                mgr.send_request(request(str(what), "z9hG4bKc" + str(n), transport=transport),
+                                 PEER, transport, now)
+            except TransactionError as exc:
+                assert "already exists" in str(exc) or "table is full" in str(exc)
+        elif op == "resp":
+            req = request(str(what), "z9hG4bKc" + str(n), transport=transport)
+            mgr.receive(reply(req, status), PEER, transport, now)
+        elif op == "tu" and servers:
+            tx = servers[n % len(servers)]
+            code = int(str(what))
+            if tx.request.method != "INVITE" and code == 180:
+                code = 183
+            try:
+                mgr.respond(tx, response_for(tx.request, code, to_tag="s"), now)
+            except TransactionError:
+                assert tx.state not in (TransactionState.TRYING, TransactionState.PROCEEDING)
+        assert len(mgr) <= 5
+    # answer everything still waiting, then let time run out: the table must drain
+    for tx in servers:
+        if tx.state in (TransactionState.TRYING, TransactionState.PROCEEDING):
+            mgr.respond(tx, response_for(tx.request, 500, to_tag="s"), now)
+    for key in list(mgr._table):
+        ctx = mgr.get(key)
+        if isinstance(ctx, ClientInviteTransaction) and ctx.state is TransactionState.PROCEEDING:
+            mgr.receive(reply(ctx.request, 487), PEER, transport, now)
+    mgr.tick(now + 200.0)
+    assert len(mgr) == 0 and mgr.next_deadline() is None

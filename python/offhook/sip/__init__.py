@@ -5,6 +5,7 @@
 
 See message.py (Request/Response), grammar.py (Via, Address, CSeq...),
 uri.py (SIP/SIPS/TEL URIs) and limits.py (parser limits).
+transaction.py: RFC 3261 §17 / RFC 6026 transactions, driven by tick(now) (no sockets, no sleeps).
 """
 from offhook.errors import SipParseError
 from offhook.sip.grammar import Address, ContentType, CSeq, Via
@@ -13,6 +14,7 @@ from offhook.sip.message import Request, Response, canonical_name
 from offhook.sip.parser import parse_message
 from offhook.sip.transaction import (
     DEFAULT_TIMERS,
+    Action,
     ClientInviteTransaction,
     ClientNonInviteTransaction,
     DeliverRequest,
@@ -22,6 +24,7 @@ from offhook.sip.transaction import (
     ServerNonInviteTransaction,
     Timeout,
     TimerConfig,
+    Transaction,
     TransactionError,
     TransactionManager,
     TransactionState,
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TIMERS",
     "AbsoluteURI",
+    "Action",
     "Address",
     "CSeq",
     "ClientInviteTransaction",
@@ -54,6 +58,7 @@ __all__ = [
     "TelURI",
     "Timeout",
     "TimerConfig",
+    "Transaction",
     "TransactionError",
     "TransactionManager",
     "TransactionState",
