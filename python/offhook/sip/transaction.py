@@ -284,7 +284,7 @@ class _Transaction:
 
     def transport_error(self, now: float, reason: str = "transport error") -> list[Action]:
         """The caller could not send for this transaction: tell the TU and end (§17.1.4,
-        §17.2.4); an Accepted server transaction only tells (RFC 6026 §8.8)."""
+        §17.2.4); an Accepted server transaction only tells (RFC 6026, Figure 7)."""
         if self.terminated:
             return []
         actions: list[Action] = [TransportFailure(self, reason)]  # type: ignore[arg-type]
@@ -411,7 +411,7 @@ class ClientInviteTransaction(_ClientTransaction):
         elif state is TransactionState.COMPLETED and status >= 300 and self.ack is not None:
             self._send(self.ack, actions)  # the response was retransmitted: our ACK was lost
         elif state is TransactionState.ACCEPTED and 200 <= status < 300:
-            actions.append(DeliverResponse(response, self))  # RFC 6026 §8.4: forked 2xx to the TU
+            actions.append(DeliverResponse(response, self))  # RFC 6026: forked 2xx go to the TU
         return actions
 
     def _build_ack(self, response: Response) -> Request:
