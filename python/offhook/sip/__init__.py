@@ -6,7 +6,17 @@
 See message.py (Request/Response), grammar.py (Via, Address, CSeq...),
 uri.py (SIP/SIPS/TEL URIs) and limits.py (parser limits).
 """
-from offhook.errors import SipParseError
+from offhook.errors import SipAuthError, SipParseError
+from offhook.sip.auth import (
+    AuthVerdict,
+    Challenge,
+    Credentials,
+    DigestClient,
+    DigestResponse,
+    DigestServer,
+    parse_challenges,
+    parse_digest_response,
+)
 from offhook.sip.grammar import Address, ContentType, CSeq, Via
 from offhook.sip.limits import DEFAULT_LIMITS, SipLimits
 from offhook.sip.message import Request, Response, canonical_name
@@ -17,16 +27,25 @@ __all__ = [
     "DEFAULT_LIMITS",
     "AbsoluteURI",
     "Address",
+    "AuthVerdict",
     "CSeq",
+    "Challenge",
     "ContentType",
+    "Credentials",
+    "DigestClient",
+    "DigestResponse",
+    "DigestServer",
     "Request",
     "Response",
+    "SipAuthError",
     "SipLimits",
     "SipParseError",
     "SipURI",
     "TelURI",
     "Via",
     "canonical_name",
+    "parse_challenges",
+    "parse_digest_response",
     "parse_message",
     "parse_uri",
 ]
