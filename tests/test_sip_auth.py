@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import offhook.sip
@@ -24,6 +24,7 @@ from offhook.sip import (
     parse_message,
 )
 from offhook.sip.auth import ALGORITHMS, choose_challenges, compute_response
+from offhook.sip.grammar import unquote_string
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PEER = "127.0.0.1:5070"
@@ -622,3 +623,56 @@ def test_fuzz_challenge_round_trip(realm: str, nonce: str, algorithm: str, qop: 
     ch = Challenge(realm=realm, nonce=nonce, algorithm=algorithm, qop=tuple(qop))
     [back] = parse_challenges(str(ch))
     assert (back.realm, back.nonce, back.algorithm, back.qop) == (realm, nonce, algorithm, tuple(qop))
+
+
+def test_server_accepts_an_independent_client_stdlib_urllib() -> None:
+    """urllib.request's digest handler (MD5, qop=auth, quotes algorithm="MD5") as the far client."""
+    import urllib.request
+
+    server = DigestServer("example.com", {"alice": SECRET}, algorithms=("MD5",), check_uri=False)
+    [ch] = server.challenge()
+    mgr = urllib.request.HTTPPasswordMgr()
+    mgr.add_password("example.com", "http://127.0.0.1/", "alice", SECRET)
+    handler = urllib.request.AbstractDigestAuthHandler(mgr)
+    http_req = urllib.request.Request("http://127.0.0.1/sip", method="REGISTER")
+    chal = {"realm": ch.realm, "nonce": ch.nonce, "qop": "auth", "algorithm": "MD5",
+            "opaque": ch.opaque or ""}
+    value = handler.get_authorization(http_req, chal)
+    assert value is not None and 'algorithm="MD5"' in value
+    req = _request()
+    req.set_header("Authorization", "Digest " + value)
+    verdict = server.verify(req)
+    assert verdict.ok and verdict.username == "alice", verdict
+    wrong = _request()
+    wrong.set_header("Authorization", "Digest " + value.replace('uri="/sip"', 'uri="/other"'))
+    assert not server.verify(wrong).ok
+
+
+_EXTRA_NAMES = st.lists(st.sampled_from(["qop", "algorithm", "opaque", "stale", "domain", "userhash",
+                                         "charset", "x-extra", "realm"]), unique=True, max_size=6)
+_VALUES = st.one_of(
+    st.sampled_from(["MD5", "SHA-256", "SHA-512-256-sess", "auth", "true", "FALSE", '"auth,auth-int"']),
+    st.from_regex(r"[A-Za-z0-9\-.!%*_+`'~]{1,12}", fullmatch=True),
+    _QTEXT.map(lambda t: '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'),
+    _QTEXT)
+_SEPS = st.sampled_from([",", ", ", " ,", ",\t", ",,", " , "])
+
+
+@FUZZ
+@given(_VALUES, _VALUES, st.data(),
+       st.sampled_from(["Digest ", "digest  ", "Basic abc==, Digest ", "DIGEST\t"]))
+def test_fuzz_structured_challenges(realm: str, nonce: str, data: st.DataObject, prefix: str) -> None:
+    names = ["realm", "nonce", *data.draw(_EXTRA_NAMES)]   # a second realm: "appears twice"
+    params = [(n, realm if n == "realm" else nonce if n == "nonce" else data.draw(_VALUES),
+               data.draw(_SEPS)) for n in data.draw(st.permutations(names))]
+    value = prefix + "".join(f"{n}={v}{sep}" for n, v, sep in params).rstrip(", \t")
+    try:
+        got = parse_challenges(value)
+    except SipAuthError:
+        event("refused")
+        return
+    event("parsed")
+    [ch] = got
+    assert ch.realm == (unquote_string(realm) if realm.startswith('"') else realm)
+    assert ch.nonce == (unquote_string(nonce) if nonce.startswith('"') else nonce)
+    assert parse_challenges(str(ch)) == [ch]

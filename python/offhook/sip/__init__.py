@@ -5,6 +5,7 @@
 
 See message.py (Request/Response), grammar.py (Via, Address, CSeq...),
 uri.py (SIP/SIPS/TEL URIs) and limits.py (parser limits).
+auth.py: digest authentication (DigestClient answers 401/407, DigestServer challenges).
 """
 from offhook.errors import SipAuthError, SipParseError
 from offhook.sip.auth import (
