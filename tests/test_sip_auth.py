@@ -306,6 +306,40 @@ def test_accepted_credentials_get_one_retry_after_a_non_stale_challenge() -> Non
         client.handle_response(_challenge_from(server), peer=PEER)
 
 
+def test_authentication_info_nextnonce_is_used_from_the_next_request() -> None:
+    server = DigestServer("example.com", {"alice": SECRET})
+    client = DigestClient(Credentials("alice", SECRET))
+    client.handle_response(_challenge_from(server))
+    req = _request()
+    client.authorize(req)
+    client.authorize(req)
+    assert parse_digest_response(req.get("Authorization") or "").nc == 2
+    [fresh] = {c.nonce for c in server.challenge()}
+    ok = _response(200, [("Authentication-Info", f'nextnonce="{fresh}", qop=auth, rspauth="00"')])
+    assert client.handle_response(ok) is False
+    nxt = _request(cseq=2)
+    client.authorize(nxt)
+    cred = parse_digest_response(nxt.get("Authorization") or "")
+    assert (cred.nonce, cred.nc) == (fresh, 1)
+    assert server.verify(nxt).ok
+    # garbage in Authentication-Info is ignored, the nonce stays
+    client.handle_response(_response(200, [("Authentication-Info", 'nextnonce="unterminated')]))
+    client.authorize(nxt)
+    assert parse_digest_response(nxt.get("Authorization") or "").nonce == fresh
+
+
+def test_exhausted_nonce_count_drops_the_cached_challenge() -> None:
+    client = DigestClient(Credentials("u", "p"))
+    client.handle_response(_response(401, [("WWW-Authenticate", 'Digest realm="r", nonce="n", qop="auth"')]))
+    [state] = client._realms.values()    # white-box: 2**32 - 1 requests would take too long
+    state.nc = 0xFFFFFFFE
+    req = _request()
+    client.authorize(req)
+    assert "nc=ffffffff" in (req.get("Authorization") or "")
+    client.authorize(req)
+    assert "Authorization" not in req and client.challenges == []
+
+
 # --- algorithm choice -------------------------------------------------------------------------
 
 

@@ -17,7 +17,9 @@ credentials were just refused, or nothing in the challenge is usable. Choices:
   sent means they were refused, unless those credentials had already been
   accepted with the old nonce (then it is most likely an expired nonce from a
   server that does not set stale): one retry is allowed;
-- userhash=true (RFC 7616 §3.4.4) is honoured: the username goes as H(user:realm).
+- userhash=true (RFC 7616 §3.4.4) is honoured: the username goes as H(user:realm);
+- Authentication-Info nextnonce (RFC 7616 §3.5) is followed when one realm is
+  cached; rspauth (mutual authentication) is not checked.
 
 Server: `DigestServer` issues challenges with fresh random nonces (one header
 per algorithm, strongest first), verifies responses in constant time, keeps a
@@ -38,7 +40,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from offhook.errors import SipAuthError
 from offhook.sip.grammar import _QUOTED, TOKEN, quote_string, unquote_string
@@ -429,6 +431,7 @@ class _RealmState:
 
 
 _MAX_STALE = 3
+_NC_MAX = 0xFFFFFFFF
 
 
 def choose_challenges(challenges: Iterable[Challenge]) -> list[Challenge]:
@@ -495,6 +498,8 @@ class DigestClient:
                     if sent.answered:
                         sent.accepted = True
                         sent.stale_in_a_row = 0
+                self._next_nonce(response, "Authentication-Info", proxy=False)
+                self._next_nonce(response, "Proxy-Authentication-Info", proxy=True)
             return False
         where = f" at {peer}" if peer else ""
         failed = f"authentication failed ({response.status}){where}"
@@ -538,6 +543,25 @@ class DigestClient:
                 raise SipAuthError(failed, status=response.status)
         return True
 
+    def _next_nonce(self, response: Response, header: str, *, proxy: bool) -> None:
+        """Authentication-Info: nextnonce="..." (RFC 7616 §3.5): use it from the next request
+        on. The header names no realm, so it applies only when one realm is cached."""
+        value = response.get(header)
+        states = [k for k in self._realms if k[0] == proxy]
+        if value is None or len(states) != 1:
+            return
+        try:
+            [(_, params)] = _split_challenges("Info " + value, header)
+        except (SipAuthError, ValueError):
+            log.debug("ignoring a malformed %s", header)
+            return
+        nextnonce = next((v for n, v, _ in params if n == "nextnonce"), None)
+        state = self._realms[states[0]]
+        if nextnonce and nextnonce != state.challenge.nonce:
+            self._realms[states[0]] = _RealmState(
+                replace(state.challenge, nonce=nextnonce, stale=False), answered=state.answered,
+                accepted=state.accepted)
+
     def authorize(self, request: Request) -> None:
         """Set Authorization / Proxy-Authorization on request for every cached challenge
         (replacing any already there); the nonce count of each goes up by one."""
@@ -545,7 +569,10 @@ class DigestClient:
             return
         request.remove_header("Authorization")
         request.remove_header("Proxy-Authorization")
-        for state in self._realms.values():
+        for key, state in list(self._realms.items()):
+            if state.nc >= _NC_MAX:   # nonce count exhausted: go without, get a fresh nonce
+                del self._realms[key]
+                continue
             value = self._answer(state, request)
             request.add_header("Proxy-Authorization" if state.challenge.proxy else "Authorization",
                                str(value))
@@ -704,6 +731,7 @@ class DigestServer:
             return AuthVerdict(False, stale=True, reason="nonce unknown or expired")
         if cred.nc is None or not self._count(state, cred.nc):
             return AuthVerdict(False, reason="replayed nonce count")
+        self._nonces.move_to_end(cred.nonce)   # in use: evict idle nonces first
         return AuthVerdict(True, username=username)
 
     def _find_user(self, cred: DigestResponse, algorithm: str) -> tuple[str, str]:
