@@ -101,6 +101,33 @@ def test_rfc7616_401_prefers_sha256_and_formats_like_the_rfc() -> None:
         assert part in value
 
 
+# RFC 7616 §3.9.2 (SHA-512-256, charset, userhash). The RFC prints values that do not
+# follow from its inputs; erratum 4897 gives the corrected username hash and response.
+RFC7616_SHA512_CHALLENGE = ('Digest realm="api@example.org", qop="auth", algorithm=SHA-512-256, '
+                            'nonce="5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK", '
+                            'opaque="HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS", '
+                            'charset=UTF-8, userhash=true')
+RFC7616_SHA512_USERHASH = "793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b"
+RFC7616_SHA512_RESPONSE = "3798d4131c277846293534c3edc11bd8a5e4cdcbff78b05db9d95eeb1cec68a5"
+
+
+def test_rfc7616_section_3_9_2_sha512_256_userhash_with_erratum_4897() -> None:
+    if "SHA-512-256" not in ALGORITHMS:
+        pytest.skip("this OpenSSL has no SHA-512/256")
+    [ch] = parse_challenges(RFC7616_SHA512_CHALLENGE)
+    assert ch.userhash and ch.params["charset"] == "UTF-8"
+    got = compute_response(algorithm=ch.algorithm, username="J\u00e4s\u00f8n Doe", realm=ch.realm,
+                           password="Secret, or not?", nonce=ch.nonce, method="GET", uri="/doe.json",
+                           qop="auth", nc=1, cnonce="NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v")
+    assert got == RFC7616_SHA512_RESPONSE
+    client = DigestClient(Credentials("J\u00e4s\u00f8n Doe", "Secret, or not?"))
+    client.handle_response(_response(401, [("WWW-Authenticate", RFC7616_SHA512_CHALLENGE)]))
+    req = _request()
+    client.authorize(req)
+    cred = parse_digest_response(req.get("Authorization") or "")
+    assert (cred.username, cred.userhash, cred.algorithm) == (RFC7616_SHA512_USERHASH, True, "SHA-512-256")
+
+
 def test_sha512_256_matches_a_manual_computation() -> None:
     if "SHA-512-256" not in ALGORITHMS:
         pytest.skip("this OpenSSL has no SHA-512/256")
