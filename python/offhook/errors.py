@@ -95,3 +95,14 @@ class NegotiationError(OffhookError, ValueError):
         self.reason = reason
         self.status_code = status_code
         super().__init__(reason)
+
+
+class SipAuthError(OffhookError, ValueError):
+    """Digest authentication cannot proceed: a malformed challenge or credentials header,
+    an unsupported algorithm, or (`status` 401/407) the server refused the credentials
+    again. str(error) is a one-line reason such as
+    ``authentication failed (401) at 127.0.0.1:5070``; it never contains a password."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

@@ -6,8 +6,19 @@
 See message.py (Request/Response), grammar.py (Via, Address, CSeq...),
 uri.py (SIP/SIPS/TEL URIs) and limits.py (parser limits).
 transaction.py: RFC 3261 §17 / RFC 6026 transactions, driven by tick(now) (no sockets, no sleeps).
+auth.py: digest authentication (DigestClient answers 401/407, DigestServer challenges).
 """
-from offhook.errors import SipParseError
+from offhook.errors import SipAuthError, SipParseError
+from offhook.sip.auth import (
+    AuthVerdict,
+    Challenge,
+    Credentials,
+    DigestClient,
+    DigestResponse,
+    DigestServer,
+    parse_challenges,
+    parse_digest_response,
+)
 from offhook.sip.grammar import Address, ContentType, CSeq, Via
 from offhook.sip.limits import DEFAULT_LIMITS, SipLimits
 from offhook.sip.message import Request, Response, canonical_name
@@ -41,17 +52,24 @@ __all__ = [
     "AbsoluteURI",
     "Action",
     "Address",
+    "AuthVerdict",
     "CSeq",
+    "Challenge",
     "ClientInviteTransaction",
     "ClientNonInviteTransaction",
     "ContentType",
+    "Credentials",
     "DeliverRequest",
     "DeliverResponse",
+    "DigestClient",
+    "DigestResponse",
+    "DigestServer",
     "Request",
     "Response",
     "Send",
     "ServerInviteTransaction",
     "ServerNonInviteTransaction",
+    "SipAuthError",
     "SipLimits",
     "SipParseError",
     "SipURI",
@@ -67,6 +85,8 @@ __all__ = [
     "Via",
     "canonical_name",
     "new_branch",
+    "parse_challenges",
+    "parse_digest_response",
     "parse_message",
     "parse_uri",
     "response_for",
