@@ -1,30 +1,40 @@
-/* Real FFT of power-of-two size n, through a complex FFT of size n/2.
+/* Real FFT of any even size whose half is a product of 2, 3 and 5, through
+ * a mixed-radix complex FFT of size n/2.
  *
- * Algorithm. The n real samples are packed as n/2 complex ones
- * z[k] = x[2k] + i x[2k+1]; an iterative radix-2 decimation-in-time FFT
- * (bit-reversed load, then log2(n/2) butterfly stages) transforms z, and one
- * "split" pass separates the spectra of the even and odd samples and joins
- * them with the twiddles e^{-2 pi i k / n}:
+ * Algorithm. The n real samples are packed as m = n/2 complex ones
+ * z[k] = x[2k] + i x[2k+1]; a mixed-radix decimation-in-time FFT
+ * (Cooley & Tukey, 1965, with the factors of m taken in any order; see
+ * e.g. Singleton, "An algorithm for computing the mixed radix FFT", IEEE
+ * Trans. AU 17(2), 1969) transforms z in place after a digit-reversal load,
+ * and one "split" pass separates the spectra of the even and odd samples and
+ * joins them with the twiddles e^{-2 pi i k / n}:
  *     X[k] = (Z[k] + conj Z[m-k]) / 2 + e^{-2 pi i k/n} (Z[k] - conj Z[m-k]) / (2i).
- * The inverse runs the same steps backwards. This is the textbook method
- * (e.g. Press et al., Numerical Recipes, "FFT of real functions"; Sorensen et
- * al., IEEE Trans. ASSP 35(6), 1987, for the real-valued variants).
+ * The inverse rebuilds Z from X, runs the same forward stages on its
+ * conjugate and conjugates the result (ifft(Z) = conj(fft(conj Z)) / m), so
+ * only forward butterflies exist. The split is the textbook method (Press et
+ * al., Numerical Recipes, "FFT of real functions"; Sorensen et al., IEEE
+ * Trans. ASSP 35(6), 1987).
  *
- * Choices. Twiddles are stored per stage, contiguous, so the inner loop of
- * each stage reads them with unit stride and the compiler can vectorise it;
- * tables are computed in double precision at create time. Spectra are given
- * in split re/im arrays because every caller (the echo canceller's
- * partitioned filter, the suppressors) runs per-bin loops over them.
+ * Why mixed radix. The echo canceller's blocks are 10 ms: 2N = 160, 320,
+ * 640 and 960 points at 8-48 kHz (m = 80 = 4*4*5, 160 = 4*4*2*5,
+ * 320 = 4*4*4*5, 480 = 4*4*2*3*5). Padding them to a power of two cost 60 %
+ * more bins (512 for 320) in every per-bin loop of the canceller, not just
+ * in the transforms; the exact sizes remove that.
  *
- * The first two radix-2 stages are fused into one multiply-free radix-4
- * pass (their twiddles are 1 and -i): it removes the 1- and 2-long inner
- * loops that dominated small stages, 22 % of a 512-point transform.
+ * Choices. Stages are radix 4 (multiply-free inside), then at most one 2,
+ * then 3s and 5s: the first stage needs no twiddles and runs as one strided
+ * loop, and the late stages, whose groups are long (h = 16-96 butterflies),
+ * vectorise best, so the costly odd radices go last (10 % faster than odd
+ * radices first for 320 points). The complex buffer is kept as split
+ * re/im arrays and each stage's twiddles as per-radix-leg contiguous arrays,
+ * so the inner loop over the butterflies of a group runs at unit stride and
+ * vectorises (OH_SIMD_CLONES builds an AVX2 copy). Tables are computed in
+ * double precision at create time; nothing is allocated per call. Spectra
+ * are given in split re/im arrays because every caller runs per-bin loops.
  *
- * Limits. Power-of-two sizes only: the echo canceller pads its 10 ms blocks
- * into the next power of two instead of needing radix-3/5 passes. The later
- * stages are radix-2 on interleaved complex values (a split-radix or radix-4
- * kernel would save ~20 % of the multiplies); a 512-point forward plus
- * inverse takes ~1.6 us on a 2020s x86-64 core. */
+ * Limits. Only factors 2, 3 and 5 (enough for 10 ms at 8-48 kHz and for all
+ * powers of two). No split-radix tricks: about 10-15 % more flops than the
+ * best known algorithms for these sizes. One thread per instance (scratch). */
 #include "offhook/oh_fft.h"
 
 #include <math.h>
@@ -32,59 +42,111 @@
 #include "oh_alloc.h"
 #include "oh_simd.h"
 
+#define MAX_STAGES 24
+
 struct oh_fft {
-    size_t n;         /* real size */
-    size_t m;         /* complex size, n/2 */
-    unsigned *bitrev; /* m entries */
-    float *stage_tw;  /* per-stage twiddles, interleaved re/im: 2*(m-1) floats */
-    float *split_re;  /* e^{-2 pi i k/n}, k = 0..m/2 */
+    size_t n;               /* real size */
+    size_t m;               /* complex size, n/2 */
+    int nstages;
+    int radix[MAX_STAGES];  /* in the order applied */
+    size_t tw_off[MAX_STAGES]; /* start of each stage's twiddles */
+    unsigned *perm;         /* m entries: position i holds z[perm[i]] */
+    float *tw_re, *tw_im;   /* per stage: (radix-1) legs of h twiddles each */
+    float *split_re;        /* e^{-2 pi i k/n}, k = 0..m/2 */
     float *split_im;
-    float *work;      /* 2*m floats: the complex buffer */
+    float *wr, *wi;         /* m each: the complex buffer */
 };
 
 static const double OH_PI = 3.14159265358979323846;
+
+/* Factors m into stages (4s, at most one 2, 3s, then 5s); 0 if m has
+ * another prime factor. */
+static int factor(size_t m, int *radix)
+{
+    int n = 0;
+    size_t r = m;
+    int fives = 0, threes = 0, twos = 0;
+    while (r % 5 == 0) {
+        r /= 5;
+        fives++;
+    }
+    while (r % 3 == 0) {
+        r /= 3;
+        threes++;
+    }
+    while (r % 2 == 0) {
+        r /= 2;
+        twos++;
+    }
+    if (r != 1)
+        return 0;
+    for (int i = 0; i < twos / 2; i++)
+        radix[n++] = 4;
+    if (twos % 2)
+        radix[n++] = 2;
+    for (int i = 0; i < threes; i++)
+        radix[n++] = 3;
+    for (int i = 0; i < fives; i++)
+        radix[n++] = 5;
+    return n;
+}
 
 oh_status oh_fft_create(size_t n, oh_fft **out)
 {
     if (!out)
         return OH_EINVAL;
     *out = NULL;
-    if (n < 4 || n > 65536 || (n & (n - 1)) != 0)
+    int radix[MAX_STAGES];
+    if (n < 4 || n > 65536 || n % 2 != 0)
+        return OH_EINVAL;
+    int nst = factor(n / 2, radix);
+    if (nst == 0)
         return OH_EINVAL;
     oh_fft *f = oh_alloc(sizeof *f);
     if (!f)
         return OH_ENOMEM;
     f->n = n;
     f->m = n / 2;
+    f->nstages = nst;
     size_t m = f->m;
-    f->bitrev = oh_alloc(m * sizeof *f->bitrev);
-    f->stage_tw = oh_alloc(2 * m * sizeof *f->stage_tw);
+    f->perm = oh_alloc(m * sizeof *f->perm);
+    f->tw_re = oh_alloc(m * sizeof *f->tw_re);
+    f->tw_im = oh_alloc(m * sizeof *f->tw_im);
     f->split_re = oh_alloc((m / 2 + 1) * sizeof *f->split_re);
     f->split_im = oh_alloc((m / 2 + 1) * sizeof *f->split_im);
-    f->work = oh_alloc(2 * m * sizeof *f->work);
-    if (!f->bitrev || !f->stage_tw || !f->split_re || !f->split_im || !f->work) {
+    f->wr = oh_alloc(m * sizeof *f->wr);
+    f->wi = oh_alloc(m * sizeof *f->wi);
+    if (!f->perm || !f->tw_re || !f->tw_im || !f->split_re || !f->split_im || !f->wr || !f->wi) {
         oh_fft_destroy(f);
         return OH_ENOMEM;
     }
-    unsigned bits = 0;
-    while (((size_t)1 << bits) < m)
-        bits++;
-    for (size_t i = 0; i < m; i++) {
-        unsigned r = 0;
-        for (unsigned b = 0; b < bits; b++)
-            if (i & ((size_t)1 << b))
-                r |= 1u << (bits - 1 - b);
-        f->bitrev[i] = r;
+    /* Stage s (radix p, span h = product of the earlier radices) combines p
+     * sub-transforms of size h; leg r of butterfly j is multiplied by
+     * e^{-2 pi i r j / (p h)}. */
+    size_t h = 1, pos = 0;
+    for (int s = 0; s < nst; s++) {
+        int p = radix[s];
+        f->radix[s] = p;
+        f->tw_off[s] = pos;
+        for (int r = 1; r < p; r++)
+            for (size_t j = 0; j < h; j++) {
+                double a = -2.0 * OH_PI * (double)r * (double)j / (double)(p * h);
+                f->tw_re[pos + (size_t)(r - 1) * h + j] = (float)cos(a);
+                f->tw_im[pos + (size_t)(r - 1) * h + j] = (float)sin(a);
+            }
+        pos += (size_t)(p - 1) * h;
+        h *= (size_t)p;
     }
-    /* Stage with half-span h uses e^{-2 pi i j/(2h)}, j = 0..h-1. */
-    size_t pos = 0;
-    for (size_t h = 1; h < m; h *= 2) {
-        for (size_t j = 0; j < h; j++) {
-            double a = -OH_PI * (double)j / (double)h;
-            f->stage_tw[2 * (pos + j)] = (float)cos(a);
-            f->stage_tw[2 * (pos + j) + 1] = (float)sin(a);
+    /* Digit reversal: position i = d_1 + p_1 d_2 + p_1 p_2 d_3 + ... holds
+     * input index d_t + p_t d_{t-1} + p_t p_{t-1} d_{t-2} + ... */
+    for (size_t i = 0; i < m; i++) {
+        size_t rest = i, idx = 0;
+        for (int s = 0; s < nst; s++) {
+            size_t d = rest % (size_t)radix[s];
+            rest /= (size_t)radix[s];
+            idx = s == 0 ? d : d + (size_t)radix[s] * idx;
         }
-        pos += h;
+        f->perm[i] = (unsigned)idx;
     }
     for (size_t k = 0; k <= m / 2; k++) {
         double a = -2.0 * OH_PI * (double)k / (double)n;
@@ -99,11 +161,13 @@ void oh_fft_destroy(oh_fft *f)
 {
     if (!f)
         return;
-    oh_free(f->bitrev);
-    oh_free(f->stage_tw);
+    oh_free(f->perm);
+    oh_free(f->tw_re);
+    oh_free(f->tw_im);
     oh_free(f->split_re);
     oh_free(f->split_im);
-    oh_free(f->work);
+    oh_free(f->wr);
+    oh_free(f->wi);
     oh_free(f);
 }
 
@@ -112,74 +176,286 @@ size_t oh_fft_size(const oh_fft *f)
     return f->n;
 }
 
-/* In-place complex FFT of the bit-reversed buffer w (m interleaved values).
- * sign = +1: forward; -1: inverse (unscaled), by conjugating the twiddles. */
+/* Butterflies. Each reads p legs a_r = x[j + r h] (r = 0..p-1) of one group,
+ * multiplies leg r by its twiddle (stages after the first), and writes the
+ * p-point DFT back to the same places. */
+
+#define TWIDDLE(q)                                                        \
+    do {                                                                  \
+        float t_ = a##q##r * cr##q[j] - a##q##i * ci##q[j];               \
+        a##q##i = a##q##r * ci##q[j] + a##q##i * cr##q[j];                \
+        a##q##r = t_;                                                     \
+    } while (0)
+
 OH_SIMD_CLONES
-static void complex_stages(const oh_fft *f, float *restrict w, float sign)
+static void stage2(float *restrict xr, float *restrict xi, size_t m, size_t h,
+                   const float *restrict cr1, const float *restrict ci1)
 {
-    size_t m = f->m;
-    const float *tw = f->stage_tw;
-    size_t h = 1;
-    if (m >= 4) {
-        /* The first two stages fused (a radix-4 pass): their twiddles are
-         * 1 and -i (+i inverse), so no multiplies, and no 1- and 2-long
-         * inner loops. */
-        for (size_t base = 0; base < m; base += 4) {
-            float *x = w + 2 * base;
-            float a0r = x[0] + x[2], a0i = x[1] + x[3];
-            float a1r = x[0] - x[2], a1i = x[1] - x[3];
-            float a2r = x[4] + x[6], a2i = x[5] + x[7];
-            float a3r = x[4] - x[6], a3i = x[5] - x[7];
-            float br = sign * a3i, bi = -sign * a3r;
-            x[0] = a0r + a2r;
-            x[1] = a0i + a2i;
-            x[4] = a0r - a2r;
-            x[5] = a0i - a2i;
-            x[2] = a1r + br;
-            x[3] = a1i + bi;
-            x[6] = a1r - br;
-            x[7] = a1i - bi;
-        }
-        tw += 2 * 3;
-        h = 4;
-    }
-    for (; h < m; h *= 2) {
+    if (!cr1) {
+        /* the first stage (no twiddles) has h == 1: saying so turns the
+         * group loop into the inner one, which then vectorises */
+        h = 1;
         for (size_t base = 0; base < m; base += 2 * h) {
-            float *a = w + 2 * base;
-            float *b = a + 2 * h;
+            float *restrict r0 = xr + base, *restrict i0 = xi + base;
             for (size_t j = 0; j < h; j++) {
-                float wr = tw[2 * j], wi = sign * tw[2 * j + 1];
-                float br = b[2 * j] * wr - b[2 * j + 1] * wi;
-                float bi = b[2 * j] * wi + b[2 * j + 1] * wr;
-                float ar = a[2 * j], ai = a[2 * j + 1];
-                a[2 * j] = ar + br;
-                a[2 * j + 1] = ai + bi;
-                b[2 * j] = ar - br;
-                b[2 * j + 1] = ai - bi;
+                float a0r = r0[j], a0i = i0[j];
+                float a1r = r0[j + h], a1i = i0[j + h];
+                r0[j] = a0r + a1r;
+                i0[j] = a0i + a1i;
+                r0[j + h] = a0r - a1r;
+                i0[j + h] = a0i - a1i;
             }
         }
-        tw += 2 * h;
+        return;
+    }
+    for (size_t base = 0; base < m; base += 2 * h) {
+        float *restrict r0 = xr + base, *restrict i0 = xi + base;
+        for (size_t j = 0; j < h; j++) {
+            float a0r = r0[j], a0i = i0[j];
+            float a1r = r0[j + h], a1i = i0[j + h];
+            TWIDDLE(1);
+            r0[j] = a0r + a1r;
+            i0[j] = a0i + a1i;
+            r0[j + h] = a0r - a1r;
+            i0[j + h] = a0i - a1i;
+        }
+    }
+}
+
+OH_SIMD_CLONES
+static void stage3(float *restrict xr, float *restrict xi, size_t m, size_t h,
+                   const float *restrict cr1, const float *restrict ci1)
+{
+    const float s3 = 0.86602540378443864676f;
+    const float *cr2 = cr1 ? cr1 + h : NULL, *ci2 = ci1 ? ci1 + h : NULL;
+    if (!cr1) {
+        /* the first stage (no twiddles) has h == 1: saying so turns the
+         * group loop into the inner one, which then vectorises */
+        h = 1;
+        for (size_t base = 0; base < m; base += 3 * h) {
+            float *restrict r0 = xr + base, *restrict i0 = xi + base;
+            for (size_t j = 0; j < h; j++) {
+                float a0r = r0[j], a0i = i0[j];
+                float a1r = r0[j + h], a1i = i0[j + h];
+                float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
+                float tr = a1r + a2r, ti = a1i + a2i;
+                float dr = s3 * (a1r - a2r), di = s3 * (a1i - a2i);
+                float mr = a0r - 0.5f * tr, mi = a0i - 0.5f * ti;
+                r0[j] = a0r + tr;
+                i0[j] = a0i + ti;
+                r0[j + h] = mr + di;
+                i0[j + h] = mi - dr;
+                r0[j + 2 * h] = mr - di;
+                i0[j + 2 * h] = mi + dr;
+            }
+        }
+        return;
+    }
+    for (size_t base = 0; base < m; base += 3 * h) {
+        float *restrict r0 = xr + base, *restrict i0 = xi + base;
+        for (size_t j = 0; j < h; j++) {
+            float a0r = r0[j], a0i = i0[j];
+            float a1r = r0[j + h], a1i = i0[j + h];
+            float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
+            TWIDDLE(1);
+            TWIDDLE(2);
+            float tr = a1r + a2r, ti = a1i + a2i;
+            float dr = s3 * (a1r - a2r), di = s3 * (a1i - a2i);
+            float mr = a0r - 0.5f * tr, mi = a0i - 0.5f * ti;
+            r0[j] = a0r + tr;
+            i0[j] = a0i + ti;
+            r0[j + h] = mr + di;
+            i0[j + h] = mi - dr;
+            r0[j + 2 * h] = mr - di;
+            i0[j + 2 * h] = mi + dr;
+        }
+    }
+}
+
+OH_SIMD_CLONES
+static void stage4(float *restrict xr, float *restrict xi, size_t m, size_t h,
+                   const float *restrict cr1, const float *restrict ci1)
+{
+    const float *cr2 = cr1 ? cr1 + h : NULL, *ci2 = ci1 ? ci1 + h : NULL;
+    const float *cr3 = cr1 ? cr1 + 2 * h : NULL, *ci3 = ci1 ? ci1 + 2 * h : NULL;
+    if (!cr1) {
+        /* the first stage (no twiddles) has h == 1: saying so turns the
+         * group loop into the inner one, which then vectorises */
+        h = 1;
+        for (size_t base = 0; base < m; base += 4 * h) {
+            float *restrict r0 = xr + base, *restrict i0 = xi + base;
+            for (size_t j = 0; j < h; j++) {
+                float a0r = r0[j], a0i = i0[j];
+                float a1r = r0[j + h], a1i = i0[j + h];
+                float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
+                float a3r = r0[j + 3 * h], a3i = i0[j + 3 * h];
+                float t0r = a0r + a2r, t0i = a0i + a2i;
+                float t1r = a0r - a2r, t1i = a0i - a2i;
+                float t2r = a1r + a3r, t2i = a1i + a3i;
+                float t3r = a1r - a3r, t3i = a1i - a3i;
+                r0[j] = t0r + t2r;
+                i0[j] = t0i + t2i;
+                r0[j + 2 * h] = t0r - t2r;
+                i0[j + 2 * h] = t0i - t2i;
+                /* Y1 = t1 - i t3, Y3 = t1 + i t3 */
+                r0[j + h] = t1r + t3i;
+                i0[j + h] = t1i - t3r;
+                r0[j + 3 * h] = t1r - t3i;
+                i0[j + 3 * h] = t1i + t3r;
+            }
+        }
+        return;
+    }
+    for (size_t base = 0; base < m; base += 4 * h) {
+        float *restrict r0 = xr + base, *restrict i0 = xi + base;
+        for (size_t j = 0; j < h; j++) {
+            float a0r = r0[j], a0i = i0[j];
+            float a1r = r0[j + h], a1i = i0[j + h];
+            float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
+            float a3r = r0[j + 3 * h], a3i = i0[j + 3 * h];
+            TWIDDLE(1);
+            TWIDDLE(2);
+            TWIDDLE(3);
+            float t0r = a0r + a2r, t0i = a0i + a2i;
+            float t1r = a0r - a2r, t1i = a0i - a2i;
+            float t2r = a1r + a3r, t2i = a1i + a3i;
+            float t3r = a1r - a3r, t3i = a1i - a3i;
+            r0[j] = t0r + t2r;
+            i0[j] = t0i + t2i;
+            r0[j + 2 * h] = t0r - t2r;
+            i0[j + 2 * h] = t0i - t2i;
+            /* Y1 = t1 - i t3, Y3 = t1 + i t3 */
+            r0[j + h] = t1r + t3i;
+            i0[j + h] = t1i - t3r;
+            r0[j + 3 * h] = t1r - t3i;
+            i0[j + 3 * h] = t1i + t3r;
+        }
+    }
+}
+
+OH_SIMD_CLONES
+static void stage5(float *restrict xr, float *restrict xi, size_t m, size_t h,
+                   const float *restrict cr1, const float *restrict ci1)
+{
+    const float c1 = 0.30901699437494742410f, c2 = -0.80901699437494742410f;
+    const float s1 = 0.95105651629515357212f, s2 = 0.58778525229247312917f;
+    const float *cr2 = cr1 ? cr1 + h : NULL, *ci2 = ci1 ? ci1 + h : NULL;
+    const float *cr3 = cr1 ? cr1 + 2 * h : NULL, *ci3 = ci1 ? ci1 + 2 * h : NULL;
+    const float *cr4 = cr1 ? cr1 + 3 * h : NULL, *ci4 = ci1 ? ci1 + 3 * h : NULL;
+    if (!cr1) {
+        /* the first stage (no twiddles) has h == 1: saying so turns the
+         * group loop into the inner one, which then vectorises */
+        h = 1;
+        for (size_t base = 0; base < m; base += 5 * h) {
+            float *restrict r0 = xr + base, *restrict i0 = xi + base;
+            for (size_t j = 0; j < h; j++) {
+                float a0r = r0[j], a0i = i0[j];
+                float a1r = r0[j + h], a1i = i0[j + h];
+                float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
+                float a3r = r0[j + 3 * h], a3i = i0[j + 3 * h];
+                float a4r = r0[j + 4 * h], a4i = i0[j + 4 * h];
+                float b1r = a1r + a4r, b1i = a1i + a4i;
+                float b2r = a2r + a3r, b2i = a2i + a3i;
+                float d1r = a1r - a4r, d1i = a1i - a4i;
+                float d2r = a2r - a3r, d2i = a2i - a3i;
+                float p1r = a0r + c1 * b1r + c2 * b2r, p1i = a0i + c1 * b1i + c2 * b2i;
+                float p2r = a0r + c2 * b1r + c1 * b2r, p2i = a0i + c2 * b1i + c1 * b2i;
+                /* Y1,4 = p1 -/+ i v1, Y2,3 = p2 -/+ i v2 */
+                float v1r = s1 * d1r + s2 * d2r, v1i = s1 * d1i + s2 * d2i;
+                float v2r = s2 * d1r - s1 * d2r, v2i = s2 * d1i - s1 * d2i;
+                r0[j] = a0r + b1r + b2r;
+                i0[j] = a0i + b1i + b2i;
+                r0[j + h] = p1r + v1i;
+                i0[j + h] = p1i - v1r;
+                r0[j + 4 * h] = p1r - v1i;
+                i0[j + 4 * h] = p1i + v1r;
+                r0[j + 2 * h] = p2r + v2i;
+                i0[j + 2 * h] = p2i - v2r;
+                r0[j + 3 * h] = p2r - v2i;
+                i0[j + 3 * h] = p2i + v2r;
+            }
+        }
+        return;
+    }
+    for (size_t base = 0; base < m; base += 5 * h) {
+        float *restrict r0 = xr + base, *restrict i0 = xi + base;
+        for (size_t j = 0; j < h; j++) {
+            float a0r = r0[j], a0i = i0[j];
+            float a1r = r0[j + h], a1i = i0[j + h];
+            float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
+            float a3r = r0[j + 3 * h], a3i = i0[j + 3 * h];
+            float a4r = r0[j + 4 * h], a4i = i0[j + 4 * h];
+            TWIDDLE(1);
+            TWIDDLE(2);
+            TWIDDLE(3);
+            TWIDDLE(4);
+            float b1r = a1r + a4r, b1i = a1i + a4i;
+            float b2r = a2r + a3r, b2i = a2i + a3i;
+            float d1r = a1r - a4r, d1i = a1i - a4i;
+            float d2r = a2r - a3r, d2i = a2i - a3i;
+            float p1r = a0r + c1 * b1r + c2 * b2r, p1i = a0i + c1 * b1i + c2 * b2i;
+            float p2r = a0r + c2 * b1r + c1 * b2r, p2i = a0i + c2 * b1i + c1 * b2i;
+            /* Y1,4 = p1 -/+ i v1, Y2,3 = p2 -/+ i v2 */
+            float v1r = s1 * d1r + s2 * d2r, v1i = s1 * d1i + s2 * d2i;
+            float v2r = s2 * d1r - s1 * d2r, v2i = s2 * d1i - s1 * d2i;
+            r0[j] = a0r + b1r + b2r;
+            i0[j] = a0i + b1i + b2i;
+            r0[j + h] = p1r + v1i;
+            i0[j + h] = p1i - v1r;
+            r0[j + 4 * h] = p1r - v1i;
+            i0[j + 4 * h] = p1i + v1r;
+            r0[j + 2 * h] = p2r + v2i;
+            i0[j + 2 * h] = p2i - v2r;
+            r0[j + 3 * h] = p2r - v2i;
+            i0[j + 3 * h] = p2i + v2r;
+        }
+    }
+}
+
+/* Forward complex FFT of the digit-reversed buffer, in place. */
+static void complex_stages(oh_fft *f)
+{
+    size_t m = f->m, h = 1;
+    for (int s = 0; s < f->nstages; s++) {
+        int p = f->radix[s];
+        const float *cr = s == 0 ? NULL : f->tw_re + f->tw_off[s];
+        const float *ci = s == 0 ? NULL : f->tw_im + f->tw_off[s];
+        switch (p) {
+        case 2:
+            stage2(f->wr, f->wi, m, h, cr, ci);
+            break;
+        case 3:
+            stage3(f->wr, f->wi, m, h, cr, ci);
+            break;
+        case 4:
+            stage4(f->wr, f->wi, m, h, cr, ci);
+            break;
+        default:
+            stage5(f->wr, f->wi, m, h, cr, ci);
+            break;
+        }
+        h *= (size_t)p;
     }
 }
 
 void oh_fft_forward(oh_fft *f, const float *in, float *re, float *im)
 {
     size_t m = f->m;
-    float *w = f->work;
+    float *restrict wr = f->wr, *restrict wi = f->wi;
     for (size_t k = 0; k < m; k++) {
-        unsigned r = f->bitrev[k];
-        w[2 * r] = in[2 * k];
-        w[2 * r + 1] = in[2 * k + 1];
+        unsigned r = f->perm[k];
+        wr[k] = in[2 * r];
+        wi[k] = in[2 * r + 1];
     }
-    complex_stages(f, w, 1.0f);
-    re[0] = w[0] + w[1];
+    complex_stages(f);
+    re[0] = wr[0] + wi[0];
     im[0] = 0.0f;
-    re[m] = w[0] - w[1];
+    re[m] = wr[0] - wi[0];
     im[m] = 0.0f;
     for (size_t k = 1; k <= m / 2; k++) {
         size_t j = m - k;
-        float zr = w[2 * k], zi = w[2 * k + 1];
-        float cr = w[2 * j], ci = -w[2 * j + 1]; /* conj Z[m-k] */
+        float zr = wr[k], zi = wi[k];
+        float cr = wr[j], ci = -wi[j]; /* conj Z[m-k] */
         float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
         float dr = 0.5f * (zr - cr), di = 0.5f * (zi - ci);
         /* odd part: (Z[k] - conj Z[m-k]) / (2i) = (di, -dr) */
@@ -197,9 +473,10 @@ void oh_fft_forward(oh_fft *f, const float *in, float *re, float *im)
 void oh_fft_inverse(oh_fft *f, const float *re, const float *im, float *out)
 {
     size_t m = f->m;
-    float *w = f->work;
+    float *restrict wr = f->wr, *restrict wi = f->wi;
     /* Rebuild Z[k] = E[k] + i O[k] with E = (X[k] + conj X[m-k]) / 2 and
-     * O = (X[k] - conj X[m-k]) e^{+2 pi i k/n} / 2, stored bit-reversed. */
+     * O = (X[k] - conj X[m-k]) e^{+2 pi i k/n} / 2, and store its conjugate
+     * at the digit-reversed places: the forward stages then give conj(m z). */
     for (size_t k = 0; k <= m / 2; k++) {
         size_t j = m - k;
         float xr = re[k], xi = k == 0 ? 0.0f : im[k];
@@ -208,24 +485,25 @@ void oh_fft_inverse(oh_fft *f, const float *re, const float *im, float *out)
         float dr = 0.5f * (xr - yr), di = 0.5f * (xi - yi);
         float tr = f->split_re[k], ti = -f->split_im[k];
         float or_ = dr * tr - di * ti, oi = dr * ti + di * tr;
-        /* Z[k] = E + i O */
-        float zr = er - oi, zi = ei + or_;
-        unsigned rk = f->bitrev[k];
-        w[2 * rk] = zr;
-        w[2 * rk + 1] = zi;
-        if (k != 0 && k != j && j < m) {
-            /* Z[m-k] = E[m-k] + i O[m-k] = conj E[k] + i conj O[k]: both
-             * halves are spectra of real sequences. */
-            float zr2 = er + oi, zi2 = -ei + or_;
-            unsigned rj = f->bitrev[j];
-            w[2 * rj] = zr2;
-            w[2 * rj + 1] = zi2;
+        /* Z[k] = E + i O, conjugated, in natural order in out for now */
+        out[2 * k] = er - oi;
+        out[2 * k + 1] = -(ei + or_);
+        if (k != 0 && k != j) {
+            /* Z[m-k] = conj E[k] + i conj O[k]: both halves are spectra of
+             * real sequences. */
+            out[2 * j] = er + oi;
+            out[2 * j + 1] = -(-ei + or_);
         }
     }
-    complex_stages(f, w, -1.0f);
+    for (size_t k = 0; k < m; k++) {
+        unsigned r = f->perm[k];
+        wr[k] = out[2 * r];
+        wi[k] = out[2 * r + 1];
+    }
+    complex_stages(f);
     float scale = 1.0f / (float)m;
     for (size_t k = 0; k < m; k++) {
-        out[2 * k] = w[2 * k] * scale;
-        out[2 * k + 1] = w[2 * k + 1] * scale;
+        out[2 * k] = wr[k] * scale;
+        out[2 * k + 1] = -wi[k] * scale;
     }
 }

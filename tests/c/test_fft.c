@@ -1,4 +1,5 @@
-/* Real FFT: against a direct DFT in double precision, round trip, bad sizes,
+/* Real FFT: against a direct DFT in double precision (the reference
+ * numpy.fft.rfft computes) for every size the echo canceller uses, round trip, bad sizes,
  * and create under allocation failure. */
 #include <math.h>
 #include <stdint.h>
@@ -45,7 +46,9 @@ static void test_bad_sizes(void)
     CHECK_STATUS(oh_fft_create(0, &fft), OH_EINVAL);
     CHECK(fft == NULL);
     CHECK_STATUS(oh_fft_create(2, &fft), OH_EINVAL);
-    CHECK_STATUS(oh_fft_create(320, &fft), OH_EINVAL);
+    CHECK_STATUS(oh_fft_create(15, &fft), OH_EINVAL);  /* odd */
+    CHECK_STATUS(oh_fft_create(14, &fft), OH_EINVAL);  /* 7 */
+    CHECK_STATUS(oh_fft_create(2 * 3 * 11, &fft), OH_EINVAL);
     CHECK_STATUS(oh_fft_create(1u << 17, &fft), OH_EINVAL);
     CHECK_STATUS(oh_fft_create(512, NULL), OH_EINVAL);
     oh_fft_destroy(NULL);
@@ -62,6 +65,11 @@ int main(void)
     unsigned long long rng = oh_test_seed();
     for (size_t n = 4; n <= 1024; n *= 2)
         test_against_dft(n, &rng);
+    /* the echo canceller's 10 ms blocks (2N at 8, 16, 32, 48 kHz), odd
+     * half-sizes, and every radix alone and mixed */
+    static const size_t mixed[] = {160, 320, 640, 960, 6, 10, 30, 90, 250, 480, 750, 1000};
+    for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++)
+        test_against_dft(mixed[i], &rng);
     test_bad_sizes();
     test_enomem();
     TEST_EXIT();

@@ -1,4 +1,5 @@
-/* Real FFT of power-of-two sizes, for the core's frequency-domain DSP
+/* Real FFT of even sizes n with n/2 = 2^a 3^b 5^c (all powers of two, and
+ * the 10 ms blocks 160/320/640/960 at 8-48 kHz), for the core's frequency-domain DSP
  * (echo canceller, suppressors).
  *
  * Spectra are kept as separate real and imaginary arrays of n/2+1 bins
@@ -21,7 +22,8 @@ extern "C" {
 
 typedef struct oh_fft oh_fft;
 
-/* n: transform size in samples, a power of two from 4 to 65536. */
+/* n: transform size in samples, 4 to 65536, even, with n/2 a product of
+ * 2, 3 and 5 (OH_EINVAL otherwise). */
 oh_status oh_fft_create(size_t n, oh_fft **out);
 void oh_fft_destroy(oh_fft *fft);
 size_t oh_fft_size(const oh_fft *fft);
