@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 from offhook.errors import (
     CodecError,
     EchoCancellerError,
+    MediaError,
     MixerError,
     OffhookError,
     ResamplerError,
@@ -21,6 +22,7 @@ except PackageNotFoundError:  # running from a source tree without an install
 __all__ = [
     "CodecError",
     "EchoCancellerError",
+    "MediaError",
     "MixerError",
     "OffhookError",
     "ResamplerError",

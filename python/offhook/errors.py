@@ -44,3 +44,7 @@ class RtpError(OffhookError, ValueError):
 
 class SrtpError(RtpError):
     """SRTP/SRTCP refused a packet (``defect`` AUTH_FAIL, REPLAY...) or bad key material."""
+
+
+class MediaError(OffhookError, ValueError):
+    """The media engine or one of its streams was misused (closed, full, unsupported setting)."""
