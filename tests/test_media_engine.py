@@ -10,6 +10,7 @@ Only loopback, only ports the OS picks.
 """
 from __future__ import annotations
 
+import gc
 import os
 import re
 import socket
@@ -362,3 +363,14 @@ def test_close_leaves_no_thread_or_socket(tmp_path):
     engines[1].close()
     assert _threads_and_fds() == before
     assert read_wav(tmp_path / "r.wav", sample_rate=16000, channels=1).frames >= 0
+
+
+def test_engine_dropped_without_close_stops_its_thread():
+    before = _threads_and_fds()
+    e = eng.MediaEngine()
+    s = e.add_stream()
+    s.play_tone(440)
+    assert _threads_and_fds()[0] == before[0] + 1
+    del e, s  # the engine and its streams reference each other: the cycle collector frees them
+    gc.collect()
+    assert _threads_and_fds() == before
