@@ -117,6 +117,47 @@ static void test_config_errors_and_enomem(void)
     CHECK_STATUS(oh_engine_stream_set_direction(g_eng, id, (oh_engine_direction)7), OH_EINVAL);
     oh_wav_error werr;
     CHECK(oh_engine_stream_play_wav(g_eng, id, "/nonexistent/x.wav", &werr) < 0);
+
+    /* play_wav and record_wav allocate too (reader, resampler, FIFO; writer):
+     * each failure is OH_ENOMEM with nothing left behind. */
+    char wav[] = "/tmp/oh_engine_src_XXXXXX";
+    close(mkstemp(wav));
+    oh_wav_writer_config wcfg;
+    oh_wav_writer_config_default(&wcfg); /* 8000 Hz: the 16 kHz engine resamples it */
+    oh_wav_writer *w = NULL;
+    CHECK_STATUS(oh_wav_writer_open(wav, &wcfg, &w, &werr), OH_OK);
+    static const int16_t some[800];
+    CHECK_STATUS(oh_wav_writer_write(w, some, 800), OH_OK);
+    CHECK_STATUS(oh_wav_writer_close(w, &werr), OH_OK);
+    int st1 = OH_ENOMEM, failures = 0;
+    for (long nth = 1; nth < 100; nth++) {
+        long before = failalloc_outstanding();
+        failalloc_fail_at(nth);
+        st1 = oh_engine_stream_play_wav(g_eng, id, wav, &werr);
+        failalloc_fail_at(0);
+        CHECK(st1 == OH_OK || st1 == OH_ENOMEM);
+        CHECK_STATUS(oh_engine_stream_play_silence(g_eng, id), OH_OK); /* frees a played WAV */
+        CHECK(failalloc_outstanding() == before);
+        if (st1 == OH_OK)
+            break;
+        failures++;
+    }
+    CHECK(st1 == OH_OK && failures >= 5);
+    failures = 0;
+    for (long nth = 1; nth < 100; nth++) {
+        long before = failalloc_outstanding();
+        failalloc_fail_at(nth);
+        st1 = oh_engine_stream_record_wav(g_eng, id, wav, &werr);
+        failalloc_fail_at(0);
+        CHECK(st1 == OH_OK || st1 == OH_ENOMEM);
+        CHECK_STATUS(oh_engine_stream_stop_recording(g_eng, id, &werr), OH_OK);
+        CHECK(failalloc_outstanding() == before);
+        if (st1 == OH_OK)
+            break;
+        failures++;
+    }
+    CHECK(st1 == OH_OK && failures >= 2);
+    unlink(wav);
     CHECK_STATUS(oh_engine_stream_remove(g_eng, id), OH_OK);
     CHECK_STATUS(oh_engine_stream_remove(g_eng, id), OH_EINVAL); /* stale id */
     oh_engine_stream_stats st;
