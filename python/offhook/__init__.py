@@ -5,6 +5,7 @@ from offhook import sip
 from offhook.errors import (
     CodecError,
     EchoCancellerError,
+    MediaError,
     MixerError,
     NegotiationError,
     OffhookError,
@@ -26,6 +27,7 @@ except PackageNotFoundError:  # running from a source tree without an install
 __all__ = [
     "CodecError",
     "EchoCancellerError",
+    "MediaError",
     "MixerError",
     "NegotiationError",
     "OffhookError",

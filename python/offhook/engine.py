@@ -2,6 +2,7 @@
 from offhook._aec import EchoCanceller
 from offhook._codecs import Codec
 from offhook._jitter import JitterBuffer, JitterStatus, Playout, TimeScaler
+from offhook._media import MediaEngine, MediaStream
 from offhook._mixer import ConferenceMixer
 from offhook._resample import Resampler
 from offhook._rtp import (
@@ -59,6 +60,8 @@ __all__ = [
     "EchoCanceller",
     "JitterBuffer",
     "JitterStatus",
+    "MediaEngine",
+    "MediaStream",
     "PacketDefect",
     "Playout",
     "ReportBlock",

@@ -106,3 +106,7 @@ class SipAuthError(OffhookError, ValueError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class MediaError(OffhookError, ValueError):
+    """The media engine or one of its streams was misused (closed, full, unsupported setting)."""

@@ -1,0 +1,169 @@
+/* The media engine: one C thread that owns the UDP sockets of every RTP
+ * stream and the audio clock, and carries each stream's audio without any
+ * help from the caller.
+ *
+ * Per stream, every tick (ptime_ms, 10 or 20 ms, on CLOCK_MONOTONIC):
+ *   send:    source (WAV file, tone or silence, at the engine rate)
+ *            -> resample to the codec rate -> encode -> RTP -> sendto(remote)
+ *   receive: recvfrom (as packets arrive) -> RTP validation -> latch on the
+ *            first valid source -> jitter buffer + decode + concealment
+ *            (oh_playout), one tick of PCM -> resample to the engine rate
+ *            -> sink (a WAV recording, or nothing)
+ *
+ * Source validation: a datagram that is not a well-formed RTP packet
+ * (oh_rtp_parse) is dropped and counted (dropped_invalid); one with another
+ * payload type is dropped (dropped_payload_type). The first valid packet
+ * latches the stream on its source address and SSRC; later packets from
+ * another address or SSRC are dropped and counted (dropped_stray), which is
+ * what stops RTP injection and "RTP bleed". Re-latching is not done yet:
+ * update(remote=...) on the stream clears the latch.
+ *
+ * Threads: oh_engine_create starts the media thread; it is the only thread
+ * the core starts. Every other function may be called from any thread but
+ * the media thread (calls are serialised by the engine's mutex). They talk
+ * to the media thread through a command slot under that mutex: the caller
+ * posts a command, wakes the media thread through an eventfd and waits on a
+ * condition variable until the media thread has applied it between two
+ * ticks. So a call returns once its effect is in place, and the per-tick
+ * audio path itself takes no lock and allocates nothing: only the step that
+ * takes a pending command locks. Objects a stream needs (codec, playout,
+ * socket, WAV reader or writer, resamplers) are made and freed by the
+ * calling thread, outside the media thread; the command only swaps pointers.
+ * File I/O of WAV sources and recordings does happen on the media thread
+ * (buffered reads/writes of one tick).
+ *
+ * Units: rates in Hz, times in ms, ports as host integers. Addresses are
+ * numeric IPv4 or IPv6 strings (no name resolution).
+ *
+ * Lifecycle: oh_engine_config_default, oh_engine_create, oh_engine_stream_add
+ * (the stream's create: the only place a stream allocates), ...,
+ * oh_engine_stream_remove, oh_engine_destroy (stops the thread, closes every
+ * stream left, finalises recordings). */
+#ifndef OFFHOOK_OH_ENGINE_H
+#define OFFHOOK_OH_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "offhook/oh_codec.h"
+#include "offhook/oh_jitter.h"
+#include "offhook/oh_rtp.h"
+#include "offhook/oh_status.h"
+#include "offhook/oh_wav.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OH_ENGINE_MAX_STREAMS 4096
+#define OH_ENGINE_ADDR_LEN 64 /* a numeric IPv6 address with scope fits */
+
+typedef struct oh_engine_config {
+    int sample_rate; /* the engine's PCM rate: 8000, 16000, 32000 or 48000 Hz */
+    int ptime_ms;    /* the tick and the packet duration: 10 or 20 ms */
+    int max_streams; /* streams at most, 1..OH_ENGINE_MAX_STREAMS */
+} oh_engine_config;
+
+typedef enum oh_engine_direction {
+    OH_ENGINE_SENDRECV = 0,
+    OH_ENGINE_SENDONLY = 1,
+    OH_ENGINE_RECVONLY = 2,
+    OH_ENGINE_INACTIVE = 3
+} oh_engine_direction;
+
+typedef struct oh_engine_stream_config {
+    char local_addr[OH_ENGINE_ADDR_LEN];  /* numeric address to bind, e.g. "127.0.0.1" */
+    int local_port;                       /* 0 = chosen by the OS (see oh_engine_stream_local_port) */
+    char remote_addr[OH_ENGINE_ADDR_LEN]; /* "" = no remote yet: nothing is sent */
+    int remote_port;
+    oh_codec_config codec;                /* codec.sample_rate 0 = chosen by the engine */
+    int payload_type;                     /* 0..127 */
+    oh_engine_direction direction;
+    uint32_t ssrc;                        /* 0 = random */
+} oh_engine_stream_config;
+
+typedef struct oh_engine_stream_stats {
+    uint64_t packets_sent;
+    uint64_t bytes_sent;           /* RTP bytes (header + payload) handed to sendto */
+    uint64_t send_errors;          /* sendto failures (buffer full, unreachable...) */
+    uint64_t packets_received;     /* RTP packets accepted from the latched source */
+    uint64_t bytes_received;       /* their RTP bytes */
+    uint64_t dropped_invalid;      /* datagrams that are not valid RTP (oh_rtp_parse refused) */
+    uint64_t dropped_payload_type; /* valid RTP with a payload type other than the stream's */
+    uint64_t dropped_stray;        /* valid RTP from an address or SSRC other than the latched one */
+    uint64_t dropped_inactive;     /* packets arriving while the direction does not receive */
+    uint64_t rtcp_received;        /* RTCP on the RTP port (rtcp-mux); not processed yet */
+    uint64_t ticks;                /* ticks processed for this stream */
+    uint64_t recorded_frames;      /* samples written to the current recording */
+    int latched;                   /* 1 once a source is latched */
+    char latched_addr[OH_ENGINE_ADDR_LEN];
+    int latched_port;
+    uint32_t remote_ssrc;
+    uint32_t local_ssrc;
+    int source_done;               /* 1 when a WAV source has reached its end (silence follows) */
+    oh_rtp_source_stats source;    /* RFC 3550 state of the latched source (jitter, loss) */
+    oh_jitter_stats playout;       /* jitter buffer and concealment */
+} oh_engine_stream_stats;
+
+typedef struct oh_engine_stats {
+    uint64_t ticks;          /* ticks run since create */
+    uint64_t late_ticks;     /* ticks that started more than one tick late */
+    uint64_t clock_resyncs;  /* times the clock jumped ahead instead of catching up */
+    int streams;
+} oh_engine_stats;
+
+typedef struct oh_engine oh_engine;
+
+/* 16000 Hz, 20 ms, 256 streams. */
+void oh_engine_config_default(oh_engine_config *cfg);
+
+/* Allocates the engine and starts its media thread. OH_EINVAL for a bad
+ * config, OH_ENOMEM, OH_EIO when the thread or its eventfd cannot be made. */
+oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out);
+
+/* Stops the media thread, then closes every stream still open. NULL is a no-op. */
+void oh_engine_destroy(oh_engine *eng);
+
+void oh_engine_get_stats(oh_engine *eng, oh_engine_stats *stats);
+
+/* Defaults: bind 127.0.0.1 port 0, no remote, PCMU payload type 0, sendrecv. */
+void oh_engine_stream_config_default(oh_engine_stream_config *cfg);
+
+/* Creates a stream (codec, playout, RTP state, its UDP socket bound to the
+ * local address) and hands it to the media thread; *id names it from now
+ * on. OH_EINVAL for a bad config or address, OH_EIO when the socket cannot
+ * be bound (errno kept in *sys_errno when not NULL), OH_EUNSUPPORTED when the
+ * codec cannot run at the engine's ptime, OH_ESTATE when max_streams are open. */
+oh_status oh_engine_stream_add(oh_engine *eng, const oh_engine_stream_config *cfg, int *id,
+                               int *sys_errno);
+
+/* Stops and frees the stream, finalising its recording. OH_EINVAL for an unknown id. */
+oh_status oh_engine_stream_remove(oh_engine *eng, int id);
+
+/* The port the stream's socket is bound to. */
+oh_status oh_engine_stream_local_port(oh_engine *eng, int id, int *port);
+
+/* New remote address ("" = none: stop sending); clears the latch. */
+oh_status oh_engine_stream_set_remote(oh_engine *eng, int id, const char *addr, int port);
+oh_status oh_engine_stream_set_direction(oh_engine *eng, int id, oh_engine_direction dir);
+
+/* Sources. play_wav reads a WAV once from its start (looping off; silence
+ * after its end), any rate 8000..48000 Hz, channels mixed down to mono. */
+oh_status oh_engine_stream_play_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err);
+/* A steady sine of freq_hz (below half the engine rate) at level_dbm0 (-60..0). */
+oh_status oh_engine_stream_play_tone(oh_engine *eng, int id, int freq_hz, double level_dbm0);
+oh_status oh_engine_stream_play_silence(oh_engine *eng, int id);
+
+/* Sink: records what the stream receives (16-bit mono at the engine rate),
+ * replacing (and finalising) any previous recording. */
+oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err);
+/* Stops and finalises the recording; the first error of that recording, if any. */
+oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err);
+
+oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,375 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The media engine (csrc/oh_engine.c): a C thread that owns the RTP sockets and the clock.
+
+Python configures streams and reads statistics; audio never passes through
+here and the media thread never takes the GIL. Every call below releases
+the GIL while it waits for the media thread to apply it (at most a few ms).
+"""
+import os
+
+from libc.string cimport memset, strncpy
+
+cimport oh_engine as c
+from oh_codec cimport oh_codec_config_default, oh_codec_id
+from oh_status cimport OH_EINVAL, OH_EIO, OH_ENOMEM, OH_ESTATE, OH_EUNSUPPORTED, oh_strerror
+from oh_wav cimport oh_wav_error
+
+from offhook.errors import MediaError, WavError
+from offhook.media.codecs import lookup as _lookup_codec
+
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+DEFAULT_DYNAMIC_PT = 111  # opus has no static payload type (the common choice in SDP offers)
+
+
+cdef int _check(int status, str context) except -1:
+    if status >= 0:
+        return status
+    reason = oh_strerror(status).decode("ascii")
+    if status == OH_ENOMEM:
+        raise MemoryError(f"{context}: {reason}")
+    raise MediaError(f"{context}: {reason}")
+
+
+cdef int _check_wav(int status, const oh_wav_error *err, object path) except -1:
+    if status >= 0:
+        return status
+    reason = err.reason.decode("utf-8", "replace") or oh_strerror(status).decode("ascii")
+    if status == OH_ENOMEM:
+        raise MemoryError(f"{path}: {reason}")
+    if status == OH_EIO and err.sys_errno:
+        raise OSError(err.sys_errno, os.strerror(err.sys_errno), os.fsdecode(path))
+    if status == OH_EINVAL:
+        raise MediaError(f"{os.fsdecode(path)}: {reason}")
+    raise WavError(f"{os.fsdecode(path)}: {reason}")
+
+
+cdef bytes _path(object path):
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise ValueError(f"{os.fsdecode(path)!r}: embedded null byte in path")
+    return encoded
+
+
+cdef tuple _address(object addr, str role, bint port_zero_ok):
+    """(host bytes, port) from a (host, port) pair, with messages naming role."""
+    if not isinstance(addr, tuple) or len(addr) != 2:
+        raise ValueError(f"{role} must be a (host, port) tuple, got {addr!r}")
+    host, port = addr
+    if not isinstance(host, str) or not isinstance(port, int) or isinstance(port, bool):
+        raise ValueError(f"{role} must be a (str, int) tuple, got {addr!r}")
+    if not (0 if port_zero_ok else 1) <= port <= 65535:
+        raise ValueError(f"{role} port must be {'0' if port_zero_ok else '1'}..65535, got {port}")
+    encoded = host.encode("ascii", "replace")
+    if len(encoded) >= c.OH_ENGINE_ADDR_LEN:
+        raise ValueError(f"{role} host {host!r} is too long for a numeric IP address")
+    return encoded, port
+
+
+cdef int _direction(object direction) except -1:
+    try:
+        return DIRECTIONS.index(direction)
+    except ValueError:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}; got {direction!r}") from None
+
+
+cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
+    src = &s.source
+    pl = &s.playout
+    return {
+        "packets_sent": s.packets_sent, "bytes_sent": s.bytes_sent, "send_errors": s.send_errors,
+        "packets_received": s.packets_received, "bytes_received": s.bytes_received,
+        "dropped_invalid": s.dropped_invalid, "dropped_payload_type": s.dropped_payload_type,
+        "dropped_stray": s.dropped_stray, "dropped_inactive": s.dropped_inactive,
+        "rtcp_received": s.rtcp_received, "ticks": s.ticks, "recorded_frames": s.recorded_frames,
+        "latched": (s.latched_addr.decode("ascii"), s.latched_port) if s.latched else None,
+        "remote_ssrc": s.remote_ssrc if s.latched else None, "local_ssrc": s.local_ssrc,
+        "source_done": bool(s.source_done),
+        "jitter_ms": src.jitter_ms, "lost": src.cumulative_lost, "expected": src.expected,
+        "bad_seq": src.bad_seq,
+        "playout": {"current_delay_ms": pl.current_delay_ms, "target_delay_ms": pl.target_delay_ms,
+                    "received": pl.received, "played": pl.played, "late": pl.late, "lost": pl.lost,
+                    "concealed": pl.concealed, "accelerated": pl.accelerated,
+                    "expanded": pl.expanded, "silence": pl.silence, "duplicates": pl.duplicates,
+                    "overflow": pl.overflow, "resyncs": pl.resyncs, "max_burst": pl.max_burst},
+    }
+
+
+cdef class MediaEngine:
+    """MediaEngine(sample_rate=16000, ptime=20, *, max_streams=256): starts the media thread.
+
+    sample_rate (8000, 16000, 32000 or 48000 Hz) is the rate of played and
+    recorded audio; ptime (10 or 20 ms) is the tick and every stream's packet
+    duration. close() (or leaving a with block) stops the thread and closes
+    every stream.
+    """
+    cdef c.oh_engine *_eng
+    cdef readonly int sample_rate
+    cdef readonly int ptime
+    cdef object _streams  # id -> MediaStream, so close() can mark them closed
+
+    def __cinit__(self, int sample_rate=16000, int ptime=20, *, int max_streams=256):
+        if sample_rate not in (8000, 16000, 32000, 48000):
+            raise ValueError(f"sample_rate must be 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
+        if ptime not in (10, 20):
+            raise ValueError(f"ptime must be 10 or 20 ms, got {ptime}")
+        if not 1 <= max_streams <= c.OH_ENGINE_MAX_STREAMS:
+            raise ValueError(f"max_streams must be 1..{c.OH_ENGINE_MAX_STREAMS}, got {max_streams}")
+        cdef c.oh_engine_config cfg
+        c.oh_engine_config_default(&cfg)
+        cfg.sample_rate = sample_rate
+        cfg.ptime_ms = ptime
+        cfg.max_streams = max_streams
+        cdef int st
+        with nogil:
+            st = c.oh_engine_create(&cfg, &self._eng)
+        if st == OH_EIO:
+            raise OSError("media engine: cannot start the media thread")
+        _check(st, "media engine")
+        self.sample_rate = sample_rate
+        self.ptime = ptime
+        self._streams = {}
+
+    def __dealloc__(self):
+        if self._eng != NULL:
+            with nogil:
+                c.oh_engine_destroy(self._eng)
+            self._eng = NULL
+
+    cdef c.oh_engine *_get(self) except NULL:
+        if self._eng == NULL:
+            raise MediaError("the media engine is closed")
+        return self._eng
+
+    def __enter__(self):
+        self._get()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self._eng == NULL else f"{len(self._streams)} streams"
+        return f"<offhook MediaEngine {self.sample_rate} Hz {self.ptime} ms, {state}>"
+
+    @property
+    def closed(self):
+        return self._eng == NULL
+
+    def close(self):
+        """Stops the media thread and closes every stream (recordings are finalised)."""
+        cdef c.oh_engine *eng = self._eng
+        if eng == NULL:
+            return
+        for s in list(self._streams.values()):
+            (<MediaStream>s)._id = -1
+        self._streams.clear()
+        self._eng = NULL
+        with nogil:
+            c.oh_engine_destroy(eng)
+
+    def stats(self):
+        """{"ticks", "late_ticks", "clock_resyncs", "streams"} of the media thread."""
+        cdef c.oh_engine_stats st
+        cdef c.oh_engine *eng = self._get()
+        with nogil:
+            c.oh_engine_get_stats(eng, &st)
+        return {"ticks": st.ticks, "late_ticks": st.late_ticks, "clock_resyncs": st.clock_resyncs,
+                "streams": st.streams}
+
+    def add_stream(self, local=("127.0.0.1", 0), remote=None, codec="PCMU", payload_type=None,
+                   direction="sendrecv", srtp=None):
+        """A new RTP stream: a UDP socket bound to local (port 0: the OS picks; see
+        local_port) sending to remote (None: nothing is sent until update(remote=...)).
+
+        codec is "PCMU", "PCMA", "G722" or "opus"; payload_type defaults to the codec's
+        static one (opus: 111). Until something is played the stream sends silence.
+        """
+        cdef c.oh_engine *eng = self._get()
+        if srtp is not None:
+            raise NotImplementedError(
+                "SRTP is not in the media engine yet: pass srtp=None (plain RTP) for now")
+        info = _lookup_codec(codec)
+        if payload_type is None:
+            payload_type = info.payload_type if info.payload_type is not None else DEFAULT_DYNAMIC_PT
+        if not isinstance(payload_type, int) or isinstance(payload_type, bool) or not 0 <= payload_type <= 127:
+            raise ValueError(f"payload_type must be an int 0..127, got {payload_type!r}")
+        cdef c.oh_engine_stream_config cfg
+        c.oh_engine_stream_config_default(&cfg)
+        lhost, lport = _address(local, "local", True)
+        strncpy(cfg.local_addr, <const char *>lhost, c.OH_ENGINE_ADDR_LEN - 1)
+        cfg.local_port = lport
+        if remote is not None:
+            rhost, rport = _address(remote, "remote", False)
+            strncpy(cfg.remote_addr, <const char *>rhost, c.OH_ENGINE_ADDR_LEN - 1)
+            cfg.remote_port = rport
+        oh_codec_config_default(&cfg.codec, <oh_codec_id><int>info.codec_id)
+        cfg.payload_type = payload_type
+        cfg.direction = <c.oh_engine_direction>_direction(direction)
+        cdef int sid = -1, err = 0, st
+        with nogil:
+            st = c.oh_engine_stream_add(eng, &cfg, &sid, &err)
+        if st == OH_EIO:
+            raise OSError(err, f"cannot bind {local[0]}:{local[1]}: {os.strerror(err)}")
+        if st == OH_EINVAL:
+            raise ValueError(f"add_stream: local {local!r} and remote {remote!r} must be numeric IP "
+                             f"addresses of the same family")
+        if st == OH_ESTATE:
+            raise MediaError(f"add_stream: the engine already has its maximum number of streams")
+        if st == OH_EUNSUPPORTED:
+            raise MediaError(f"add_stream: {info.name} cannot run with {self.ptime} ms packets")
+        _check(st, "add_stream")
+        cdef MediaStream stream = MediaStream.__new__(MediaStream)
+        stream._engine = self
+        stream._id = sid
+        stream.codec = info.name
+        stream.payload_type = payload_type
+        stream.direction = direction
+        cdef int port = 0
+        c.oh_engine_stream_local_port(eng, sid, &port)
+        stream.local_port = port
+        self._streams[sid] = stream
+        return stream
+
+
+cdef class MediaStream:
+    """One RTP stream of a MediaEngine (made by MediaEngine.add_stream)."""
+    cdef MediaEngine _engine
+    cdef int _id
+    cdef readonly int local_port
+    cdef readonly str codec
+    cdef readonly int payload_type
+    cdef readonly str direction
+
+    def __init__(self):
+        raise TypeError("streams are made by MediaEngine.add_stream()")
+
+    def __dealloc__(self):
+        # A stream dropped without close() stops, like a file object.
+        if self._engine is not None and self._id >= 0 and self._engine._eng != NULL:
+            c.oh_engine_stream_remove(self._engine._eng, self._id)
+
+    cdef c.oh_engine *_get(self) except NULL:
+        if self._id < 0 or self._engine is None or self._engine._eng == NULL:
+            raise MediaError("the stream is closed")
+        return self._engine._eng
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"local port {self.local_port}"
+        return f"<offhook MediaStream {self.codec}/{self.payload_type} {self.direction}, {state}>"
+
+    def __enter__(self):
+        self._get()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def closed(self):
+        return self._id < 0 or self._engine is None or self._engine._eng == NULL
+
+    def close(self):
+        """Stops the stream, closes its socket and finalises its recording."""
+        if self.closed:
+            self._id = -1
+            return
+        cdef c.oh_engine *eng = self._engine._eng
+        cdef int sid = self._id
+        self._engine._streams.pop(sid, None)
+        self._id = -1
+        with nogil:
+            c.oh_engine_stream_remove(eng, sid)
+
+    def play_wav(self, path):
+        """Sends a WAV file (8..48 kHz, any channel count, mixed to mono) once, then silence."""
+        cdef c.oh_engine *eng = self._get()
+        encoded = _path(path)
+        cdef const char *cpath = encoded
+        cdef oh_wav_error err
+        memset(&err, 0, sizeof(err))
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_play_wav(eng, self._id, cpath, &err)
+        _check_wav(st, &err, path)
+
+    def play_tone(self, int freq_hz, double level_dbm0=-10.0):
+        """Sends a steady sine of freq_hz at level_dbm0 (-60..0) until something else is played."""
+        cdef c.oh_engine *eng = self._get()
+        if not 0 < 2 * freq_hz < self._engine.sample_rate:
+            raise ValueError(f"tone frequency must be 1..{self._engine.sample_rate // 2 - 1} Hz "
+                             f"at {self._engine.sample_rate} Hz, got {freq_hz}")
+        if not -60.0 <= level_dbm0 <= 0.0:
+            raise ValueError(f"tone level must be -60..0 dBm0, got {level_dbm0}")
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_play_tone(eng, self._id, freq_hz, level_dbm0)
+        _check(st, "play_tone")
+
+    def play_silence(self):
+        """Stops playing: sends silence."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_play_silence(eng, self._id)
+        _check(st, "play_silence")
+
+    def record_wav(self, path):
+        """Records what the stream receives (16-bit mono at the engine's rate) to path,
+        replacing any previous recording; stop_recording() or close() finalises it."""
+        cdef c.oh_engine *eng = self._get()
+        encoded = _path(path)
+        cdef const char *cpath = encoded
+        cdef oh_wav_error err
+        memset(&err, 0, sizeof(err))
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_record_wav(eng, self._id, cpath, &err)
+        _check_wav(st, &err, path)
+
+    def stop_recording(self):
+        """Finalises the current recording (no-op when not recording)."""
+        cdef c.oh_engine *eng = self._get()
+        cdef oh_wav_error err
+        memset(&err, 0, sizeof(err))
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_stop_recording(eng, self._id, &err)
+        _check_wav(st, &err, "recording")
+
+    def update(self, *, remote=None, direction=None, codec=None):
+        """Changes the remote address (clears the source latch) and/or the direction
+        while the stream runs. Changing the codec is not supported yet."""
+        cdef c.oh_engine *eng = self._get()
+        if codec is not None:
+            raise NotImplementedError("changing a stream's codec is not in the media engine yet: "
+                                      "close the stream and add a new one")
+        cdef int d = -1
+        if direction is not None:
+            d = _direction(direction)
+        cdef int st, port
+        cdef const char *chost
+        if remote is not None:
+            rhost, port = _address(remote, "remote", False)
+            chost = rhost
+            with nogil:
+                st = c.oh_engine_stream_set_remote(eng, self._id, chost, port)
+            if st == OH_EINVAL:
+                raise ValueError(f"remote {remote!r} must be a numeric IP address of the local "
+                                 f"address's family")
+            _check(st, "update")
+        if d >= 0:
+            with nogil:
+                st = c.oh_engine_stream_set_direction(eng, self._id, <c.oh_engine_direction>d)
+            _check(st, "update")
+            self.direction = direction
+
+    def stats(self):
+        """Counters of the stream: packets/bytes sent and received, drops by reason,
+        the latched source, RFC 3550 jitter (ms) and loss, and the playout's statistics."""
+        cdef c.oh_engine *eng = self._get()
+        cdef c.oh_engine_stream_stats st
+        cdef int r
+        with nogil:
+            r = c.oh_engine_stream_get_stats(eng, self._id, &st)
+        _check(r, "stats")
+        return _stream_stats(&st)

@@ -1,0 +1,82 @@
+from libc.stdint cimport uint32_t, uint64_t
+
+from oh_codec cimport oh_codec_config
+from oh_jitter cimport oh_jitter_stats
+from oh_rtp cimport oh_rtp_source_stats
+from oh_status cimport oh_status
+from oh_wav cimport oh_wav_error
+
+cdef extern from "offhook/oh_engine.h":
+    enum:
+        OH_ENGINE_MAX_STREAMS
+        OH_ENGINE_ADDR_LEN
+
+    ctypedef struct oh_engine_config:
+        int sample_rate
+        int ptime_ms
+        int max_streams
+
+    ctypedef enum oh_engine_direction:
+        OH_ENGINE_SENDRECV
+        OH_ENGINE_SENDONLY
+        OH_ENGINE_RECVONLY
+        OH_ENGINE_INACTIVE
+
+    ctypedef struct oh_engine_stream_config:
+        char local_addr[64]
+        int local_port
+        char remote_addr[64]
+        int remote_port
+        oh_codec_config codec
+        int payload_type
+        oh_engine_direction direction
+        uint32_t ssrc
+
+    ctypedef struct oh_engine_stream_stats:
+        uint64_t packets_sent
+        uint64_t bytes_sent
+        uint64_t send_errors
+        uint64_t packets_received
+        uint64_t bytes_received
+        uint64_t dropped_invalid
+        uint64_t dropped_payload_type
+        uint64_t dropped_stray
+        uint64_t dropped_inactive
+        uint64_t rtcp_received
+        uint64_t ticks
+        uint64_t recorded_frames
+        int latched
+        char latched_addr[64]
+        int latched_port
+        uint32_t remote_ssrc
+        uint32_t local_ssrc
+        int source_done
+        oh_rtp_source_stats source
+        oh_jitter_stats playout
+
+    ctypedef struct oh_engine_stats:
+        uint64_t ticks
+        uint64_t late_ticks
+        uint64_t clock_resyncs
+        int streams
+
+    ctypedef struct oh_engine:
+        pass
+
+    void oh_engine_config_default(oh_engine_config *cfg)
+    oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out) nogil
+    void oh_engine_destroy(oh_engine *eng) nogil
+    void oh_engine_get_stats(oh_engine *eng, oh_engine_stats *stats) nogil
+    void oh_engine_stream_config_default(oh_engine_stream_config *cfg)
+    oh_status oh_engine_stream_add(oh_engine *eng, const oh_engine_stream_config *cfg, int *id,
+                                   int *sys_errno) nogil
+    oh_status oh_engine_stream_remove(oh_engine *eng, int id) nogil
+    oh_status oh_engine_stream_local_port(oh_engine *eng, int id, int *port) nogil
+    oh_status oh_engine_stream_set_remote(oh_engine *eng, int id, const char *addr, int port) nogil
+    oh_status oh_engine_stream_set_direction(oh_engine *eng, int id, oh_engine_direction dir) nogil
+    oh_status oh_engine_stream_play_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
+    oh_status oh_engine_stream_play_tone(oh_engine *eng, int id, int freq_hz, double level_dbm0) nogil
+    oh_status oh_engine_stream_play_silence(oh_engine *eng, int id) nogil
+    oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
+    oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err) nogil
+    oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats) nogil

@@ -1,0 +1,309 @@
+/* Media engine: two engines on 127.0.0.1 carry a tone both ways (PCMU and
+ * G.722, through the resamplers), heard at the right frequency and level in
+ * the recordings; malformed datagrams and a stray source are counted and
+ * dropped; bad arguments; allocation failure in create and stream_add; no
+ * file descriptor outlives destroy (ASan/LSan catch leaked memory). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "offhook/oh_engine.h"
+#include "offhook/oh_tone.h"
+#include "offhook/oh_wav.h"
+#include "oh_test.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Power at freq relative to the total power of x (Goertzel), 0..1. */
+static double tone_share(const int16_t *x, size_t n, double freq, double rate)
+{
+    double w = 2.0 * 3.14159265358979 * freq / rate, c = 2.0 * cos(w), s1 = 0, s2 = 0, e = 0;
+    for (size_t i = 0; i < n; i++) {
+        double s0 = x[i] + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+        e += (double)x[i] * x[i];
+    }
+    double p = s1 * s1 + s2 * s2 - c * s1 * s2; /* |X(f)|^2 */
+    return e > 0 ? 2.0 * p / ((double)n * e) : 0.0;
+}
+
+static double rms(const int16_t *x, size_t n)
+{
+    double e = 0;
+    for (size_t i = 0; i < n; i++)
+        e += (double)x[i] * x[i];
+    return sqrt(e / (double)n);
+}
+
+static oh_engine *g_eng; /* for the ENOMEM check of stream_add */
+
+static void remove_stream(int id)
+{
+    oh_engine_stream_remove(g_eng, id);
+}
+
+static void test_config_errors_and_enomem(void)
+{
+    oh_engine_config cfg;
+    oh_engine_config_default(&cfg);
+    CHECK(cfg.sample_rate == 16000 && cfg.ptime_ms == 20);
+    oh_engine *e = (oh_engine *)1;
+    cfg.sample_rate = 11025;
+    CHECK_STATUS(oh_engine_create(&cfg, &e), OH_EINVAL);
+    CHECK(e == NULL);
+    oh_engine_config_default(&cfg);
+    cfg.ptime_ms = 30;
+    CHECK_STATUS(oh_engine_create(&cfg, &e), OH_EINVAL);
+    oh_engine_config_default(&cfg);
+    cfg.max_streams = 0;
+    CHECK_STATUS(oh_engine_create(&cfg, &e), OH_EINVAL);
+    CHECK_STATUS(oh_engine_create(NULL, &e), OH_EINVAL);
+    oh_engine_destroy(NULL);
+
+    oh_engine_config_default(&cfg);
+    CHECK_CREATE_SURVIVES_ENOMEM(oh_engine_create(&cfg, &e), e, oh_engine_destroy);
+
+    CHECK_STATUS(oh_engine_create(&cfg, &g_eng), OH_OK);
+    oh_engine_stream_config scfg;
+    oh_engine_stream_config_default(&scfg);
+    int id = -1;
+    for (int c = 0; c < OH_CODEC_COUNT; c++) {
+        oh_codec_config_default(&scfg.codec, (oh_codec_id)c);
+        CHECK_CREATE_SURVIVES_ENOMEM(oh_engine_stream_add(g_eng, &scfg, &id, NULL), id, remove_stream);
+    }
+    oh_engine_stream_config_default(&scfg);
+    snprintf(scfg.local_addr, sizeof scfg.local_addr, "not an address");
+    CHECK_STATUS(oh_engine_stream_add(g_eng, &scfg, &id, NULL), OH_EINVAL);
+    oh_engine_stream_config_default(&scfg);
+    scfg.payload_type = 128;
+    CHECK_STATUS(oh_engine_stream_add(g_eng, &scfg, &id, NULL), OH_EINVAL);
+    oh_engine_stream_config_default(&scfg);
+    snprintf(scfg.remote_addr, sizeof scfg.remote_addr, "::1"); /* v6 remote on a v4 socket */
+    scfg.remote_port = 4000;
+    CHECK_STATUS(oh_engine_stream_add(g_eng, &scfg, &id, NULL), OH_EINVAL);
+    oh_engine_stream_config_default(&scfg);
+    CHECK_STATUS(oh_engine_stream_add(g_eng, &scfg, &id, NULL), OH_OK);
+    int port = 0, err = 0, id2 = -1;
+    CHECK_STATUS(oh_engine_stream_local_port(g_eng, id, &port), OH_OK);
+    CHECK(port > 0);
+    scfg.local_port = port; /* taken */
+    CHECK_STATUS(oh_engine_stream_add(g_eng, &scfg, &id2, &err), OH_EIO);
+    CHECK(err != 0);
+    CHECK_STATUS(oh_engine_stream_play_tone(g_eng, id, 8000, -10), OH_EINVAL); /* >= Nyquist */
+    CHECK_STATUS(oh_engine_stream_set_direction(g_eng, id, (oh_engine_direction)7), OH_EINVAL);
+    oh_wav_error werr;
+    CHECK(oh_engine_stream_play_wav(g_eng, id, "/nonexistent/x.wav", &werr) < 0);
+
+    /* play_wav and record_wav allocate too (reader, resampler, FIFO; writer):
+     * each failure is OH_ENOMEM with nothing left behind. */
+    char wav[] = "/tmp/oh_engine_src_XXXXXX";
+    close(mkstemp(wav));
+    oh_wav_writer_config wcfg;
+    oh_wav_writer_config_default(&wcfg); /* 8000 Hz: the 16 kHz engine resamples it */
+    oh_wav_writer *w = NULL;
+    CHECK_STATUS(oh_wav_writer_open(wav, &wcfg, &w, &werr), OH_OK);
+    static const int16_t some[800];
+    CHECK_STATUS(oh_wav_writer_write(w, some, 800), OH_OK);
+    CHECK_STATUS(oh_wav_writer_close(w, &werr), OH_OK);
+    int st1 = OH_ENOMEM, failures = 0;
+    for (long nth = 1; nth < 100; nth++) {
+        long before = failalloc_outstanding();
+        failalloc_fail_at(nth);
+        st1 = oh_engine_stream_play_wav(g_eng, id, wav, &werr);
+        failalloc_fail_at(0);
+        CHECK(st1 == OH_OK || st1 == OH_ENOMEM);
+        CHECK_STATUS(oh_engine_stream_play_silence(g_eng, id), OH_OK); /* frees a played WAV */
+        CHECK(failalloc_outstanding() == before);
+        if (st1 == OH_OK)
+            break;
+        failures++;
+    }
+    CHECK(st1 == OH_OK && failures >= 5);
+    failures = 0;
+    for (long nth = 1; nth < 100; nth++) {
+        long before = failalloc_outstanding();
+        failalloc_fail_at(nth);
+        st1 = oh_engine_stream_record_wav(g_eng, id, wav, &werr);
+        failalloc_fail_at(0);
+        CHECK(st1 == OH_OK || st1 == OH_ENOMEM);
+        CHECK_STATUS(oh_engine_stream_stop_recording(g_eng, id, &werr), OH_OK);
+        CHECK(failalloc_outstanding() == before);
+        if (st1 == OH_OK)
+            break;
+        failures++;
+    }
+    CHECK(st1 == OH_OK && failures >= 2);
+    unlink(wav);
+    CHECK_STATUS(oh_engine_stream_remove(g_eng, id), OH_OK);
+    CHECK_STATUS(oh_engine_stream_remove(g_eng, id), OH_EINVAL); /* stale id */
+    oh_engine_stream_stats st;
+    CHECK_STATUS(oh_engine_stream_get_stats(g_eng, id, &st), OH_EINVAL);
+    oh_engine_destroy(g_eng);
+    g_eng = NULL;
+}
+
+static int udp_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    return fd;
+}
+
+static void send_to(int fd, int port, const void *buf, size_t n)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(sendto(fd, buf, n, 0, (struct sockaddr *)&a, sizeof a) == (ssize_t)n);
+}
+
+static void wait_stats(oh_engine *e, int id, oh_engine_stream_stats *st, uint64_t *field, uint64_t want)
+{
+    for (int i = 0; i < 200; i++) {
+        oh_engine_stream_get_stats(e, id, st);
+        if (*field >= want)
+            return;
+        sleep_ms(10);
+    }
+}
+
+static void test_two_engines(oh_codec_id codec, int pt, int rate_b)
+{
+    char path_a[] = "/tmp/oh_engine_a_XXXXXX", path_b[] = "/tmp/oh_engine_b_XXXXXX";
+    int fa = mkstemp(path_a), fb = mkstemp(path_b);
+    close(fa);
+    close(fb);
+    int fds_before = count_fds();
+
+    oh_engine_config cfg;
+    oh_engine_config_default(&cfg);
+    oh_engine *a = NULL, *b = NULL;
+    CHECK_STATUS(oh_engine_create(&cfg, &a), OH_OK);
+    cfg.sample_rate = rate_b;
+    CHECK_STATUS(oh_engine_create(&cfg, &b), OH_OK);
+    oh_engine_stream_config sc;
+    oh_engine_stream_config_default(&sc);
+    oh_codec_config_default(&sc.codec, codec);
+    sc.payload_type = pt;
+    int ia = -1, ib = -1, pa = 0, pb = 0;
+    CHECK_STATUS(oh_engine_stream_add(a, &sc, &ia, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(a, ia, &pa), OH_OK);
+    snprintf(sc.remote_addr, sizeof sc.remote_addr, "127.0.0.1");
+    sc.remote_port = pa;
+    CHECK_STATUS(oh_engine_stream_add(b, &sc, &ib, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(b, ib, &pb), OH_OK);
+    CHECK_STATUS(oh_engine_stream_set_remote(a, ia, "127.0.0.1", pb), OH_OK);
+
+    /* -10 dBm0 per tone: a sine of peak 32767 * 10^((-10 - 3.14) / 20). */
+    CHECK_STATUS(oh_engine_stream_play_tone(a, ia, 1000, -10.0), OH_OK);
+    CHECK_STATUS(oh_engine_stream_play_tone(b, ib, 600, -10.0), OH_OK);
+    oh_wav_error err;
+    CHECK_STATUS(oh_engine_stream_record_wav(a, ia, path_a, &err), OH_OK);
+    CHECK_STATUS(oh_engine_stream_record_wav(b, ib, path_b, &err), OH_OK);
+    sleep_ms(800);
+
+    /* Malformed datagrams at b, then a valid packet from a stray socket. */
+    int raw = udp_socket();
+    oh_engine_stream_stats st;
+    uint8_t trunc[5] = {0x80, 0, 0, 1, 0};
+    uint8_t badver[20] = {0x40, 0};
+    uint8_t csrc[16] = {0x8F, 0};
+    uint8_t empty[1] = {0};
+    send_to(raw, pb, trunc, sizeof trunc);
+    send_to(raw, pb, badver, sizeof badver);
+    send_to(raw, pb, csrc, sizeof csrc);
+    send_to(raw, pb, empty, 0);
+    wait_stats(b, ib, &st, &st.dropped_invalid, 4);
+    CHECK(st.dropped_invalid == 4);
+    uint8_t stray[12 + 160] = {0x80, (uint8_t)pt, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4};
+    send_to(raw, pb, stray, sizeof stray);
+    wait_stats(b, ib, &st, &st.dropped_stray, 1);
+    CHECK(st.dropped_stray == 1);
+    close(raw);
+    sleep_ms(200);
+
+    CHECK_STATUS(oh_engine_stream_stop_recording(a, ia, &err), OH_OK);
+    CHECK_STATUS(oh_engine_stream_stop_recording(b, ib, &err), OH_OK);
+    oh_engine_stream_stats sa, sb;
+    CHECK_STATUS(oh_engine_stream_get_stats(a, ia, &sa), OH_OK);
+    CHECK_STATUS(oh_engine_stream_get_stats(b, ib, &sb), OH_OK);
+    CHECK(sa.packets_sent >= 30 && sb.packets_sent >= 30);
+    CHECK(sb.packets_received >= 30 && sa.packets_received >= 30);
+    CHECK(sb.latched && sb.latched_port == pa && sb.remote_ssrc == sa.local_ssrc);
+    CHECK(sa.latched && sa.latched_port == pb && sa.remote_ssrc == sb.local_ssrc);
+    CHECK(sa.dropped_invalid == 0 && sa.dropped_stray == 0);
+    CHECK(sb.source.received >= 30 && sb.source.cumulative_lost <= 1);
+    if (oh_test_failures)
+        fprintf(stderr, "codec %d: a sent %llu recv %llu; b sent %llu recv %llu\n", (int)codec,
+                (unsigned long long)sa.packets_sent, (unsigned long long)sa.packets_received,
+                (unsigned long long)sb.packets_sent, (unsigned long long)sb.packets_received);
+
+    const char *paths[2] = {path_b, path_a};
+    const double freqs[2] = {1000.0, 600.0};
+    const double expect_rms = 32767.0 * pow(10.0, (-10.0 - OH_DBM0_FULL_SCALE) / 20.0) / sqrt(2.0);
+    for (int k = 0; k < 2; k++) {
+        oh_wav_reader *r = NULL;
+        CHECK_STATUS(oh_wav_reader_open(paths[k], NULL, &r, &err), OH_OK);
+        if (!r)
+            continue;
+        const oh_wav_format *f = oh_wav_reader_format(r);
+        CHECK(f->sample_rate == (k == 0 ? rate_b : 16000) && f->channels == 1);
+        static int16_t x[48000 * 2];
+        int n = oh_wav_reader_read(r, x, sizeof x / sizeof x[0]);
+        CHECK(n >= f->sample_rate * 8 / 10);
+        if (n > f->sample_rate / 2) {
+            /* the last 0.4 s: well after the jitter buffer has filled */
+            size_t len = (size_t)f->sample_rate * 4 / 10;
+            const int16_t *seg = x + n - len;
+            double share = tone_share(seg, len, freqs[k], f->sample_rate);
+            double level_db = 20.0 * log10(rms(seg, len) / expect_rms);
+            CHECK(share > 0.95);
+            CHECK(fabs(level_db) < 1.5);
+            if (getenv("OH_TEST_VERBOSE") || share <= 0.95 || fabs(level_db) >= 1.5)
+                fprintf(stderr, "codec %d dir %d: tone share %.3f level %.2f dB\n", (int)codec, k, share,
+                        level_db);
+        }
+        oh_wav_reader_close(r);
+    }
+    CHECK_STATUS(oh_engine_stream_remove(a, ia), OH_OK);
+    oh_engine_stats es;
+    oh_engine_get_stats(a, &es);
+    CHECK(es.streams == 0 && es.ticks >= 40);
+    oh_engine_destroy(a); /* b's stream is closed by destroy */
+    oh_engine_destroy(b);
+    CHECK(count_fds() == fds_before);
+    unlink(path_a);
+    unlink(path_b);
+}
+
+int main(void)
+{
+    test_config_errors_and_enomem();
+    test_two_engines(OH_CODEC_PCMU, 0, 8000);
+    test_two_engines(OH_CODEC_G722, 9, 16000);
+    TEST_EXIT();
+}
