@@ -4,7 +4,10 @@ from importlib.metadata import PackageNotFoundError, version
 from offhook import sip
 from offhook.errors import (
     CodecError,
+    DeviceError,
     EchoCancellerError,
+    HidDescriptorError,
+    HidReportError,
     MixerError,
     NegotiationError,
     OffhookError,
@@ -24,7 +27,10 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 __all__ = [
     "CodecError",
+    "DeviceError",
     "EchoCancellerError",
+    "HidDescriptorError",
+    "HidReportError",
     "MixerError",
     "NegotiationError",
     "OffhookError",

@@ -95,3 +95,23 @@ class NegotiationError(OffhookError, ValueError):
         self.reason = reason
         self.status_code = status_code
         super().__init__(reason)
+
+
+class DeviceError(OffhookError):
+    """An audio device, headset or USB phone cannot be found, opened or used."""
+
+
+class HidDescriptorError(DeviceError, ValueError):
+    """A HID report descriptor is malformed or exceeds a limit: `offset` is the byte
+    offset of the item at fault (None when the problem is the descriptor as a whole)."""
+
+    def __init__(self, reason: str, offset: int | None = None) -> None:
+        self.reason = reason
+        self.offset = offset
+        super().__init__(f"HID report descriptor byte {offset}: {reason}" if offset is not None
+                         else f"HID report descriptor: {reason}")
+
+
+class HidReportError(DeviceError, ValueError):
+    """A HID report does not match its device's report descriptor (unknown report ID,
+    too short), or a report was asked for that the descriptor does not define."""
