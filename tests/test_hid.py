@@ -157,6 +157,16 @@ def test_variable_field_repeats_its_last_usage_and_logical_maximum_reads_unsigne
         bits.usage(8)
 
 
+def test_usage_page_applies_to_trailing_usages_declared_before_it():
+    # §6.2.2.7 vs §6.2.2.8: X stays on Generic Desktop; 0x30 declared before "05 09"
+    # with nothing on the Button page after it becomes Button 0x30 (Linux's reading)
+    d = parse_report_descriptor(bytes.fromhex("0501 0930 0502 09ba 7508 9502 1500 2601ff 8102"
+                                              "0501 0930 0509 9501 8102"))
+    first, second = d.fields
+    assert first.usage_ranges == ranges(0x00010030, 0x000200BA)
+    assert second.usage_ranges == ranges(0x00090030)
+
+
 def test_long_items_are_skipped_and_delimiters_keep_the_first_usage():
     desc = bytes.fromhex("fe 03 10 aa bb cc"                       # a long item, 3 data bytes
                          "050b a9 01 0920 a9 00 a9 01 092f a9 00"  # two delimiter sets

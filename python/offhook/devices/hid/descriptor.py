@@ -14,11 +14,14 @@ and written without knowing the device.
 
 Choices where the specification leaves room:
 
-- A 1- or 2-byte Usage takes the Usage Page in force when its main item is parsed
-  (§6.2.2.8 "the Usage Page is combined at the time the main item is parsed"), so
-  ``09 07 05 09 81 02`` is Button 7, as Linux reads it; a 4-byte Usage is an
-  extended usage that names its own page.  Usages are kept as extended 32-bit values
-  ``page << 16 | id`` throughout.
+- A 1- or 2-byte Usage takes the Usage Page in force when it is declared (§6.2.2.7),
+  yet §6.2.2.8 says the parser "concatenates the last declared Usage Page with a
+  Usage" at the main item.  Linux reconciles the two, and so does this parser: at the
+  main item, walking back from the last usage, each usage not on the current page
+  is moved to it, stopping at the first one already there.  So ``09 07 05 09 81 02``
+  is Button 7, while ``05 01 09 30 05 02 09 BA 81 02`` keeps X on Generic Desktop.
+  A 4-byte Usage is an extended usage that names its own page.  Usages are kept as
+  extended 32-bit values ``page << 16 | id`` throughout.
 - Logical Maximum is read as unsigned when Logical Minimum is not negative (the
   common ``15 00 25 FF`` means 0..255), as signed otherwise -- what Linux does.
 - Usage Minimum/Maximum ranges stay ranges (a keyboard's 0..0xFFFF array is not
@@ -261,8 +264,9 @@ class _Globals:
         return self.logical_maximum_raw
 
 
-# A local usage as declared: (value, extended) -- extended when given in 4 bytes.
-_Usage = tuple[int, bool]
+# A local usage as declared: (value, extended, page in force) -- extended when given in
+# 4 bytes, then `value` holds its page already.
+_Usage = tuple[int, bool, int]
 
 
 @dataclass
@@ -304,7 +308,7 @@ def _iter_items(data: bytes) -> Iterator[tuple[int, int, int, int, int]]:
 
 
 def _extended(usage: _Usage, page: int) -> int:
-    value, extended = usage
+    value, extended, _declared_page = usage
     return value if extended else (page << 16) | value
 
 
@@ -379,7 +383,7 @@ class _Parser:
 
     def local_item(self, offset: int, tag: int, size: int, value: int) -> None:
         loc = self.locals
-        usage: _Usage = (value, size == 4)
+        usage: _Usage = (value, size == 4, self.globals.usage_page)
         if tag == 0xA:  # Delimiter
             if value == 1:
                 if loc.delimiter_depth:
@@ -425,9 +429,17 @@ class _Parser:
             raise HidDescriptorError(f"Usage Minimum/Maximum pair lacks its Usage {missing}", offset)
         if loc.delimiter_depth:
             raise HidDescriptorError("a Delimiter set is still open at a main item", offset)
-        page = self.globals.usage_page
+        current = self.globals.usage_page
+        pages = [low[2] for low, _high in loc.usages]
+        for index in range(len(loc.usages) - 1, -1, -1):  # the §6.2.2.7/§6.2.2.8 reconciliation
+            low, high = loc.usages[index]
+            if low[1] and high[1]:
+                continue
+            if pages[index] == current:
+                break
+            pages[index] = current
         ranges = []
-        for low, high in loc.usages:
+        for (low, high), page in zip(loc.usages, pages, strict=True):
             first, last = _extended(low, page), _extended(high, page)
             if first >> 16 != last >> 16:
                 raise HidDescriptorError(f"Usage Minimum 0x{first:08X} and Usage Maximum 0x{last:08X} "

@@ -3,9 +3,9 @@
 Report bytes are as hidapi hands them over: when the descriptor uses report IDs the
 first byte is the ID, otherwise the data starts at once.  Reports written go out with
 an ID byte always (0x00 when the device uses no IDs), which is what hidapi's write()
-expects.  Fields are packed least significant bit first (HID 1.11 §8.4, "Report
-Constraints"), so a field's value is a slice of the data read as one little-endian
-integer.
+expects.  Fields follow each other from the least significant bit of the first byte
+and values are little-endian (HID 1.11 §5.8, §8.4), so a field's value is a slice of
+the data read as one little-endian integer.
 
 A report longer than its descriptor says is accepted and the excess ignored (Windows
 pads every report to the longest one); a shorter one is refused.

@@ -4,8 +4,8 @@ The buttons are the Telephony page's Hook Switch (OOC), Phone Mute (OOC), Flash 
 and Redial (OSC) (HID Usage Tables 1.12 §14; see usages.py).  An on/off control comes
 in one of three shapes (HUT §3.4.1.2), and real headsets use all of them:
 
-- ABSOLUTE (Input flags Absolute): the bit *is* the state -- 1 off-hook, 0 on-hook.
-  Jabra and Poly report the hook switch this way, repeating it in every report.
+- ABSOLUTE (Input flags Absolute): the bit *is* the state -- 1 off-hook, 0 on-hook,
+  repeated in every report.  Jabra and Poly descriptors declare the hook switch so.
 - TOGGLE (Relative, logical minimum 0): the bit is 1 while the button is held and
   each press toggles the state.  Phone Mute is nearly always a toggle; some
   headsets (and USB dongles) report the hook switch this way too.
