@@ -4,7 +4,10 @@ from importlib.metadata import PackageNotFoundError, version
 from offhook import sip
 from offhook.errors import (
     CodecError,
+    DeviceError,
     EchoCancellerError,
+    HidDescriptorError,
+    HidReportError,
     MediaError,
     MixerError,
     NegotiationError,
@@ -26,7 +29,10 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 __all__ = [
     "CodecError",
+    "DeviceError",
     "EchoCancellerError",
+    "HidDescriptorError",
+    "HidReportError",
     "MediaError",
     "MixerError",
     "NegotiationError",

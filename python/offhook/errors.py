@@ -110,3 +110,23 @@ class SipAuthError(OffhookError, ValueError):
 
 class MediaError(OffhookError, ValueError):
     """The media engine or one of its streams was misused (closed, full, unsupported setting)."""
+
+
+class DeviceError(OffhookError):
+    """An audio device, headset or USB phone cannot be found, opened or used."""
+
+
+class HidDescriptorError(DeviceError, ValueError):
+    """A HID report descriptor is malformed or exceeds a limit: `offset` is the byte
+    offset of the item at fault (None when the problem is the descriptor as a whole)."""
+
+    def __init__(self, reason: str, offset: int | None = None) -> None:
+        self.reason = reason
+        self.offset = offset
+        super().__init__(f"HID report descriptor byte {offset}: {reason}" if offset is not None
+                         else f"HID report descriptor: {reason}")
+
+
+class HidReportError(DeviceError, ValueError):
+    """A HID report does not match its device's report descriptor (unknown report ID,
+    too short), or a report was asked for that the descriptor does not define."""
