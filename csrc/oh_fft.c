@@ -177,240 +177,127 @@ size_t oh_fft_size(const oh_fft *f)
 }
 
 /* Butterflies. Each reads p legs a_r = x[j + r h] (r = 0..p-1) of one group,
- * multiplies leg r by its twiddle (stages after the first), and writes the
- * p-point DFT back to the same places. */
+ * multiplies leg r by its twiddle w_r[j] = (cr, ci)[(r - 1) h + j] (stages
+ * after the first), and writes the p-point DFT back to the same places. One
+ * always-inline body per radix, specialised on the constant `twiddled`: the
+ * first stage has no twiddles and h == 1, which makes the group loop the
+ * inner one, so it vectorises. */
 
-#define TWIDDLE(q)                                                        \
-    do {                                                                  \
-        float t_ = a##q##r * cr##q[j] - a##q##i * ci##q[j];               \
-        a##q##i = a##q##r * ci##q[j] + a##q##i * cr##q[j];                \
-        a##q##r = t_;                                                     \
-    } while (0)
+#define BUTTERFLY static inline __attribute__((always_inline))
 
-OH_SIMD_CLONES
-static void stage2(float *restrict xr, float *restrict xi, size_t m, size_t h,
-                   const float *restrict cr1, const float *restrict ci1)
+BUTTERFLY void load_leg(const float *restrict r0, const float *restrict i0, size_t j, size_t h,
+                        size_t r, const float *restrict cr, const float *restrict ci, int twiddled,
+                        float *ar, float *ai)
 {
-    if (!cr1) {
-        /* the first stage (no twiddles) has h == 1: saying so turns the
-         * group loop into the inner one, which then vectorises */
-        h = 1;
-        for (size_t base = 0; base < m; base += 2 * h) {
-            float *restrict r0 = xr + base, *restrict i0 = xi + base;
-            for (size_t j = 0; j < h; j++) {
-                float a0r = r0[j], a0i = i0[j];
-                float a1r = r0[j + h], a1i = i0[j + h];
-                r0[j] = a0r + a1r;
-                i0[j] = a0i + a1i;
-                r0[j + h] = a0r - a1r;
-                i0[j + h] = a0i - a1i;
-            }
-        }
-        return;
+    float xr = r0[j + r * h], xi = i0[j + r * h];
+    if (twiddled && r > 0) {
+        float wr = cr[(r - 1) * h + j], wi = ci[(r - 1) * h + j];
+        float t = xr * wr - xi * wi;
+        xi = xr * wi + xi * wr;
+        xr = t;
     }
-    for (size_t base = 0; base < m; base += 2 * h) {
-        float *restrict r0 = xr + base, *restrict i0 = xi + base;
-        for (size_t j = 0; j < h; j++) {
-            float a0r = r0[j], a0i = i0[j];
-            float a1r = r0[j + h], a1i = i0[j + h];
-            TWIDDLE(1);
-            r0[j] = a0r + a1r;
-            i0[j] = a0i + a1i;
-            r0[j + h] = a0r - a1r;
-            i0[j + h] = a0i - a1i;
-        }
-    }
+    *ar = xr;
+    *ai = xi;
 }
 
-OH_SIMD_CLONES
-static void stage3(float *restrict xr, float *restrict xi, size_t m, size_t h,
-                   const float *restrict cr1, const float *restrict ci1)
+#define LOAD_LEGS(n)                                                                  \
+    float ar[n], ai[n];                                                               \
+    for (size_t r = 0; r < (n); r++)                                                  \
+        load_leg(r0, i0, j, h, r, cr, ci, twiddled, &ar[r], &ai[r])
+
+BUTTERFLY void radix2(float *restrict r0, float *restrict i0, size_t j, size_t h,
+                      const float *restrict cr, const float *restrict ci, int twiddled)
+{
+    LOAD_LEGS(2);
+    r0[j] = ar[0] + ar[1];
+    i0[j] = ai[0] + ai[1];
+    r0[j + h] = ar[0] - ar[1];
+    i0[j + h] = ai[0] - ai[1];
+}
+
+BUTTERFLY void radix3(float *restrict r0, float *restrict i0, size_t j, size_t h,
+                      const float *restrict cr, const float *restrict ci, int twiddled)
 {
     const float s3 = 0.86602540378443864676f;
-    const float *cr2 = cr1 ? cr1 + h : NULL, *ci2 = ci1 ? ci1 + h : NULL;
-    if (!cr1) {
-        /* the first stage (no twiddles) has h == 1: saying so turns the
-         * group loop into the inner one, which then vectorises */
-        h = 1;
-        for (size_t base = 0; base < m; base += 3 * h) {
-            float *restrict r0 = xr + base, *restrict i0 = xi + base;
-            for (size_t j = 0; j < h; j++) {
-                float a0r = r0[j], a0i = i0[j];
-                float a1r = r0[j + h], a1i = i0[j + h];
-                float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
-                float tr = a1r + a2r, ti = a1i + a2i;
-                float dr = s3 * (a1r - a2r), di = s3 * (a1i - a2i);
-                float mr = a0r - 0.5f * tr, mi = a0i - 0.5f * ti;
-                r0[j] = a0r + tr;
-                i0[j] = a0i + ti;
-                r0[j + h] = mr + di;
-                i0[j + h] = mi - dr;
-                r0[j + 2 * h] = mr - di;
-                i0[j + 2 * h] = mi + dr;
-            }
-        }
-        return;
-    }
-    for (size_t base = 0; base < m; base += 3 * h) {
-        float *restrict r0 = xr + base, *restrict i0 = xi + base;
-        for (size_t j = 0; j < h; j++) {
-            float a0r = r0[j], a0i = i0[j];
-            float a1r = r0[j + h], a1i = i0[j + h];
-            float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
-            TWIDDLE(1);
-            TWIDDLE(2);
-            float tr = a1r + a2r, ti = a1i + a2i;
-            float dr = s3 * (a1r - a2r), di = s3 * (a1i - a2i);
-            float mr = a0r - 0.5f * tr, mi = a0i - 0.5f * ti;
-            r0[j] = a0r + tr;
-            i0[j] = a0i + ti;
-            r0[j + h] = mr + di;
-            i0[j + h] = mi - dr;
-            r0[j + 2 * h] = mr - di;
-            i0[j + 2 * h] = mi + dr;
-        }
-    }
+    LOAD_LEGS(3);
+    float tr = ar[1] + ar[2], ti = ai[1] + ai[2];
+    float dr = s3 * (ar[1] - ar[2]), di = s3 * (ai[1] - ai[2]);
+    float mr = ar[0] - 0.5f * tr, mi = ai[0] - 0.5f * ti;
+    r0[j] = ar[0] + tr;
+    i0[j] = ai[0] + ti;
+    r0[j + h] = mr + di;
+    i0[j + h] = mi - dr;
+    r0[j + 2 * h] = mr - di;
+    i0[j + 2 * h] = mi + dr;
 }
 
-OH_SIMD_CLONES
-static void stage4(float *restrict xr, float *restrict xi, size_t m, size_t h,
-                   const float *restrict cr1, const float *restrict ci1)
+BUTTERFLY void radix4(float *restrict r0, float *restrict i0, size_t j, size_t h,
+                      const float *restrict cr, const float *restrict ci, int twiddled)
 {
-    const float *cr2 = cr1 ? cr1 + h : NULL, *ci2 = ci1 ? ci1 + h : NULL;
-    const float *cr3 = cr1 ? cr1 + 2 * h : NULL, *ci3 = ci1 ? ci1 + 2 * h : NULL;
-    if (!cr1) {
-        /* the first stage (no twiddles) has h == 1: saying so turns the
-         * group loop into the inner one, which then vectorises */
-        h = 1;
-        for (size_t base = 0; base < m; base += 4 * h) {
-            float *restrict r0 = xr + base, *restrict i0 = xi + base;
-            for (size_t j = 0; j < h; j++) {
-                float a0r = r0[j], a0i = i0[j];
-                float a1r = r0[j + h], a1i = i0[j + h];
-                float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
-                float a3r = r0[j + 3 * h], a3i = i0[j + 3 * h];
-                float t0r = a0r + a2r, t0i = a0i + a2i;
-                float t1r = a0r - a2r, t1i = a0i - a2i;
-                float t2r = a1r + a3r, t2i = a1i + a3i;
-                float t3r = a1r - a3r, t3i = a1i - a3i;
-                r0[j] = t0r + t2r;
-                i0[j] = t0i + t2i;
-                r0[j + 2 * h] = t0r - t2r;
-                i0[j + 2 * h] = t0i - t2i;
-                /* Y1 = t1 - i t3, Y3 = t1 + i t3 */
-                r0[j + h] = t1r + t3i;
-                i0[j + h] = t1i - t3r;
-                r0[j + 3 * h] = t1r - t3i;
-                i0[j + 3 * h] = t1i + t3r;
-            }
-        }
-        return;
-    }
-    for (size_t base = 0; base < m; base += 4 * h) {
-        float *restrict r0 = xr + base, *restrict i0 = xi + base;
-        for (size_t j = 0; j < h; j++) {
-            float a0r = r0[j], a0i = i0[j];
-            float a1r = r0[j + h], a1i = i0[j + h];
-            float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
-            float a3r = r0[j + 3 * h], a3i = i0[j + 3 * h];
-            TWIDDLE(1);
-            TWIDDLE(2);
-            TWIDDLE(3);
-            float t0r = a0r + a2r, t0i = a0i + a2i;
-            float t1r = a0r - a2r, t1i = a0i - a2i;
-            float t2r = a1r + a3r, t2i = a1i + a3i;
-            float t3r = a1r - a3r, t3i = a1i - a3i;
-            r0[j] = t0r + t2r;
-            i0[j] = t0i + t2i;
-            r0[j + 2 * h] = t0r - t2r;
-            i0[j + 2 * h] = t0i - t2i;
-            /* Y1 = t1 - i t3, Y3 = t1 + i t3 */
-            r0[j + h] = t1r + t3i;
-            i0[j + h] = t1i - t3r;
-            r0[j + 3 * h] = t1r - t3i;
-            i0[j + 3 * h] = t1i + t3r;
-        }
-    }
+    LOAD_LEGS(4);
+    float t0r = ar[0] + ar[2], t0i = ai[0] + ai[2];
+    float t1r = ar[0] - ar[2], t1i = ai[0] - ai[2];
+    float t2r = ar[1] + ar[3], t2i = ai[1] + ai[3];
+    float t3r = ar[1] - ar[3], t3i = ai[1] - ai[3];
+    r0[j] = t0r + t2r;
+    i0[j] = t0i + t2i;
+    r0[j + 2 * h] = t0r - t2r;
+    i0[j + 2 * h] = t0i - t2i;
+    /* Y1 = t1 - i t3, Y3 = t1 + i t3 */
+    r0[j + h] = t1r + t3i;
+    i0[j + h] = t1i - t3r;
+    r0[j + 3 * h] = t1r - t3i;
+    i0[j + 3 * h] = t1i + t3r;
 }
 
-OH_SIMD_CLONES
-static void stage5(float *restrict xr, float *restrict xi, size_t m, size_t h,
-                   const float *restrict cr1, const float *restrict ci1)
+BUTTERFLY void radix5(float *restrict r0, float *restrict i0, size_t j, size_t h,
+                      const float *restrict cr, const float *restrict ci, int twiddled)
 {
     const float c1 = 0.30901699437494742410f, c2 = -0.80901699437494742410f;
     const float s1 = 0.95105651629515357212f, s2 = 0.58778525229247312917f;
-    const float *cr2 = cr1 ? cr1 + h : NULL, *ci2 = ci1 ? ci1 + h : NULL;
-    const float *cr3 = cr1 ? cr1 + 2 * h : NULL, *ci3 = ci1 ? ci1 + 2 * h : NULL;
-    const float *cr4 = cr1 ? cr1 + 3 * h : NULL, *ci4 = ci1 ? ci1 + 3 * h : NULL;
-    if (!cr1) {
-        /* the first stage (no twiddles) has h == 1: saying so turns the
-         * group loop into the inner one, which then vectorises */
-        h = 1;
-        for (size_t base = 0; base < m; base += 5 * h) {
-            float *restrict r0 = xr + base, *restrict i0 = xi + base;
-            for (size_t j = 0; j < h; j++) {
-                float a0r = r0[j], a0i = i0[j];
-                float a1r = r0[j + h], a1i = i0[j + h];
-                float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
-                float a3r = r0[j + 3 * h], a3i = i0[j + 3 * h];
-                float a4r = r0[j + 4 * h], a4i = i0[j + 4 * h];
-                float b1r = a1r + a4r, b1i = a1i + a4i;
-                float b2r = a2r + a3r, b2i = a2i + a3i;
-                float d1r = a1r - a4r, d1i = a1i - a4i;
-                float d2r = a2r - a3r, d2i = a2i - a3i;
-                float p1r = a0r + c1 * b1r + c2 * b2r, p1i = a0i + c1 * b1i + c2 * b2i;
-                float p2r = a0r + c2 * b1r + c1 * b2r, p2i = a0i + c2 * b1i + c1 * b2i;
-                /* Y1,4 = p1 -/+ i v1, Y2,3 = p2 -/+ i v2 */
-                float v1r = s1 * d1r + s2 * d2r, v1i = s1 * d1i + s2 * d2i;
-                float v2r = s2 * d1r - s1 * d2r, v2i = s2 * d1i - s1 * d2i;
-                r0[j] = a0r + b1r + b2r;
-                i0[j] = a0i + b1i + b2i;
-                r0[j + h] = p1r + v1i;
-                i0[j + h] = p1i - v1r;
-                r0[j + 4 * h] = p1r - v1i;
-                i0[j + 4 * h] = p1i + v1r;
-                r0[j + 2 * h] = p2r + v2i;
-                i0[j + 2 * h] = p2i - v2r;
-                r0[j + 3 * h] = p2r - v2i;
-                i0[j + 3 * h] = p2i + v2r;
-            }
-        }
-        return;
-    }
-    for (size_t base = 0; base < m; base += 5 * h) {
-        float *restrict r0 = xr + base, *restrict i0 = xi + base;
-        for (size_t j = 0; j < h; j++) {
-            float a0r = r0[j], a0i = i0[j];
-            float a1r = r0[j + h], a1i = i0[j + h];
-            float a2r = r0[j + 2 * h], a2i = i0[j + 2 * h];
-            float a3r = r0[j + 3 * h], a3i = i0[j + 3 * h];
-            float a4r = r0[j + 4 * h], a4i = i0[j + 4 * h];
-            TWIDDLE(1);
-            TWIDDLE(2);
-            TWIDDLE(3);
-            TWIDDLE(4);
-            float b1r = a1r + a4r, b1i = a1i + a4i;
-            float b2r = a2r + a3r, b2i = a2i + a3i;
-            float d1r = a1r - a4r, d1i = a1i - a4i;
-            float d2r = a2r - a3r, d2i = a2i - a3i;
-            float p1r = a0r + c1 * b1r + c2 * b2r, p1i = a0i + c1 * b1i + c2 * b2i;
-            float p2r = a0r + c2 * b1r + c1 * b2r, p2i = a0i + c2 * b1i + c1 * b2i;
-            /* Y1,4 = p1 -/+ i v1, Y2,3 = p2 -/+ i v2 */
-            float v1r = s1 * d1r + s2 * d2r, v1i = s1 * d1i + s2 * d2i;
-            float v2r = s2 * d1r - s1 * d2r, v2i = s2 * d1i - s1 * d2i;
-            r0[j] = a0r + b1r + b2r;
-            i0[j] = a0i + b1i + b2i;
-            r0[j + h] = p1r + v1i;
-            i0[j + h] = p1i - v1r;
-            r0[j + 4 * h] = p1r - v1i;
-            i0[j + 4 * h] = p1i + v1r;
-            r0[j + 2 * h] = p2r + v2i;
-            i0[j + 2 * h] = p2i - v2r;
-            r0[j + 3 * h] = p2r - v2i;
-            i0[j + 3 * h] = p2i + v2r;
-        }
-    }
+    LOAD_LEGS(5);
+    float b1r = ar[1] + ar[4], b1i = ai[1] + ai[4];
+    float b2r = ar[2] + ar[3], b2i = ai[2] + ai[3];
+    float d1r = ar[1] - ar[4], d1i = ai[1] - ai[4];
+    float d2r = ar[2] - ar[3], d2i = ai[2] - ai[3];
+    float p1r = ar[0] + c1 * b1r + c2 * b2r, p1i = ai[0] + c1 * b1i + c2 * b2i;
+    float p2r = ar[0] + c2 * b1r + c1 * b2r, p2i = ai[0] + c2 * b1i + c1 * b2i;
+    /* Y1,4 = p1 -/+ i v1, Y2,3 = p2 -/+ i v2 */
+    float v1r = s1 * d1r + s2 * d2r, v1i = s1 * d1i + s2 * d2i;
+    float v2r = s2 * d1r - s1 * d2r, v2i = s2 * d1i - s1 * d2i;
+    r0[j] = ar[0] + b1r + b2r;
+    i0[j] = ai[0] + b1i + b2i;
+    r0[j + h] = p1r + v1i;
+    i0[j + h] = p1i - v1r;
+    r0[j + 4 * h] = p1r - v1i;
+    i0[j + 4 * h] = p1i + v1r;
+    r0[j + 2 * h] = p2r + v2i;
+    i0[j + 2 * h] = p2i - v2r;
+    r0[j + 3 * h] = p2r - v2i;
+    i0[j + 3 * h] = p2i + v2r;
 }
+
+/* One stage of radix p over m points in groups of p h; cr == NULL marks the
+ * first stage (no twiddles, h == 1). */
+#define STAGE(name, p, butterfly)                                                     \
+    OH_SIMD_CLONES static void name(float *restrict xr, float *restrict xi, size_t m,   \
+                                    size_t h, const float *restrict cr,                \
+                                    const float *restrict ci)                          \
+    {                                                                                   \
+        if (!cr) {                                                                      \
+            for (size_t base = 0; base < m; base += (p))                                \
+                butterfly(xr + base, xi + base, 0, 1, NULL, NULL, 0);                   \
+            return;                                                                     \
+        }                                                                               \
+        for (size_t base = 0; base < m; base += (p) * h)                                \
+            for (size_t j = 0; j < h; j++)                                              \
+                butterfly(xr + base, xi + base, j, h, cr, ci, 1);                       \
+    }
+
+STAGE(stage2, 2, radix2)
+STAGE(stage3, 3, radix3)
+STAGE(stage4, 4, radix4)
+STAGE(stage5, 5, radix5)
 
 /* Forward complex FFT of the digit-reversed buffer, in place. */
 static void complex_stages(oh_fft *f)
