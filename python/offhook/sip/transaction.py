@@ -344,8 +344,20 @@ class _ClientTransaction(_Transaction):
         self.key = _client_key(self.branch, request.method)
         self.last_response: Response | None = None
 
+    # The retransmission and timeout timers: A/B for INVITE, E/F otherwise.
+    _RETRANSMIT_TIMER = ""
+    _TIMEOUT_TIMER = ""
+
     def start(self, now: float) -> list[Action]:
-        raise NotImplementedError
+        """Sends the request and arms the retransmission and timeout timers."""
+        if self._started:
+            raise TransactionError("the transaction was already started")
+        self._started = True
+        actions: list[Action] = []
+        self._send(self.request, actions, self._data)
+        self._retransmit_timer(self._RETRANSMIT_TIMER, now, self.timers.t1)
+        self._set(self._TIMEOUT_TIMER, now + self.timers.b)
+        return actions
 
     def receive_response(self, response: Response, now: float) -> list[Action]:
         raise NotImplementedError
@@ -360,6 +372,8 @@ class ClientInviteTransaction(_ClientTransaction):
     """
 
     _initial_state = TransactionState.CALLING
+    _RETRANSMIT_TIMER = "A"
+    _TIMEOUT_TIMER = "B"
 
     def __init__(self, request: Request, address: Address, transport: str,
                  timers: TimerConfig = DEFAULT_TIMERS) -> None:
@@ -367,16 +381,6 @@ class ClientInviteTransaction(_ClientTransaction):
             raise TransactionError(f"ClientInviteTransaction needs an INVITE, not {request.method}")
         super().__init__(request, address, transport, timers)
         self.ack: Request | None = None
-
-    def start(self, now: float) -> list[Action]:
-        if self._started:
-            raise TransactionError("the transaction was already started")
-        self._started = True
-        actions: list[Action] = []
-        self._send(self.request, actions, self._data)
-        self._retransmit_timer("A", now, self.timers.t1)
-        self._set("B", now + self.timers.b)
-        return actions
 
     def _fire(self, name: str, when: float, actions: list[Action]) -> None:
         if name == "A" and self.state is TransactionState.CALLING:
@@ -444,6 +448,9 @@ class ClientNonInviteTransaction(_ClientTransaction):
     T2, and at T2 once a provisional response came.
     """
 
+    _RETRANSMIT_TIMER = "E"
+    _TIMEOUT_TIMER = "F"
+
     def __init__(self, request: Request, address: Address, transport: str,
                  timers: TimerConfig = DEFAULT_TIMERS) -> None:
         if request.method in ("INVITE", "ACK"):
@@ -451,16 +458,6 @@ class ClientNonInviteTransaction(_ClientTransaction):
                                    "client transaction" + (" (an ACK has none)"
                                                            if request.method == "ACK" else ""))
         super().__init__(request, address, transport, timers)
-
-    def start(self, now: float) -> list[Action]:
-        if self._started:
-            raise TransactionError("the transaction was already started")
-        self._started = True
-        actions: list[Action] = []
-        self._send(self.request, actions, self._data)
-        self._retransmit_timer("E", now, self.timers.t1)
-        self._set("F", now + self.timers.b)
-        return actions
 
     def _fire(self, name: str, when: float, actions: list[Action]) -> None:
         if name == "E" and self.state in (TransactionState.TRYING, TransactionState.PROCEEDING):
