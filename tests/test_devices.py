@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 # Imported as a plugin (not with `import`) so pytest rewrites its asserts.
 pytest_plugins = ["audio_fixture"]
-pytestmark = pytest.mark.audio
 
 HEADSET = "Jabra Evolve 40 (USB)"  # the devices audio_fixture creates (its HEADSET, BUILTIN)
 BUILTIN = "Built-in Audio"
@@ -35,6 +34,7 @@ BLOCK = 480  # 10 ms: PortAudio's smallest default blocks underflow on a loaded 
 OUTPUT_LATENCY = 0.04  # s; 'low' (a few ms of buffer) underflows under load (6 builds on 2 cores)
 
 
+@pytest.mark.audio
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_both_backends_list_the_virtual_devices_by_name(virtual_audio: VirtualAudio, backend: str) -> None:
     devices = {d.name: d for d in list_devices(backend)}
@@ -53,12 +53,14 @@ def test_both_backends_list_the_virtual_devices_by_name(virtual_audio: VirtualAu
     assert not devices[HEADSET].is_default_input
 
 
+@pytest.mark.audio
 def test_backends_agree_on_names_and_kinds(virtual_audio: VirtualAudio) -> None:
     def summary(backend: str) -> list[tuple[str, bool, bool]]:
         return [(d.name, d.is_input, d.is_output) for d in list_devices(backend)]
     assert summary("sounddevice") == summary("pyaudio")
 
 
+@pytest.mark.audio
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", ["input", "output"])
 def test_find_device_by_exact_name_and_by_substring(virtual_audio: VirtualAudio, backend: str,
@@ -81,6 +83,7 @@ def test_exact_name_wins_over_substring_matches() -> None:
         find_device("jabra", devices=devices)
 
 
+@pytest.mark.audio
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_unknown_name_is_refused_with_the_available_names(virtual_audio: VirtualAudio, backend: str) -> None:
     with pytest.raises(DeviceNotFoundError) as info:
@@ -160,6 +163,7 @@ def _round_trip(in_index: int, out_index: int, signal: np.ndarray,
     return blocks, played["handed"]
 
 
+@pytest.mark.audio
 def test_round_trip_through_a_virtual_cable(virtual_audio: VirtualAudio) -> None:
     out_dev = find_device(HEADSET, kind="output")
     in_dev = find_device(HEADSET, kind="input")
@@ -191,6 +195,7 @@ def test_round_trip_through_a_virtual_cable(virtual_audio: VirtualAudio) -> None
     print(f"round trip {latency_ms:.1f} ms, {peak_hz:.1f} Hz, {level_db:+.2f} dB")
 
 
+@pytest.mark.audio
 def test_an_unplugged_device_disappears_after_rescan(virtual_audio: VirtualAudio) -> None:
     name = "Poly Blackwire 3320 (USB)"
     virtual_audio.add_device(name, usb=True)
