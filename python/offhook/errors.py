@@ -130,3 +130,14 @@ class HidDescriptorError(DeviceError, ValueError):
 class HidReportError(DeviceError, ValueError):
     """A HID report does not match its device's report descriptor (unknown report ID,
     too short), or a report was asked for that the descriptor does not define."""
+
+
+class DeviceNotFoundError(DeviceError, LookupError):
+    """No audio device matches a name (or several do): `name` is what was asked for,
+    `kind` "input" or "output", `available` the names of the devices of that kind."""
+
+    def __init__(self, message: str, *, name: str, kind: str, available: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.name = name
+        self.kind = kind
+        self.available = available
