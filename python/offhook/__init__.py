@@ -5,6 +5,7 @@ from offhook import sip
 from offhook.errors import (
     CodecError,
     DeviceError,
+    DeviceNotFoundError,
     EchoCancellerError,
     HidDescriptorError,
     HidReportError,
@@ -30,6 +31,7 @@ except PackageNotFoundError:  # running from a source tree without an install
 __all__ = [
     "CodecError",
     "DeviceError",
+    "DeviceNotFoundError",
     "EchoCancellerError",
     "HidDescriptorError",
     "HidReportError",
