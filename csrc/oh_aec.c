@@ -87,8 +87,8 @@
  * Clock drift (playback and capture clocks apart by up to ~0.1 %). Every
  * DRIFT_SNAP blocks of far activity the background filter is compared with
  * a snapshot: the per-bin angle of sum_k conj(S_k) W_k, regressed on the
- * bin frequency (weighted by its magnitude, bins up to a quarter of the
- * rate so that 0.1 % cannot wrap the phase), is the delay change of the
+ * bin frequency (weighted by its magnitude, bins up to 4 kHz so that
+ * 0.1 % cannot wrap the phase), is the delay change of the
  * echo path, i.e. the drift left over. A first-order loop (gain 1/2 per
  * 0.1 s) adds it to the drift applied. While it stays under DRIFT_ON
  * (30 ppm) or the filter has converged, nothing is applied and the far
@@ -977,8 +977,13 @@ static void drift_track(oh_aec *a)
     long age = a->t - a->snap_t;
     if (age < DRIFT_SNAP)
         return;
+    /* up to 4 kHz (a quarter of the rate at 8 and 16 kHz): 0.1 % over
+     * DRIFT_SNAP blocks turns those bins by at most ~2.5 rad, no wrap */
+    int imax = (int)((long)a->L * 4000 / ((long)a->N * 100));
+    if (imax > nb / 2)
+        imax = nb / 2;
     double num = 0.0, den = 0.0;
-    for (int i = 2; i <= nb / 2; i++) {
+    for (int i = 2; i <= imax; i++) {
         float cr = 0.0f, ci = 0.0f;
         for (int k = 0; k < K; k++) {
             size_t j = (size_t)k * nb + i;
