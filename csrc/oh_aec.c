@@ -956,7 +956,14 @@ static void drift_blocks(oh_aec *a)
         }
     }
     if (produced != 1) {
-        shift_partitions(a, produced == 0 ? 1 : -1);
+        int d = produced == 0 ? 1 : -1;
+        shift_partitions(a, d);
+        /* the partitions' misalignment moves with them (the end keeps its own) */
+        size_t nb = (size_t)a->nb, K = (size_t)a->K, row = nb * sizeof(float);
+        if (d > 0)
+            memmove(a->pmis, a->pmis + nb, (K - 1) * row);
+        else
+            memmove(a->pmis + nb, a->pmis, (K - 1) * row);
         a->snap_valid = 0;
     }
 }
