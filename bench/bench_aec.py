@@ -167,7 +167,7 @@ def measure(name: str, make, scenario: es.Scenario) -> dict[str, float]:
     row["converge_s"] = es.convergence_time(scenario, out, latency=lat)
     if scenario.change_at is not None:
         row["reconverge_s"] = es.convergence_time(scenario, out, since=scenario.change_at, latency=lat)
-    if scenario.name == "double_talk":
+    if scenario.name in ("double_talk", "double_talk_drift"):
         s0 = 4 * RATE
         row["pesq_double_talk"] = pesq_score(scenario.near[s0:], out[s0 + lat:], RATE)
         row["pesq_unprocessed"] = pesq_score(scenario.near[s0:], scenario.mic[s0:], RATE)

@@ -1,6 +1,6 @@
 /* Echo canceller: configuration checks, create under allocation failure, and
  * a synthetic echo (noise through a short room-like response) that must be
- * cancelled, at every supported rate. Speech scenarios are in tests/test_aec.py. */
+ * cancelled, at every supported rate, and under +-0.1 % clock skew. Speech scenarios are in tests/test_aec.py. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -143,10 +143,79 @@ static void test_enomem(void)
     CHECK_CREATE_SURVIVES_ENOMEM(oh_aec_create(&cfg, &aec), aec, oh_aec_destroy);
 }
 
+/* Playback clock `skew` fast or slow: the echo is the (low-passed noise) far end read at
+ * 1 + skew samples per sample (linear interpolation) through a short decaying
+ * response, 20 ms late. Returns the linear ERLE (dB) over the last second. */
+static double run_drift(double skew, double seconds, unsigned long long *rng)
+{
+    oh_aec_config cfg;
+    oh_aec_config_default(&cfg);
+    cfg.suppression = 0;
+    oh_aec *aec = NULL;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_OK);
+    if (!aec)
+        return 0.0;
+    enum { N = 160, HLEN = 16384, TAPS = 160 };
+    static float far_all[HLEN], h[TAPS];
+    for (int i = 0; i < TAPS; i++)
+        h[i] = (float)(0.5 * gauss(rng) * exp(-6.9 * i / TAPS));
+    int frames = (int)(seconds * 100);
+    int16_t far[N], near[N], out[N];
+    double in_e = 0.0, out_e = 0.0;
+    long written = 0;
+    double lp = 0.0;
+    for (int f = 0; f < frames; f++) {
+        for (int n = 0; n < N; n++) {
+            /* low-passed: the linear interpolation above would otherwise
+             * be a time-varying filter on the echo's upper band */
+            lp = 0.8 * lp + 1000.0 * gauss(rng);
+            far[n] = (int16_t)lp;
+            far_all[written % HLEN] = far[n];
+            written++;
+        }
+        for (int n = 0; n < N; n++) {
+            long m = (long)f * N + n;
+            double e = 0.0;
+            for (int i = 0; i < TAPS; i++) {
+                double p = (double)(m - 320 - i) * (1.0 + skew);
+                long i0 = (long)floor(p);
+                if (i0 < 0 || i0 + 1 >= written)
+                    continue;
+                double fr = p - (double)i0;
+                e += h[i] * ((1.0 - fr) * far_all[i0 % HLEN] + fr * far_all[(i0 + 1) % HLEN]);
+            }
+            e += 3.0 * gauss(rng);
+            near[n] = (int16_t)(e > 32767 ? 32767 : e < -32768 ? -32768 : e);
+        }
+        CHECK_STATUS(oh_aec_process(aec, near, far, out), OH_OK);
+        if (f >= frames - 100) {
+            for (int n = 0; n < N; n++) {
+                in_e += (double)near[n] * near[n];
+                out_e += (double)out[n] * out[n];
+            }
+        }
+    }
+    oh_aec_destroy(aec);
+    return 10.0 * log10(in_e / (out_e + 1.0));
+}
+
+static void test_drift(void)
+{
+    unsigned long long rng = oh_test_seed();
+    static const double skews[] = {0.0, 1e-3, -1e-3};
+    for (int i = 0; i < 3; i++) {
+        double erle = run_drift(skews[i], 8.0, &rng);
+        fprintf(stderr, "skew %+.4f: linear ERLE %.1f dB\n", skews[i], erle);
+        /* measured 57, 21, 24 dB; without compensation ~1-5 dB under skew */
+        CHECK(erle >= (skews[i] == 0.0 ? 45.0 : 15.0));
+    }
+}
+
 int main(void)
 {
     test_bad_config();
     test_enomem();
     test_cancels();
+    test_drift();
     TEST_EXIT();
 }

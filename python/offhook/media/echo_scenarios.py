@@ -27,7 +27,7 @@ from offhook.media.speech import speech
 SOUND_SPEED = 343.0  # m/s
 
 SCENARIOS = ("far_single_talk", "double_talk", "path_change", "nonlinear",
-             "bulk_delay_250ms", "near_only", "clock_drift")
+             "bulk_delay_250ms", "near_only", "clock_drift", "double_talk_drift")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,14 +130,14 @@ def make(name: str, sample_rate: int = 16000, seconds: float = 12.0) -> Scenario
     far = _level(speech(seconds, sample_rate, talker=0).astype(np.float64)[:n], -20.0)
     far = np.pad(far, (0, n - len(far)))
     near_speech = np.zeros(n)
-    if name in ("double_talk", "near_only"):
+    if name in ("double_talk", "near_only", "double_talk_drift"):
         ns = _level(speech(seconds, sample_rate, talker=1).astype(np.float64), -28.0)[:n]
         start = 0 if name == "near_only" else int(4.0 * sample_rate)
         near_speech[start:] = ns[:n - start]
     if name == "near_only":
         far = np.zeros(n)
     played = loudspeaker(far, sample_rate, drive=3.0 if name == "nonlinear" else 0.0)
-    if name == "clock_drift":
+    if name in ("clock_drift", "double_talk_drift"):
         # capture runs 0.05 % slower than playback
         played = _resample(played, 1.0005)
     h1 = room_impulse_response(sample_rate)
