@@ -405,7 +405,10 @@ cdef class MediaStream:
 
     def stats(self):
         """Counters of the stream: packets/bytes sent and received, drops by reason,
-        the latched source, RFC 3550 jitter (ms) and loss, and the playout's statistics."""
+        the latched source, RFC 3550 jitter (ms) and loss, the playout's statistics, DTMF
+        counters, and "rtcp": what the peer's reports said about our packets
+        (peer_fraction_lost 0..1, peer_cumulative_lost, peer_jitter_ms), rtt_ms from
+        LSR/DLSR (None until known), bye (the peer left) and the peer's CNAME."""
         cdef c.oh_engine *eng = self._get()
         cdef c.oh_engine_stream_stats st
         cdef int r

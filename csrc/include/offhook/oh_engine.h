@@ -216,7 +216,8 @@ oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_st
 /* Queues digits ('0'-'9', '*', '#', 'A'-'D', case-insensitive) to be sent
  * as RFC 4733 telephone-events of duration_ms (40..5000 ms) each, after any
  * digits already queued, with a gap of audio between digits. While an event
- * plays it replaces the stream's audio. OH_EINVAL for a bad digit or
+ * plays it replaces the stream's audio. Digits wait while the stream does
+ * not send (hold, no remote). OH_EINVAL for a bad digit or
  * duration, OH_ESTATE when the stream has no DTMF payload type, OH_EBUFSIZE
  * when the queue (OH_ENGINE_DTMF_QUEUE digits) cannot take them all (then
  * none is queued). */
