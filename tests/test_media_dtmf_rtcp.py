@@ -56,7 +56,7 @@ class Relay:
         while not self._stop:
             try:
                 data = self.sock.recv(2048)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -130,7 +130,7 @@ def test_send_dtmf_errors():
         assert s.dtmf_payload_type == 101
         with pytest.raises(ValueError, match=re.escape("digits may only hold 0-9, *, #, A-D; got 'x'")):
             s.send_dtmf("1x")
-        with pytest.raises(ValueError, match="duration_ms must be 40..5000, got 10"):
+        with pytest.raises(ValueError, match=re.escape("duration_ms must be 40..5000, got 10")):
             s.send_dtmf("1", duration_ms=10)
         with pytest.raises(ValueError, match="digits must be a non-empty str"):
             s.send_dtmf("")
@@ -142,11 +142,11 @@ def test_send_dtmf_errors():
         n = e.add_stream(codec="PCMU", dtmf_payload_type=None)
         with pytest.raises(MediaError, match="this stream has no DTMF payload type"):
             n.send_dtmf("1")
-        with pytest.raises(ValueError, match="dtmf_payload_type must be an int 0..127 other than"):
+        with pytest.raises(ValueError, match=re.escape("dtmf_payload_type must be an int 0..127 other than")):
             e.add_stream(codec="PCMU", dtmf_payload_type=0)
-        with pytest.raises(ValueError, match="rtcp_interval_ms must be an int 100..60000, got 10"):
+        with pytest.raises(ValueError, match=re.escape("rtcp_interval_ms must be an int 100..60000, got 10")):
             e.add_stream(rtcp_interval_ms=10)
-        with pytest.raises(ValueError, match="cname must be a str of 1..63 UTF-8 bytes"):
+        with pytest.raises(ValueError, match=re.escape("cname must be a str of 1..63 UTF-8 bytes")):
             e.add_stream(cname="x" * 64)
         assert n.dtmf_events() == []
 
