@@ -37,8 +37,34 @@
  * sendto() sends it. When the direction does not send, the RTP timestamp
  * keeps advancing and the next packet carries the marker bit.
  *
- * Limits (this is the first slice of the engine): no RTCP reports, DTMF,
- * SRTP, mixer or device rings yet; no re-latching on a new source; one
+ * DTMF. Digits queued by send_dtmf start at a tick boundary, at the media
+ * timestamp the next audio packet would have carried (RFC 4733 2.5.1.1):
+ * oh_dtmf_rtp_sender yields one packet per tick (start with the marker,
+ * updates, three end packets) and the audio of those ticks is not sent
+ * (its timestamp is skipped, the next audio packet is a talkspurt start).
+ * DTMF_GAP_MS of audio separates digits. Received telephone-events share
+ * the stream's sequence space, latch and source statistics; the receiver
+ * (oh_dtmf_rtp_receiver) reports each event once at its end, whatever the
+ * retransmitted or stale end packets, into a bounded ring only this thread
+ * writes, drained by a command (so it needs no lock; when full, newer events
+ * are counted as dropped rather than overwriting undrained ones).
+ *
+ * RTCP. rtcp-mux only: reports go out of the RTP socket to the remote
+ * address. The first is sent half an interval after the stream starts, then
+ * every interval x U(0.5, 1.5) (RFC 3550 6.3.1's randomisation; the
+ * bandwidth-scaled interval of 6.3 is not computed: two parties and a fixed
+ * mean). An SR when RTP was sent since the last report, else an RR, with
+ * one report block on the latched source once it is valid, then SDES
+ * CNAME. RTCP is handled whatever the direction (it keeps flowing on hold);
+ * it is accepted from the latched address, or from anywhere before a latch.
+ * Report blocks about our SSRC give the peer's view (fraction and cumulative
+ * lost, jitter) and the RTT from LSR/DLSR (NTP times from CLOCK_REALTIME,
+ * the delay since the SR on CLOCK_MONOTONIC). Removing a stream (or
+ * destroying the engine) sends RR + SDES + BYE.
+ *
+ * Limits (this is the first slice of the engine): no SRTP, mixer or device
+ * rings yet; telephone-event packets feed the interarrival jitter like
+ * audio (their timestamps repeat, so jitter reads high during DTMF); no re-latching on a new source; one
  * codec per stream for its lifetime; WAV file I/O happens on the media
  * thread; ppoll() over all sockets (epoll would scale better past a few
  * hundred streams). */
@@ -60,6 +86,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "offhook/oh_dtmf_rtp.h"
 #include "offhook/oh_playout.h"
 #include "offhook/oh_resampler.h"
 #include "offhook/oh_tone.h"
@@ -69,6 +96,8 @@
 #define RX_BURST 64       /* datagrams read per socket per wake-up, so no stream starves the others */
 #define ID_SLOT_BITS 12   /* id = generation << 12 | slot (OH_ENGINE_MAX_STREAMS = 4096) */
 #define RESYNC_TICKS 10
+#define DTMF_GAP_MS 60    /* audio between two queued digits */
+#define RTCP_BUF 1024     /* SR + one block + SDES + BYE with a reason fit easily */
 
 enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2 };
 
@@ -126,11 +155,30 @@ typedef struct stream {
     struct sockaddr_storage latched_addr;
     uint32_t latched_ssrc;
     oh_engine_stream_stats st;  /* counters (the media thread's) */
+
+    int dtmf_pt;                /* -1: no DTMF */
+    uint32_t rtp_clock;         /* Hz */
+    oh_dtmf_rtp_sender *dtx;
+    oh_dtmf_rtp_receiver *drx;
+    char dq_digit[OH_ENGINE_DTMF_QUEUE]; /* digits to send (ring) */
+    int dq_ms[OH_ENGINE_DTMF_QUEUE];
+    int dq_head, dq_len;
+    int dtmf_gap;               /* ticks of audio before the next digit may start */
+    oh_engine_dtmf_event evq[OH_ENGINE_DTMF_QUEUE]; /* received events (ring) */
+    int evq_head, evq_len;
+
+    int rtcp_interval_ms;
+    double next_rtcp_ms;        /* < 0: not scheduled yet */
+    uint64_t rng;
+    char cname[OH_ENGINE_CNAME_LEN];
+    size_t cname_len;
+    uint64_t packets_at_report; /* RTP packets sent when the last report went out */
+    uint8_t *rtcp_buf;
 } stream;
 
 enum cmd_type {
     CMD_ADD, CMD_REMOVE, CMD_SET_REMOTE, CMD_SET_DIR, CMD_SET_SOURCE, CMD_SET_RECORD,
-    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP
+    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN
 };
 
 typedef struct cmd {
@@ -143,6 +191,12 @@ typedef struct cmd {
     oh_wav_writer *rec;         /* in: the new recording; out: the replaced one */
     oh_engine_stream_stats *stats;
     oh_engine_stats *estats;
+    const char *digits;         /* CMD_DTMF_SEND: validated, upper-case */
+    int n;                      /* digits to queue; CMD_DTMF_DRAIN: out, events moved */
+    int duration_ms;
+    oh_engine_dtmf_event *events; /* CMD_DTMF_DRAIN: room for n_cap */
+    int n_cap;
+    oh_status result;
 } cmd;
 
 struct oh_engine {
@@ -411,6 +465,9 @@ static void stream_free(stream *s)
     oh_playout_destroy(s->pl);
     oh_rtp_sender_destroy(s->sender);
     oh_rtp_source_destroy(s->rtp_src);
+    oh_dtmf_rtp_sender_destroy(s->dtx);
+    oh_dtmf_rtp_receiver_destroy(s->drx);
+    oh_free(s->rtcp_buf);
     oh_resampler_destroy(s->rs_send);
     oh_resampler_destroy(s->rs_recv);
     oh_free(s->eng_buf);
@@ -486,7 +543,10 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
 {
     *out = NULL;
     if (cfg->payload_type < 0 || cfg->payload_type > 127 || cfg->direction < OH_ENGINE_SENDRECV ||
-        cfg->direction > OH_ENGINE_INACTIVE || (int)cfg->codec.id < 0 || (int)cfg->codec.id >= OH_CODEC_COUNT)
+        cfg->direction > OH_ENGINE_INACTIVE || (int)cfg->codec.id < 0 || (int)cfg->codec.id >= OH_CODEC_COUNT ||
+        cfg->dtmf_payload_type < -1 || cfg->dtmf_payload_type > 127 ||
+        cfg->dtmf_payload_type == cfg->payload_type || cfg->rtcp_interval_ms < 100 ||
+        cfg->rtcp_interval_ms > 60000 || memchr(cfg->cname, 0, sizeof cfg->cname) == NULL)
         return OH_EINVAL;
     struct sockaddr_storage local;
     socklen_t local_len;
@@ -499,6 +559,11 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     s->dir = cfg->direction;
     s->payload_type = cfg->payload_type;
     s->talkspurt = 1;
+    s->dtmf_pt = cfg->dtmf_payload_type;
+    s->rtcp_interval_ms = cfg->rtcp_interval_ms;
+    s->next_rtcp_ms = -1.0;
+    s->rng = random64() | 1;
+    s->st.rtcp.rtt_ms = -1.0;
     oh_status st = OH_OK;
     if (cfg->remote_addr[0]) {
         st = parse_addr(cfg->remote_addr, cfg->remote_port, &s->remote, &s->remote_len);
@@ -552,6 +617,22 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         return st;
     }
     s->st.local_ssrc = scfg.ssrc;
+    s->rtp_clock = (uint32_t)clock;
+    if (cfg->cname[0])
+        s->cname_len = (size_t)snprintf(s->cname, sizeof s->cname, "%s", cfg->cname);
+    else
+        s->cname_len = (size_t)snprintf(s->cname, sizeof s->cname, "offhook-%08x", (unsigned)scfg.ssrc);
+    if (s->dtmf_pt >= 0) {
+        oh_dtmf_rtp_sender_config dcfg;
+        oh_dtmf_rtp_sender_config_default(&dcfg);
+        dcfg.clock_rate = clock; /* RFC 4733 2.1: the event clock is the audio's */
+        dcfg.ptime_ms = eng->cfg.ptime_ms;
+        if ((st = oh_dtmf_rtp_sender_create(&dcfg, &s->dtx)) != OH_OK ||
+            (st = oh_dtmf_rtp_receiver_create(&s->drx)) != OH_OK) {
+            stream_free(s);
+            return st;
+        }
+    }
     s->codec_buf_cap = (size_t)s->codec_frame + 8;
     if (s->rs_send && oh_resampler_max_output(s->rs_send, (size_t)eng->frame) + 8 > s->codec_buf_cap)
         s->codec_buf_cap = oh_resampler_max_output(s->rs_send, (size_t)eng->frame) + 8;
@@ -565,7 +646,8 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     s->dec_buf = oh_alloc(s->dec_cap * sizeof *s->dec_buf);
     s->payload = oh_alloc(s->payload_cap);
     s->pkt = oh_alloc(s->pkt_cap);
-    if (!s->eng_buf || !s->codec_buf || !s->dec_buf || !s->payload || !s->pkt) {
+    s->rtcp_buf = oh_alloc(RTCP_BUF);
+    if (!s->eng_buf || !s->codec_buf || !s->dec_buf || !s->payload || !s->pkt || !s->rtcp_buf) {
         stream_free(s);
         return OH_ENOMEM;
     }
@@ -619,6 +701,7 @@ static void stream_snapshot(const stream *s, oh_engine_stream_stats *out)
     oh_rtp_source_get_stats(s->rtp_src, &out->source);
     oh_playout_get_stats(s->pl, &out->playout);
     out->recorded_frames = s->rec ? oh_wav_writer_frames(s->rec) : 0;
+    out->dtmf_pending = s->dq_len + (s->dtx && oh_dtmf_rtp_sender_busy(s->dtx));
 }
 
 static void apply(oh_engine *e, cmd *c)
@@ -674,6 +757,27 @@ static void apply(oh_engine *e, cmd *c)
     case CMD_STOP:
         e->stop = 1;
         break;
+    case CMD_DTMF_SEND:
+        if (s->dq_len + c->n > OH_ENGINE_DTMF_QUEUE) {
+            c->result = OH_EBUFSIZE;
+            break;
+        }
+        for (int i = 0; i < c->n; i++) {
+            int k = (s->dq_head + s->dq_len++) % OH_ENGINE_DTMF_QUEUE;
+            s->dq_digit[k] = c->digits[i];
+            s->dq_ms[k] = c->duration_ms;
+        }
+        c->result = OH_OK;
+        break;
+    case CMD_DTMF_DRAIN:
+        c->n = 0;
+        while (s->evq_len > 0 && c->n < c->n_cap) {
+            c->events[c->n++] = s->evq[s->evq_head];
+            s->evq_head = (s->evq_head + 1) % OH_ENGINE_DTMF_QUEUE;
+            s->evq_len--;
+        }
+        c->result = OH_OK;
+        break;
     }
 }
 
@@ -691,15 +795,228 @@ static void take_command(oh_engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+static double ntp_now(uint32_t *sec, uint32_t *frac)
+{
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    double unix_ms = (double)rt.tv_sec * 1e3 + (double)rt.tv_nsec / 1e6;
+    oh_ntp_from_unix_ms(unix_ms, sec, frac);
+    return unix_ms;
+}
+
+static void on_event(stream *s, const oh_rtp_header *h, const uint8_t *buf, size_t n)
+{
+    oh_dtmf_rtp_report rep;
+    int r = oh_dtmf_rtp_receiver_put(s->drx, h->timestamp, buf + h->payload_offset, h->payload_len, &rep,
+                                     NULL);
+    if (r < 0) {
+        s->st.dropped_invalid++;
+        return;
+    }
+    s->st.packets_received++;
+    s->st.bytes_received += n;
+    if (!(r & OH_DTMF_RTP_END))
+        return;
+    s->st.dtmf_received++;
+    if (s->evq_len == OH_ENGINE_DTMF_QUEUE) {
+        s->st.dtmf_dropped++;
+        return;
+    }
+    char d = oh_dtmf_rtp_digit(rep.event);
+    oh_engine_dtmf_event *ev = &s->evq[(s->evq_head + s->evq_len++) % OH_ENGINE_DTMF_QUEUE];
+    ev->digit = d ? d : '?';
+    ev->event = rep.event;
+    ev->duration_ms = (int)((uint64_t)rep.duration * 1000u / s->rtp_clock);
+}
+
+static void on_rtcp(stream *s, const uint8_t *buf, size_t n, const struct sockaddr_storage *from,
+                    double arrival_ms)
+{
+    s->st.rtcp_received++;
+    if (s->latched && !same_addr(from, &s->latched_addr))
+        return; /* not our peer's: ignored (RTCP needs no latch of its own) */
+    oh_rtcp_info info;
+    if (oh_rtcp_parse(buf, n, &info, NULL) != OH_OK) {
+        s->st.rtcp.invalid++;
+        return;
+    }
+    oh_engine_rtcp_stats *r = &s->st.rtcp;
+    r->received++;
+    uint32_t peer = s->latched_ssrc;
+    if (info.has_sr && (!s->latched || info.sr.ssrc == peer)) {
+        r->sr_received++;
+        if (s->latched)
+            oh_rtp_source_on_sr(s->rtp_src, info.sr.ntp_sec, info.sr.ntp_frac, arrival_ms);
+    }
+    for (int i = 0; i < info.block_count; i++) {
+        const oh_rtcp_report_block *b = &info.blocks[i];
+        if (b->ssrc != s->st.local_ssrc)
+            continue;
+        r->peer_reports++;
+        r->peer_fraction_lost = b->fraction_lost / 256.0;
+        r->peer_cumulative_lost = b->cumulative_lost;
+        r->peer_jitter_ms = (double)b->jitter * 1000.0 / (double)s->rtp_clock;
+        r->peer_extended_max_seq = b->extended_max_seq;
+        uint32_t sec, frac;
+        ntp_now(&sec, &frac);
+        double rtt;
+        if (b->lsr && oh_rtcp_rtt(oh_ntp_middle(sec, frac), b->lsr, b->dlsr, &rtt) == OH_OK) {
+            r->rtt_ms = rtt;
+            r->rtt_samples++;
+        }
+    }
+    if (info.has_cname && (!s->latched || info.cname_ssrc == peer)) {
+        size_t len = info.cname_len < OH_RTCP_MAX_TEXT ? info.cname_len : OH_RTCP_MAX_TEXT;
+        memcpy(r->peer_cname, info.cname, len);
+        r->peer_cname[len] = 0;
+    }
+    if (info.has_bye) {
+        for (int i = 0; i < info.bye_count; i++) {
+            if (!s->latched || info.bye_ssrcs[i] == peer) {
+                r->bye = 1;
+                size_t len = info.reason_len;
+                memcpy(r->bye_reason, info.reason, len);
+                r->bye_reason[len] = 0;
+                break;
+            }
+        }
+    }
+}
+
+/* RR or SR (+ a block on the peer) + SDES CNAME, and BYE when leaving.
+ * Returns the length, or 0 when nothing could be built. */
+static size_t build_rtcp(stream *s, double now_ms, int bye)
+{
+    uint8_t *b = s->rtcp_buf;
+    oh_rtcp_report_block rb;
+    int nb = s->latched && oh_rtp_source_report(s->rtp_src, now_ms, &rb) == OH_OK;
+    oh_rtp_sender_stats ss;
+    oh_rtp_sender_get_stats(s->sender, &ss);
+    int len;
+    if (ss.packets > s->packets_at_report && !bye) {
+        oh_rtcp_sender_info si;
+        si.ssrc = ss.ssrc;
+        ntp_now(&si.ntp_sec, &si.ntp_frac);
+        si.rtp_timestamp = ss.timestamp;
+        si.packet_count = (uint32_t)ss.packets;
+        si.octet_count = (uint32_t)ss.octets;
+        len = oh_rtcp_write_sr(&si, &rb, nb, b, RTCP_BUF);
+    } else {
+        len = oh_rtcp_write_rr(ss.ssrc, &rb, nb, b, RTCP_BUF);
+    }
+    s->packets_at_report = ss.packets;
+    if (len <= 0)
+        return 0;
+    int m = oh_rtcp_write_sdes_cname(ss.ssrc, s->cname, s->cname_len, b + len, RTCP_BUF - (size_t)len);
+    if (m <= 0)
+        return 0;
+    len += m;
+    if (bye) {
+        m = oh_rtcp_write_bye(&ss.ssrc, 1, NULL, 0, b + len, RTCP_BUF - (size_t)len);
+        if (m <= 0)
+            return 0;
+        len += m;
+    }
+    return (size_t)len;
+}
+
+/* U(0.5, 1.5) x the interval (RFC 3550 6.3.1), from the stream's own xorshift. */
+static double rtcp_interval(stream *s)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    double u = (double)(s->rng >> 11) / 9007199254740992.0;
+    return s->rtcp_interval_ms * (0.5 + u);
+}
+
+static void rtcp_tick(stream *s, double now_ms)
+{
+    if (s->remote_len == 0)
+        return;
+    if (s->next_rtcp_ms < 0) {
+        s->next_rtcp_ms = now_ms + rtcp_interval(s) / 2;
+        return;
+    }
+    if (now_ms < s->next_rtcp_ms)
+        return;
+    s->next_rtcp_ms = now_ms + rtcp_interval(s);
+    size_t len = build_rtcp(s, now_ms, 0);
+    if (len && sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (struct sockaddr *)&s->remote, s->remote_len) ==
+                   (ssize_t)len)
+        s->st.rtcp.sent++;
+}
+
+/* Sends RR + SDES + BYE for a stream no longer on the media thread. */
+static void send_bye(stream *s)
+{
+    if (s->remote_len == 0 || s->fd < 0)
+        return;
+    size_t len = build_rtcp(s, 0.0, 1);
+    if (len)
+        (void)sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (struct sockaddr *)&s->remote, s->remote_len);
+}
+
+static void send_rtp(stream *s, int plen)
+{
+    if (plen < 0) {
+        s->st.send_errors++;
+        return;
+    }
+    ssize_t sent = sendto(s->fd, s->pkt, (size_t)plen, MSG_DONTWAIT, (struct sockaddr *)&s->remote,
+                          s->remote_len);
+    if (sent == plen) {
+        s->st.packets_sent++;
+        s->st.bytes_sent += (uint64_t)plen;
+    } else {
+        s->st.send_errors++;
+    }
+}
+
+/* Sends this tick's telephone-event packet instead of audio: 1 when it did. */
+static int dtmf_tick(oh_engine *e, stream *s)
+{
+    if (!s->dtx)
+        return 0;
+    if (!oh_dtmf_rtp_sender_busy(s->dtx)) {
+        if (s->dtmf_gap > 0) {
+            s->dtmf_gap--;
+            return 0;
+        }
+        if (s->dq_len == 0)
+            return 0;
+        char d = s->dq_digit[s->dq_head];
+        int ms = s->dq_ms[s->dq_head];
+        s->dq_head = (s->dq_head + 1) % OH_ENGINE_DTMF_QUEUE;
+        s->dq_len--;
+        oh_rtp_sender_stats ss;
+        oh_rtp_sender_get_stats(s->sender, &ss);
+        if (oh_dtmf_rtp_sender_start(s->dtx, oh_dtmf_rtp_event_code(d), ms, ss.timestamp) != OH_OK)
+            return 0; /* validated by the caller: not reached */
+        s->st.dtmf_sent++;
+    }
+    oh_dtmf_rtp_packet p;
+    if (!oh_dtmf_rtp_sender_poll(s->dtx, &p))
+        return 0;
+    int plen = oh_rtp_sender_write_event(s->sender, s->dtmf_pt, p.timestamp, p.marker, p.payload,
+                                         OH_DTMF_RTP_PAYLOAD, s->pkt, s->pkt_cap);
+    oh_rtp_sender_skip(s->sender, s->rtp_samples);
+    s->talkspurt = 1;
+    if (p.last)
+        s->dtmf_gap = (DTMF_GAP_MS + e->cfg.ptime_ms - 1) / e->cfg.ptime_ms;
+    send_rtp(s, plen);
+    return 1;
+}
+
 static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct sockaddr_storage *from,
                         double arrival_ms)
 {
-    if (!receives(s->dir)) {
-        s->st.dropped_inactive++;
+    if (oh_rtp_is_rtcp(buf, n)) {
+        on_rtcp(s, buf, n, from, arrival_ms);
         return;
     }
-    if (oh_rtp_is_rtcp(buf, n)) {
-        s->st.rtcp_received++;
+    if (!receives(s->dir)) {
+        s->st.dropped_inactive++;
         return;
     }
     oh_rtp_header h;
@@ -707,7 +1024,8 @@ static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct so
         s->st.dropped_invalid++;
         return;
     }
-    if (h.payload_type != s->payload_type) {
+    int is_event = s->dtmf_pt >= 0 && h.payload_type == s->dtmf_pt;
+    if (h.payload_type != s->payload_type && !is_event) {
         s->st.dropped_payload_type++;
         return;
     }
@@ -716,6 +1034,8 @@ static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct so
         s->latched_addr = *from;
         s->latched_ssrc = h.ssrc;
         oh_rtp_source_reset(s->rtp_src);
+        if (s->drx)
+            oh_dtmf_rtp_receiver_reset(s->drx);
     } else if (h.ssrc != s->latched_ssrc || !same_addr(from, &s->latched_addr)) {
         s->st.dropped_stray++;
         return;
@@ -723,6 +1043,10 @@ static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct so
     int v = oh_rtp_source_update(s->rtp_src, h.seq, h.ssrc, h.timestamp, arrival_ms);
     if (v < 0 || v == OH_RTP_SEQ_BAD)
         return; /* counted by the source as bad_seq */
+    if (is_event) {
+        on_event(s, &h, buf, n);
+        return;
+    }
     s->st.packets_received++;
     s->st.bytes_received += n;
     if (oh_playout_put(s->pl, h.seq, h.timestamp, h.ssrc, h.marker, buf + h.payload_offset,
@@ -768,12 +1092,15 @@ static void stream_tick(oh_engine *e, stream *s, double now_ms)
     if (s->rec && !s->rec_failed && oh_wav_writer_write(s->rec, s->eng_buf, frame) != OH_OK)
         s->rec_failed = 1; /* the writer keeps the reason; stop_recording reports it */
 
+    rtcp_tick(s, now_ms);
     if (!sends(s->dir) || s->remote_len == 0) {
         oh_rtp_sender_skip(s->sender, s->rtp_samples);
         s->talkspurt = 1;
         return;
     }
     source_read(&s->src, s->eng_buf, frame, &s->st.source_done);
+    if (dtmf_tick(e, s))
+        return; /* the source kept its pace; its audio of this tick is replaced */
     convert(s->rs_send, s->eng_buf, frame, s->codec_buf, s->codec_buf_cap, (size_t)s->codec_frame);
     int len = oh_codec_encode(s->enc, s->codec_buf, (size_t)s->codec_frame, s->payload, s->payload_cap);
     if (len <= 0) {
@@ -783,19 +1110,9 @@ static void stream_tick(oh_engine *e, stream *s, double now_ms)
     }
     int plen = oh_rtp_sender_write(s->sender, s->payload, (size_t)len, s->rtp_samples, s->talkspurt,
                                    s->pkt, s->pkt_cap);
-    if (plen < 0) {
-        s->st.send_errors++;
-        return;
-    }
-    s->talkspurt = 0;
-    ssize_t sent = sendto(s->fd, s->pkt, (size_t)plen, MSG_DONTWAIT, (struct sockaddr *)&s->remote,
-                          s->remote_len);
-    if (sent == plen) {
-        s->st.packets_sent++;
-        s->st.bytes_sent += (uint64_t)plen;
-    } else {
-        s->st.send_errors++;
-    }
+    if (plen >= 0)
+        s->talkspurt = 0;
+    send_rtp(s, plen);
 }
 
 static void *media_thread(void *arg)
@@ -876,13 +1193,18 @@ void oh_engine_stream_config_default(oh_engine_stream_config *cfg)
     oh_codec_config_default(&cfg->codec, OH_CODEC_PCMU);
     cfg->payload_type = 0;
     cfg->direction = OH_ENGINE_SENDRECV;
+    cfg->dtmf_payload_type = 101;
+    cfg->rtcp_interval_ms = 5000;
 }
 
 static void engine_free(oh_engine *e)
 {
     if (e->registry) {
-        for (int i = 0; i < e->cfg.max_streams; i++)
+        for (int i = 0; i < e->cfg.max_streams; i++) {
+            if (e->registry[i])
+                send_bye(e->registry[i]); /* the thread has stopped: the caller owns them */
             stream_free(e->registry[i]);
+        }
     }
     if (e->efd >= 0)
         close(e->efd);
@@ -1050,6 +1372,7 @@ oh_status oh_engine_stream_remove(oh_engine *e, int id)
     run_command(e, &c);
     e->registry[id & ((1 << ID_SLOT_BITS) - 1)] = NULL;
     pthread_mutex_unlock(&e->mu);
+    send_bye(s);
     stream_free(s);
     return OH_OK;
 }
@@ -1232,6 +1555,55 @@ oh_status oh_engine_stream_get_stats(oh_engine *e, int id, oh_engine_stream_stat
     if (s) {
         cmd c = {.type = CMD_STATS, .s = s, .stats = stats};
         run_command(e, &c);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return s ? OH_OK : OH_EINVAL;
+}
+
+oh_status oh_engine_stream_send_dtmf(oh_engine *e, int id, const char *digits, int duration_ms)
+{
+    if (!e || !digits || duration_ms < 40 || duration_ms > 5000)
+        return OH_EINVAL;
+    size_t n = strlen(digits);
+    if (n == 0 || n > OH_ENGINE_DTMF_QUEUE)
+        return n == 0 ? OH_EINVAL : OH_EBUFSIZE;
+    char up[OH_ENGINE_DTMF_QUEUE];
+    for (size_t i = 0; i < n; i++) {
+        char d = digits[i];
+        if (d >= 'a' && d <= 'd')
+            d = (char)(d - 'a' + 'A');
+        if (oh_dtmf_rtp_event_code(d) < 0 || oh_dtmf_rtp_event_code(d) > 15)
+            return OH_EINVAL;
+        up[i] = d;
+    }
+    pthread_mutex_lock(&e->mu);
+    stream *s = lookup(e, id);
+    oh_status st = OH_EINVAL;
+    if (s && !s->dtx) {
+        st = OH_ESTATE;
+    } else if (s && (uint64_t)duration_ms * s->rtp_clock / 1000u > 65535u) {
+        st = OH_EINVAL; /* RFC 4733's 16-bit duration: 1365 ms at 48 kHz */
+    } else if (s) {
+        cmd c = {.type = CMD_DTMF_SEND, .s = s, .digits = up, .n = (int)n, .duration_ms = duration_ms};
+        run_command(e, &c);
+        st = c.result;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return st;
+}
+
+oh_status oh_engine_stream_dtmf_events(oh_engine *e, int id, oh_engine_dtmf_event *out, int cap, int *n)
+{
+    if (n)
+        *n = 0;
+    if (!e || !out || cap < 0 || !n)
+        return OH_EINVAL;
+    pthread_mutex_lock(&e->mu);
+    stream *s = lookup(e, id);
+    if (s) {
+        cmd c = {.type = CMD_DTMF_DRAIN, .s = s, .events = out, .n_cap = cap};
+        run_command(e, &c);
+        *n = c.n;
     }
     pthread_mutex_unlock(&e->mu);
     return s ? OH_OK : OH_EINVAL;

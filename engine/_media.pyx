@@ -11,7 +11,7 @@ from libc.string cimport memset, strncpy
 
 cimport oh_engine as c
 from oh_codec cimport oh_codec_config_default, oh_codec_id
-from oh_status cimport OH_EINVAL, OH_EIO, OH_ENOMEM, OH_ESTATE, OH_EUNSUPPORTED, oh_strerror
+from oh_status cimport OH_EBUFSIZE, OH_EINVAL, OH_EIO, OH_ENOMEM, OH_ESTATE, OH_EUNSUPPORTED, oh_strerror
 from oh_wav cimport oh_wav_error
 
 from offhook.errors import MediaError, WavError
@@ -75,6 +75,7 @@ cdef int _direction(object direction) except -1:
 cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
     src = &s.source
     pl = &s.playout
+    r = &s.rtcp
     return {
         "packets_sent": s.packets_sent, "bytes_sent": s.bytes_sent, "send_errors": s.send_errors,
         "packets_received": s.packets_received, "bytes_received": s.bytes_received,
@@ -86,6 +87,17 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
         "source_done": bool(s.source_done),
         "jitter_ms": src.jitter_ms, "lost": src.cumulative_lost, "expected": src.expected,
         "bad_seq": src.bad_seq,
+        "dtmf_sent": s.dtmf_sent, "dtmf_received": s.dtmf_received, "dtmf_dropped": s.dtmf_dropped,
+        "dtmf_pending": s.dtmf_pending,
+        "rtcp": {"sent": r.sent, "received": r.received, "invalid": r.invalid,
+                 "sr_received": r.sr_received, "peer_reports": r.peer_reports,
+                 "peer_fraction_lost": r.peer_fraction_lost,
+                 "peer_cumulative_lost": r.peer_cumulative_lost,
+                 "peer_jitter_ms": r.peer_jitter_ms,
+                 "peer_extended_max_seq": r.peer_extended_max_seq,
+                 "rtt_ms": r.rtt_ms if r.rtt_samples else None, "rtt_samples": r.rtt_samples,
+                 "bye": bool(r.bye), "bye_reason": r.bye_reason.decode("utf-8", "replace"),
+                 "peer_cname": r.peer_cname.decode("utf-8", "replace")},
         "playout": {"current_delay_ms": pl.current_delay_ms, "target_delay_ms": pl.target_delay_ms,
                     "received": pl.received, "played": pl.played, "late": pl.late, "lost": pl.lost,
                     "concealed": pl.concealed, "accelerated": pl.accelerated,
@@ -177,12 +189,19 @@ cdef class MediaEngine:
                 "streams": st.streams}
 
     def add_stream(self, local=("127.0.0.1", 0), remote=None, codec="PCMU", payload_type=None,
-                   direction="sendrecv", srtp=None):
+                   direction="sendrecv", srtp=None, *, dtmf_payload_type=101,
+                   rtcp_interval_ms=5000, cname=None):
         """A new RTP stream: a UDP socket bound to local (port 0: the OS picks; see
         local_port) sending to remote (None: nothing is sent until update(remote=...)).
 
         codec is "PCMU", "PCMA", "G722" or "opus"; payload_type defaults to the codec's
         static one (opus: 111). Until something is played the stream sends silence.
+
+        dtmf_payload_type (0..127, not the audio's; None: no DTMF) carries RFC 4733
+        telephone-events (send_dtmf, dtmf_events). RTCP goes out on the RTP port
+        (rtcp-mux) about every rtcp_interval_ms (100..60000, randomised 0.5..1.5x;
+        5000 is RFC 3550's minimum, shorter is for tests and lab use) with the SDES
+        CNAME cname (default "offhook-<ssrc>").
         """
         cdef c.oh_engine *eng = self._get()
         if srtp is not None:
@@ -193,8 +212,27 @@ cdef class MediaEngine:
             payload_type = info.payload_type if info.payload_type is not None else DEFAULT_DYNAMIC_PT
         if not isinstance(payload_type, int) or isinstance(payload_type, bool) or not 0 <= payload_type <= 127:
             raise ValueError(f"payload_type must be an int 0..127, got {payload_type!r}")
+        if dtmf_payload_type is not None and (
+                not isinstance(dtmf_payload_type, int) or isinstance(dtmf_payload_type, bool)
+                or not 0 <= dtmf_payload_type <= 127 or dtmf_payload_type == payload_type):
+            raise ValueError(f"dtmf_payload_type must be an int 0..127 other than the audio's "
+                             f"payload type {payload_type}, or None; got {dtmf_payload_type!r}")
+        if (not isinstance(rtcp_interval_ms, int) or isinstance(rtcp_interval_ms, bool)
+                or not 100 <= rtcp_interval_ms <= 60000):
+            raise ValueError(f"rtcp_interval_ms must be an int 100..60000, got {rtcp_interval_ms!r}")
+        cname_bytes = b""
+        if cname is not None:
+            cname_bytes = cname.encode("utf-8") if isinstance(cname, str) else b""
+            if not isinstance(cname, str) or not 1 <= len(cname_bytes) < c.OH_ENGINE_CNAME_LEN \
+                    or b"\0" in cname_bytes:
+                raise ValueError(f"cname must be a str of 1..{c.OH_ENGINE_CNAME_LEN - 1} UTF-8 bytes "
+                                 f"without NUL, got {cname!r}")
         cdef c.oh_engine_stream_config cfg
         c.oh_engine_stream_config_default(&cfg)
+        cfg.dtmf_payload_type = -1 if dtmf_payload_type is None else dtmf_payload_type
+        cfg.rtcp_interval_ms = rtcp_interval_ms
+        if cname_bytes:
+            strncpy(cfg.cname, <const char *>cname_bytes, c.OH_ENGINE_CNAME_LEN - 1)
         lhost, lport = _address(local, "local", True)
         strncpy(cfg.local_addr, <const char *>lhost, c.OH_ENGINE_ADDR_LEN - 1)
         cfg.local_port = lport
@@ -224,6 +262,7 @@ cdef class MediaEngine:
         stream.codec = info.name
         stream.payload_type = payload_type
         stream.direction = direction
+        stream.dtmf_payload_type = dtmf_payload_type
         cdef int port = 0
         c.oh_engine_stream_local_port(eng, sid, &port)
         stream.local_port = port
@@ -239,6 +278,7 @@ cdef class MediaStream:
     cdef readonly str codec
     cdef readonly int payload_type
     cdef readonly str direction
+    cdef readonly object dtmf_payload_type
 
     def __init__(self):
         raise TypeError("streams are made by MediaEngine.add_stream()")
@@ -365,7 +405,10 @@ cdef class MediaStream:
 
     def stats(self):
         """Counters of the stream: packets/bytes sent and received, drops by reason,
-        the latched source, RFC 3550 jitter (ms) and loss, and the playout's statistics."""
+        the latched source, RFC 3550 jitter (ms) and loss, the playout's statistics, DTMF
+        counters, and "rtcp": what the peer's reports said about our packets
+        (peer_fraction_lost 0..1, peer_cumulative_lost, peer_jitter_ms), rtt_ms from
+        LSR/DLSR (None until known), bye (the peer left) and the peer's CNAME."""
         cdef c.oh_engine *eng = self._get()
         cdef c.oh_engine_stream_stats st
         cdef int r
@@ -373,3 +416,47 @@ cdef class MediaStream:
             r = c.oh_engine_stream_get_stats(eng, self._id, &st)
         _check(r, "stats")
         return _stream_stats(&st)
+
+    def send_dtmf(self, digits, int duration_ms=100):
+        """Queues digits ("0"-"9", "*", "#", "A"-"D") as RFC 4733 telephone-events of
+        duration_ms (40..5000) each, sent after any digits already queued; they replace
+        the stream's audio while they play. Returns at once (see stats()["dtmf_pending"])."""
+        cdef c.oh_engine *eng = self._get()
+        if self.dtmf_payload_type is None:
+            raise MediaError("send_dtmf: this stream has no DTMF payload type "
+                             "(add_stream(dtmf_payload_type=None))")
+        if not isinstance(digits, str) or not digits:
+            raise ValueError(f"digits must be a non-empty str, got {digits!r}")
+        bad = [d for d in digits if d.upper() not in "0123456789*#ABCD"]
+        if bad:
+            raise ValueError(f"digits may only hold 0-9, *, #, A-D; got {bad[0]!r} in {digits!r}")
+        if not 40 <= duration_ms <= 5000:
+            raise ValueError(f"duration_ms must be 40..5000, got {duration_ms}")
+        encoded = digits.encode("ascii")
+        cdef const char *cd = encoded
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_send_dtmf(eng, self._id, cd, duration_ms)
+        if st == OH_EBUFSIZE:
+            raise MediaError(f"send_dtmf: at most {c.OH_ENGINE_DTMF_QUEUE} digits can wait to be "
+                             f"sent; wait for stats()['dtmf_pending'] to fall")
+        if st == OH_EINVAL:
+            raise ValueError(f"send_dtmf: {duration_ms} ms does not fit RFC 4733's 16-bit "
+                             f"duration at this codec's clock rate")
+        _check(st, "send_dtmf")
+
+    def dtmf_events(self):
+        """Telephone-events received since the last call, oldest first, as
+        (digit, duration_ms) tuples; each event is reported once, when it ends."""
+        cdef c.oh_engine *eng = self._get()
+        cdef c.oh_engine_dtmf_event evs[64]
+        cdef int n = 0, st
+        out = []
+        while True:
+            with nogil:
+                st = c.oh_engine_stream_dtmf_events(eng, self._id, evs, 64, &n)
+            _check(st, "dtmf_events")
+            for i in range(n):
+                out.append((chr(evs[i].digit), evs[i].duration_ms))
+            if n < 64:
+                return out

@@ -1,4 +1,4 @@
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 from oh_codec cimport oh_codec_config
 from oh_jitter cimport oh_jitter_stats
@@ -10,6 +10,8 @@ cdef extern from "offhook/oh_engine.h":
     enum:
         OH_ENGINE_MAX_STREAMS
         OH_ENGINE_ADDR_LEN
+        OH_ENGINE_CNAME_LEN
+        OH_ENGINE_DTMF_QUEUE
 
     ctypedef struct oh_engine_config:
         int sample_rate
@@ -31,6 +33,30 @@ cdef extern from "offhook/oh_engine.h":
         int payload_type
         oh_engine_direction direction
         uint32_t ssrc
+        int dtmf_payload_type
+        int rtcp_interval_ms
+        char cname[64]
+
+    ctypedef struct oh_engine_dtmf_event:
+        char digit
+        uint8_t event
+        int duration_ms
+
+    ctypedef struct oh_engine_rtcp_stats:
+        uint64_t sent
+        uint64_t received
+        uint64_t invalid
+        uint64_t sr_received
+        uint64_t peer_reports
+        double peer_fraction_lost
+        int64_t peer_cumulative_lost
+        double peer_jitter_ms
+        uint32_t peer_extended_max_seq
+        double rtt_ms
+        uint64_t rtt_samples
+        int bye
+        char bye_reason[256]
+        char peer_cname[256]
 
     ctypedef struct oh_engine_stream_stats:
         uint64_t packets_sent
@@ -53,6 +79,11 @@ cdef extern from "offhook/oh_engine.h":
         int source_done
         oh_rtp_source_stats source
         oh_jitter_stats playout
+        uint64_t dtmf_sent
+        uint64_t dtmf_received
+        uint64_t dtmf_dropped
+        int dtmf_pending
+        oh_engine_rtcp_stats rtcp
 
     ctypedef struct oh_engine_stats:
         uint64_t ticks
@@ -80,3 +111,6 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
     oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err) nogil
     oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats) nogil
+    oh_status oh_engine_stream_send_dtmf(oh_engine *eng, int id, const char *digits, int duration_ms) nogil
+    oh_status oh_engine_stream_dtmf_events(oh_engine *eng, int id, oh_engine_dtmf_event *out, int cap,
+                                           int *n) nogil

@@ -300,9 +300,100 @@ static void test_two_engines(oh_codec_id codec, int pt, int rate_b)
     unlink(path_b);
 }
 
+/* DTMF and RTCP between two engines: digits arrive once each, in order,
+ * with their duration; both sides see the other's reports with a small
+ * RTT; removing a stream sends a BYE the peer surfaces. */
+static void test_dtmf_and_rtcp(void)
+{
+    oh_engine_config cfg;
+    oh_engine_config_default(&cfg);
+    oh_engine *a = NULL, *b = NULL;
+    CHECK_STATUS(oh_engine_create(&cfg, &a), OH_OK);
+    CHECK_STATUS(oh_engine_create(&cfg, &b), OH_OK);
+    oh_engine_stream_config sc;
+    oh_engine_stream_config_default(&sc);
+    CHECK(sc.dtmf_payload_type == 101 && sc.rtcp_interval_ms == 5000);
+    sc.rtcp_interval_ms = 50;
+    CHECK_STATUS(oh_engine_stream_add(a, &sc, &(int){0}, NULL), OH_EINVAL); /* below 100 ms */
+    sc.rtcp_interval_ms = 200;
+    sc.dtmf_payload_type = 0; /* the audio's own */
+    CHECK_STATUS(oh_engine_stream_add(a, &sc, &(int){0}, NULL), OH_EINVAL);
+    sc.dtmf_payload_type = 101;
+    int ia = -1, ib = -1, pa = 0, pb = 0;
+    CHECK_STATUS(oh_engine_stream_add(a, &sc, &ia, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(a, ia, &pa), OH_OK);
+    snprintf(sc.remote_addr, sizeof sc.remote_addr, "127.0.0.1");
+    sc.remote_port = pa;
+    snprintf(sc.cname, sizeof sc.cname, "bob@example");
+    CHECK_STATUS(oh_engine_stream_add(b, &sc, &ib, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(b, ib, &pb), OH_OK);
+    CHECK_STATUS(oh_engine_stream_set_remote(a, ia, "127.0.0.1", pb), OH_OK);
+    CHECK_STATUS(oh_engine_stream_play_tone(a, ia, 1000, -10), OH_OK);
+
+    CHECK_STATUS(oh_engine_stream_send_dtmf(a, ia, "1x", 100), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_send_dtmf(a, ia, "1", 10), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_send_dtmf(a, ia, "", 100), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_send_dtmf(a, 12345, "1", 100), OH_EINVAL);
+    char many[OH_ENGINE_DTMF_QUEUE + 2];
+    memset(many, '5', sizeof many - 1);
+    many[sizeof many - 1] = 0;
+    CHECK_STATUS(oh_engine_stream_send_dtmf(a, ia, many, 100), OH_EBUFSIZE);
+    sleep_ms(200);
+    CHECK_STATUS(oh_engine_stream_send_dtmf(a, ia, "12#", 100), OH_OK);
+    CHECK_STATUS(oh_engine_stream_send_dtmf(a, ia, "d", 60), OH_OK);
+    oh_engine_dtmf_event ev[8];
+    int n = 0, got = 0;
+    char digits[9] = {0};
+    int durations[8] = {0};
+    for (int i = 0; i < 300 && got < 4; i++) {
+        sleep_ms(10);
+        CHECK_STATUS(oh_engine_stream_dtmf_events(b, ib, ev, 8 - got, &n), OH_OK);
+        for (int k = 0; k < n; k++) {
+            digits[got] = ev[k].digit;
+            durations[got++] = ev[k].duration_ms;
+        }
+    }
+    CHECK(got == 4 && strcmp(digits, "12#D") == 0);
+    CHECK(durations[0] == 100 && durations[1] == 100 && durations[2] == 100 && durations[3] == 60);
+    for (int i = 0; i < 150; i++) { /* reports every ~200 ms: wait for a few each way */
+        oh_engine_stream_stats sa, sb;
+        oh_engine_stream_get_stats(a, ia, &sa);
+        oh_engine_stream_get_stats(b, ib, &sb);
+        if (sa.rtcp.rtt_samples >= 2 && sb.rtcp.rtt_samples >= 2 && sa.dtmf_pending == 0)
+            break;
+        sleep_ms(20);
+    }
+    oh_engine_stream_stats sa, sb;
+    CHECK_STATUS(oh_engine_stream_get_stats(a, ia, &sa), OH_OK);
+    CHECK_STATUS(oh_engine_stream_get_stats(b, ib, &sb), OH_OK);
+    printf("dtmf: sent %d pending %d received %d dropped %d; rtt a %.3f b %.3f ms\n", (int)sa.dtmf_sent, sa.dtmf_pending, (int)sb.dtmf_received, (int)sb.dtmf_dropped, sa.rtcp.rtt_ms, sb.rtcp.rtt_ms);
+    CHECK(sa.dtmf_sent == 4 && sa.dtmf_pending == 0 && sb.dtmf_received == 4 && sb.dtmf_dropped == 0);
+    CHECK(sa.rtcp.sent >= 2 && sb.rtcp.sent >= 2);
+    CHECK(sa.rtcp.sr_received >= 2 && sb.rtcp.sr_received >= 2); /* both send, so SRs */
+    CHECK(sa.rtcp.peer_reports >= 2 && sb.rtcp.peer_reports >= 2);
+    CHECK(sa.rtcp.rtt_ms > 0.0 && sa.rtcp.rtt_ms < 50.0);
+    CHECK(sb.rtcp.rtt_ms > 0.0 && sb.rtcp.rtt_ms < 50.0);
+    CHECK(sa.rtcp.peer_fraction_lost == 0.0 && sa.rtcp.peer_cumulative_lost == 0);
+    CHECK(strcmp(sa.rtcp.peer_cname, "bob@example") == 0);
+    CHECK(strncmp(sb.rtcp.peer_cname, "offhook-", 8) == 0);
+    CHECK(sa.rtcp.invalid == 0 && sb.rtcp.invalid == 0 && !sb.rtcp.bye);
+    CHECK(sb.packets_received > 40); /* audio resumed after the digits */
+    CHECK_STATUS(oh_engine_stream_remove(a, ia), OH_OK);
+    for (int i = 0; i < 100; i++) {
+        oh_engine_stream_get_stats(b, ib, &sb);
+        if (sb.rtcp.bye)
+            break;
+        sleep_ms(10);
+    }
+    CHECK(sb.rtcp.bye == 1);
+    oh_engine_destroy(a);
+    oh_engine_destroy(b);
+}
+
 int main(void)
 {
     test_config_errors_and_enomem();
+    test_dtmf_and_rtcp();
     test_two_engines(OH_CODEC_PCMU, 0, 8000);
     test_two_engines(OH_CODEC_G722, 9, 16000);
     TEST_EXIT();

@@ -35,6 +35,19 @@
  * Units: rates in Hz, times in ms, ports as host integers. Addresses are
  * numeric IPv4 or IPv6 strings (no name resolution).
  *
+ * DTMF (RFC 4733): send_dtmf queues digits in the stream (through the
+ * command mailbox); the media thread sends them as telephone-events that
+ * replace the audio while they play. Received events go into a bounded
+ * per-stream queue that only the media thread writes; callers drain it with
+ * oh_engine_stream_dtmf_events, a command like any other, so the queue needs
+ * no lock of its own and the media thread never waits on a reader.
+ *
+ * RTCP (RFC 3550, rtcp-mux RFC 5761): each stream sends SR (when it sent
+ * RTP since its last report) or RR, with an SDES CNAME, on its RTP socket
+ * to the remote, every rtcp_interval_ms randomised; removing a stream sends
+ * a BYE. Incoming SR/RR/SDES/BYE from the latched source (or any source
+ * before a latch) fill oh_engine_rtcp_stats.
+ *
  * Lifecycle: oh_engine_config_default, oh_engine_create, oh_engine_stream_add
  * (the stream's create: the only place a stream allocates), ...,
  * oh_engine_stream_remove, oh_engine_destroy (stops the thread, closes every
@@ -47,6 +60,7 @@
 
 #include "offhook/oh_codec.h"
 #include "offhook/oh_jitter.h"
+#include "offhook/oh_rtcp.h"
 #include "offhook/oh_rtp.h"
 #include "offhook/oh_status.h"
 #include "offhook/oh_wav.h"
@@ -57,6 +71,8 @@ extern "C" {
 
 #define OH_ENGINE_MAX_STREAMS 4096
 #define OH_ENGINE_ADDR_LEN 64 /* a numeric IPv6 address with scope fits */
+#define OH_ENGINE_CNAME_LEN 64
+#define OH_ENGINE_DTMF_QUEUE 64 /* digits waiting to be sent, and events waiting to be drained */
 
 typedef struct oh_engine_config {
     int sample_rate; /* the engine's PCM rate: 8000, 16000, 32000 or 48000 Hz */
@@ -80,7 +96,37 @@ typedef struct oh_engine_stream_config {
     int payload_type;                     /* 0..127 */
     oh_engine_direction direction;
     uint32_t ssrc;                        /* 0 = random */
+    int dtmf_payload_type;                /* RFC 4733 telephone-event PT 0..127 (not payload_type),
+                                             -1 = no DTMF; default 101 */
+    int rtcp_interval_ms;                 /* mean RTCP report interval, 100..60000 ms (default
+                                             5000); each interval is randomised to 0.5..1.5 x */
+    char cname[OH_ENGINE_CNAME_LEN];      /* SDES CNAME; "" = "offhook-<ssrc hex>" */
 } oh_engine_stream_config;
+
+/* A telephone-event the stream received (RFC 4733), reported once at its end. */
+typedef struct oh_engine_dtmf_event {
+    char digit;        /* '0'-'9', '*', '#', 'A'-'D'; '?' for other event codes */
+    uint8_t event;     /* the RFC 4733 event code */
+    int duration_ms;   /* the event's final duration */
+} oh_engine_dtmf_event;
+
+/* What the peer's RTCP said about us and about itself (RFC 3550 6.4). */
+typedef struct oh_engine_rtcp_stats {
+    uint64_t sent;             /* compound RTCP packets we sent */
+    uint64_t received;         /* valid compound packets accepted from the peer */
+    uint64_t invalid;          /* RTCP datagrams refused by oh_rtcp_parse (also in rtcp_received) */
+    uint64_t sr_received;      /* SRs from the peer */
+    uint64_t peer_reports;     /* report blocks from the peer about our SSRC */
+    double peer_fraction_lost; /* the last block: 0..1 of our packets lost in its interval */
+    int64_t peer_cumulative_lost;
+    double peer_jitter_ms;     /* the jitter the peer measured on our packets */
+    uint32_t peer_extended_max_seq;
+    double rtt_ms;             /* the last round-trip time from LSR/DLSR, -1 until known */
+    uint64_t rtt_samples;
+    int bye;                   /* 1 once the peer sent a BYE for its SSRC */
+    char bye_reason[OH_RTCP_MAX_TEXT + 1];
+    char peer_cname[OH_RTCP_MAX_TEXT + 1];
+} oh_engine_rtcp_stats;
 
 typedef struct oh_engine_stream_stats {
     uint64_t packets_sent;
@@ -92,7 +138,7 @@ typedef struct oh_engine_stream_stats {
     uint64_t dropped_payload_type; /* valid RTP with a payload type other than the stream's */
     uint64_t dropped_stray;        /* valid RTP from an address or SSRC other than the latched one */
     uint64_t dropped_inactive;     /* packets arriving while the direction does not receive */
-    uint64_t rtcp_received;        /* RTCP on the RTP port (rtcp-mux); not processed yet */
+    uint64_t rtcp_received;        /* RTCP datagrams on the RTP port (rtcp-mux), valid or not */
     uint64_t ticks;                /* ticks processed for this stream */
     uint64_t recorded_frames;      /* samples written to the current recording */
     int latched;                   /* 1 once a source is latched */
@@ -103,6 +149,11 @@ typedef struct oh_engine_stream_stats {
     int source_done;               /* 1 when a WAV source has reached its end (silence follows) */
     oh_rtp_source_stats source;    /* RFC 3550 state of the latched source (jitter, loss) */
     oh_jitter_stats playout;       /* jitter buffer and concealment */
+    uint64_t dtmf_sent;            /* telephone-events sent (digits, not packets) */
+    uint64_t dtmf_received;        /* telephone-events received (once each) */
+    uint64_t dtmf_dropped;         /* received events lost because nobody drained the queue */
+    int dtmf_pending;              /* digits queued or being sent */
+    oh_engine_rtcp_stats rtcp;
 } oh_engine_stream_stats;
 
 typedef struct oh_engine_stats {
@@ -161,6 +212,22 @@ oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, 
 oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err);
 
 oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats);
+
+/* Queues digits ('0'-'9', '*', '#', 'A'-'D', case-insensitive) to be sent
+ * as RFC 4733 telephone-events of duration_ms (40..5000 ms) each, after any
+ * digits already queued, with a gap of audio between digits. While an event
+ * plays it replaces the stream's audio. Digits wait while the stream does
+ * not send (hold, no remote). OH_EINVAL for a bad digit or
+ * duration, OH_ESTATE when the stream has no DTMF payload type, OH_EBUFSIZE
+ * when the queue (OH_ENGINE_DTMF_QUEUE digits) cannot take them all (then
+ * none is queued). */
+oh_status oh_engine_stream_send_dtmf(oh_engine *eng, int id, const char *digits, int duration_ms);
+
+/* Moves up to cap received events, oldest first, into out; *n gets the
+ * count. The media thread keeps at most OH_ENGINE_DTMF_QUEUE undrained
+ * events (later ones are counted in dtmf_dropped). */
+oh_status oh_engine_stream_dtmf_events(oh_engine *eng, int id, oh_engine_dtmf_event *out, int cap,
+                                       int *n);
 
 #ifdef __cplusplus
 }
