@@ -92,7 +92,7 @@ def test_distortion_and_drift_are_suppressed(name, minimum):
 def test_linear_filter_converges_under_clock_drift():
     # 0.05 % skew: the drift is estimated from the filter's phase rotation and
     # compensated on the far reference; the linear filter alone must converge.
-    scenario, aec, out = cancel("clock_drift", suppression=False)
+    scenario, _aec, out = cancel("clock_drift", suppression=False)
     assert es.erle_db(scenario, out, start=5.0, stop=6.0) >= 20.0
     assert es.erle_db(scenario, out, start=6.0) >= 25.0
 
