@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
-import shutil
 import struct
 import subprocess
 import tempfile
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import print_table, write_json
+from harness import build_c_driver, print_table, write_json
 from offhook.engine import JitterBuffer, Playout, codec
 from offhook.media import nettrace as nt
 from offhook.media.quality import pesq_score
@@ -106,24 +105,18 @@ def cost_per_put_get(make, trace: nt.Trace) -> float:
     return elapsed / max(1, sum(r.statuses.values()))
 
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def cost_in_c(trace: nt.Trace, rounds: int = 20) -> tuple[float, float] | None:
     """ns per tick (puts of that tick + one get) for offhook and speex, both called from C.
 
-    Compiles bench/jitter_cost.c with the C core's sources (-O2) and -lspeexdsp;
+    Compiles bench/jitter_cost.c with the C core's sources and -lspeexdsp;
     None when no C compiler is found.
     """
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return None
     with tempfile.TemporaryDirectory() as tmp:
-        exe = Path(tmp) / "jitter_cost"
-        subprocess.run([cc, "-O2", "-std=c11", "-D_POSIX_C_SOURCE=199309L", "-I", str(ROOT / "csrc/include"),
-                        "-I", str(ROOT / "csrc"), str(ROOT / "bench/jitter_cost.c"),
-                        str(ROOT / "csrc/oh_jitter.c"), str(ROOT / "csrc/oh_alloc.c"),
-                        "-lspeexdsp", "-lm", "-o", str(exe)], check=True)
+        exe = build_c_driver("jitter_cost", ["jitter"], ["speexdsp"], Path(tmp))
+        if exe is None:
+            return None
         data = Path(tmp) / "trace.bin"
         data.write_bytes(b"".join(struct.pack("<di", a, i) for a, i in trace.packets))
         out = subprocess.run([str(exe), str(data), str(rounds)], check=True, capture_output=True, text=True)

@@ -18,32 +18,25 @@ summed and every participant gets its own mix-minus) and three talkers
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from harness import print_table, seconds_per_call, write_json
+from harness import build_c_driver, print_table, seconds_per_call, write_json
 from offhook.engine import ConferenceMixer
 
-ROOT = Path(__file__).resolve().parents[1]
 RATE, N, TICK_S = 16000, 160, 0.010
 
 
 def c_costs(cases: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[float, float]] | None:
     """ns per tick (offhook, naive bridge) from C for each (participants, talkers); None without cc."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return None
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        exe = Path(tmp) / "mixer_cost"
-        subprocess.run([cc, "-O3", "-std=c11", "-D_POSIX_C_SOURCE=199309L", "-I", str(ROOT / "csrc/include"),
-                        "-I", str(ROOT / "csrc"), str(ROOT / "bench/mixer_cost.c"),
-                        str(ROOT / "csrc/oh_mixer.c"), str(ROOT / "csrc/oh_alloc.c"), "-lm", "-o", str(exe)],
-                       check=True)
+        exe = build_c_driver("mixer_cost", ["mixer"], [], Path(tmp))
+        if exe is None:
+            return None
         for n, talkers in cases:
             res = subprocess.run([str(exe), str(n), str(talkers), str(N), "3000"], check=True,
                                  capture_output=True, text=True)

@@ -16,16 +16,13 @@ Reported in µs per packet and packets per second (one core).
 from __future__ import annotations
 
 import math
-import shutil
 import struct
 import subprocess
 import tempfile
 from pathlib import Path
 
-from harness import print_table, race, write_json
+from harness import build_c_driver, print_table, race, write_json
 from offhook import engine as eng
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class PySource:
@@ -56,16 +53,10 @@ class PySource:
 
 def cost_in_c() -> dict[str, float] | None:
     """ns per packet from bench/rtp_cost.c (compiled here), or None without a C compiler."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return None
     with tempfile.TemporaryDirectory() as tmp:
-        exe = Path(tmp) / "rtp_cost"
-        srcs = [ROOT / "bench/rtp_cost.c",
-                *(ROOT / f"csrc/oh_{n}.c" for n in ("rtp", "rtcp", "srtp", "alloc"))]
-        subprocess.run([cc, "-O2", "-std=c11", "-D_POSIX_C_SOURCE=199309L", "-I", str(ROOT / "csrc/include"),
-                        "-I", str(ROOT / "csrc"), *map(str, srcs), "-lsrtp2", "-lpthread", "-lm",
-                        "-o", str(exe)], check=True)
+        exe = build_c_driver("rtp_cost", ["rtp", "rtcp", "srtp"], ["srtp2", "pthread"], Path(tmp))
+        if exe is None:
+            return None
         out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     return {name: float(value) for name, value in (line.split() for line in out.splitlines())}
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-OUT_DIR = Path(__file__).resolve().parent / "out"
+ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = ROOT / "bench" / "out"
 
 
 def seconds_per_call(fn: Callable[[], object], *, min_time: float = 0.2, repeat: int = 7) -> float:
@@ -67,6 +70,26 @@ def race(candidates: dict[str, Callable[[], object]], *, rounds: int = 15,
                 fn()
             best[name] = min(best[name], (time.perf_counter() - start) / number)
     return best
+
+
+def build_c_driver(driver: str, core: Sequence[str], libs: Sequence[str],
+                   out_dir: Path) -> Path | None:
+    """Compiles bench/<driver>.c with csrc/oh_<name>.c for each name in `core` (and the
+    allocator) at the library's optimisation level, linking -l<lib> for each of `libs`.
+
+    Timing the core from C this way shows the bindings' overhead separately. Returns the
+    program's path, or None when there is no C compiler.
+    """
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    exe = out_dir / driver
+    sources = [ROOT / "bench" / f"{driver}.c", *(ROOT / "csrc" / f"oh_{n}.c" for n in (*core, "alloc"))]
+    subprocess.run([cc, "-O3", "-std=c11", "-D_POSIX_C_SOURCE=199309L",
+                    "-I", str(ROOT / "csrc/include"), "-I", str(ROOT / "csrc"),
+                    *map(str, sources), *(f"-l{lib}" for lib in libs), "-lm", "-o", str(exe)],
+                   check=True)
+    return exe
 
 
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
