@@ -9,11 +9,14 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from offhook._resample import Resampler
 from offhook.errors import OffhookError
+from offhook.media.wav import read_wav
 
 ESPEAK_RATE = 22050
 
@@ -39,17 +42,18 @@ class SpeechUnavailable(OffhookError):
 
 
 @functools.lru_cache(maxsize=64)
-def _espeak(text: str, voice: str) -> bytes:
+def _espeak(text: str, voice: str) -> np.ndarray:
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise SpeechUnavailable(
             "espeak-ng is needed to synthesise speech: install it (Debian/Ubuntu: apt-get install espeak-ng)")
-    wav = subprocess.run([exe, "-v", voice, "-s", "150", "--stdout", text],
-                         check=True, capture_output=True).stdout
-    # espeak-ng streams a 44-byte canonical header whose sizes are placeholders.
-    if wav[:4] != b"RIFF" or wav[36:40] != b"data":
-        raise OffhookError("espeak-ng produced output that is not a canonical WAV stream")
-    return wav[44:]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "speech.wav"
+        subprocess.run([exe, "-v", voice, "-s", "150", "-w", str(path), text],
+                       check=True, capture_output=True)
+        samples = read_wav(path, sample_rate=ESPEAK_RATE, channels=1).samples
+    samples.flags.writeable = False  # shared by every caller through the cache
+    return samples
 
 
 def speech(seconds: float = 8.0, sample_rate: int = 16000, talker: int = 0) -> np.ndarray:
@@ -64,7 +68,7 @@ def speech(seconds: float = 8.0, sample_rate: int = 16000, talker: int = 0) -> n
         if total >= wanted:
             break
         sentence = SENTENCES[(i + 3 * talker) % len(SENTENCES)]
-        pcm = np.frombuffer(_espeak(sentence, voice), dtype="<i2")
+        pcm = _espeak(sentence, voice)
         pieces.append(pcm)
         total += len(pcm)
     signal = np.concatenate(pieces)[:wanted]
