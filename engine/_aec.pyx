@@ -94,7 +94,8 @@ cdef class EchoCanceller:
         return {"erle_db": s.erle_db, "linear_erle_db": s.linear_erle_db,
                 "delay_ms": s.delay_ms, "bulk_delay_ms": s.bulk_delay_ms,
                 "double_talk": bool(s.double_talk), "far_active": bool(s.far_active),
-                "converged": bool(s.converged), "divergence_resets": s.divergence_resets,
+                "converged": bool(s.converged), "drift_ppm": s.drift_ppm,
+                "divergence_resets": s.divergence_resets,
                 "delay_changes": s.delay_changes, "frames": s.frames}
 
     def reset(self):

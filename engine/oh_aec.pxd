@@ -19,6 +19,7 @@ cdef extern from "offhook/oh_aec.h":
         int double_talk
         int far_active
         int converged
+        float drift_ppm
         uint32_t divergence_resets
         uint32_t delay_changes
         uint64_t frames

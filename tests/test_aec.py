@@ -80,7 +80,7 @@ def test_recovers_after_echo_path_change():
     assert es.erle_db(scenario, out, latency=aec.latency) >= 12.0
 
 
-@pytest.mark.parametrize("name, minimum", [("nonlinear", 29.0), ("clock_drift", 31.0)])
+@pytest.mark.parametrize("name, minimum", [("nonlinear", 29.0), ("clock_drift", 37.0)])
 def test_distortion_and_drift_are_suppressed(name, minimum):
     # The linear filter cannot model distortion, and drift until it is
     # compensated (~3 s); the suppressor's far-power estimate takes over
@@ -92,19 +92,24 @@ def test_distortion_and_drift_are_suppressed(name, minimum):
 def test_linear_filter_converges_under_clock_drift():
     # 0.05 % skew: the drift is estimated from the filter's phase rotation and
     # compensated on the far reference; the linear filter alone must converge.
-    scenario, _aec, out = cancel("clock_drift", suppression=False)
-    assert es.erle_db(scenario, out, start=5.0, stop=6.0) >= 20.0
-    assert es.erle_db(scenario, out, start=6.0) >= 25.0
+    scenario, aec, out = cancel("clock_drift", suppression=False)
+    assert es.erle_db(scenario, out, start=5.0, stop=6.0) >= 25.0
+    assert es.erle_db(scenario, out, start=6.0) >= 30.0
+    assert aec.stats()["drift_ppm"] == pytest.approx(500.0, abs=2.0)
 
 
-def test_double_talk_under_drift_keeps_the_near_end():
+@pytest.mark.parametrize("name, ppm", [("double_talk_drift", 500.0), ("double_talk_drift_reverse", -500.0)])
+def test_double_talk_under_drift_keeps_the_near_end(name, ppm):
+    # Either clock may be the faster one; the near end must keep nearly the
+    # quality it has without drift, and the echo stay cancelled in its pauses.
     start = 4 * RATE
     plain, aec_p, out_p = cancel("double_talk", seconds=12.0)
-    drift, aec_d, out_d = cancel("double_talk_drift", seconds=12.0)
+    drift, aec_d, out_d = cancel(name, seconds=12.0)
     reference = pesq_score(plain.near[start:], out_p[start + aec_p.latency:], RATE)
     processed = pesq_score(drift.near[start:], out_d[start + aec_d.latency:], RATE)
-    assert processed >= reference - 0.3, (processed, reference)
-    assert es.erle_db(drift, out_d, latency=aec_d.latency) >= 25.0
+    assert processed >= reference - 0.35, (processed, reference)
+    assert es.erle_db(drift, out_d, latency=aec_d.latency) >= 34.0
+    assert aec_d.stats()["drift_ppm"] == pytest.approx(ppm, abs=3.0)
 
 
 @pytest.mark.parametrize("rate", [8000, 32000, 48000])

@@ -45,6 +45,7 @@ typedef struct oh_aec_stats {
     int double_talk;        /* 1 if the last frame was judged double talk (both ends active) */
     int far_active;         /* 1 if the last frame carried far-end signal */
     int converged;          /* 1 while the linear filter removes ~15 dB of echo or more */
+    float drift_ppm;        /* clock drift compensated on the far end (ppm; positive: the far end is read faster) */
     uint32_t divergence_resets; /* times the adapting filter was reset to the output filter (or both to zero) */
     uint32_t delay_changes;     /* times the bulk delay was moved */
     uint64_t frames;            /* frames processed since create/reset */
