@@ -430,3 +430,12 @@ def test_query_ignores_spoofed_answers() -> None:
 
     msg = asyncio.run(scenario())
     assert [rr.data for rr in msg.answers] == ["192.0.2.1"]
+
+
+def test_resolve_against_a_closed_port_names_the_failure() -> None:
+    server = ("127.0.0.1", _free_udp_port())  # nothing listens: ICMP port unreachable
+    with pytest.raises(DnsError, match=r"no SIP server found for sip:x\.test \(DNS query failed: "):
+        asyncio.run(resolve(_sip("sip:x.test"), server, timeout=0.5))
+    # a numeric host never needs the server
+    assert asyncio.run(resolve(_sip("sip:192.0.2.1:5070"), server)) == [
+        Target("udp", "192.0.2.1", 5070, "192.0.2.1")]
