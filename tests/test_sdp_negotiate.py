@@ -289,7 +289,7 @@ def test_mutual_hold_goes_inactive():
     a.receive_answer(b.receive_offer(a.create_offer())[0])
     a.receive_answer(b.receive_offer(a.create_offer(hold=True))[0])
     b_offer = b.create_offer(hold=True)
-    assert b_offer.media[0].direction == "sendonly"
+    assert b_offer.media[0].direction == "inactive"  # RFC 3264 §8.4: b was recvonly (held by a)
     answer, a_side = a.receive_offer(b_offer)
     assert answer.media[0].direction == "inactive" and a_side.direction == "inactive"
     assert b.receive_answer(answer).direction == "inactive"

@@ -141,3 +141,8 @@ class DeviceNotFoundError(DeviceError, LookupError):
         self.name = name
         self.kind = kind
         self.available = available
+
+
+class DnsError(OffhookError, ValueError):
+    """A DNS packet is malformed or truncated, a DNS query failed, or RFC 3263 found no
+    server for a SIP URI; str(error) says which name, record or offset is at fault."""

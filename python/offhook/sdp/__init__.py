@@ -12,11 +12,16 @@ from offhook.sdp.attributes import Crypto, Fmtp, Rtcp, RtpMap
 from offhook.sdp.crypto import SRTP_SUITES
 from offhook.sdp.negotiate import (
     MediaCapabilities,
+    MediaUpdate,
     NegotiatedMedia,
     OfferAnswer,
     answer_direction,
+    hold_direction,
     intersect_directions,
+    media_update,
+    offerer_direction,
     reverse_direction,
+    same_sdp_version,
 )
 from offhook.sdp.parse import MAX_LINE_LENGTH, MAX_LINES, MAX_MEDIA, MAX_SDP_BYTES, parse_sdp
 from offhook.sdp.session import (
@@ -46,6 +51,7 @@ __all__ = [
     "Fmtp",
     "MediaCapabilities",
     "MediaDescription",
+    "MediaUpdate",
     "NegotiatedMedia",
     "NegotiationError",
     "OfferAnswer",
@@ -56,7 +62,11 @@ __all__ = [
     "SessionDescription",
     "Timing",
     "answer_direction",
+    "hold_direction",
     "intersect_directions",
+    "media_update",
+    "offerer_direction",
     "parse_sdp",
     "reverse_direction",
+    "same_sdp_version",
 ]

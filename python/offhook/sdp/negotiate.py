@@ -22,8 +22,14 @@ Choices (RFC 3264 leaves them to the implementation):
 - Direction answers follow RFC 3264 §6.1: the answer is the offer's direction reversed,
   narrowed by local policy (capabilities.direction, minus "recv" while we hold).  An
   offer with c=0.0.0.0 (RFC 2543 hold) is read as an offerer that will not receive.
-- Hold (RFC 3264 §8.4, RFC 6337): create_offer(hold=True) offers sendonly (inactive when
-  our policy was recvonly); hold=False resumes.  We never send c=0.0.0.0 ourselves.
+- Hold (RFC 3264 §8.4, RFC 6337): create_offer(hold=True) offers sendonly, or inactive when
+  the stream was recvonly (the peer holds us) or our policy is recvonly (hold_direction());
+  hold=False resumes.  We never send c=0.0.0.0 ourselves.
+- Mid-call changes: media_update(before, after) says what a re-INVITE/UPDATE changed for
+  the media engine: the arguments for MediaStream.update (remote address/port,
+  direction, codec) and whether the stream must be re-created (payload types, SRTP keys,
+  rtcp-mux, DTMF payload type).  same_sdp_version() spots an SDP the peer re-sent
+  unchanged (same o= session id and version, RFC 3264 §8).
 - o= keeps its session id; the version goes up by one with every new offer, and with
   an answer only when the answer differs from the SDP we sent before (RFC 3264 §8).
 - Only the first acceptable audio m-line is used; every other m-line is answered with
@@ -103,6 +109,22 @@ def answer_direction(offered: Direction, policy: Direction = "sendrecv") -> Dire
 def _held(direction: Direction) -> Direction:
     send, _ = _FLAGS[direction]
     return _direction(send, False)
+
+
+def hold_direction(current: Direction | None, policy: Direction = "sendrecv") -> Direction:
+    """RFC 3264 §8.4: the direction to offer to put a stream on hold.
+
+    `current` is the stream's agreed direction as we see it (None before any
+    agreement): sendrecv -> sendonly, recvonly (the peer holds us) -> inactive,
+    sendonly and inactive stay.  The local policy can only narrow it."""
+    return intersect_directions(_held(policy), policy if current is None else current)
+
+
+def offerer_direction(offered: Direction, answered: Direction) -> Direction:
+    """Our stream direction after an exchange we offered: what we offered, narrowed by
+    the answer seen from our side (we offered sendrecv, they answered recvonly -> we
+    send only)."""
+    return intersect_directions(reverse_direction(answered), offered)
 
 
 @dataclass(frozen=True)
@@ -282,6 +304,8 @@ class OfferAnswer:
         if hold is not None:
             self.holding = hold
         audio = self._offer_audio()
+        if self.holding and self.current is not None:
+            audio.set_direction(hold_direction(self.current.direction, self._policy()))
         if self._layout:
             media = [audio if i == self._audio_index else _rejected(m) for i, m in enumerate(self._layout)]
         else:
@@ -337,8 +361,7 @@ class OfferAnswer:
         event_clocks = {f.clock_rate for f in _formats(ours) if f.is_dtmf}
         dtmf = self._dtmf([f for f in _formats(theirs) if f.is_dtmf and f.clock_rate in event_clocks], chosen)
         suite, local_key, remote_key = self._answer_crypto(ours, theirs)
-        direction = intersect_directions(reverse_direction(self._effective(answer, theirs)),
-                                         offer.media_direction(ours))
+        direction = offerer_direction(offer.media_direction(ours), self._effective(answer, theirs))
         return self._result(answer, theirs, index, chosen, recv_pt, dtmf, direction,
                             ours.rtcp_mux and theirs.rtcp_mux, suite, local_key, remote_key)
 
@@ -558,12 +581,81 @@ class OfferAnswer:
             srtp_suite=suite, srtp_local_key=local_key, srtp_remote_key=remote_key, media_index=index)
 
 
+_RESTART_FIELDS = ("payload_type", "recv_payload_type", "clock_rate", "sample_rate", "channels",
+                   "fmtp", "ptime", "dtmf_payload_type", "dtmf_clock_rate", "rtcp_mux", "srtp_suite",
+                   "srtp_local_key", "srtp_remote_key", "remote_rtcp")
+
+
+@dataclass(frozen=True)
+class MediaUpdate:
+    """What an offer/answer exchange changed for a running stream.
+
+    `remote`, `direction`, `codec` are the MediaStream.update() arguments (None:
+    unchanged); `restart` lists changes update() cannot make (the UA re-creates the
+    stream with the new NegotiatedMedia); `changed` every differing field."""
+
+    remote: tuple[str, int] | None = None
+    direction: Direction | None = None
+    codec: str | None = None
+    restart: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.changed)
+
+    def update_arguments(self) -> dict[str, object]:
+        """Keyword arguments for MediaStream.update (only what changed)."""
+        args: dict[str, object] = {}
+        if self.remote is not None:
+            args["remote"] = self.remote
+        if self.direction is not None:
+            args["direction"] = self.direction
+        if self.codec is not None:
+            args["codec"] = self.codec
+        return args
+
+
+def media_update(before: NegotiatedMedia | None, after: NegotiatedMedia) -> MediaUpdate:
+    """Compare the stream agreed before a re-INVITE/UPDATE with the one after it
+    (before None: a new stream, everything is new).  RTCP moving with RTP (muxed or on
+    port+1) is not a restart; an explicit a=rtcp elsewhere is."""
+    if before is None:
+        return MediaUpdate(after.remote, after.direction, after.codec, (), ("new",))
+    changed = before.differences(after)
+    # held_by_remote follows direction and media_index is only bookkeeping
+    restart = tuple(name for name in changed if name in _RESTART_FIELDS)
+    host, port = after.remote
+    if after.remote_rtcp in (after.remote, (host, port + 1)):
+        restart = tuple(name for name in restart if name != "remote_rtcp")  # follows `remote`
+    return MediaUpdate(
+        remote=after.remote if "remote" in changed else None,
+        direction=after.direction if "direction" in changed else None,
+        codec=after.codec if "codec" in changed else None,
+        restart=restart, changed=changed)
+
+
+def same_sdp_version(before: SessionDescription | None, after: SessionDescription) -> bool:
+    """True when `after` is the same SDP again: same o= username, session id, address and
+    version (RFC 3264 §8: a changed SDP must carry a higher version)."""
+    if before is None:
+        return False
+    a, b = before.origin, after.origin
+    return ((a.username, a.session_id, a.address, a.version)
+            == (b.username, b.session_id, b.address, b.version))
+
+
 __all__ = [
     "SRTP_SUITES",
     "MediaCapabilities",
+    "MediaUpdate",
     "NegotiatedMedia",
     "OfferAnswer",
     "answer_direction",
+    "hold_direction",
     "intersect_directions",
+    "media_update",
+    "offerer_direction",
     "reverse_direction",
+    "same_sdp_version",
 ]
