@@ -314,9 +314,8 @@ class ForkedInvite:
         dialog = self.dialogs.get(tag)
         new = False
         if dialog is None:
-            if len(self.dialogs) >= self.max_dialogs:
-                if status < 200:
-                    return ForkOutcome(None)
+            if len(self.dialogs) >= self.max_dialogs and status < 200:
+                return ForkOutcome(None)
             try:
                 dialog = Dialog.from_uac_response(self.request, response)
             except DialogError:
