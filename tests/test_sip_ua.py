@@ -93,10 +93,10 @@ def test_call_answer_hold_resume_bye() -> None:
     assert theirs.established and "confirmed" in net.kinds(B)
     # hold: a=sendonly offered, the far side answers recvonly
     net.run(A, a.hold(call, net.now))
-    assert call.media.direction == "sendonly"
+    assert str(call.media.direction) == "sendonly"
     assert theirs.media.direction == "recvonly" and theirs.media.held_by_remote
     net.run(A, a.resume(call, net.now))
-    assert call.media.direction == "sendrecv" and theirs.media.direction == "sendrecv"
+    assert (call.media.direction, str(theirs.media.direction)) == ("sendrecv", "sendrecv")
     # the ACK for the re-INVITE stops B's 200 retransmissions
     net.advance(40)
     oks = [d for addr, d in net.wire if addr == A and d.startswith(b"SIP/2.0 200")]
@@ -118,7 +118,7 @@ def test_busy_gives_the_status_and_peer() -> None:
 
 
 def test_cancel_before_answer() -> None:
-    net, a, b = pair()
+    net, a, _ = pair()
     call, out = a.call("sip:bob@127.0.0.1:5080", caps(41000), net.now)
     net.run(A, a.hangup(call, net.now))    # nothing back yet: the CANCEL waits for a 1xx
     assert not any(d.startswith(b"CANCEL") for _, d in net.wire)
@@ -155,7 +155,7 @@ def test_digest_challenge_on_invite_is_answered_once() -> None:
             return [Send(bytes(resp), src, tp, resp)]
         return inner(msg, src, tp, now)
 
-    b.receive = challenging  # type: ignore[method-assign]
+    b.receive = challenging  # type: ignore[method-assign, assignment]
     auth = DigestClient(Credentials("alice", "s3cret"))
     call, out = a.call("sip:bob@127.0.0.1:5080", caps(41000), net.now, auth=auth)
     net.run(A, out)
@@ -204,7 +204,7 @@ def test_registration_auth_refresh_423_and_unregister() -> None:
     net.advance(31)
     assert len(seen) == 4 and reg.state is RegState.REGISTERED   # refreshed before expiry
     net.run(A, a.unregister(reg, net.now))
-    assert reg.state is RegState.UNREGISTERED and seen[-1].get("Expires") == "0"
+    assert reg.state.value == "unregistered" and seen[-1].get("Expires") == "0"
     assert a.source_allowed(("192.0.2.66", 5060))
 
 
