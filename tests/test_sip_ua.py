@@ -102,7 +102,7 @@ def test_call_answer_hold_resume_bye() -> None:
     oks = [d for addr, d in net.wire if addr == A and d.startswith(b"SIP/2.0 200")]
     assert len(oks) == 3   # INVITE and 2 re-INVITEs: none retransmitted
     net.run(B, b.hangup(theirs, net.now))
-    assert call.state is CallState.ENDED and call.ended_by_remote
+    assert call.state.value == "ended" and call.ended_by_remote
     assert theirs.state is CallState.ENDED and not theirs.ended_by_remote
 
 
