@@ -93,5 +93,6 @@ def listening_port(proc: subprocess.Popen[str]) -> int:
     line = proc.stdout.readline()
     if not line.startswith("listening on "):
         stop(proc)
-        raise AssertionError(f"offhook answer did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+        err = proc.stderr.read() if proc.stderr else ""
+        raise AssertionError(f"offhook answer did not start: {line!r} {err}")
     return int(line.rsplit(":", 1)[1])
