@@ -3,6 +3,7 @@
     offhook call URI [--user U --password P --registrar HOST:PORT] [--listen ADDR:PORT]
                      [--play in.wav] [--record out.wav] [--duration S] [--audio null]
     offhook answer   [--listen ADDR:PORT] [--auto] [--play in.wav] [--record out.wav] [--duration S]
+                     [--user U --password P --registrar HOST:PORT]   (an extension)
 
 Exit status 0 when the call was established and ended normally (either side hung
 up); otherwise 1 with a one-line reason on stderr, e.g.
@@ -74,10 +75,7 @@ def _duration(text: str) -> float:
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     call = commands.add_parser("call", help="place one call (non-interactive)")
     call.add_argument("uri", metavar="URI", help="who to call, e.g. sip:bob@127.0.0.1:5070")
-    call.add_argument("--user", help="account user name (with --password and --registrar)")
-    call.add_argument("--password", help="account password (never logged)")
-    call.add_argument("--registrar", type=lambda t: host_port(t, 5060), metavar="HOST:PORT",
-                      help="register there first and send the call through it")
+    _account_options(call, "register there first and send the call through it")
     call.add_argument("--listen", type=_listen, metavar="ADDR:PORT",
                       help="local SIP address (default: the address towards the peer, any port)")
     _media_options(call)
@@ -86,9 +84,18 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     answer = commands.add_parser("answer", help="take one incoming call (non-interactive)")
     answer.add_argument("--listen", type=_listen, default=("127.0.0.1", 5060), metavar="ADDR:PORT",
                         help="where to listen (default 127.0.0.1:5060)")
+    _account_options(answer, "register there and take the call it sends (only calls from "
+                     "the registrar are accepted then)")
     answer.add_argument("--auto", action="store_true",
                         help="answer at once (default: ring and answer when Enter is pressed)")
     _media_options(answer)
+
+
+def _account_options(parser: argparse.ArgumentParser, registrar_help: str) -> None:
+    parser.add_argument("--user", help="account user name (with --password and --registrar)")
+    parser.add_argument("--password", help="account password (never logged)")
+    parser.add_argument("--registrar", type=lambda t: host_port(t, 5060), metavar="HOST:PORT",
+                        help=registrar_help)
 
 
 def _media_options(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +128,8 @@ def run_call(args: argparse.Namespace) -> int:
 
 
 def run_answer(args: argparse.Namespace) -> int:
+    if (args.user is None) != (args.password is None):
+        return _fail("--user and --password go together")
     try:
         asyncio.run(_answer(args))
     except (CallFailed, OffhookError) as exc:
@@ -145,17 +154,7 @@ async def _call(args: argparse.Namespace) -> None:
     auth = DigestClient(Credentials(args.user, args.password)) if args.user else None
     try:
         if args.registrar is not None:
-            if args.user is None:
-                raise CallFailed("--registrar needs --user and --password")
-            aor = SipURI(host=args.registrar[0], user=args.user, port=args.registrar[1])
-            agent.ua.identity = aor
-            reg = Registration(aor, args.registrar, agent.ua.contact, expires=300, auth=auth)
-            try:
-                await agent.register(reg)
-            except TimeoutError:
-                raise CallFailed(f"no answer from the registrar at {reg.peer}") from None
-            if reg.state is not RegState.REGISTERED:
-                raise CallFailed(reg.reason)
+            await _register(agent, args, auth)
         elif args.user:
             agent.ua.identity = SipURI(host=target.host, user=args.user)
         caps = agent.capabilities()
@@ -165,11 +164,28 @@ async def _call(args: argparse.Namespace) -> None:
         await agent.close()
 
 
-async def _answer(args: argparse.Namespace) -> None:
-    agent = await SipAgent.start(args.listen)
-    host, port = agent.transport.local["UDP"]
-    print(f"listening on {host}:{port}", flush=True)
+async def _register(agent: SipAgent, args: argparse.Namespace, auth: DigestClient | None) -> None:
+    if args.user is None:
+        raise CallFailed("--registrar needs --user and --password")
+    aor = SipURI(host=args.registrar[0], user=args.user, port=args.registrar[1])
+    agent.ua.identity = aor
+    reg = Registration(aor, args.registrar, agent.ua.contact, expires=300, auth=auth)
     try:
+        await agent.register(reg)
+    except TimeoutError:
+        raise CallFailed(f"no answer from the registrar at {reg.peer}") from None
+    if reg.state is not RegState.REGISTERED:
+        raise CallFailed(reg.reason)
+
+
+async def _answer(args: argparse.Namespace) -> None:
+    agent = await SipAgent.start(args.listen, user=args.user)
+    host, port = agent.transport.local["UDP"]
+    try:
+        if args.registrar is not None:
+            auth = DigestClient(Credentials(args.user, args.password)) if args.user else None
+            await _register(agent, args, auth)
+        print(f"listening on {host}:{port}", flush=True)
         call = await agent.next_incoming()
         agent.ring(call)
         if not args.auto:
