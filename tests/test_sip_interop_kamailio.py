@@ -59,6 +59,9 @@ def test_two_offhooks_register_and_call_through_kamailio(tmp_path: Path, kamaili
     rec = read_wav(tmp_path / "rec.wav").samples.ravel()
     lag = int(np.argmax(np.correlate(rec.astype(np.float64), ref[:8000].astype(np.float64), "valid")))
     assert pesq_score(ref, rec[lag:lag + len(ref)], 16000) > 2.5
+    # the ACK and BYE followed the Record-Route through the proxy
+    log = (tmp_path / "kamailio.log").read_text(errors="replace")
+    assert "in-dialog ACK loose-routed" in log and "in-dialog BYE loose-routed" in log
 
 
 def test_wrong_password_is_a_clear_error(tmp_path: Path, kamailio: int) -> None:
