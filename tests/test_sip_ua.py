@@ -258,3 +258,32 @@ def test_misuse_raises_clear_errors() -> None:
     with pytest.raises(OffhookError, match="only sip: and sips:"):
         a.call("tel:+123", caps(41000), net.now)
     assert TimerConfig().b == 32
+
+
+def test_183_with_sdp_gives_early_media_and_the_200_keeps_it() -> None:
+    net, a, b = pair()
+    call, out = a.call("sip:bob@127.0.0.1:5080", caps(41000), net.now)
+    net.run(A, out)
+    theirs = incoming(net)
+    net.run(B, b.early_media(theirs, net.now))
+    assert net.kinds(A) == ["progress", "media"] and call.state is CallState.EARLY
+    assert call.media is not None and call.media.remote == ("127.0.0.1", 42000)
+    early = call.media
+    net.run(B, b.answer(theirs, net.now))
+    assert net.kinds(A) == ["progress", "media", "answered"]
+    assert call.established and call.media is early
+
+
+def test_tcp_call_says_tcp_in_via_and_contact() -> None:
+    net, a, b = pair()
+    call, out = a.call("sip:bob@127.0.0.1:5080;transport=tcp", caps(41000), net.now)
+    net.run(A, out)
+    invite = parse_message(net.wire[0][1])
+    assert isinstance(invite, Request) and call.transport == "TCP"
+    assert invite.via[0].transport == "TCP"
+    assert invite.get("Contact") == "<sip:alice@127.0.0.1:5070;transport=tcp>"
+    net.run(B, b.answer(incoming(net), net.now))
+    assert call.established
+    net.run(A, a.hangup(call, net.now))
+    bye = parse_message(net.wire[-2][1])
+    assert isinstance(bye, Request) and bye.method == "BYE" and bye.via[0].transport == "TCP"

@@ -239,9 +239,10 @@ async def _run_call(agent: SipAgent, call: Call, media_files: _Media, duration: 
                     raise CallFailed(f"no answer within {_RING_TIMEOUT:.0f} s at {call.peer_text}") from None
                 continue
             if event.kind == "media" and call.media is not None:
-                media.apply(call.media)
-                if answered_at is None:
-                    answered_at = loop.time()
+                media.apply(call.media)   # early media (183) too
+            if event.kind in ("answered", "media") and call.state is not CallState.EARLY \
+                    and answered_at is None:
+                answered_at = loop.time()
             elif event.kind == "ended":
                 break
         if answered_at is None or call.status != 200 or call.reason:

@@ -154,6 +154,9 @@ class SipAgent:
     def ring(self, call: Call) -> None:
         self._run(self.ua.ring(call, self._now()))
 
+    def early_media(self, call: Call) -> None:
+        self._run(self.ua.early_media(call, self._now()))
+
     def answer(self, call: Call) -> None:
         self._run(self.ua.answer(call, self._now()))
 

@@ -9,7 +9,8 @@ The caller runs `tick(now)` at `next_deadline()`.
 
 Calls:
 - Outgoing: `call()` sends the INVITE with an SDP offer; 1xx gives "progress"
-  (and an early dialog), the first 2xx "answered" + "media" after the ACK is sent,
+  (and an early dialog; a 183 with SDP also "media": early media), the first 2xx
+  "answered" + "media" after the ACK is sent,
   a failure "ended" with the status (486 busy, 603 declined, 404 not found...). A
   401/407 is answered once with the account's DigestClient. `hangup()` before the
   answer sends CANCEL (once a provisional response came, §9.1), after it BYE.
@@ -39,7 +40,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal
 
@@ -207,6 +208,13 @@ class UserAgent:
         self._retransmit: dict[str, tuple[float, float]] = {}  # call id -> (due, interval)
         self._ok_deadline: dict[str, float] = {}
 
+    def _contact(self, transport: str) -> LocalContact:
+        """Our Via/Contact for a message sent over `transport` (same host and port)."""
+        transport = transport.upper()
+        if transport == self.contact.transport.upper():
+            return self.contact
+        return replace(self.contact, transport=transport)
+
     # --- policy -----------------------------------------------------------------
 
     def source_allowed(self, source: Address) -> bool:
@@ -290,14 +298,15 @@ class UserAgent:
         call = Call(call_id=call_id, outgoing=True, peer=address, transport=tp, offer_answer=oa,
                     local_tag=new_tag(), _auth=auth)
         req = Request(method="INVITE", uri=uri)
-        req.add_header("Via", self.contact.via())
+        me = self._contact(tp)
+        req.add_header("Via", me.via())
         req.add_header("Max-Forwards", "70")
         from_name = f'"{self.display_name}" ' if self.display_name else ""
         req.add_header("From", f"{from_name}<{self.identity}>;tag={call.local_tag}")
         req.add_header("To", f"<{SipURI(host=uri.host, user=uri.user, port=uri.port)}>")
         req.add_header("Call-ID", call_id)
         req.add_header("CSeq", f"{initial_cseq()} INVITE")
-        req.add_header("Contact", self.contact.contact())
+        req.add_header("Contact", me.contact())
         req.add_header("Allow", ALLOW)
         req.add_header("User-Agent", self.user_agent)
         req.add_header("Content-Type", "application/sdp")
@@ -361,7 +370,7 @@ class UserAgent:
         if call._reinvite_tx is not None:
             raise OffhookError("a re-INVITE is already in progress; wait for its answer")
         offer = bytes(call.offer_answer.create_offer(hold=hold))
-        req = call.dialog.new_request("INVITE", self.contact, body=offer)
+        req = call.dialog.new_request("INVITE", self._contact(call.transport), body=offer)
         if call._auth is not None:
             call._auth.authorize(req)
         address, tp = self._dialog_address(call)
@@ -376,6 +385,10 @@ class UserAgent:
 
     def ring(self, call: Call, now: float) -> list[Output]:
         return self._provisional_reply(call, 180, now)
+
+    def early_media(self, call: Call, now: float) -> list[Output]:
+        """183 Session Progress carrying our SDP answer: media flows before the answer."""
+        return self._provisional_reply(call, 183, now, with_sdp=True)
 
     def answer(self, call: Call, now: float) -> list[Output]:
         """Send 200 OK with our SDP answer (already negotiated when the INVITE came)."""
@@ -405,13 +418,17 @@ class UserAgent:
         self._end(call, status, failure_label(status), out, remote=False)
         return out
 
-    def _provisional_reply(self, call: Call, status: int, now: float) -> list[Output]:
+    def _provisional_reply(self, call: Call, status: int, now: float, *,
+                           with_sdp: bool = False) -> list[Output]:
         out: list[Output] = []
         tx = call._invite_tx
         if not _unanswered(call) or not isinstance(tx, ServerInviteTransaction):
             raise OffhookError(f"cannot send {status} on a call that is {call.state.value}")
         call.state = CallState.EARLY
-        self._handle(self.transactions.respond(tx, self._reply(call, tx.request, status), now), now, out)
+        local = call.offer_answer.local
+        body = bytes(local) if with_sdp and local is not None else b""
+        self._handle(self.transactions.respond(tx, self._reply(call, tx.request, status, body), now),
+                     now, out)
         return out
 
     def _reply(self, call: Call, request: Request, status: int, body: bytes = b"") -> Response:
@@ -419,7 +436,7 @@ class UserAgent:
         if status < 300 and request.method in ("INVITE", "UPDATE"):
             for rr in request.get_lines("Record-Route"):
                 resp.add_header("Record-Route", rr)
-            resp.add_header("Contact", self.contact.contact())
+            resp.add_header("Contact", self._contact(call.transport).contact())
             resp.add_header("Allow", ALLOW)
         resp.add_header("User-Agent", self.user_agent)
         if body:
@@ -522,6 +539,8 @@ class UserAgent:
                 if outcome.dialog is not None and call.dialog is None:
                     call.dialog = outcome.dialog
                 out.append(CallEvent(call, "progress", status))
+                if resp.body and call.offer_answer.pending_offer is not None:
+                    self._early_media(call, resp, out)
             if call._cancel_pending:
                 call._cancel_pending = False
                 self._cancel(call, now, out)
@@ -551,6 +570,8 @@ class UserAgent:
             return
         call.state = CallState.ESTABLISHED
         out.append(CallEvent(call, "answered", status))
+        if call.offer_answer.pending_offer is None:
+            return   # the answer came early (183 with SDP) and stays the session's
         try:
             call.media = call.offer_answer.receive_answer(parse_sdp(resp.body))
         except (SdpError, NegotiationError) as exc:
@@ -558,6 +579,16 @@ class UserAgent:
             self._end(call, 488, f"unusable SDP answer from {call.peer_text}: {exc}", out, remote=False)
             return
         out.append(CallEvent(call, "media"))
+
+    def _early_media(self, call: Call, resp: Response, out: list[Output]) -> None:
+        """SDP in a 1xx (without 100rel) is taken as the answer, so early media (ringback,
+        announcements) plays; the 2xx's SDP, the same answer by RFC 3261 §13.2.1, is then
+        not negotiated again."""
+        try:
+            call.media = call.offer_answer.receive_answer(parse_sdp(resp.body))
+        except (SdpError, NegotiationError):
+            return   # not usable as early media: the 2xx will carry the answer
+        out.append(CallEvent(call, "media", resp.status))
 
     def _auth_retry(self, call: Call, resp: Response, now: float, out: list[Output]) -> None:
         invite = call.invite
@@ -579,7 +610,7 @@ class UserAgent:
         retry = Request(method="INVITE", uri=invite.uri, headers=[
             (n, v) for n, v in invite.headers
             if n.lower() not in ("via", "v", "cseq", "authorization", "proxy-authorization")])
-        retry.headers.insert(0, ("Via", self.contact.via()))
+        retry.headers.insert(0, ("Via", self._contact(call.transport).via()))
         retry.add_header("CSeq", f"{invite.cseq.number + 1} INVITE")
         retry.body = invite.body
         self._send_invite(call, retry, now, out)
@@ -608,10 +639,11 @@ class UserAgent:
 
     def _send_ack(self, dialog: Dialog, cseq: int, now: float, out: list[Output], *,
                   remember: Call | None) -> None:
-        ack = dialog.ack(cseq, self.contact)
         address, tp = self.resolver(dialog.next_hop())
         if remember is not None:
             tp = remember.transport
+        ack = dialog.ack(cseq, self._contact(tp))
+        if remember is not None:
             remember._ack, remember._ack_to = ack, address
         out.append(Send(bytes(ack), address, tp, ack))
 
@@ -621,12 +653,13 @@ class UserAgent:
 
     def _bye_dialog(self, dialog: Dialog, now: float, out: list[Output],
                     auth: DigestClient | None = None, transport: str | None = None) -> None:
-        bye = dialog.new_request("BYE", self.contact, extra_headers=[("User-Agent", self.user_agent)])
+        address, tp = self.resolver(dialog.next_hop())
+        tp = transport or tp
+        bye = dialog.new_request("BYE", self._contact(tp), extra_headers=[("User-Agent", self.user_agent)])
         if auth is not None:
             auth.authorize(bye)
         dialog.terminate()
-        address, tp = self.resolver(dialog.next_hop())
-        _, actions = self.transactions.send_request(bye, address, transport or tp, now)
+        _, actions = self.transactions.send_request(bye, address, tp, now)
         self._handle(actions, now, out)
 
     def _dialog_address(self, call: Call) -> tuple[Address, str]:
