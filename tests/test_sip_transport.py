@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
 
 from offhook.sip import parse_message
 from offhook.sip.message import Request, Response
@@ -125,3 +131,43 @@ def test_tcp_without_content_length_is_disconnected() -> None:
     t = asyncio.run(_tcp_no_length())
     assert t.stats.dropped == 1
     assert "no Content-Length" in t.stats.errors[-1]
+
+
+def _certificate(tmp: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (Debian package: openssl)")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+async def _tls_case(cert: Path, key: Path) -> tuple[Got, SipTransport, SipTransport]:
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    got: Got = []
+    server = SipTransport(lambda m, s, n: got.append((m, s, n)))
+    address = await server.listen_tcp("127.0.0.1", 0, tls=server_ctx)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    good = SipTransport(lambda m, s, n: None, client_ssl=trusting)
+    good.send(options("TLS", "t1"), address, "TLS")
+    strict = SipTransport(lambda m, s, n: None)   # default context: verification on
+    strict.send(options("TLS", "t2"), address, "TLS")
+    for _ in range(100):
+        if got and strict.stats.dropped:
+            break
+        await asyncio.sleep(0.02)
+    await good.close()
+    await strict.close()
+    await server.close()
+    return got, good, strict
+
+
+def test_tls_verifies_the_server_certificate(tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path)
+    got, good, strict = asyncio.run(_tls_case(cert, key))
+    assert [(m.call_id, n) for m, _, n in got] == [("ct1@x", "TLS")]   # only the trusting client
+    assert good.stats.sent == 1 and good.stats.dropped == 0
+    assert strict.stats.dropped == 1 and "CERTIFICATE_VERIFY_FAILED" in strict.stats.errors[-1]
