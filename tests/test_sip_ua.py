@@ -287,3 +287,29 @@ def test_tcp_call_says_tcp_in_via_and_contact() -> None:
     net.run(A, a.hangup(call, net.now))
     bye = parse_message(net.wire[-2][1])
     assert isinstance(bye, Request) and bye.method == "BYE" and bye.via[0].transport == "TCP"
+
+
+def test_extension_methods_plug_in_and_unknown_ones_get_501() -> None:
+    net, a, b = pair()
+    seen: list[tuple[Call | None, str]] = []
+
+    def on_info(call: Call | None, req: Request) -> Response:
+        seen.append((call, req.body.decode()))
+        return response_for(req, 200)
+
+    b.method_handlers["INFO"] = on_info
+    assert b.allow.endswith(", INFO")
+    call, out = a.call("sip:bob@127.0.0.1:5080", caps(41000), net.now)
+    net.run(A, out)
+    theirs = incoming(net)
+    net.run(B, b.answer(theirs, net.now))
+    assert call.dialog is not None
+    for method in ("INFO", "MESSAGE"):
+        req = call.dialog.new_request(method, a.contact, body=b"Signal=5",
+                                      content_type="application/dtmf-relay")
+        _, actions = a.transactions.send_request(req, B, "UDP", net.now)
+        net.run(A, [x for x in actions if isinstance(x, Send)])
+    assert seen == [(theirs, "Signal=5")]
+    statuses = [parse_message(d) for addr, d in net.wire if addr == A and d.startswith(b"SIP/2.0")]
+    assert [r.status for r in statuses if isinstance(r, Response) and r.cseq.method in ("INFO", "MESSAGE")] \
+        == [200, 501]

@@ -33,8 +33,9 @@ requests are checked by dialog, not by source.
 
 Hooks: `resolver` maps a URI to (address, transport), by default the URI's host
 and port (5060, 5061 for sips) and its transport parameter; RFC 3263 DNS plugs in
-there. Session timers, REFER and MESSAGE are handled elsewhere: unknown in-dialog
-methods answer 501 here.
+there. Session timers, REFER and MESSAGE live in their own modules: they plug in
+through `method_handlers` (method -> handler(call or None, request) -> response);
+other unknown methods answer 501 (405 for REGISTER/SUBSCRIBE).
 """
 from __future__ import annotations
 
@@ -88,6 +89,9 @@ __all__ = [
 
 Address = tuple[str, int]
 Resolver = Callable[[URI], tuple[Address, str]]
+# A handler for a method the core does not know (REFER, MESSAGE, INFO, NOTIFY...): it gets
+# the call the request belongs to (None out of dialog) and returns the response to send.
+MethodHandler = Callable[["Call | None", Request], Response]
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"
 
 _LABELS = {
@@ -199,6 +203,8 @@ class UserAgent:
     # what we answer an incoming INVITE with (the driver reserves an RTP port here)
     media_capabilities: Callable[[Request], MediaCapabilities] = field(
         default=lambda req: MediaCapabilities(address="127.0.0.1", port=40000))
+    # extension methods (refer.py, MESSAGE/INFO helpers plug in here); listed in Allow
+    method_handlers: dict[str, MethodHandler] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)
     registrations: list[Registration] = field(default_factory=list)
 
@@ -207,6 +213,23 @@ class UserAgent:
         self._reg_tx: dict[int, Registration] = {}     # id(client tx) -> registration
         self._retransmit: dict[str, tuple[float, float]] = {}  # call id -> (due, interval)
         self._ok_deadline: dict[str, float] = {}
+
+    @property
+    def allow(self) -> str:
+        return ", ".join([ALLOW, *self.method_handlers])
+
+    def _handled(self, call: Call | None, req: Request, tx: ServerTransaction, now: float,
+                 out: list[Output]) -> bool:
+        handler = self.method_handlers.get(req.method)
+        if handler is None:
+            return False
+        try:
+            resp = handler(call, req)
+        except OffhookError as exc:
+            resp = response_for(req, 500)
+            resp.add_header("Warning", f'399 offhook "{str(exc)[:100]}"')
+        self._respond(tx, resp, now, out)
+        return True
 
     def _contact(self, transport: str) -> LocalContact:
         """Our Via/Contact for a message sent over `transport` (same host and port)."""
@@ -307,7 +330,7 @@ class UserAgent:
         req.add_header("Call-ID", call_id)
         req.add_header("CSeq", f"{initial_cseq()} INVITE")
         req.add_header("Contact", me.contact())
-        req.add_header("Allow", ALLOW)
+        req.add_header("Allow", self.allow)
         req.add_header("User-Agent", self.user_agent)
         req.add_header("Content-Type", "application/sdp")
         req.add_header("Content-Length", str(len(offer)))
@@ -437,7 +460,7 @@ class UserAgent:
             for rr in request.get_lines("Record-Route"):
                 resp.add_header("Record-Route", rr)
             resp.add_header("Contact", self._contact(call.transport).contact())
-            resp.add_header("Allow", ALLOW)
+            resp.add_header("Allow", self.allow)
         resp.add_header("User-Agent", self.user_agent)
         if body:
             resp.add_header("Content-Type", "application/sdp")
@@ -694,14 +717,14 @@ class UserAgent:
             self._on_invite(req, tx, action.source, action.transport, now, out)
         elif req.method == "OPTIONS":
             resp = response_for(req, 200)
-            resp.add_header("Allow", ALLOW)
+            resp.add_header("Allow", self.allow)
             resp.add_header("Accept", "application/sdp")
             self._respond(tx, resp, now, out)
         elif req.method in ("BYE", "UPDATE"):
             self._respond(tx, response_for(req, 481), now, out)
-        else:
+        elif not self._handled(None, req, tx, now, out):
             resp = response_for(req, 405 if req.method in ("REGISTER", "SUBSCRIBE") else 501)
-            resp.add_header("Allow", ALLOW)
+            resp.add_header("Allow", self.allow)
             self._respond(tx, resp, now, out)
 
     def _find_call(self, req: Request) -> Call | None:
@@ -780,7 +803,7 @@ class UserAgent:
             self._on_reoffer(call, req, tx, now, out)
         elif req.method == "OPTIONS":
             self._respond(tx, response_for(req, 200), now, out)
-        else:
+        elif not self._handled(call, req, tx, now, out):
             self._respond(tx, response_for(req, 501, "Not Implemented"), now, out)
 
     def _on_reoffer(self, call: Call, req: Request, tx: ServerTransaction, now: float,
