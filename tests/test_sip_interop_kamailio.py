@@ -2,6 +2,7 @@
 through it (record-routed); a wrong password fails with a clear one-line reason."""
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav, write_wav
+from offhook.sip import Credentials, DigestClient, Registration, RegState, SipAgent, SipURI
 from sip_peers import DATA, free_port, listening_port, need, offhook, stop
 
 
@@ -62,6 +64,24 @@ def test_two_offhooks_register_and_call_through_kamailio(tmp_path: Path, kamaili
     # the ACK and BYE followed the Record-Route through the proxy
     log = (tmp_path / "kamailio.log").read_text(errors="replace")
     assert "in-dialog ACK loose-routed" in log and "in-dialog BYE loose-routed" in log
+
+
+def test_registration_refreshes_before_expiry_and_unregisters(kamailio: int) -> None:
+    async def run() -> tuple[list[int | None], RegState, RegState]:
+        agent = await SipAgent.start(("127.0.0.1", 0), user="alice")
+        aor = SipURI(host="127.0.0.1", user="alice", port=kamailio)
+        reg = Registration(aor, ("127.0.0.1", kamailio), agent.ua.contact, expires=2,
+                           auth=DigestClient(Credentials("alice", "alicepw")))
+        granted = [(await agent.register(reg)).granted]
+        for _ in range(2):   # two refreshes, each due 1 s after the last 200
+            granted.append((await agent.wait_registration(reg, 5)).granted)
+        registered = reg.state
+        await agent.close()   # unregisters (Expires: 0) and waits for the 200
+        return granted, registered, reg.state
+
+    granted, registered, after = asyncio.run(run())
+    assert granted == [2, 2, 2]
+    assert registered is RegState.REGISTERED and after is RegState.UNREGISTERED
 
 
 def test_wrong_password_is_a_clear_error(tmp_path: Path, kamailio: int) -> None:

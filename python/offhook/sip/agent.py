@@ -175,16 +175,17 @@ class SipAgent:
     async def register(self, registration: Registration, timeout: float = 40.0) -> Registration:
         """Register and wait for the outcome (state REGISTERED or FAILED with `reason`)."""
         self._run(self.ua.register(registration, self._now()))
-        return await self._registration_outcome(registration, timeout)
+        return await self.wait_registration(registration, timeout)
 
     async def unregister(self, registration: Registration, timeout: float = 5.0) -> None:
         out = self.ua.unregister(registration, self._now())
         if out:
             self._run(out)
             with contextlib.suppress(TimeoutError):
-                await self._registration_outcome(registration, timeout)
+                await self.wait_registration(registration, timeout)
 
-    async def _registration_outcome(self, registration: Registration, timeout: float) -> Registration:
+    async def wait_registration(self, registration: Registration, timeout: float) -> Registration:
+        """The registration's next outcome (a refresh included): REGISTERED, UNREGISTERED or FAILED."""
         async with asyncio.timeout(timeout):
             while True:
                 reg = await self._registrations.get()
