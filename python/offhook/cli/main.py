@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="PERCENT",
                         help="random packet loss to add (repeatable; default 0, 5, 20)")
     codecs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    from offhook.cli.calls import add_parsers
+    add_parsers(commands)
     return parser
 
 
@@ -36,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench" and args.bench_what == "codecs":
         from offhook.cli.bench_codecs import run
         return run(seconds=args.seconds, losses=args.loss or [0.0, 5.0, 20.0], as_json=args.json)
+    if args.command == "call":
+        from offhook.cli.calls import run_call
+        return run_call(args)
+    if args.command == "answer":
+        from offhook.cli.calls import run_answer
+        return run_answer(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -10,8 +10,12 @@ auth.py: digest authentication (DigestClient answers 401/407, DigestServer chall
 resolve.py: RFC 3263 server location (ServerLocator, DNS codec; async query/resolve).
 session_timer.py: RFC 4028 session timers. refer.py: REFER/NOTIFY, Replaces (RFC 3515/3891).
 message_im.py: MESSAGE and INFO DTMF bodies, CallPolicy (DND, auto-answer, forward).
+dialog.py: RFC 3261 §12 dialogs and forking; register.py: the REGISTER client.
+ua.py: the sans-I/O user agent core (calls, hold, CANCEL, registration, who may call).
+transport.py / agent.py: the asyncio shell (UDP/TCP/TLS, timers, event queues).
 """
 from offhook.errors import DnsError, SipAuthError, SipParseError
+from offhook.sip.agent import SipAgent
 from offhook.sip.auth import (
     AuthVerdict,
     Challenge,
@@ -22,6 +26,7 @@ from offhook.sip.auth import (
     parse_challenges,
     parse_digest_response,
 )
+from offhook.sip.dialog import Dialog, DialogError, DialogState, ForkedInvite, ForkOutcome, LocalContact
 from offhook.sip.grammar import Address, ContentType, CSeq, Via
 from offhook.sip.limits import DEFAULT_LIMITS, SipLimits
 from offhook.sip.message import Request, Response, canonical_name
@@ -59,6 +64,7 @@ from offhook.sip.refer import (
     refer_notify,
     sipfrag,
 )
+from offhook.sip.register import Registration, RegistrationError, RegState
 from offhook.sip.resolve import ServerLocator, Target, order_srv, parse_dns
 from offhook.sip.session_timer import (
     Reject422,
@@ -90,6 +96,8 @@ from offhook.sip.transaction import (
     new_branch,
     response_for,
 )
+from offhook.sip.transport import SipTransport, TransportStats
+from offhook.sip.ua import Call, CallEvent, CallState, RegistrationEvent, UserAgent, default_resolver
 from offhook.sip.uri import AbsoluteURI, SipURI, TelURI, parse_uri
 
 __all__ = [
@@ -100,8 +108,11 @@ __all__ = [
     "Address",
     "AuthVerdict",
     "CSeq",
+    "Call",
     "CallDecision",
+    "CallEvent",
     "CallPolicy",
+    "CallState",
     "Challenge",
     "ClientInviteTransaction",
     "ClientNonInviteTransaction",
@@ -109,19 +120,29 @@ __all__ = [
     "Credentials",
     "DeliverRequest",
     "DeliverResponse",
+    "Dialog",
+    "DialogError",
     "DialogRef",
+    "DialogState",
     "DigestClient",
     "DigestResponse",
     "DigestServer",
     "DnsError",
     "DtmfRelay",
+    "ForkOutcome",
+    "ForkedInvite",
     "InstantMessage",
+    "LocalContact",
     "MessageReject",
     "NotifyContent",
     "NotifyVerdict",
     "ReferAccept",
     "ReferReject",
     "ReferTo",
+    "RegState",
+    "Registration",
+    "RegistrationError",
+    "RegistrationEvent",
     "Reject422",
     "Replaces",
     "Request",
@@ -133,10 +154,12 @@ __all__ = [
     "SessionExpires",
     "SessionTimer",
     "SessionTimerConfig",
+    "SipAgent",
     "SipAuthError",
     "SipFrag",
     "SipLimits",
     "SipParseError",
+    "SipTransport",
     "SipURI",
     "SubscriptionState",
     "Target",
@@ -152,10 +175,13 @@ __all__ = [
     "Transferee",
     "Transferor",
     "TransportFailure",
+    "TransportStats",
+    "UserAgent",
     "Via",
     "build_refer_to",
     "canonical_name",
     "check_replaces",
+    "default_resolver",
     "dtmf_relay_body",
     "message_body",
     "new_branch",

@@ -1,0 +1,219 @@
+"""The asyncio driver of the user agent: transports, timers and events around UserAgent.
+
+    agent = await SipAgent.start(("127.0.0.1", 5062))
+    call = agent.call("sip:bob@127.0.0.1:5070", capabilities)
+    event = await agent.next_event(call)        # CallEvent: progress, answered, media, ended
+
+Every message from the transport and every timer goes through the sans-I/O core;
+its `Send` outputs go to the transport and its events into per-call queues
+(`next_event(call)`), the queue of new incoming calls (`next_incoming()`) and the
+registrations' queue (`next_registration()`). The timer is one loop.call_at
+re-armed at the core's next deadline after each step. Not thread-safe: use it
+from the event loop that started it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import Any
+
+from offhook.errors import OffhookError
+from offhook.sdp import MediaCapabilities
+from offhook.sip.auth import DigestClient
+from offhook.sip.dialog import LocalContact
+from offhook.sip.message import Request, Response
+from offhook.sip.register import Registration, RegState
+from offhook.sip.transaction import Send
+from offhook.sip.transport import SipTransport
+from offhook.sip.ua import Call, CallEvent, CallState, Output, RegistrationEvent, UserAgent
+
+__all__ = ["SipAgent", "local_address_towards", "reserve_udp_port"]
+
+Address = tuple[str, int]
+
+
+def reserve_udp_port(host: str) -> int:
+    """A free UDP port on host for RTP (bound, read and released)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def local_address_towards(host: str) -> str:
+    """Our address on the route to host (a connected UDP socket sends nothing)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect((host, 9))
+            return str(sock.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+class SipAgent:
+    """UserAgent + SipTransport + the loop's clock. Build it with `await SipAgent.start(...)`."""
+
+    def __init__(self, ua: UserAgent, transport: SipTransport) -> None:
+        self.ua = ua
+        self.transport = transport
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._call_events: dict[str, asyncio.Queue[CallEvent]] = {}
+        self._incoming: asyncio.Queue[Call] = asyncio.Queue()
+        self._registrations: asyncio.Queue[Registration] = asyncio.Queue()
+        self.media_ports: dict[str, int] = {}
+
+    @classmethod
+    async def start(cls, listen: Address, *, user: str | None = None,
+                    transports: tuple[str, ...] = ("UDP", "TCP"), **ua_options: Any) -> SipAgent:
+        """Listen on `listen` (port 0: any; TCP takes the port UDP got) and build the core."""
+        host, port = listen
+        holder: list[SipAgent] = []
+
+        def on_message(msg: Request | Response, source: Address, name: str) -> None:
+            holder[0]._receive(msg, source, name)
+
+        transport = SipTransport(on_message)
+        try:
+            if "UDP" in transports:
+                host, port = await transport.listen_udp(host, port)
+            if "TCP" in transports:
+                host, port = await transport.listen_tcp(host, port)
+        except OSError as exc:
+            await transport.close()
+            raise OffhookError(f"cannot listen for SIP on {host}:{port}: {exc.strerror or exc}") from None
+        contact = LocalContact(host, port, "UDP" if "UDP" in transports else "TCP", user=user)
+        ua = UserAgent(contact, **ua_options)
+        agent = cls(ua, transport)
+        holder.append(agent)
+        ua.media_capabilities = agent._capabilities
+        return agent
+
+    # --- media ports for incoming calls -------------------------------------------
+
+    codecs: tuple[str, ...] = ("opus", "G722", "PCMU", "PCMA")
+
+    def _capabilities(self, request: Request) -> MediaCapabilities:
+        host = self.ua.contact.host
+        port = reserve_udp_port(host)
+        self.media_ports[request.call_id] = port
+        return MediaCapabilities(address=host, port=port, codecs=self.codecs)
+
+    def capabilities(self) -> MediaCapabilities:
+        """Capabilities for an outgoing call, with a fresh RTP port (see media_ports)."""
+        host = self.ua.contact.host
+        return MediaCapabilities(address=host, port=reserve_udp_port(host), codecs=self.codecs)
+
+    # --- the core's outputs -------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._loop.time()
+
+    def _run(self, outputs: list[Output]) -> None:
+        for item in outputs:
+            if isinstance(item, Send):
+                self.transport.send(item.data, item.address, item.transport)
+            elif isinstance(item, CallEvent):
+                if item.kind == "incoming":
+                    self._incoming.put_nowait(item.call)
+                self._queue(item.call).put_nowait(item)
+            elif isinstance(item, RegistrationEvent):
+                self._registrations.put_nowait(item.registration)
+        self._rearm()
+
+    def _queue(self, call: Call) -> asyncio.Queue[CallEvent]:
+        return self._call_events.setdefault(call.call_id, asyncio.Queue())
+
+    def _rearm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.ua.next_deadline()
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._run(self.ua.tick(self._now()))
+
+    def _receive(self, msg: Request | Response, source: Address, name: str) -> None:
+        self._run(self.ua.receive(msg, source, name, self._now()))
+
+    # --- what the application does ------------------------------------------------
+
+    def call(self, target: str, capabilities: MediaCapabilities, *, auth: DigestClient | None = None,
+             via: Address | None = None) -> Call:
+        call, out = self.ua.call(target, capabilities, self._now(), auth=auth, via=via)
+        self.media_ports[call.call_id] = capabilities.port
+        self._queue(call)
+        self._run(out)
+        return call
+
+    def ring(self, call: Call) -> None:
+        self._run(self.ua.ring(call, self._now()))
+
+    def early_media(self, call: Call) -> None:
+        self._run(self.ua.early_media(call, self._now()))
+
+    def answer(self, call: Call) -> None:
+        self._run(self.ua.answer(call, self._now()))
+
+    def reject(self, call: Call, status: int = 603) -> None:
+        self._run(self.ua.reject(call, status, self._now()))
+
+    def hangup(self, call: Call) -> None:
+        self._run(self.ua.hangup(call, self._now()))
+
+    def hold(self, call: Call) -> None:
+        self._run(self.ua.hold(call, self._now()))
+
+    def resume(self, call: Call) -> None:
+        self._run(self.ua.resume(call, self._now()))
+
+    async def register(self, registration: Registration, timeout: float = 40.0) -> Registration:
+        """Register and wait for the outcome (state REGISTERED or FAILED with `reason`)."""
+        self._run(self.ua.register(registration, self._now()))
+        return await self.wait_registration(registration, timeout)
+
+    async def unregister(self, registration: Registration, timeout: float = 5.0) -> None:
+        out = self.ua.unregister(registration, self._now())
+        if out:
+            self._run(out)
+            with contextlib.suppress(TimeoutError):
+                await self.wait_registration(registration, timeout)
+
+    async def wait_registration(self, registration: Registration, timeout: float) -> Registration:
+        """The registration's next outcome (a refresh included): REGISTERED, UNREGISTERED or FAILED."""
+        async with asyncio.timeout(timeout):
+            while True:
+                reg = await self._registrations.get()
+                if reg is registration and reg.state not in (RegState.REGISTERING, RegState.UNREGISTERING):
+                    return reg
+
+    async def next_event(self, call: Call, timeout: float | None = None) -> CallEvent:
+        async with asyncio.timeout(timeout):
+            return await self._queue(call).get()
+
+    async def wait_ended(self, call: Call, timeout: float | None = None) -> None:
+        async with asyncio.timeout(timeout):
+            while call.state is not CallState.ENDED:
+                await self._queue(call).get()
+
+    async def next_incoming(self, timeout: float | None = None) -> Call:
+        async with asyncio.timeout(timeout):
+            return await self._incoming.get()
+
+    async def close(self) -> None:
+        """Hang up live calls and unregister (briefly waiting for the answers), then stop."""
+        for call in list(self.ua.calls.values()):
+            if call.state is not CallState.ENDED:
+                self.hangup(call)
+        for reg in list(self.ua.registrations):
+            if reg.state is RegState.REGISTERED:
+                await self.unregister(reg, timeout=2.0)
+        await asyncio.sleep(0.05)   # let the last BYE/CANCEL leave
+        if self._timer is not None:
+            self._timer.cancel()
+        await self.transport.close()

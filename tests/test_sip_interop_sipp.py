@@ -1,0 +1,153 @@
+"""offhook against SIPp (Debian sip-tester) on 127.0.0.1: scenarios in tests/data/sipp.
+
+Each test starts SIPp on free ports for one call and stops it by pid; SIPp's exit
+status 0 means its side of the scenario (including the checks it makes on our
+messages) passed.
+"""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import offhook.engine as eng
+from offhook.media.quality import pesq_score
+from offhook.media.speech import speech
+from offhook.media.wav import read_wav
+from offhook.sip.agent import SipAgent
+from sip_peers import Sipp, listening_port, need, offhook, stop
+
+SECONDS = 3.0
+
+
+@pytest.fixture(autouse=True)
+def _sipp_installed() -> None:
+    need("sipp")
+
+
+def write_ulaw(workdir: Path) -> np.ndarray:
+    """SIPp's audio: 3 s of speech as raw mu-law in workdir/audio.ul; returns the 8 kHz reference."""
+    ref = speech(SECONDS, 8000)
+    (workdir / "audio.ul").write_bytes(eng.codec("PCMU").encode(ref))
+    return ref
+
+
+def received_speech_pesq(recording: Path, ref8k: np.ndarray) -> float:
+    """PESQ (narrowband) of what offhook recorded against the speech SIPp streamed."""
+    rec = read_wav(recording)
+    assert rec.sample_rate == 16000
+    deg = eng.Resampler(16000, 8000).process(np.ascontiguousarray(rec.samples.ravel()))
+    probe = ref8k[:4000].astype(np.float64)
+    corr = np.correlate(deg.astype(np.float64), probe, "valid")
+    lag = int(np.argmax(corr))
+    return pesq_score(ref8k, deg[lag:lag + len(ref8k)], 8000)
+
+
+def finish(proc: object, timeout: float = 30) -> tuple[int, str]:
+    import subprocess
+    assert isinstance(proc, subprocess.Popen)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        stop(proc)
+    return proc.returncode, err
+
+
+def test_offhook_calls_sipp_and_records_its_audio(tmp_path: Path) -> None:
+    ref = write_ulaw(tmp_path)
+    sipp = Sipp("uas_answer.xml", tmp_path)
+    rec = tmp_path / "rec.wav"
+    proc = offhook("call", f"sip:sipp@127.0.0.1:{sipp.port}", "--record", str(rec),
+                   "--duration", "3.6", "--audio", "null", cwd=tmp_path)
+    code, err = finish(proc)
+    assert code == 0, err
+    assert sipp.wait() == 0, sipp.errors()
+    assert received_speech_pesq(rec, ref) > 3.0
+    assert "180 Ringing" in sipp.messages() and "BYE sip:sipp@" in sipp.messages()
+
+
+def test_sipp_calls_offhook_answer_with_audio(tmp_path: Path) -> None:
+    ref = write_ulaw(tmp_path)
+    rec = tmp_path / "rec.wav"
+    ans = offhook("answer", "--listen", "127.0.0.1:0", "--auto", "--record", str(rec), cwd=tmp_path)
+    port = listening_port(ans)
+    sipp = Sipp("uac_call.xml", tmp_path, remote=f"127.0.0.1:{port}")
+    assert sipp.wait() == 0, sipp.errors()
+    code, err = finish(ans)
+    assert code == 0, err
+    assert received_speech_pesq(rec, ref) > 3.0
+    msgs = sipp.messages()
+    assert "SIP/2.0 180 Ringing" in msgs and "a=rtpmap:0 PCMU/8000" in msgs
+
+
+@pytest.mark.parametrize("password, ok", [("s3cret", True), ("wrong", False)])
+def test_digest_challenge(tmp_path: Path, password: str, ok: bool) -> None:
+    sipp = Sipp("uas_auth.xml", tmp_path)
+    proc = offhook("call", f"sip:sipp@127.0.0.1:{sipp.port}", "--user", "alice", "--password", password,
+                   "--duration", "0.3", cwd=tmp_path)
+    code, err = finish(proc)
+    assert sipp.wait() == 0, sipp.errors()
+    if ok:
+        assert code == 0, err
+        assert 'Authorization: Digest username="alice"' in sipp.messages()
+    else:
+        assert code == 1
+        assert err.strip() == f"offhook: authentication failed (401) at 127.0.0.1:{sipp.port}"
+    assert password not in err
+
+
+def received(log: str, start: str) -> int:
+    """How many messages SIPp received that begin with `start`."""
+    return sum(1 for block in log.split("message received")[1:]
+               if block.split(":", 1)[1].lstrip().startswith(start))
+
+
+def test_busy_after_a_lost_invite(tmp_path: Path) -> None:
+    sipp = Sipp("uas_busy.xml", tmp_path)   # answers only after 1.2 s
+    code, err = finish(offhook("call", f"sip:sipp@127.0.0.1:{sipp.port}", cwd=tmp_path))
+    assert code == 1
+    assert err.strip() == f"offhook: busy (486) at 127.0.0.1:{sipp.port}"
+    assert sipp.wait() == 0, sipp.errors()   # SIPp got its ACK
+    assert received(sipp.messages(), "INVITE sip:") >= 2   # Timer A retransmitted it
+
+
+def test_cancel_before_answer(tmp_path: Path) -> None:
+    sipp = Sipp("uas_cancel.xml", tmp_path)
+
+    async def run() -> tuple[int | None, str]:
+        agent = await SipAgent.start(("127.0.0.1", 0))
+        try:
+            call = agent.call(f"sip:sipp@127.0.0.1:{sipp.port}", agent.capabilities())
+            while (await agent.next_event(call, 10)).kind != "progress":
+                pass
+            agent.hangup(call)
+            await agent.wait_ended(call, 10)
+            return call.status, call.reason
+        finally:
+            await agent.close()
+
+    status, reason = asyncio.run(run())
+    assert status == 487 and reason == f"cancelled (487) at 127.0.0.1:{sipp.port}"
+    assert sipp.wait() == 0, sipp.errors()
+
+
+def test_far_side_hold_and_resume(tmp_path: Path) -> None:
+    ans = offhook("answer", "--listen", "127.0.0.1:0", "--auto", cwd=tmp_path)
+    port = listening_port(ans)
+    sipp = Sipp("uac_hold.xml", tmp_path, remote=f"127.0.0.1:{port}")
+    assert sipp.wait() == 0, sipp.errors()   # SIPp checked a=recvonly, then a=sendrecv
+    code, err = finish(ans)
+    assert code == 0, err
+
+
+def test_200_retransmitted_until_acked(tmp_path: Path) -> None:
+    ans = offhook("answer", "--listen", "127.0.0.1:0", "--auto", cwd=tmp_path)
+    port = listening_port(ans)
+    sipp = Sipp("uac_retrans.xml", tmp_path, remote=f"127.0.0.1:{port}")
+    assert sipp.wait() == 0, sipp.errors()
+    code, err = finish(ans)
+    assert code == 0, err
+    assert received(sipp.messages(), "SIP/2.0 200 OK") >= 3   # first 200, >= 1 retransmission, BYE's
+
