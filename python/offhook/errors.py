@@ -141,3 +141,32 @@ class DeviceNotFoundError(DeviceError, LookupError):
         self.name = name
         self.kind = kind
         self.available = available
+
+
+class CtiError(OffhookError):
+    """Base of the CTI (screen pop, customer directory, call hooks) errors."""
+
+
+class NumberFormatError(CtiError, ValueError):
+    """A text cannot be read as a telephone number: `number` is the text (shortened to
+    80 characters), `reason` says what is wrong with it."""
+
+    def __init__(self, number: str, reason: str) -> None:
+        self.number = number[:80]
+        self.reason = reason
+        super().__init__(f"cannot read {self.number!r} as a telephone number: {reason}")
+
+
+class DirectoryError(CtiError):
+    """A customer directory cannot be read or answered badly: a missing file or column, an
+    HTTP lookup that failed, timed out or returned something that is not a JSON object."""
+
+
+class CtiConfigError(CtiError, ValueError):
+    """The ``[cti]`` configuration is invalid: `where` names the key at fault
+    (``cti.hooks[1].url``), `reason` says what is wrong with it."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{where}: {reason}")
