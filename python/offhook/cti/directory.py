@@ -304,7 +304,8 @@ class SqliteDirectory:
             raise DirectoryError(f"{self.name}: lookup failed: {exc}") from None
         if row is None:
             return None
-        return _card({k: row[k] for k in row}, self._mapping, self._numbers, number.e164, self.name)
+        values = dict(zip(row.keys(), row, strict=True))
+        return _card(values, self._mapping, self._numbers, number.e164, self.name)
 
     async def lookup(self, number: PhoneNumber) -> CustomerCard | None:
         return await asyncio.to_thread(self.lookup_sync, number)
