@@ -161,18 +161,16 @@ def test_fire_returns_at_once_and_keeps_each_calls_events_in_order():
 
     async def go(server):
         runner = HookRunner([WebhookHook(server.url + "/")])
-        started = time.monotonic()
         runner.fire(call_data("ringing", "A"))
         runner.fire(call_data("answered", "A"))
         runner.fire(call_data("ringing", "B"))
-        fired_in = time.monotonic() - started
-        pending = runner.pending
+        pending, answered_yet = runner.pending, server.answered
         await runner.aclose()
-        return fired_in, pending
+        return pending, answered_yet
 
     with LocalServer(answer) as server:
-        fired_in, pending = asyncio.run(go(server))
-    assert fired_in < 0.05 and pending == 3
+        pending, answered_yet = asyncio.run(go(server))
+    assert (pending, answered_yet) == (3, 0)    # fire() returned before any POST was answered
     order = [(json.loads(r.body)["call_id"], json.loads(r.body)["event"]) for r in server.requests]
     assert order.index(("A", "ringing")) < order.index(("A", "answered"))
     assert len(order) == 3
@@ -218,14 +216,11 @@ def test_command_failure_timeout_output_limit_and_missing_program(tmp_path):
                      "import os; print(sorted(k for k in os.environ if k.startswith('X')))"),
                     inherit_env=False, env={"XYZ": "1"}, name="clean-env"),
     ]
-    started = time.monotonic()
     runner, _, _ = asyncio.run(_fire(hooks, call_data()))
-    took = time.monotonic() - started
     r = {x.hook: x for x in runner.results}
     assert (r["fails"].ok, r["fails"].status) == (False, 3)
     assert r["fails"].error == "exited with status 3: something went wrong\n"
     assert (r["hangs"].ok, r["hangs"].error) == (False, "killed after 0.5 s")
-    assert took < 10
     assert r["chatty"].ok and len(r["chatty"].stdout) == 1000
     assert not r["missing"].ok
     assert r["missing"].error.startswith(f"cannot run {tmp_path / 'no-such-program'}:")
