@@ -303,3 +303,32 @@ def test_command_hook_built_directly_sees_the_same_data(tmp_path):
     env = ran["env"]
     assert (env["OFFHOOK_CALLER"], env["OFFHOOK_DISPLAY_NAME"], env["OFFHOOK_EVENT"]) == \
         ("+4930123456", "Max", "ringing")
+
+
+def test_console_line_and_events_from_another_thread():
+    import threading
+    pops: list[ScreenPop] = []
+
+    async def go():
+        cti = CtiService.from_config(parse_config(
+            f'[cti]\ndefault_country = "DE"\n[[cti.directory]]\ntype = "csv"\n'
+            f'path = "{DATA / "customers.csv"}"\n'
+            'columns = { number = "Phone", name = "Customer", company = "Company", '
+            'account_id = "Account" }\n'))
+        cti.subscribe(pops.append)
+        loop = asyncio.get_running_loop()
+        worker = threading.Thread(target=cti.call_event_threadsafe,
+                                  args=(loop, FakeCall("t1", "sip:030123456@pbx", display_name="Max")))
+        worker.start()
+        worker.join()
+        await asyncio.sleep(0)
+        await cti.drain(5)
+        await cti.aclose()
+
+    asyncio.run(go())
+    assert [p.describe() for p in pops] == [
+        "incoming call from +4930123456 (Max) — looking up…",
+        "incoming call from +4930123456 (Max) — Max Mustermann, Muster GmbH, account MG-042",
+    ]
+    unknown = ScreenPop("x", "ringing", "outbound", "sip:alice@example.com", None, None, None, "no_number")
+    assert unknown.describe() == "calling sip:alice@example.com — no number to look up"

@@ -170,6 +170,26 @@ class ScreenPop:
     lookup_error: str | None = None
     final: bool = True
 
+    def describe(self) -> str:
+        """One line for a console: "incoming call from +442079460018 (Ada) — Ada Lovelace,
+        AE Ltd, account A1"."""
+        who = self.number or self.remote_uri or "an unknown caller"
+        if self.display_name:
+            who += f" ({self.display_name})"
+        head = f"{'incoming call from' if self.direction == 'inbound' else 'calling'} {who}"
+        if self.card is not None:
+            parts = [self.card.name or self.card.number]
+            parts += [p for p in (self.card.company,) if p]
+            if self.card.account_id:
+                parts.append(f"account {self.card.account_id}")
+            if self.card.url:
+                parts.append(self.card.url)
+            return f"{head} — {', '.join(parts)}"
+        tail = {"pending": "looking up…", "not_found": "not in the directory",
+                "timeout": "directory slow, card may follow", "error": "directory unavailable",
+                "no_number": "no number to look up", "off": "", "found": ""}[self.lookup]
+        return f"{head} — {tail}" if tail else head
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict (for the web handset's WebSocket)."""
         return {"type": "screen_pop", "call_id": self.call_id, "event": self.event,
@@ -187,7 +207,7 @@ class _Call:
     lookup: asyncio.Task[LookupResult] | None
     result: LookupResult | None = None
     last_event: HookEvent = "ringing"
-    events: set[str] | None = None
+    events: set[str] = dataclasses.field(default_factory=set)
     hooks_tail: asyncio.Task[None] | None = None
     ended: bool = False
 
@@ -269,6 +289,16 @@ class CtiService:
             log.exception("CTI: call event for %r failed", getattr(call, "call_id", "?"))
             return None
 
+    def call_event_threadsafe(self, loop: asyncio.AbstractEventLoop, call: CallEventLike) -> None:
+        """call_event from another thread (a SIP or audio thread): the call is copied now and
+        handed to `loop`, which must be the loop the service runs on."""
+        try:
+            snap = CallSnapshot.of(call)
+        except Exception:
+            log.exception("CTI: call event for %r failed", getattr(call, "call_id", "?"))
+            return
+        loop.call_soon_threadsafe(self.call_event, snap)
+
     def _call_event(self, snap: CallSnapshot) -> ScreenPop | None:
         event = event_for_state(snap.state)
         if event is None:
@@ -282,8 +312,6 @@ class CtiService:
         first: ScreenPop | None = None
         if record is None:
             record, first = self._new_call(snap, direction, event)
-        if record.events is None:
-            record.events = set()
         if event in record.events or record.ended:
             return first
         if event == "hungup" and "ringing" not in record.events and "answered" not in record.events:
