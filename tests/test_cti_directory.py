@@ -368,3 +368,18 @@ def test_cache_is_bounded_and_can_be_invalidated():
 def test_directory_rejects_negative_durations():
     with pytest.raises(CtiConfigError, match="cache_ttl: must be >= 0 seconds, got -1"):
         Directory([], cache_ttl=-1)
+
+
+def test_sqlite_normalize_matching_survives_separators_between_the_last_digits(tmp_path):
+    path = tmp_path / "sep.db"
+    spellings = ["+49 (0)30 12-34.56", "030/123 456", "0049-30-1234-56 x7", "030\u00a0123\u00a0456",
+                 "+4930123456"]
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE customers (number TEXT, name TEXT)")
+        db.execute("INSERT INTO customers VALUES ('+49 30 9123456', 'Decoy')")   # contains 123456 too
+    for spelling in spellings:
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM customers WHERE name = 'Target'")
+            db.execute("INSERT INTO customers VALUES (?, 'Target')", (spelling,))
+        card = SqliteDirectory(path, default_country="DE").lookup_sync(n("+49 30 123456"))
+        assert card is not None and card.name == "Target", spelling
