@@ -4,8 +4,11 @@ from importlib.metadata import PackageNotFoundError, version
 from offhook import sip
 from offhook.errors import (
     CodecError,
+    CtiConfigError,
+    CtiError,
     DeviceError,
     DeviceNotFoundError,
+    DirectoryError,
     DnsError,
     EchoCancellerError,
     HidDescriptorError,
@@ -13,6 +16,7 @@ from offhook.errors import (
     MediaError,
     MixerError,
     NegotiationError,
+    NumberFormatError,
     OffhookError,
     ResamplerError,
     RtpError,
@@ -31,8 +35,11 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 __all__ = [
     "CodecError",
+    "CtiConfigError",
+    "CtiError",
     "DeviceError",
     "DeviceNotFoundError",
+    "DirectoryError",
     "DnsError",
     "EchoCancellerError",
     "HidDescriptorError",
@@ -40,6 +47,7 @@ __all__ = [
     "MediaError",
     "MixerError",
     "NegotiationError",
+    "NumberFormatError",
     "OffhookError",
     "ResamplerError",
     "RtpError",

@@ -146,3 +146,30 @@ class DeviceNotFoundError(DeviceError, LookupError):
 class DnsError(OffhookError, ValueError):
     """A DNS packet is malformed or truncated, a DNS query failed, or RFC 3263 found no
     server for a SIP URI; str(error) says which name, record or offset is at fault."""
+class CtiError(OffhookError):
+    """Base of the CTI (screen pop, customer directory, call hooks) errors."""
+
+
+class NumberFormatError(CtiError, ValueError):
+    """A text cannot be read as a telephone number: `number` is the text (shortened to
+    80 characters), `reason` says what is wrong with it."""
+
+    def __init__(self, number: str, reason: str) -> None:
+        self.number = number[:80]
+        self.reason = reason
+        super().__init__(f"cannot read {self.number!r} as a telephone number: {reason}")
+
+
+class DirectoryError(CtiError):
+    """A customer directory cannot be read or answered badly: a missing file or column, an
+    HTTP lookup that failed, timed out or returned something that is not a JSON object."""
+
+
+class CtiConfigError(CtiError, ValueError):
+    """The ``[cti]`` configuration is invalid: `where` names the key at fault
+    (``cti.hooks[1].url``), `reason` says what is wrong with it."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{where}: {reason}")
