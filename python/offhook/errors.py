@@ -146,6 +146,8 @@ class DeviceNotFoundError(DeviceError, LookupError):
 class DnsError(OffhookError, ValueError):
     """A DNS packet is malformed or truncated, a DNS query failed, or RFC 3263 found no
     server for a SIP URI; str(error) says which name, record or offset is at fault."""
+
+
 class CtiError(OffhookError):
     """Base of the CTI (screen pop, customer directory, call hooks) errors."""
 
