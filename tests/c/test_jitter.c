@@ -116,6 +116,18 @@ static double d_uniform40(int i, unsigned long long *r)
     return 30.0 + 40.0 * (double)(oh_test_rand(r) >> 11) / 9007199254740992.0;
 }
 
+/* arrivals straddling the playout tick (ticks are at multiples of 20 ms) */
+static double d_boundary_tiny(int i, unsigned long long *r)
+{
+    (void)i;
+    return 100.0 + 0.1 * ((double)(oh_test_rand(r) >> 11) / 9007199254740992.0 - 0.5);
+}
+static double d_boundary_ms(int i, unsigned long long *r)
+{
+    (void)i;
+    return 100.0 + 1.0 * ((double)(oh_test_rand(r) >> 11) / 9007199254740992.0 - 0.5);
+}
+
 static int played_once(const sim *s, int n, int skip)
 {
     int ok = 1;
@@ -443,6 +455,27 @@ static void test_adapts_and_accelerates(void)
     oh_jitter_destroy(s.jb);
 }
 
+static void test_tick_boundary_arrivals_do_not_flip(void)
+{
+    /* Packets arriving a hair before or after the tick that would play them
+     * (a LAN, loopback): the buffer must settle one tick later and stay
+     * there, not expand when a packet misses and accelerate back into the
+     * same phase a few ticks later (it did: ~20 % of ticks time-scaled). */
+    delay_fn fns[] = {d_boundary_tiny, d_boundary_ms};
+    for (int k = 0; k < 2; k++) {
+        sim s;
+        sim_init(&s, 128);
+        run(&s, 1500, 0, 0, fns[k], 11 + (unsigned long long)k);
+        oh_jitter_stats st;
+        oh_jitter_get_stats(s.jb, &st);
+        CHECK(st.accelerated + st.expanded <= 2);
+        CHECK(st.late == 0 && st.concealed <= 3);
+        CHECK(played_once(&s, 1500, -1));
+        CHECK(s.order_ok);
+        oh_jitter_destroy(s.jb);
+    }
+}
+
 static void test_random_never_twice(void)
 {
     /* realistic disorder: each packet delayed 0..300 ms (so reordered by up
@@ -568,6 +601,7 @@ int main(void)
     test_short_ticks_conceal_whole_packets();
     test_short_ticks_accelerate_whole_packets();
     test_adapts_and_accelerates();
+    test_tick_boundary_arrivals_do_not_flip();
     test_random_never_twice();
     test_garbage_survives();
     test_bad_arguments();
