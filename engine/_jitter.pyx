@@ -85,7 +85,7 @@ cdef class JitterBuffer:
     """Adaptive jitter buffer: put() packets as they arrive, get() once per tick.
 
     JitterBuffer(clock_rate=8000, frame_ms=20, *, min_delay_ms=0, max_delay_ms=1000,
-                 capacity=128, max_payload=512, late_ratio=0.009, memory_s=20.0)
+                 capacity=128, max_payload=512, late_ratio=0.0095, memory_s=20.0)
 
     clock_rate is the RTP timestamp rate (Hz); frame_ms the playout tick (10 or
     20). Times are milliseconds on the receiver's clock. get() returns
@@ -100,7 +100,7 @@ cdef class JitterBuffer:
 
     def __cinit__(self, int clock_rate=8000, int frame_ms=20, *, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=512,
-                  double late_ratio=0.009, double memory_s=20.0):
+                  double late_ratio=0.0095, double memory_s=20.0):
         cdef c.oh_jitter_config cfg
         _jitter_config(&cfg, clock_rate, frame_ms, min_delay_ms, max_delay_ms, capacity,
                        max_payload, late_ratio, memory_s)
@@ -252,7 +252,7 @@ cdef class Playout:
 
     def __cinit__(self, str codec="PCMU", sample_rate=None, *, int frame_ms=20, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=0,
-                  double late_ratio=0.009, double memory_s=20.0):
+                  double late_ratio=0.0095, double memory_s=20.0):
         info = lookup(codec)
         rate = info.native_rate if sample_rate is None else sample_rate
         if rate not in info.sample_rates:

@@ -86,7 +86,7 @@ typedef struct oh_jitter_stats {
 
 typedef struct oh_jitter oh_jitter;
 
-/* 8000 Hz, 20 ms, delay 0..1000 ms, 128 packets of up to 512 bytes, 0.9 % late, 20 s memory. */
+/* 8000 Hz, 20 ms, delay 0..1000 ms, 128 packets of up to 512 bytes, 0.95 % late, 20 s memory. */
 void oh_jitter_config_default(oh_jitter_config *cfg);
 oh_status oh_jitter_create(const oh_jitter_config *cfg, oh_jitter **out);
 void oh_jitter_destroy(oh_jitter *jb);
