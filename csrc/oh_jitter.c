@@ -138,6 +138,8 @@
 #define ACCEL_SETTLE_TICKS 50
 #define STEER_GOAL 0.6 /* of late_ratio: the realised late loss aimed at */
 #define STEER_MAX 1.5  /* the quantile's late ratio goes up to this times late_ratio */
+#define UNDO_TICKS 50 /* an acceleration this soon after an expansion undoes it: never postponed */
+#define DEFER_TICKS_MS 2000 /* how long an acceleration waits for a pause at most */
 #define LAND_SHARE 5.0 /* an acceleration may land where at most this times the quantile's ratio is late */
 
 enum { SLOT_EMPTY = 0, SLOT_FULL, SLOT_PLAYED, SLOT_CONCEALED };
@@ -195,6 +197,10 @@ struct oh_jitter {
     int conceal_run;
     double last_now;
     double cur_offset;     /* O - base at the last get, ms */
+    int speech;            /* the caller's hint: speech is playing */
+    int deferred;          /* ticks an acceleration has waited for a pause */
+    int defer_max;
+    int since_expand;      /* ticks since the last expansion */
 
     /* estimator */
     double hist[NBINS];
@@ -282,6 +288,9 @@ void oh_jitter_reset(oh_jitter *jb)
     jb->last_arrival = 0.0;
     jb->last_now = 0.0;
     jb->cur_offset = 0.0;
+    jb->speech = 0;
+    jb->deferred = 0;
+    jb->since_expand = 1 << 20;
     jb->late_w = 0.0;
     jb->frames_w = 0.0;
     jb->quantile_ratio = jb->cfg.late_ratio;
@@ -309,6 +318,7 @@ oh_status oh_jitter_create(const oh_jitter_config *cfg, oh_jitter **out)
     jb->ms_per_ts = 1000.0 / cfg->clock_rate;
     jb->mask = cfg->capacity - 1;
     jb->stall_ticks = (int)ceil(STALL_MS / cfg->frame_ms);
+    jb->defer_max = DEFER_TICKS_MS / cfg->frame_ms;
     jb->win_lo = -7.5; /* 3/8 of a 20 ms tick also on a 10 ms clock: narrower, it oscillated */
     jb->win_hi = 0.875 * cfg->frame_ms;
     /* one packet per tick is the typical rate; the memory is in seconds */
@@ -676,8 +686,10 @@ static oh_status finish(oh_jitter *jb, oh_jitter_frame *f, oh_jitter_status stat
     }
     if (status == OH_JITTER_ACCELERATED)
         jb->st.accelerated++;
-    else if (status == OH_JITTER_EXPANDED)
+    else if (status == OH_JITTER_EXPANDED) {
         jb->st.expanded++;
+        jb->since_expand = 0;
+    }
     else if (status == OH_JITTER_SILENCE)
         jb->st.silence++;
     return OH_OK;
@@ -740,6 +752,29 @@ static void skip_passed(oh_jitter *jb)
  * oracle on ticks); 15x left the traces as they were but let exponential
  * jitter of 1 ms flip 10 % of its ticks; 5x: drift 1.13x, at most 2 % of
  * ticks time-scaled on those synthetic cases. */
+static int may_land(const oh_jitter *jb);
+
+/* Whether a wanted acceleration should wait for a pause in the speech (the
+ * caller's hint, oh_jitter_set_speech): only when the excess is small (less
+ * than a tick above the window), for at most 2 s, and not when it undoes a
+ * recent expansion. That last condition is what PESQ asked for: an
+ * expansion (a wait for a frame that missed its tick) followed at once by
+ * an acceleration leaves the audio on its old timing, and postponing the
+ * acceleration to the next pause left 100-500 ms of speech shifted by a
+ * tick, which scored 0.1 lower than the squeeze it avoided (drift, seed 1).
+ * What remains postponed is a slowly built excess, as from a fast sender's
+ * clock: PESQ-WB on 30 s, seeds 1-4, drift_fast +0.09 mean, pareto +0.03,
+ * the mean over pareto/spikes/reorder/drift/drift_fast 2.658 -> 2.679.
+ * A large excess (a spike's queue) drains at once. */
+static int defer_for_pause(oh_jitter *jb, double err)
+{
+    if (!jb->speech || err >= jb->win_hi + (double)jb->cfg.frame_ms || jb->deferred >= jb->defer_max ||
+        jb->since_expand <= UNDO_TICKS)
+        return 0;
+    jb->deferred++;
+    return 1;
+}
+
 static int may_land(const oh_jitter *jb)
 {
     double landing = jb->cur_offset - (double)jb->cfg.frame_ms;
@@ -765,6 +800,8 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
     }
     jb->jitter_ms = hist_quantile(jb);
     jb->since_accel++;
+    if (jb->since_expand < (1 << 20))
+        jb->since_expand++;
     if (!jb->have_stream || !jb->have_base)
         return finish(jb, f, OH_JITTER_SILENCE);
 
@@ -826,6 +863,8 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
             jb->cur_offset = err + target - base;
         }
+        if (err < jb->win_hi)
+            jb->deferred = 0;
         if (err < jb->win_lo) {
             if (s->marker)
                 return finish(jb, f, OH_JITTER_SILENCE); /* grow the pause before a talkspurt */
@@ -836,7 +875,7 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         if (err >= jb->win_hi && jb->since_accel >= cooldown && dur == jb->tick && may_land(jb) &&
             slot_has(jb, jb->next_seq + 1) &&
             slot_for(jb, jb->next_seq + 1)->ts == s->ts + jb->tick &&
-            duration_of(jb, jb->next_seq + 1) == jb->tick) {
+            duration_of(jb, jb->next_seq + 1) == jb->tick && !defer_for_pause(jb, err)) {
             hand_out(jb, jb->next_seq, f);
             oh_jitter_frame second;
             hand_out(jb, jb->next_seq + 1, &second);
@@ -846,11 +885,12 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             jb->play_ts += 2 * jb->tick;
             jb->cur_end = jb->play_ts;
             jb->since_accel = 0;
+            jb->deferred = 0;
             jb->stalled = 0;
             return finish(jb, f, OH_JITTER_ACCELERATED);
         }
         if (err >= jb->win_hi && jb->since_accel >= cooldown && dur == 2 * jb->tick &&
-            slot_has(jb, jb->next_seq + 1) && may_land(jb)) {
+            slot_has(jb, jb->next_seq + 1) && may_land(jb) && !defer_for_pause(jb, err)) {
             /* a packet of two ticks (20 ms packets on a 10 ms clock) played in
              * one, when the next one is here too (as for a pair of one-tick
              * packets: the excess is real, not a guess from the first of a
@@ -860,6 +900,7 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             jb->play_ts += 2 * jb->tick;
             jb->cur_end = jb->play_ts;
             jb->since_accel = 0;
+            jb->deferred = 0;
             jb->stalled = 0;
             return finish(jb, f, OH_JITTER_ACCELERATED);
         }
@@ -895,6 +936,12 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         return finish(jb, f, OH_JITTER_EXPANDED); /* a stall: wait for the network */
     }
     return finish(jb, f, OH_JITTER_SILENCE);
+}
+
+void oh_jitter_set_speech(oh_jitter *jb, int speech)
+{
+    if (jb)
+        jb->speech = speech != 0;
 }
 
 void oh_jitter_get_stats(const oh_jitter *jb, oh_jitter_stats *stats)

@@ -476,6 +476,42 @@ static void test_tick_boundary_arrivals_do_not_flip(void)
     }
 }
 
+static void test_speech_hint_postpones_small_accelerations(void)
+{
+    /* The network delay drops by a tick at frame 300: one tick of excess,
+     * built without an expansion. Told that speech is playing, the buffer
+     * holds the acceleration back for 2 s (100 ticks) and then does it
+     * anyway; told it is a pause, at once. */
+    for (int speech = 0; speech <= 1; speech++) {
+        sim s;
+        sim_init(&s, 128);
+        oh_jitter_set_speech(s.jb, speech);
+        int first = -1, next = 0, switched = -1;
+        for (int k = 0; k < 600; k++) {
+            double now = 20.0 * k;
+            for (;;) {
+                double arrival = 20.0 * next + (next < 300 ? 51.0 : 31.0);
+                if (arrival > now)
+                    break;
+                put_frame(&s, next++, 0, 0, 1, arrival);
+            }
+            if (next > 300 && switched < 0)
+                switched = k;
+            oh_jitter_status st = tick(&s, now);
+            if (switched >= 0 && st == OH_JITTER_ACCELERATED && first < 0)
+                first = k - switched;
+        }
+        CHECK(first >= 0);
+        if (speech)
+            CHECK(first >= 95 && first <= 110);
+        else
+            CHECK(first <= 5);
+        CHECK(s.order_ok);
+        oh_jitter_destroy(s.jb);
+    }
+    oh_jitter_set_speech(NULL, 1); /* ignored */
+}
+
 static void test_random_never_twice(void)
 {
     /* realistic disorder: each packet delayed 0..300 ms (so reordered by up
@@ -602,6 +638,7 @@ int main(void)
     test_short_ticks_accelerate_whole_packets();
     test_adapts_and_accelerates();
     test_tick_boundary_arrivals_do_not_flip();
+    test_speech_hint_postpones_small_accelerations();
     test_random_never_twice();
     test_garbage_survives();
     test_bad_arguments();
