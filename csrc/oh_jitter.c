@@ -40,7 +40,9 @@
  *    instead of expansions when the delay must grow.
  *  - missing frame with later ones present: LOST (conceal, move on) unless
  *    the delay is below target, where waiting for a reordered frame is the
- *    cheaper repair;
+ *    cheaper repair - except when recent losses are 4x as likely as a
+ *    packet later than the current offset (a lossy link): then the wait
+ *    would end in concealment anyway, plus an acceleration to undo it;
  *  - nothing buffered at all: the first 60 ms are concealed as LATE (a loss
  *    burst looks like this), after that the link is presumed stalled and
  *    the buffer waits (EXPANDED) up to max_delay_ms, then plays SILENCE.
@@ -57,6 +59,9 @@
  *    the next packet missed its tick, a wait, and another acceleration a
  *    few ticks later (20 % of ticks time-scaled on loopback; the media
  *    engine worked around it with a one-tick minimum delay).
+ *  - with a speech/pause hint from the caller (oh_jitter_set_speech), a
+ *    small acceleration that does not undo a recent expansion waits up to
+ *    2 s for a pause.
  * The window [-3/8, +7/8) tick is 5/4 tick wide, so one step (a tick) never
  * oscillates, and an acceleration leaves err >= -1/8 tick, so the rule
  * "wait for a frame that is not here while below target" rarely undoes it
