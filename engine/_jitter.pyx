@@ -85,7 +85,7 @@ cdef class JitterBuffer:
     """Adaptive jitter buffer: put() packets as they arrive, get() once per tick.
 
     JitterBuffer(clock_rate=8000, frame_ms=20, *, min_delay_ms=0, max_delay_ms=1000,
-                 capacity=128, max_payload=512, late_ratio=0.009, memory_s=20.0)
+                 capacity=128, max_payload=512, late_ratio=0.0095, memory_s=20.0)
 
     clock_rate is the RTP timestamp rate (Hz); frame_ms the playout tick (10 or
     20). Times are milliseconds on the receiver's clock. get() returns
@@ -100,7 +100,7 @@ cdef class JitterBuffer:
 
     def __cinit__(self, int clock_rate=8000, int frame_ms=20, *, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=512,
-                  double late_ratio=0.009, double memory_s=20.0):
+                  double late_ratio=0.0095, double memory_s=20.0):
         cdef c.oh_jitter_config cfg
         _jitter_config(&cfg, clock_rate, frame_ms, min_delay_ms, max_delay_ms, capacity,
                        max_payload, late_ratio, memory_s)
@@ -240,7 +240,12 @@ cdef class Playout:
     """One received stream from RTP payloads to PCM: jitter buffer, decoder with
     its concealment, and time scaling (what the media engine holds per stream).
 
-    Playout(codec="PCMU", sample_rate=None, *, frame_ms=20, **jitter options as JitterBuffer)
+    Playout(codec="PCMU", sample_rate=None, *, frame_ms=20, **jitter options as JitterBuffer,
+            stretch_in_pauses=True)
+
+    stretch_in_pauses: accelerations that can wait are postponed (up to 2 s)
+    until the audio played is a pause; False plays exactly what a
+    JitterBuffer with the same packets decides.
 
     put() payloads as they arrive; get(now_ms) once per tick returns
     (int16 array of one tick, JitterStatus).
@@ -252,7 +257,7 @@ cdef class Playout:
 
     def __cinit__(self, str codec="PCMU", sample_rate=None, *, int frame_ms=20, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=0,
-                  double late_ratio=0.009, double memory_s=20.0):
+                  double late_ratio=0.0095, double memory_s=20.0, bint stretch_in_pauses=True):
         info = lookup(codec)
         rate = info.native_rate if sample_rate is None else sample_rate
         if rate not in info.sample_rates:
@@ -263,6 +268,7 @@ cdef class Playout:
         _jitter_config(&cfg.jitter, info.clock_rate, frame_ms, min_delay_ms, max_delay_ms, capacity,
                        max_payload or cfg.jitter.max_payload, late_ratio, memory_s)
         cfg.codec.sample_rate = rate
+        cfg.stretch_in_pauses = stretch_in_pauses
         check(p.oh_playout_create(&cfg, &self._pl), ValueError, f"{info.name} playout create")
         self.codec = info.name
         self.sample_rate = rate

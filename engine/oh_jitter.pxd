@@ -60,4 +60,5 @@ cdef extern from "offhook/oh_jitter.h":
     oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
                             const uint8_t *payload, size_t len, int samples, double arrival_ms) nogil
     oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *frame) nogil
+    void oh_jitter_set_speech(oh_jitter *jb, int speech) nogil
     void oh_jitter_get_stats(const oh_jitter *jb, oh_jitter_stats *stats) nogil

@@ -8,6 +8,7 @@ cdef extern from "offhook/oh_playout.h":
     ctypedef struct oh_playout_config:
         oh_codec_config codec
         oh_jitter_config jitter
+        int stretch_in_pauses
 
     ctypedef struct oh_playout:
         pass

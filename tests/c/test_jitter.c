@@ -116,6 +116,18 @@ static double d_uniform40(int i, unsigned long long *r)
     return 30.0 + 40.0 * (double)(oh_test_rand(r) >> 11) / 9007199254740992.0;
 }
 
+/* arrivals straddling the playout tick (ticks are at multiples of 20 ms) */
+static double d_boundary_tiny(int i, unsigned long long *r)
+{
+    (void)i;
+    return 100.0 + 0.1 * ((double)(oh_test_rand(r) >> 11) / 9007199254740992.0 - 0.5);
+}
+static double d_boundary_ms(int i, unsigned long long *r)
+{
+    (void)i;
+    return 100.0 + 1.0 * ((double)(oh_test_rand(r) >> 11) / 9007199254740992.0 - 0.5);
+}
+
 static int played_once(const sim *s, int n, int skip)
 {
     int ok = 1;
@@ -443,6 +455,63 @@ static void test_adapts_and_accelerates(void)
     oh_jitter_destroy(s.jb);
 }
 
+static void test_tick_boundary_arrivals_do_not_flip(void)
+{
+    /* Packets arriving a hair before or after the tick that would play them
+     * (a LAN, loopback): the buffer must settle one tick later and stay
+     * there, not expand when a packet misses and accelerate back into the
+     * same phase a few ticks later (it did: ~20 % of ticks time-scaled). */
+    delay_fn fns[] = {d_boundary_tiny, d_boundary_ms};
+    for (int k = 0; k < 2; k++) {
+        sim s;
+        sim_init(&s, 128);
+        run(&s, 1500, 0, 0, fns[k], 11 + (unsigned long long)k);
+        oh_jitter_stats st;
+        oh_jitter_get_stats(s.jb, &st);
+        CHECK(st.accelerated + st.expanded <= 2);
+        CHECK(st.late == 0 && st.concealed <= 3);
+        CHECK(played_once(&s, 1500, -1));
+        CHECK(s.order_ok);
+        oh_jitter_destroy(s.jb);
+    }
+}
+
+static void test_speech_hint_postpones_small_accelerations(void)
+{
+    /* The network delay drops by a tick at frame 300: one tick of excess,
+     * built without an expansion. Told that speech is playing, the buffer
+     * holds the acceleration back for 2 s (100 ticks) and then does it
+     * anyway; told it is a pause, at once. */
+    for (int speech = 0; speech <= 1; speech++) {
+        sim s;
+        sim_init(&s, 128);
+        oh_jitter_set_speech(s.jb, speech);
+        int first = -1, next = 0, switched = -1;
+        for (int k = 0; k < 600; k++) {
+            double now = 20.0 * k;
+            for (;;) {
+                double arrival = 20.0 * next + (next < 300 ? 51.0 : 31.0);
+                if (arrival > now)
+                    break;
+                put_frame(&s, next++, 0, 0, 1, arrival);
+            }
+            if (next > 300 && switched < 0)
+                switched = k;
+            oh_jitter_status st = tick(&s, now);
+            if (switched >= 0 && st == OH_JITTER_ACCELERATED && first < 0)
+                first = k - switched;
+        }
+        CHECK(first >= 0);
+        if (speech)
+            CHECK(first >= 95 && first <= 110);
+        else
+            CHECK(first <= 5);
+        CHECK(s.order_ok);
+        oh_jitter_destroy(s.jb);
+    }
+    oh_jitter_set_speech(NULL, 1); /* ignored */
+}
+
 static void test_random_never_twice(void)
 {
     /* realistic disorder: each packet delayed 0..300 ms (so reordered by up
@@ -568,6 +637,8 @@ int main(void)
     test_short_ticks_conceal_whole_packets();
     test_short_ticks_accelerate_whole_packets();
     test_adapts_and_accelerates();
+    test_tick_boundary_arrivals_do_not_flip();
+    test_speech_hint_postpones_small_accelerations();
     test_random_never_twice();
     test_garbage_survives();
     test_bad_arguments();

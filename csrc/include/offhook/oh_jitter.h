@@ -86,7 +86,7 @@ typedef struct oh_jitter_stats {
 
 typedef struct oh_jitter oh_jitter;
 
-/* 8000 Hz, 20 ms, delay 0..1000 ms, 128 packets of up to 512 bytes, 0.9 % late, 20 s memory. */
+/* 8000 Hz, 20 ms, delay 0..1000 ms, 128 packets of up to 512 bytes, 0.95 % late, 20 s memory. */
 void oh_jitter_config_default(oh_jitter_config *cfg);
 oh_status oh_jitter_create(const oh_jitter_config *cfg, oh_jitter **out);
 void oh_jitter_destroy(oh_jitter *jb);
@@ -105,6 +105,15 @@ oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_
 
 /* What to play in the tick starting at now_ms; fills *frame. */
 oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *frame);
+
+/* A hint from whoever decodes: whether the audio playing now is active
+ * speech (1) or a pause (0). While it is speech, get() postpones an
+ * acceleration that can wait (the excess is under a tick beyond the
+ * acceleration threshold, and no expansion in the last second is being
+ * undone) for up to 2 s, so that the time compression falls into a pause.
+ * Never hinted (the default after create and reset), nothing is postponed.
+ * oh_playout gives this hint from the energy of what it plays. */
+void oh_jitter_set_speech(oh_jitter *jb, int speech);
 
 void oh_jitter_get_stats(const oh_jitter *jb, oh_jitter_stats *stats);
 

@@ -26,6 +26,9 @@ extern "C" {
 typedef struct oh_playout_config {
     oh_codec_config codec;   /* the decoder; its sample_rate is the PCM rate */
     oh_jitter_config jitter; /* clock_rate = the RTP clock; frame_ms = the tick */
+    int stretch_in_pauses;   /* 1 (default): tell the buffer when speech is playing, so that
+                                accelerations that can wait fall into pauses (oh_jitter_set_speech);
+                                0: play exactly what oh_jitter alone decides */
 } oh_playout_config;
 
 typedef struct oh_playout oh_playout;
