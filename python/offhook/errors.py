@@ -141,3 +141,8 @@ class DeviceNotFoundError(DeviceError, LookupError):
         self.name = name
         self.kind = kind
         self.available = available
+
+
+class CampaignError(OffhookError, ValueError):
+    """A dialer campaign, its contact list, configuration or store was given something it
+    cannot use (bad number, unknown time zone, unknown outcome, malformed schedule)."""
