@@ -272,7 +272,9 @@ class CampaignStore:
                         claim.attempt_id))
             decision = decide_retry(result.outcome, int(used), result.ended, config.retries)
             state = decision.state
-            if state is ContactState.RETRY and self._is_dnc(claim.number):
+            if result.outcome is Outcome.INTERRUPTED:
+                state = ContactState.INTERRUPTED
+            elif state is ContactState.RETRY and self._is_dnc(claim.number):
                 state = ContactState.DO_NOT_CALL
             db.execute("UPDATE contacts SET state = ?, next_at = ?, last_outcome = ? WHERE id = ?",
                        (state.value, decision.next_at if state is ContactState.RETRY else None,
