@@ -28,7 +28,10 @@ campaign per 30 days).  Answering-machine outcomes need no agent.
 Estimated online (exponentially weighted, α = ``alpha``, plain means until
 1/α samples): *p*, the probability that a dial reaches a person; *τ*, the mean
 ring time of those calls; and the handle-time distribution (talk + wrap-up) as
-a window of recent samples.
+a window of recent samples.  Outcomes are counted in the order the calls were
+placed (see ``Estimates.observe_dial``), and the model uses an upper
+confidence bound on *p* (``confidence_z`` standard errors): both biases of a
+naive estimate — quick outcomes first, noise — push a dialer to overdial.
 
 With *K* calls in flight (ringing now), the number of people who will answer
 is modelled as A ~ Binomial(K, p), over a horizon of τ + grace.  The agent
@@ -47,7 +50,11 @@ target, shrinking to 0 (no overflow allowed: progressive behaviour, which
 cannot abandon) as m reaches it.  This corrects the model's errors (calls in
 flight at different ring ages, non-binomial answers, shifts in p) the way
 Samuelson's real-time updating did.  Until ``warmup_dials`` outcomes and
-``warmup_handles`` handle times are seen, predictive runs as progressive.
+``warmup_handles`` handle times per agent are seen, predictive runs as
+progressive: the first outcomes back are the quick ones (busy, failed) and
+the first talks to end the short ones, so early estimates are biased; the
+handle-time curve is Kaplan-Meier, counting calls still in progress as
+censored, for the same reason.
 
 Sources: D. A. Samuelson, "Predictive dialing for outbound telephone call
 centers", Interfaces 29(5), 1999 (queueing + simulation, online updating);
@@ -63,14 +70,20 @@ counted; the store's outcome mix is where to do that).
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from offhook.dialer.campaign import Outcome, PacingMode
 from offhook.errors import CampaignError
+
+FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
     "Estimates",
@@ -99,6 +112,7 @@ class PacingState:
     in_flight: int
     waiting: int = 0
     max_in_flight: int = 1000
+    now: float | None = None  # monotonic seconds, the clock given to observe_dial
 
     @property
     def free_agents(self) -> int:
@@ -111,7 +125,7 @@ class PacingPolicy(Protocol):
     mode: PacingMode
 
     def calls_to_place(self, state: PacingState) -> int: ...
-    def observe_dial(self, outcome: Outcome, ring_seconds: float) -> None: ...
+    def observe_dial(self, outcome: Outcome, ring_seconds: float, now: float | None = None) -> None: ...
     def observe_handle(self, seconds: float) -> None: ...
     def observe_live(self, abandoned: bool) -> None: ...
 
@@ -120,7 +134,7 @@ class PacingPolicy(Protocol):
 class Estimates:
     """Online estimates shared by all policies (reports read them too)."""
 
-    alpha: float = 0.02
+    alpha: float = 0.01
     window: int = 400
     dials: int = 0
     p_human: float = 0.0
@@ -131,20 +145,49 @@ class Estimates:
     abandoned: int = 0
     _recent: deque[float] = field(default_factory=deque)
     _sorted: list[float] = field(default_factory=list)
+    _pending: list[tuple[float, int, bool, float]] = field(default_factory=list)
+    _seq: int = 0
+    settle: float = 0.0
 
     def _weight(self, n: int) -> float:
         return max(self.alpha, 1.0 / n)
 
-    def observe_dial(self, outcome: Outcome, ring_seconds: float) -> None:
+    def observe_dial(self, outcome: Outcome, ring_seconds: float, now: float | None = None) -> None:
+        """One dial's outcome, ``ring_seconds`` after it was placed.
+
+        With ``now`` (any monotonic clock, seconds), outcomes are counted in the
+        order the calls were *placed*, once every call placed at that time must
+        have ended (``settle``: the longest ring seen).  Counted as they come
+        back instead, a burst of dials reports its quick outcomes (busy,
+        failed) first, the answer rate looks low, the dialer dials more and
+        the error feeds itself.
+        """
         if outcome is Outcome.INTERRUPTED:
             return
-        self.dials += 1
         human = outcome in (Outcome.ANSWERED_HUMAN, Outcome.ABANDONED)
+        ring = max(0.0, ring_seconds)
+        if now is None:
+            self._count_dial(human, ring)
+            return
+        self.settle = max(self.settle, ring)
+        self._seq += 1
+        heapq.heappush(self._pending, (now - ring, self._seq, human, ring))
+        self.flush(now)
+
+    def flush(self, now: float) -> None:
+        """Counts the outcomes of calls placed before ``now - settle``."""
+        horizon = now - self.settle
+        while self._pending and self._pending[0][0] <= horizon:
+            _, _, human, ring = heapq.heappop(self._pending)
+            self._count_dial(human, ring)
+
+    def _count_dial(self, human: bool, ring: float) -> None:
+        self.dials += 1
         w = self._weight(self.dials)
         self.p_human += w * ((1.0 if human else 0.0) - self.p_human)
         if human:
             n_h = max(1, round(self.p_human * self.dials))
-            self.ring_human += self._weight(n_h) * (max(0.0, ring_seconds) - self.ring_human)
+            self.ring_human += self._weight(n_h) * (ring - self.ring_human)
 
     def observe_handle(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
@@ -160,19 +203,67 @@ class Estimates:
         self.live += 1
         self.abandoned += int(abandoned)
 
+    def p_human_upper(self, z: float) -> float:
+        """An upper confidence bound on the answer rate: p + z·sd, with the EWMA's
+        effective sample size (2/α − 1, or the count while smaller).  Pacing with
+        an underestimated p overdials — a low p means many lines per agent — so
+        the dialer plans with the bound, not the point estimate."""
+        p = self.p_human
+        n = min(self.dials, 2.0 / self.alpha - 1.0)
+        if n <= 0:
+            return 1.0
+        return min(1.0, p + z * math.sqrt(max(p * (1.0 - p), 0.25 / n) / n))
+
     @property
     def abandon_rate(self) -> float:
         return self.abandoned / self.live if self.live else 0.0
 
+    def survival(self, censored: Sequence[float]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Kaplan-Meier estimate of P(handle time > t) from the window of finished calls and
+        the calls still going on (``censored``: their elapsed times).
+
+        Without the censored ones, the first finished calls of a campaign — the
+        short ones — would make every busy agent look about to finish.
+        Returns (distinct event times, survival just after each, number at risk at each).
+        """
+        done = np.asarray(self._sorted, dtype=np.float64)
+        cens = np.sort(np.asarray(censored, dtype=np.float64))
+        if done.size == 0:
+            empty = np.zeros(0)
+            return empty, empty, empty
+        times, first = np.unique(done, return_index=True)
+        deaths = np.diff(np.append(first, done.size)).astype(np.float64)
+        # At risk at t: finished calls lasting >= t, plus calls still going at >= t.
+        at_risk = (done.size - first + cens.size - np.searchsorted(cens, times, "left")).astype(np.float64)
+        surv = np.cumprod(1.0 - deaths / at_risk, dtype=np.float64)
+        return times, surv, at_risk
+
+    def finish_probabilities(self, elapsed: Sequence[float], horizon: float,
+                             curve: tuple[FloatArray, FloatArray, FloatArray] | None = None) -> FloatArray:
+        """P(handle time <= e + horizon | handle time > e) for each elapsed time e, from the
+        Kaplan-Meier ``curve`` (:meth:`survival`) where it has data (5 or more calls at
+        risk, the horizon's end inside it), else an exponential tail whose mean is at
+        least the time already spent (a long call is taken to go on as long again)."""
+        e = np.asarray(elapsed, dtype=np.float64)
+        times, surv, at_risk = curve if curve is not None else self.survival(())
+        mean = np.maximum(self.aht if self.aht > 0 else 60.0, e)
+        fallback = 1.0 - np.exp(-horizon / mean)
+        if times.size == 0 or e.size == 0:
+            return fallback
+        k0 = np.searchsorted(times, e, "right")
+        k1 = np.searchsorted(times, e + horizon, "right")
+        s_ext = np.concatenate(([1.0], surv))
+        s0 = s_ext[k0]
+        s1 = s_ext[k1]
+        risk = np.concatenate((at_risk, [0.0]))[k0]
+        ok = (k1 < times.size) & (risk >= 5) & (s0 > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            km = 1.0 - s1 / s0
+        return np.where(ok, km, fallback)
+
     def p_finish(self, elapsed: float, horizon: float) -> float:
-        """P(handle time ≤ elapsed + horizon | handle time > elapsed)."""
-        s = self._sorted
-        beyond = len(s) - bisect.bisect_right(s, elapsed)
-        if beyond >= 5:
-            within = bisect.bisect_right(s, elapsed + horizon) - (len(s) - beyond)
-            return within / beyond
-        aht = self.aht if self.aht > 0 else 60.0
-        return 1.0 - math.exp(-horizon / aht)
+        """:meth:`finish_probabilities` for one busy agent, with no other call in progress."""
+        return float(self.finish_probabilities([elapsed], horizon)[0])
 
 
 class _Base:
@@ -181,8 +272,8 @@ class _Base:
     def __init__(self, estimates: Estimates | None = None) -> None:
         self.estimates = estimates or Estimates()
 
-    def observe_dial(self, outcome: Outcome, ring_seconds: float) -> None:
-        self.estimates.observe_dial(outcome, ring_seconds)
+    def observe_dial(self, outcome: Outcome, ring_seconds: float, now: float | None = None) -> None:
+        self.estimates.observe_dial(outcome, ring_seconds, now)
 
     def observe_handle(self, seconds: float) -> None:
         self.estimates.observe_handle(seconds)
@@ -221,55 +312,55 @@ class PreviewPacing(_Base):
         return _progressive(state, ready)
 
 
-def _poisson_binomial(qs: Sequence[float]) -> list[float]:
-    pmf = [1.0]
-    for q in qs:
-        if q <= 0.0:
-            continue
-        nxt = [0.0] * (len(pmf) + 1)
-        r = 1.0 - q
-        for k, v in enumerate(pmf):
-            nxt[k] += v * r
-            nxt[k + 1] += v * q
-        pmf = nxt
-    return pmf
+def _poisson_binomial(qs: FloatArray) -> tuple[int, list[float]]:
+    """Distribution of a sum of independent Bernoulli(qᵢ) as (offset, pmf): P(X = offset + i)
+    = pmf[i], computed exactly through its characteristic function and an FFT
+    (Fernández & Williams, "Closed-form expression for the Poisson-binomial
+    probability density function", IEEE Trans. AES 46(2), 2010)."""
+    q = np.clip(np.asarray(qs, dtype=np.float64), 0.0, 1.0)
+    sure = int(np.count_nonzero(q >= 1.0))
+    q = q[(q > 0.0) & (q < 1.0)]
+    if q.size == 0:
+        return sure, [1.0]
+    n = q.size + 1
+    w = np.exp(2j * np.pi * np.arange(n) / n)
+    phi = np.prod(1.0 - q[:, None] + q[:, None] * w[None, :], axis=0)
+    pmf = np.clip(np.fft.fft(phi).real / n, 0.0, None)
+    pmf /= pmf.sum()
+    nz = np.nonzero(pmf > 1e-12)[0]
+    lo, hi = int(nz[0]), int(nz[-1]) + 1
+    return sure + lo, [float(v) for v in pmf[lo:hi]]
 
 
-def _binomial(n: int, p: float) -> list[float]:
+def _binomial(n: int, p: float) -> FloatArray:
     if n == 0 or p <= 0.0:
-        return [1.0] + [0.0] * n
+        out = np.zeros(n + 1)
+        out[0] = 1.0
+        return out
     if p >= 1.0:
-        return [0.0] * n + [1.0]
-    log_step = math.log(p) - math.log1p(-p)
-    logs = [n * math.log1p(-p)]
-    for a in range(n):
-        logs.append(logs[-1] + math.log(n - a) - math.log(a + 1) + log_step)
-    top = max(logs)
-    pmf = [math.exp(v - top) for v in logs]
-    total = sum(pmf)
-    return [v / total for v in pmf]
+        out = np.zeros(n + 1)
+        out[n] = 1.0
+        return out
+    j = np.arange(n, dtype=np.float64)
+    steps = np.log(n - j) - np.log(j + 1.0) + (math.log(p) - math.log1p(-p))
+    logs = np.concatenate(([0.0], np.cumsum(steps)))
+    pmf: FloatArray = np.exp(logs - logs.max())
+    return pmf / float(pmf.sum())
 
 
 def expected_overflow(k: int, p: float, supply_offset: int, supply_pmf: Sequence[float]) -> float:
     """E[(A − S)⁺] with A ~ Binomial(k, p), S = supply_offset + X, X ~ supply_pmf."""
     if k <= 0:
         return 0.0
-    a_pmf = _binomial(k, p)
-    # G(a) = E[(a - S)^+] is 0 at a = min(0, offset) and grows by P(S <= a) per step.
-    lo = min(0, supply_offset)
-    g = 0.0
-    cdf = 0.0
-    total = 0.0
-    for a in range(lo, k + 1):
-        if a >= 0:
-            total += a_pmf[a] * g
-        j = a - supply_offset  # P(S <= a) = P(X <= j)
-        if 0 <= j < len(supply_pmf):
-            cdf += supply_pmf[j]
-        elif j >= len(supply_pmf):
-            cdf = 1.0
-        g += min(1.0, cdf)
-    return total
+    x = np.asarray(supply_pmf, dtype=np.float64)
+    s_values = supply_offset + np.arange(x.size)
+    g0 = float(np.sum(np.where(s_values < 0, -s_values, 0) * x))  # E[(0 - S)^+]
+    # G(a) = E[(a - S)^+] = G(0) + sum over b < a of P(S <= b).
+    cdf = np.cumsum(x)
+    j = np.arange(k) - supply_offset
+    f = np.where(j < 0, 0.0, np.where(j >= x.size, 1.0, cdf[np.clip(j, 0, x.size - 1)]))
+    g = np.concatenate(([g0], g0 + np.cumsum(np.minimum(f, 1.0))))
+    return float(np.dot(_binomial(k, p), g))
 
 
 class PredictivePacing(_Base):
@@ -277,8 +368,8 @@ class PredictivePacing(_Base):
 
     mode = PacingMode.PREDICTIVE
 
-    def __init__(self, abandon_target: float = 0.03, *, grace: float = 2.0, warmup_dials: int = 30,
-                 warmup_handles: int = 5, max_lines_per_agent: float = 8.0,
+    def __init__(self, abandon_target: float = 0.03, *, grace: float = 2.0, warmup_dials: int = 3,
+                 warmup_handles: int = 1, max_lines_per_agent: float = 8.0, confidence_z: float = 2.0,
                  estimates: Estimates | None = None) -> None:
         if not 0.0 <= abandon_target < 1.0:
             raise CampaignError(f"abandon_target {abandon_target}: expected a fraction in [0, 1)")
@@ -291,11 +382,15 @@ class PredictivePacing(_Base):
         self.warmup_dials = warmup_dials
         self.warmup_handles = warmup_handles
         self.max_lines_per_agent = max_lines_per_agent
+        self.confidence_z = confidence_z
 
-    @property
-    def warmed_up(self) -> bool:
+    def warmed_up(self, agents: int) -> bool:
+        """Enough outcomes to trust the estimates: ``warmup_dials`` and ``warmup_handles``
+        per agent (so the burst of first calls, whose quick outcomes — busy, failed —
+        and short talks come back first, has washed out), and at least 30 and 5."""
         e = self.estimates
-        return e.dials >= self.warmup_dials and e.handles >= self.warmup_handles and e.p_human > 0
+        return (e.dials >= max(30, self.warmup_dials * agents)
+                and e.handles >= max(5, self.warmup_handles * agents) and e.p_human > 0)
 
     def allowance(self) -> float:
         """The overflow share allowed now, from the measured campaign abandon rate."""
@@ -307,20 +402,26 @@ class PredictivePacing(_Base):
     def target_in_flight(self, state: PacingState) -> int:
         """K: how many calls should be ringing now (before the max_in_flight cap)."""
         base = state.free_agents - state.waiting
-        if not self.warmed_up:
+        agents = state.free_agents + len(state.busy_elapsed)
+        if state.now is not None:
+            self.estimates.flush(state.now)
+        if not self.warmed_up(agents):
             return max(0, base)
         e = self.estimates
         allowance = self.allowance()
-        agents = state.free_agents + len(state.busy_elapsed)
         ceiling = min(state.max_in_flight, int(agents * self.max_lines_per_agent))
         if allowance <= 0.0:
             return max(0, min(base, ceiling))
         horizon = e.ring_human + self.grace
-        pmf = _poisson_binomial([e.p_finish(t, horizon) for t in state.busy_elapsed])
-        k = max(0, base)
+        curve = e.survival(state.busy_elapsed)
+        shift, pmf = _poisson_binomial(e.finish_probabilities(state.busy_elapsed, horizon, curve))
+        p = e.p_human_upper(self.confidence_z)
+        # The overflow share grows with K, and only K beyond the calls already ringing
+        # matters to the caller, so the search starts there.
+        k = max(0, base, min(state.in_flight, ceiling))
         while k < ceiling:
-            over = expected_overflow(k + 1, e.p_human, base, pmf)
-            if over > allowance * (k + 1) * e.p_human:
+            over = expected_overflow(k + 1, p, base + shift, pmf)
+            if over > allowance * (k + 1) * p:
                 break
             k += 1
         return k

@@ -229,7 +229,7 @@ class CampaignRunner:
             while not self._stopping:
                 free_idle, busy = self._pool.snapshot()
                 state = PacingState(free_idle, busy, self._in_flight, self._pool.waiting,
-                                    self.config.max_in_flight)
+                                    self.config.max_in_flight, now=loop.time())
                 want = self.policy.calls_to_place(state)
                 if self.calls_per_second is not None:
                     t = loop.time()
@@ -305,7 +305,7 @@ class CampaignRunner:
             dialing = False
             self._in_flight -= 1
             self._notify()
-            self.policy.observe_dial(res.outcome, ring)
+            self.policy.observe_dial(res.outcome, ring, loop.time())
             result = await self._after_answer(claim, res)
             self.summary.outcomes[result.outcome.value] += 1
             self.store.finish(claim, result, self.config)

@@ -164,7 +164,7 @@ def simulate(scenario: Scenario, policy: PacingPolicy, seed: int, mode: str | No
         state = PacingState(free_idle=[now - t for t in idle_since.values()],
                             busy_elapsed=[now - t for t in busy_start.values()],
                             in_flight=in_flight, waiting=len(waiting),
-                            max_in_flight=sc.max_in_flight)
+                            max_in_flight=sc.max_in_flight, now=now)
         n = policy.calls_to_place(state)
         for _ in range(n):
             outcome, ring = draw()
@@ -184,7 +184,7 @@ def simulate(scenario: Scenario, policy: PacingPolicy, seed: int, mode: str | No
         elif kind == _DIAL:
             in_flight -= 1
             outcome, ring = call_outcome.pop(payload)
-            policy.observe_dial(outcome, ring)
+            policy.observe_dial(outcome, ring, now)
             res.outcomes[outcome.value] += 1
             if outcome is Outcome.ANSWERED_HUMAN:
                 res.live += 1
