@@ -39,7 +39,8 @@ def main() -> None:
             results: list[SimResult] = []
             start = time.perf_counter()
             for seed in range(args.seeds):
-                results.append(simulate(sc, make_policy(mode, abandon_target=0.03), seed))
+                results.append(simulate(sc, make_policy(mode, abandon_target=0.03,
+                                                      ring_timeout=sc.ring_timeout + sc.amd_seconds), seed))
             wall = time.perf_counter() - start
             u = statistics.mean(r.utilisation for r in results)
             util[mode] = u

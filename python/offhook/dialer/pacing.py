@@ -147,6 +147,8 @@ class Estimates:
     _sorted: list[float] = field(default_factory=list)
     _pending: list[tuple[float, int, bool, float]] = field(default_factory=list)
     _seq: int = 0
+    #: seconds within which every call ends (the ring timeout plus answering-machine
+    #: detection); raised when a longer ring is seen
     settle: float = 0.0
 
     def _weight(self, n: int) -> float:
@@ -350,8 +352,8 @@ def _binomial(n: int, p: float) -> FloatArray:
 
 def expected_overflow(k: int, p: float, supply_offset: int, supply_pmf: Sequence[float]) -> float:
     """E[(A − S)⁺] with A ~ Binomial(k, p), S = supply_offset + X, X ~ supply_pmf."""
-    if k <= 0:
-        return 0.0
+    if k < 0:
+        raise CampaignError(f"expected_overflow: k {k} must be >= 0")
     x = np.asarray(supply_pmf, dtype=np.float64)
     s_values = supply_offset + np.arange(x.size)
     g0 = float(np.sum(np.where(s_values < 0, -s_values, 0) * x))  # E[(0 - S)^+]
@@ -370,13 +372,14 @@ class PredictivePacing(_Base):
 
     def __init__(self, abandon_target: float = 0.03, *, grace: float = 2.0, warmup_dials: int = 3,
                  warmup_handles: int = 1, max_lines_per_agent: float = 8.0, confidence_z: float = 2.0,
-                 estimates: Estimates | None = None) -> None:
+                 ring_timeout: float = 30.0, estimates: Estimates | None = None) -> None:
         if not 0.0 <= abandon_target < 1.0:
             raise CampaignError(f"abandon_target {abandon_target}: expected a fraction in [0, 1)")
         if grace < 0 or warmup_dials < 0 or warmup_handles < 0 or max_lines_per_agent < 1:
             raise CampaignError("grace, warmup_dials, warmup_handles must be >= 0 and "
                                 "max_lines_per_agent >= 1")
         super().__init__(estimates)
+        self.estimates.settle = max(self.estimates.settle, ring_timeout)
         self.abandon_target = abandon_target
         self.grace = grace
         self.warmup_dials = warmup_dials
@@ -432,7 +435,7 @@ class PredictivePacing(_Base):
 
 
 def make_policy(mode: PacingMode | str, *, abandon_target: float = 0.03, grace: float = 2.0,
-                preview_seconds: float = 5.0) -> PacingPolicy:
+                preview_seconds: float = 5.0, ring_timeout: float = 30.0) -> PacingPolicy:
     """The policy for a campaign mode."""
     try:
         m = PacingMode(mode)
@@ -442,4 +445,4 @@ def make_policy(mode: PacingMode | str, *, abandon_target: float = 0.03, grace: 
         return PreviewPacing(preview_seconds)
     if m is PacingMode.PROGRESSIVE:
         return ProgressivePacing()
-    return PredictivePacing(abandon_target, grace=grace)
+    return PredictivePacing(abandon_target, grace=grace, ring_timeout=ring_timeout)

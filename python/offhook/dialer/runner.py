@@ -187,7 +187,7 @@ class CampaignRunner:
         self.config = config
         self.originator = originator
         self.policy = policy or make_policy(config.mode, abandon_target=config.abandon_target,
-                                            grace=config.abandon_grace)
+                                            grace=config.abandon_grace, ring_timeout=config.ring_timeout)
         self.clock = clock
         self.tick = tick
         self.calls_per_second = calls_per_second
