@@ -19,16 +19,31 @@ from offhook.dialer.pacing import (
     ProgressivePacing,
     make_policy,
 )
+from offhook.dialer.runner import (
+    Agent,
+    AnsweredCall,
+    BridgeResult,
+    CallOutcome,
+    CampaignRunner,
+    Originator,
+    RunSummary,
+)
 from offhook.dialer.store import AttemptResult, CampaignStore, Claim
 
 __all__ = [
+    "Agent",
+    "AnsweredCall",
     "AttemptResult",
+    "BridgeResult",
+    "CallOutcome",
     "CallingHours",
     "CampaignConfig",
+    "CampaignRunner",
     "CampaignStore",
     "Claim",
     "Contact",
     "ContactState",
+    "Originator",
     "Outcome",
     "PacingMode",
     "PacingPolicy",
@@ -37,6 +52,7 @@ __all__ = [
     "PreviewPacing",
     "ProgressivePacing",
     "RetryRule",
+    "RunSummary",
     "decide_retry",
     "make_policy",
     "read_contacts",

@@ -3,7 +3,8 @@
 A policy sees a :class:`PacingState` snapshot (free agents, how long each busy
 agent has been on its current call, calls ringing, answered calls waiting for
 an agent) and answers :meth:`calls_to_place`.  It learns from ``observe_*``
-calls.  No clock, no I/O: the asyncio runner and the discrete-event simulator
+calls.  No clock of its own (times come in the snapshot and the
+observations), no I/O: the asyncio runner and the discrete-event simulator
 drive the same objects.
 
 Modes
@@ -20,10 +21,13 @@ The predictive model
 --------------------
 The abandon rate is the regulators' one: abandoned calls / calls answered by a
 person, over the campaign.  A call is abandoned when a person answers and no
-agent takes it within ``grace`` seconds (2 s: Ofcom's *Persistent misuse*
-statement, 2016, Annex 3 and its 3 % rule of 2006-2016 measured per campaign
-per 24 h; the US FTC Telemarketing Sales Rule 16 CFR 310.4(b)(4)(i), 3 % per
-campaign per 30 days).  Answering-machine outcomes need no agent.
+agent takes it within ``grace`` seconds (2 s).  Sources: Ofcom's persistent
+misuse statements (2006-2010: at most 3 % abandoned calls per campaign per
+24 h, an abandoned call being one answered by a person with no agent within
+2 s; the 2016 statement keeps the definition and the rate's calculation in
+its Annex 3 but, as trade commentary notes, no longer names a safe figure);
+the US FTC Telemarketing Sales Rule, 16 CFR 310.4(b)(4)(i): 3 % per campaign
+per 30 days, 2 s.  Answering-machine outcomes need no agent.
 
 Estimated online (exponentially weighted, α = ``alpha``, plain means until
 1/α samples): *p*, the probability that a dial reaches a person; *τ*, the mean
@@ -37,9 +41,9 @@ With *K* calls in flight (ringing now), the number of people who will answer
 is modelled as A ~ Binomial(K, p), over a horizon of τ + grace.  The agent
 supply over that horizon is S = free − waiting + Σ Bernoulli(qᵢ) over busy
 agents, where qᵢ = P(H ≤ eᵢ + τ + grace | H > eᵢ) is agent *i*'s chance of
-finishing, given the eᵢ seconds it has already spent, from the empirical
-handle-time window (exponential fallback where the window is thin).  S's
-distribution is computed exactly (Poisson-binomial by convolution).  The
+finishing, given the eᵢ seconds it has already spent, from a Kaplan-Meier
+curve of recent handle times (exponential fallback where it is thin).  S's
+distribution is computed exactly (Poisson-binomial, by FFT).  The
 expected overflow E[(A − S)⁺] / E[A] estimates the share of these answers
 that would be abandoned; the policy raises *K* while that share stays within
 an allowance ``r``, and places the difference to the calls already ringing.
