@@ -24,7 +24,7 @@ SCENARIOS = (
     Scenario("long calls: 50 agents, 5 min cv 1.2", agents=50, talk_mean=300.0, talk_cv=1.2),
     Scenario("large: 100 agents, 20 % live", agents=100, p_human=0.2, talk_mean=120.0),
 )
-MODES = ("preview", "progressive", "predictive")
+MODES = ("progressive", "preview", "predictive")  # progressive first: the anchor
 
 
 def main() -> None:
