@@ -202,3 +202,14 @@ def test_agents_must_be_distinct():
     runner = CampaignRunner(store, cid, CampaignConfig(), FakeOriginator(), [Agent("a"), Agent("a")])
     with pytest.raises(CampaignError, match="each with a distinct id"):
         asyncio.run(runner.run())
+
+
+def test_calls_per_second_limit_spaces_the_dials():
+    store, cid, numbers = store_with(30)
+    cfg = CampaignConfig(mode="progressive", retries={})
+    fake = FakeOriginator(seed=8, ring=(0.001, 0.002), talk=(0.001, 0.002))
+    runner = CampaignRunner(store, cid, cfg, fake, agents(30), calls_per_second=100.0, tick=0.01)
+    asyncio.run(runner.run())
+    starts = sorted(r["started"] for n in numbers for r in store.attempts_for(n))
+    assert len(starts) == 30
+    assert starts[-1] - starts[0] >= 0.25  # 30 calls at <= 100/s, one token to start with

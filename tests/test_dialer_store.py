@@ -44,6 +44,13 @@ def test_duplicates_and_dnc_on_import(tmp_path):
         store.create_campaign("c", MONDAY_NOON)
 
 
+def test_contact_with_unknown_zone_is_refused_on_import(tmp_path):
+    store, cid = make(tmp_path, 1)
+    with pytest.raises(CampaignError, match=r"number \+15550100: unknown time zone 'EST5'"):
+        store.add_contacts(cid, [Contact("+15550100", tz="EST5"), Contact("+15550101")])
+    assert store.state_counts(cid) == {"pending": 1}  # nothing of the batch was added
+
+
 def test_claim_marks_dialing_and_never_hands_out_twice(tmp_path):
     store, cid = make(tmp_path, 5)
     other = CampaignStore(tmp_path / "campaign.db")  # a second worker on the same file

@@ -35,6 +35,7 @@ from offhook.dialer.campaign import (
     decide_retry,
     extra_json,
     normalise_number,
+    zone_for,
 )
 from offhook.errors import CampaignError
 
@@ -175,8 +176,12 @@ class CampaignStore:
         """Adds contacts as ``pending`` (``do-not-call`` when listed).  Returns counts of
         ``added``, ``duplicate`` (number already in the campaign) and ``do_not_call``."""
         counts = {"added": 0, "duplicate": 0, "do_not_call": 0}
+        batch = list(contacts)
+        for c in batch:  # a bad zone is refused here, not mid-campaign
+            if c.tz:
+                zone_for(c.number, c.tz, {}, "UTC")
         with self._tx() as db:
-            for c in contacts:
+            for c in batch:
                 dnc = self._is_dnc(c.number)
                 state = ContactState.DO_NOT_CALL if dnc else ContactState.PENDING
                 cur = db.execute(
