@@ -3,6 +3,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from offhook import sip
 from offhook.errors import (
+    CampaignError,
     CodecError,
     CtiConfigError,
     CtiError,
@@ -34,6 +35,7 @@ except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
 __all__ = [
+    "CampaignError",
     "CodecError",
     "CtiConfigError",
     "CtiError",

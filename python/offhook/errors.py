@@ -175,3 +175,8 @@ class CtiConfigError(CtiError, ValueError):
         self.where = where
         self.reason = reason
         super().__init__(f"{where}: {reason}")
+
+
+class CampaignError(OffhookError, ValueError):
+    """A dialer campaign, its contact list, configuration or store was given something it
+    cannot use (bad number, unknown time zone, unknown outcome, malformed schedule)."""
