@@ -50,6 +50,15 @@ def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
             proc.wait(timeout=3)
 
 
+def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+    """Wait for an offhook CLI to exit (stopping it if it does not): (exit status, stderr)."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        stop(proc)
+    return proc.returncode, err
+
+
 class Sipp:
     """One SIPp run of a scenario from tests/data/sipp, in `workdir`, for one call."""
 

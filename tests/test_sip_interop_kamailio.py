@@ -15,7 +15,7 @@ from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav, write_wav
 from offhook.sip import Credentials, DigestClient, Registration, RegState, SipAgent, SipURI
-from sip_peers import DATA, free_port, listening_port, need, offhook, stop
+from sip_peers import DATA, finish, free_port, listening_port, need, offhook, stop
 
 
 @pytest.fixture
@@ -36,13 +36,6 @@ def kamailio(tmp_path: Path) -> Iterator[int]:
     stop(proc)
     log.close()
 
-
-def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    finally:
-        stop(proc)
-    return proc.returncode, err
 
 
 def test_two_offhooks_register_and_call_through_kamailio(tmp_path: Path, kamailio: int) -> None:

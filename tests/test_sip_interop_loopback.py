@@ -2,7 +2,6 @@
 answerer's recording with PESQ well above 2."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +9,7 @@ import numpy as np
 from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav, write_wav
-from sip_peers import listening_port, offhook, stop
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    finally:
-        stop(proc)
-    return proc.returncode, err
+from sip_peers import finish, listening_port, offhook
 
 
 def test_two_offhook_clis_on_loopback_carry_speech(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav
 from offhook.sip.agent import SipAgent
-from sip_peers import Sipp, listening_port, need, offhook, stop
+from sip_peers import Sipp, finish, listening_port, need, offhook
 
 SECONDS = 3.0
 
@@ -44,15 +44,6 @@ def received_speech_pesq(recording: Path, ref8k: np.ndarray) -> float:
     lag = int(np.argmax(corr))
     return pesq_score(ref8k, deg[lag:lag + len(ref8k)], 8000)
 
-
-def finish(proc: object, timeout: float = 30) -> tuple[int, str]:
-    import subprocess
-    assert isinstance(proc, subprocess.Popen)
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    finally:
-        stop(proc)
-    return proc.returncode, err
 
 
 def test_offhook_calls_sipp_and_records_its_audio(tmp_path: Path) -> None:
