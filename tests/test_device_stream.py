@@ -1,0 +1,238 @@
+"""Device streams on real PortAudio (PulseAudio virtual cables), both backends, and the
+DevicePort underneath them.
+
+Each virtual device is a cable (tests/audio_fixture.py): what is played on it comes back on
+its input.  The test plays the engine's part: it pushes frames to the port's playback side
+and pulls frames from its capture side, at the engine rate.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from offhook.devices.audio import streams_open
+from offhook.devices.stream import DeviceStream
+from offhook.engine import DevicePort
+from offhook.errors import DeviceError, DeviceFormatError, DeviceNotFoundError
+
+if TYPE_CHECKING:
+    from audio_fixture import VirtualAudio
+
+pytest_plugins = ["audio_fixture"]
+
+HEADSET = "Jabra Evolve 40 (USB)"
+BUILTIN = "Built-in Audio"
+AMPLITUDE = 0.3 * 32767
+
+
+def tone(freq: float, rate: int, n: int, start: int = 0) -> np.ndarray:
+    t = (np.arange(n) + start) / rate
+    return np.round(AMPLITUDE * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def analyse(x: np.ndarray, rate: int) -> tuple[float, float]:
+    """(peak frequency in Hz, RMS level in dB relative to the test tone's)."""
+    seg = x.astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(seg * np.hanning(seg.size)))
+    k = int(np.argmax(spectrum[1:])) + 1
+    # parabolic interpolation of the peak bin
+    a, b, c = np.log(spectrum[k - 1:k + 2] + 1e-12)
+    peak = (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate / seg.size
+    level = 20 * np.log10(np.sqrt(np.mean(seg ** 2)) / (AMPLITUDE / np.sqrt(2)))
+    return float(peak), float(level)
+
+
+def run_engine(stream: DeviceStream, seconds: float, freq: float | None) -> np.ndarray:
+    """Plays the engine: keeps ~3 frames queued for playback (a `freq` tone, or nothing
+    when None) and collects the captured frames, for `seconds` of capture."""
+    port, frame, rate = stream.port, stream.frame_size, stream.engine_rate
+    captured: list[np.ndarray] = []
+    played = 0
+    deadline = time.monotonic() + seconds + 5
+    while sum(c.size for c in captured) < seconds * rate:
+        assert time.monotonic() < deadline, f"capture stalled: {stream.stats()}"
+        if freq is not None:
+            while port.playback_queued < 3 * frame:
+                port.push_playback(tone(freq, rate, frame, played))
+                played += frame
+        while port.capture_available >= frame:
+            captured.append(port.pull_capture(frame))
+        time.sleep(frame / rate / 4)
+    return np.concatenate(captured)
+
+
+@pytest.mark.audio
+@pytest.mark.parametrize(("backend", "engine_rate", "device_rate", "frame_ms"), [
+    ("sounddevice", 16000, 48000, 20),
+    ("sounddevice", 8000, 44100, 10),
+    ("pyaudio", 16000, 44100, 20),
+    ("pyaudio", 48000, 48000, 10),
+])
+def test_full_duplex_tone_through_a_virtual_cable(virtual_audio: VirtualAudio, backend: str,
+                                                  engine_rate: int, device_rate: int,
+                                                  frame_ms: int) -> None:
+    with DeviceStream(HEADSET, HEADSET, backend=backend, engine_rate=engine_rate,
+                      device_rate=device_rate, frame_ms=frame_ms) as stream:
+        assert stream.capture_device == HEADSET and stream.playback_device == HEADSET
+        assert stream.frame_size == engine_rate * frame_ms // 1000
+        assert streams_open() == 2
+        got = run_engine(stream, 1.0, freq=1000.0)
+        stats = stream.stats()
+    assert streams_open() == 0
+    tail = got[-engine_rate // 2:]  # the last 0.5 s: the tone has long been flowing
+    peak, level = analyse(tail, engine_rate)
+    assert abs(peak - 1000.0) < 2, peak
+    assert abs(level) < 1.0, level  # bit-exact cable, flat resamplers: a steady full-level tone
+    # The tone is continuous in the window: no 10 ms stretch of it is silent.
+    blocks = tail[: tail.size // (engine_rate // 100) * (engine_rate // 100)].reshape(-1, engine_rate // 100)
+    quietest = 20 * np.log10(np.sqrt(np.mean(blocks.astype(float) ** 2, axis=1)).min() / AMPLITUDE)
+    assert quietest > -6, quietest
+    assert stats["callbacks"]["input"] > 0 and stats["callbacks"]["output"] > 0
+    assert stats["capture"]["written"] >= got.size
+
+
+@pytest.mark.audio
+def test_capture_a_tone_played_into_the_virtual_source(virtual_audio: VirtualAudio,
+                                                       tmp_path: Path) -> None:
+    """The tone enters PulseAudio through pacat (not through offhook) on one device, and is
+    read from the capture side of a capture-only stream at 16 kHz."""
+    sink = virtual_audio.devices[BUILTIN].sink
+    raw = tmp_path / "tone.raw"
+    raw.write_bytes(tone(700.0, 48000, 48000 * 4).tobytes())
+    with DeviceStream(capture=BUILTIN, mode="capture", engine_rate=16000) as stream:
+        assert stream.playback_device is None
+        player = subprocess.Popen(["pacat", "--playback", f"--device={sink}", "--format=s16le",
+                                   "--rate=48000", "--channels=1", "--raw", "--latency-msec=40",
+                                   str(raw)])
+        try:
+            got = run_engine(stream, 1.2, freq=None)
+        finally:
+            player.kill()  # by pid: the pacat this test started
+            player.wait()
+    segment = got[-8000:]
+    peak, level = analyse(segment, 16000)
+    assert abs(peak - 700.0) < 2, peak
+    assert abs(level) < 1.0, level
+
+
+@pytest.mark.audio
+def test_playback_comes_out_of_the_null_sink_monitor(virtual_audio: VirtualAudio) -> None:
+    """Playback-only stream at 8 kHz engine rate; parec records the sink's monitor."""
+    monitor = virtual_audio.devices[HEADSET].sink + ".monitor"
+    recorder = subprocess.Popen(["parec", f"--device={monitor}", "--format=s16le", "--rate=48000",
+                                 "--channels=1", "--raw", "--latency-msec=20"],
+                                stdout=subprocess.PIPE)
+    try:
+        with DeviceStream(playback=HEADSET, mode="playback", engine_rate=8000, frame_ms=20) as stream:
+            assert stream.capture_device is None
+            port = stream.port
+            start, played = time.monotonic(), 0
+            while time.monotonic() - start < 1.2:
+                while port.playback_queued < 480:
+                    port.push_playback(tone(440.0, 8000, 160, played))
+                    played += 160
+                time.sleep(0.005)
+    finally:
+        recorder.terminate()  # by pid: the parec this test started
+        out, _ = recorder.communicate(timeout=5)
+    recorded = np.frombuffer(out, dtype=np.int16)
+    assert recorded.size > 48000 // 2, recorded.size
+    loud = np.flatnonzero(np.abs(recorded) > AMPLITUDE / 2)
+    assert loud.size, "the tone never reached the sink"
+    segment = recorded[loud[0] + 4800:loud[-1] - 480]  # skip the start, stop before the end
+    assert segment.size >= 24000, segment.size
+    peak, level = analyse(segment, 48000)
+    assert abs(peak - 440.0) < 2, peak
+    assert abs(level) < 1.0, level
+
+
+@pytest.mark.audio
+@pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
+def test_underruns_and_overruns_are_counted(virtual_audio: VirtualAudio, backend: str) -> None:
+    with DeviceStream(HEADSET, HEADSET, backend=backend, engine_rate=16000, buffer_ms=100) as stream:
+        port = stream.port
+        time.sleep(0.4)  # the engine is starved of nothing, but supplies nothing and takes nothing
+        starved = stream.stats()
+        # Playback ran dry on every device callback; capture filled its ring and overflowed.
+        assert starved["playback"]["underruns"] > 5, starved
+        assert starved["playback"]["missing"] > 16000 * 0.2, starved
+        assert starved["capture"]["overruns"] > 0, starved
+        assert port.capture_available == port.capacity  # full: nobody took any
+        # Flood the playback side: more than the ring holds in one go.
+        stored = port.push_playback(np.zeros(port.capacity * 2, np.int16))
+        assert 0 < stored <= port.capacity
+        flooded = stream.stats()
+        assert flooded["playback"]["overruns"] == starved["playback"]["overruns"] + 1
+        assert flooded["playback"]["dropped"] >= port.capacity
+        # Counters keep moving while the stream runs.
+        time.sleep(0.2)
+        later = stream.stats()
+        assert later["callbacks"]["input"] > starved["callbacks"]["input"]
+        assert later["capture"]["dropped"] > starved["capture"]["dropped"]
+        # Draining the capture side and reading more than is there is an engine underrun.
+        port.pull_capture(port.capacity)
+        before = port.stats()["capture"]["underruns"]
+        port.pull_capture(port.capacity)
+        assert port.stats()["capture"]["underruns"] == before + 1
+
+
+def test_port_refuses_bad_configuration_and_buffers() -> None:
+    with pytest.raises(DeviceFormatError,
+                       match="engine_rate must be one of 8000, 16000, 32000, 48000 Hz, got 11025"):
+        DevicePort(11025, 48000)
+    with pytest.raises(DeviceFormatError, match=r"device_rate must be 8000\.\.48000 Hz"):
+        DevicePort(16000, 96000)
+    with pytest.raises(DeviceFormatError, match=r"channels must be 1\.\.8, got 0"):
+        DevicePort(16000, 48000, channels=0)
+    port = DevicePort(16000, 48000, channels=2)
+    with pytest.raises(DeviceFormatError, match="push_playback takes a 1-D C-contiguous int16 array, "
+                                                r"got a float32 array of shape \(3,\)"):
+        port.push_playback(np.zeros(3, np.float32))
+    with pytest.raises(DeviceFormatError, match="capture block of 6 bytes is not a whole number of "
+                                                "2-channel int16 frames"):
+        port.push_capture(b"\0" * 6)
+    with pytest.raises(DeviceFormatError, match="sample count >= 0"):
+        port.pull_capture(-1)
+    assert isinstance(DeviceFormatError("x"), ValueError) and isinstance(DeviceFormatError("x"), DeviceError)
+
+
+def test_port_resamples_and_downmixes_without_a_device() -> None:
+    """48 kHz stereo device blocks -> 16 kHz mono engine frames -> 48 kHz stereo again."""
+    port = DevicePort(16000, 48000, channels=2, buffer_ms=1000)
+    left = tone(1000.0, 48000, 48000)
+    stereo = np.stack([left, left], axis=1).reshape(-1)
+    for i in range(0, stereo.size, 960):
+        port.push_capture(stereo[i:i + 960])
+    assert port.capture_available == 16000 - 0  # every resampled sample kept (1 s < 1.024 s ring)
+    engine = port.pull_capture(16000)
+    peak, level = analyse(engine[2000:], 16000)
+    assert abs(peak - 1000) < 1 and abs(level) < 0.1, (peak, level)
+    assert port.push_playback(engine) == 16000
+    out = bytearray(480 * 2 * 2)
+    blocks = []
+    for _ in range(90):
+        assert port.pull_playback(out) == 480
+        blocks.append(np.frombuffer(out, np.int16).reshape(-1, 2).copy())
+    back = np.concatenate(blocks)
+    assert np.array_equal(back[:, 0], back[:, 1])
+    peak, level = analyse(back[6000:42000, 0], 48000)
+    assert abs(peak - 1000) < 1 and abs(level) < 0.1, (peak, level)
+    stats = port.stats()
+    assert stats["capture"]["overruns"] == 0 and stats["playback"]["underruns"] == 0
+
+
+@pytest.mark.audio
+def test_stream_refuses_bad_arguments(virtual_audio: VirtualAudio) -> None:
+    with pytest.raises(DeviceFormatError, match="frame_ms must be 10 or 20, got 30"):
+        DeviceStream(HEADSET, HEADSET, frame_ms=30)
+    with pytest.raises(DeviceFormatError, match="engine_rate must be one of"):
+        DeviceStream(HEADSET, HEADSET, engine_rate=22050)
+    with pytest.raises(DeviceError, match="unknown audio backend 'jack'"):
+        DeviceStream(HEADSET, HEADSET, backend="jack")
+    with pytest.raises(DeviceNotFoundError, match=r"no input device matches 'Nonexistent Phone'.*Jabra"):
+        DeviceStream("Nonexistent Phone", HEADSET)
