@@ -137,9 +137,9 @@ class VirtualAudio:
         listing it: the asoundrc entry goes with the modules.
         """
         dev = self.devices.pop(name)
+        self._write_asoundrc()  # as a real unplug: the ALSA card goes first, then the sink
         for module in reversed(dev.modules):
             self.pactl("unload-module", str(module))
-        self._write_asoundrc()
 
     def _write_asoundrc(self) -> None:
         blocks = []

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from offhook.devices.audio import streams_open
-from offhook.devices.stream import DeviceStream
+from offhook.devices.audio import list_devices, streams_open
+from offhook.devices.monitor import DeviceChange, DeviceMonitor
+from offhook.devices.stream import DeviceStream, StreamEvent
 from offhook.engine import DevicePort
 from offhook.errors import DeviceError, DeviceFormatError, DeviceNotFoundError
 
@@ -51,6 +52,7 @@ def run_engine(stream: DeviceStream, seconds: float, freq: float | None) -> np.n
     """Plays the engine: keeps ~3 frames queued for playback (a `freq` tone, or nothing
     when None) and collects the captured frames, for `seconds` of capture."""
     port, frame, rate = stream.port, stream.frame_size, stream.engine_rate
+    port.pull_capture(port.capture_available)  # drop what waited before the engine started
     captured: list[np.ndarray] = []
     played = 0
     deadline = time.monotonic() + seconds + 5
@@ -131,6 +133,10 @@ def test_playback_comes_out_of_the_null_sink_monitor(virtual_audio: VirtualAudio
         with DeviceStream(playback=HEADSET, mode="playback", engine_rate=8000, frame_ms=20) as stream:
             assert stream.capture_device is None
             port = stream.port
+            deadline = time.monotonic() + 6  # a fresh null sink may take ~2 s to start
+            while stream.stats()["callbacks"]["output"] < 40:
+                assert time.monotonic() < deadline, stream.stats()
+                time.sleep(0.02)
             start, played = time.monotonic(), 0
             while time.monotonic() - start < 1.2:
                 while port.playback_queued < 480:
@@ -236,3 +242,99 @@ def test_stream_refuses_bad_arguments(virtual_audio: VirtualAudio) -> None:
         DeviceStream(HEADSET, HEADSET, backend="jack")
     with pytest.raises(DeviceNotFoundError, match=r"no input device matches 'Nonexistent Phone'.*Jabra"):
         DeviceStream("Nonexistent Phone", HEADSET)
+
+
+# -- hot-plug ------------------------------------------------------------------------------
+
+def wait_steady(stream: DeviceStream, callbacks: int = 40) -> None:
+    """Until both directions have called back `callbacks` times (0.4 s of audio at 10 ms)."""
+    deadline = time.monotonic() + 6
+    while min(stream.stats()["callbacks"].values()) < callbacks:
+        assert time.monotonic() < deadline, f"the stream never settled: {stream.stats()}"
+        time.sleep(0.02)
+
+
+@pytest.mark.audio
+@pytest.mark.parametrize(("backend", "preferred"), [("sounddevice", BUILTIN), ("pyaudio", None)])
+def test_unplugging_the_device_in_use_falls_back_and_the_stream_lives_on(
+        virtual_audio: VirtualAudio, backend: str, preferred: str | None) -> None:
+    name = f"Poly Savi 8200 (USB) {backend}"
+    virtual_audio.add_device(name, usb=True)
+    events: list[StreamEvent] = []
+    prefs = [preferred, "Nonexistent Speakerphone"] if preferred else []
+    with DeviceStream(name, name, backend=backend, engine_rate=16000, frame_ms=10,
+                      preferred_capture=prefs, preferred_playback=prefs,
+                      on_event=events.append) as stream:
+        wait_steady(stream)
+        before = stream.stats()
+        unplugged = time.monotonic()
+        virtual_audio.remove_device(name)
+        fallbacks = {}
+        for _ in ("input", "output"):
+            event = None
+            while event is None or event.direction in fallbacks:
+                start = stream.events.index(event) + 1 if event else 0
+                event = stream.wait_event(["fallback", "failed"], 3, since=start)
+                assert event is not None, f"no fallback within 3 s: {stream.events}"
+            fallbacks[event.direction] = (event, time.monotonic() - unplugged)
+        expected = preferred or next(d.name for d in list_devices(backend) if d.is_default_input)
+        for direction, (event, after) in fallbacks.items():
+            assert event.kind == "fallback" and event.previous == name, event
+            assert event.device == expected, event
+            print(f"{backend} {direction}: fallback to {event.device!r} {after:.3f} s after the unplug")
+        assert [e.kind for e in events].count("lost") == 2 and events[0].kind == "lost"
+        assert stream.capture_device == expected and stream.playback_device == expected
+        # The same stream and port go on: counters continue, and audio flows through the
+        # fallback device (the built-in card is a cable too: the tone comes back).
+        got = run_engine(stream, 1.0, freq=1000.0 if preferred else None)
+        after_stats = stream.stats()
+    assert after_stats["callbacks"]["input"] > before["callbacks"]["input"] + 50
+    assert after_stats["capture"]["written"] > before["capture"]["written"]
+    assert after_stats["losses"] == {"input": 1, "output": 1}
+    if preferred:
+        peak, level = analyse(got[-8000:], 16000)
+        assert abs(peak - 1000) < 2 and abs(level) < 1.0, (peak, level)
+
+
+@pytest.mark.audio
+def test_monitor_reports_added_and_removed_devices(virtual_audio: VirtualAudio) -> None:
+    name = "Yealink UH36 (USB)"
+    seen: list[DeviceChange] = []
+    with DeviceMonitor(interval=1.0, on_change=seen.append) as monitor:
+        assert monitor.uses_pulse_events
+        assert (HEADSET, "input") in monitor.devices and (BUILTIN, "output") in monitor.devices
+        virtual_audio.add_device(name, usb=True)
+        added = monitor.wait_change("added", name, 3)
+        assert added is not None, monitor.changes
+        assert {(c.kind, c.direction) for c in seen if c.name == name} == {("added", "input"),
+                                                                          ("added", "output")}
+        virtual_audio.remove_device(name)
+        assert monitor.wait_change("removed", name, 3, direction="output") is not None
+        assert monitor.wait_change("removed", name, 3, direction="input") is not None
+    assert all(c.name == name for c in seen), seen  # nothing else came or went
+
+
+@pytest.mark.audio
+def test_monitor_under_an_open_stream_scans_without_disturbing_it(virtual_audio: VirtualAudio) -> None:
+    """With a stream open, PortAudio cannot be re-initialised in-process: scans run in a
+    child process, and the stream carries on untouched."""
+    name = "Sennheiser SC 660 (USB)"
+    with DeviceStream(HEADSET, HEADSET, watch=False) as stream, \
+            DeviceMonitor(interval=0.5, pulse_events=False) as monitor:
+        wait_steady(stream, 20)
+        virtual_audio.add_device(name, usb=True)
+        assert monitor.wait_change("added", name, 4, direction="input") is not None
+        virtual_audio.remove_device(name)
+        assert monitor.wait_change("removed", name, 4, direction="input") is not None
+        assert streams_open() == 2
+        got = run_engine(stream, 0.8, freq=1000.0)
+        assert stream.events == []
+    peak, level = analyse(got[-4000:], 16000)
+    assert abs(peak - 1000) < 2 and abs(level) < 1.0, (peak, level)
+
+
+def test_monitor_refuses_bad_arguments() -> None:
+    with pytest.raises(DeviceError, match=r"interval must be 0\.2\.\.60 s, got 0\.01"):
+        DeviceMonitor(interval=0.01)
+    with pytest.raises(DeviceError, match="unknown audio backend 'oss'"):
+        DeviceMonitor("oss")

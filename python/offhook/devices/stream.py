@@ -48,6 +48,7 @@ from typing import Any, Literal
 from offhook._devport import DevicePort
 from offhook.devices import audio
 from offhook.devices.audio import DeviceInfo, find_device, list_devices
+from offhook.devices.monitor import DeviceChange, DeviceMonitor
 from offhook.errors import DeviceError, DeviceFormatError, DeviceNotFoundError
 
 __all__ = ["DeviceStream", "StreamEvent", "StreamMode"]
@@ -63,6 +64,7 @@ _IN_UNDERFLOW, _IN_OVERFLOW, _OUT_UNDERFLOW, _OUT_OVERFLOW = 1, 2, 4, 8
 _POLL_S = 0.05
 _FIRST_CALLBACK_S = 3.0  # an idle PulseAudio null sink can take ~2 s to call back first
 _RETRY_S = 1.0
+_ARM_S = 0.3  # the stall watchdog arms once this much audio has flowed through a stream
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,11 @@ class _Half:
         self.handle: Any = None
         self.opened_at = time.monotonic()
         self.last_callback = 0.0  # monotonic time of the latest callback; 0 before the first
+        self.callbacks = 0
         self.underflow_run_since = 0.0
         self.finished = False
         self.closing = False
+        self.gone = False  # the device monitor saw the device disappear
 
 
 class DeviceStream:
@@ -113,6 +117,10 @@ class DeviceStream:
     latency: PortAudio's suggested latency (s).  buffer_ms: capacity of each port ring.
     stall_timeout: a callback gap this long (s) counts as a lost device.
     on_event: called with each :class:`StreamEvent` (from the supervisor thread).
+    monitor: a running :class:`DeviceMonitor` to learn removals from; with watch=True
+        (the default) and no monitor, the stream runs its own while it is started.
+        Through PulseAudio a vanished device's stream is often moved to another sink
+        without a gap, so the device list is the only reliable sign of an unplug.
     """
 
     def __init__(self, capture: str | None = None, playback: str | None = None, *,
@@ -121,7 +129,8 @@ class DeviceStream:
                  channels: int = 1, preferred_capture: Sequence[str] = (),
                  preferred_playback: Sequence[str] = (), latency: float = 0.04,
                  buffer_ms: int = 200, stall_timeout: float = 0.3,
-                 on_event: Callable[[StreamEvent], None] | None = None) -> None:
+                 on_event: Callable[[StreamEvent], None] | None = None,
+                 monitor: DeviceMonitor | None = None, watch: bool = True) -> None:
         if mode not in ("duplex", "capture", "playback"):
             raise DeviceFormatError(f"mode must be 'duplex', 'capture' or 'playback', got {mode!r}")
         if backend not in audio.BACKENDS:
@@ -168,10 +177,20 @@ class DeviceStream:
         self._supervisor: threading.Thread | None = None
         self._pa: Any = None
         self._module: Any = audio._import(backend)
+        self._monitor = monitor
+        self._own_monitor = monitor is None and watch
         # Resolve names now, so that a wrong name fails here with the list of devices.
+        # A device plugged in since PortAudio last looked is only found after a rescan.
         devices = list_devices(backend)
-        self._current: dict[str, DeviceInfo] = {
-            d: self._resolve(d, self._wanted[d], devices) for d in self._directions}
+        try:
+            self._current: dict[str, DeviceInfo] = {
+                d: self._resolve(d, self._wanted[d], devices) for d in self._directions}
+        except DeviceNotFoundError:
+            if audio.streams_open():
+                raise
+            audio.rescan()
+            devices = list_devices(backend)
+            self._current = {d: self._resolve(d, self._wanted[d], devices) for d in self._directions}
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -197,6 +216,11 @@ class DeviceStream:
                 return self
             self._open_all(self._current)
             self._running = True
+        if self._own_monitor:
+            self._monitor = DeviceMonitor(self.backend)
+            self._monitor.start()
+        if self._monitor is not None:
+            self._monitor.subscribe(self._on_device_change)
         self._supervisor = threading.Thread(target=self._supervise, name="offhook-devstream",
                                             daemon=True)
         self._supervisor.start()
@@ -204,6 +228,11 @@ class DeviceStream:
 
     def stop(self) -> None:
         """Stops the devices and the supervisor (the port and its counters remain)."""
+        if self._monitor is not None:
+            self._monitor.unsubscribe(self._on_device_change)
+            if self._own_monitor:
+                self._monitor.stop()
+                self._monitor = None
         with self._lock:
             self._running = False
             self._close_all()
@@ -261,10 +290,10 @@ class DeviceStream:
                                   available=tuple(d.name for d in devices if d.has(direction)))
 
     def _candidates(self, direction: str, lost: DeviceInfo | None,
-                    devices: Sequence[DeviceInfo]) -> list[DeviceInfo]:
+                    devices: Sequence[DeviceInfo], gone: bool = False) -> list[DeviceInfo]:
         out: list[DeviceInfo] = []
         names = [d.name for d in devices if d.has(direction)]
-        if lost is not None and lost.name in names:
+        if lost is not None and lost.name in names and not gone:
             # Still listed: a glitch, unless it already failed twice in the last 10 s.
             now = time.monotonic()
             recent = [t for n, t in self._recent_losses[direction] if n == lost.name and now - t < 10]
@@ -301,16 +330,17 @@ class DeviceStream:
 
     def _open(self, direction: str, device: DeviceInfo) -> _Half:
         half = _Half(direction, device)
+        audio._track_stream(+1)  # before opening: no rescan may close it meanwhile
         try:
             if self.backend == "sounddevice":
                 half.handle = self._open_sd(half)
             else:
                 half.handle = self._open_pa(half)
         except Exception as exc:
+            audio._track_stream(-1)
             raise DeviceError(
                 f"cannot open {direction} device {device.name!r} at {self.device_rate} Hz, "
                 f"{self.channels} channel(s) through {self.backend}: {exc}") from exc
-        audio._track_stream(+1)
         return half
 
     def _open_sd(self, half: _Half) -> Any:
@@ -325,6 +355,7 @@ class DeviceStream:
             def on_input(indata: Any, frames: int, time_info: Any, status: Any) -> None:
                 now = monotonic()
                 half.last_callback = now
+                half.callbacks += 1
                 callbacks["input"] += 1
                 if status:
                     self._note_status(half, int(status._flags), now)
@@ -339,6 +370,7 @@ class DeviceStream:
         def on_output(outdata: Any, frames: int, time_info: Any, status: Any) -> None:
             now = monotonic()
             half.last_callback = now
+            half.callbacks += 1
             callbacks["output"] += 1
             if status:
                 self._note_status(half, int(status._flags), now)
@@ -359,6 +391,7 @@ class DeviceStream:
             def on_input(in_data: bytes | None, frames: int, time_info: Any, status: int) -> Any:
                 now = monotonic()
                 half.last_callback = now
+                half.callbacks += 1
                 callbacks["input"] += 1
                 if status:
                     self._note_status(half, status, now)
@@ -377,6 +410,7 @@ class DeviceStream:
         def on_output(in_data: bytes | None, frames: int, time_info: Any, status: int) -> Any:
             now = monotonic()
             half.last_callback = now
+            half.callbacks += 1
             callbacks["output"] += 1
             if status:
                 self._note_status(half, status, now)
@@ -451,12 +485,25 @@ class DeviceStream:
             except Exception:
                 log.exception("device stream on_event handler failed")
 
+    def _on_device_change(self, change: DeviceChange) -> None:
+        if change.kind != "removed":
+            return
+        half = self._halves.get(change.direction)
+        if half is not None and half.device.name == change.name:
+            half.gone = True
+            with self._cond:
+                self._cond.notify_all()
+
     def _check(self, half: _Half, now: float) -> str | None:
+        if half.gone:
+            return "the device was removed"
         if half.finished and not half.closing:
             return "the stream finished without being stopped"
-        if half.last_callback == 0.0:
+        if half.callbacks * self.block < _ARM_S * self.device_rate:
+            # Starting: a stream first fills its buffer in a burst, and an idle PulseAudio
+            # sink may take ~2 s before it calls back regularly.  Not armed yet.
             if now - half.opened_at > _FIRST_CALLBACK_S:
-                return f"no callback within {_FIRST_CALLBACK_S:.0f} s of opening"
+                return f"audio did not start flowing within {_FIRST_CALLBACK_S:.0f} s of opening"
             return None
         if now - half.last_callback > self.stall_timeout:
             return f"no callback for {now - half.last_callback:.2f} s"
@@ -498,6 +545,7 @@ class DeviceStream:
                                        time.monotonic() - (half.last_callback or half.opened_at),
                                        reason))
         # Close everything: PortAudio's re-enumeration would close open streams anyway.
+        old = dict(self._halves)
         self._close_all()
         if audio.streams_open() == 0:
             try:
@@ -506,9 +554,21 @@ class DeviceStream:
                 log.debug("no rescan: %s", exc)
         devices = list_devices(self.backend)
         for direction in self._directions:
+            was = old.get(direction)
+            if direction not in lost and was is not None and not any(
+                    d.name == was.device.name and d.has(direction) for d in devices):
+                # The other direction's device went too (a headset is both).
+                was.gone = True
+                lost[direction] = (was, "the device was removed")
+                self._losses[direction] += 1
+                self._emit(StreamEvent("lost", direction, None, was.device.name,
+                                       time.monotonic() - (was.last_callback or was.opened_at),
+                                       "the device was removed"))
+        for direction in self._directions:
             half_reason = lost.get(direction)
             previous = self._current[direction]
-            candidates = (self._candidates(direction, previous, devices) if half_reason
+            candidates = (self._candidates(direction, previous, devices, half_reason[0].gone)
+                          if half_reason
                           else [d for d in devices if d.name == previous.name and d.has(direction)]
                           or self._candidates(direction, None, devices))
             since = (half_reason[0].last_callback or half_reason[0].opened_at) if half_reason else 0.0
