@@ -177,7 +177,11 @@ class VirtualAudio:
                 f'    hint {{ show on description "{dev.name}" }}\n'
                 "}\n"
             )
-        (self.dir / "config" / "alsa" / "asoundrc").write_text("".join(blocks))
+        # Atomically: a scan running meanwhile must see the old file or the new, never half.
+        target = self.dir / "config" / "alsa" / "asoundrc"
+        staging = target.with_suffix(".new")
+        staging.write_text("".join(blocks))
+        os.replace(staging, target)
 
 
 @pytest.fixture(scope="session")

@@ -128,7 +128,7 @@ class DeviceStream:
                  engine_rate: int = 16000, frame_ms: int = 20, device_rate: int = 48000,
                  channels: int = 1, preferred_capture: Sequence[str] = (),
                  preferred_playback: Sequence[str] = (), latency: float = 0.04,
-                 buffer_ms: int = 200, stall_timeout: float = 0.3,
+                 buffer_ms: int = 200, stall_timeout: float = 0.5,
                  on_event: Callable[[StreamEvent], None] | None = None,
                  monitor: DeviceMonitor | None = None, watch: bool = True) -> None:
         if mode not in ("duplex", "capture", "playback"):
