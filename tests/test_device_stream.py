@@ -396,3 +396,34 @@ def test_port_equals_one_resampler_call_whatever_the_block_sizes(
     reference = Resampler(engine_rate, device_rate).process(
         np.concatenate([queued, np.zeros(total * engine_rate // device_rate + 64, np.int16)]))
     assert np.array_equal(played, reference[:played.size])
+
+
+@pytest.mark.audio
+def test_capture_and_playback_on_different_devices(virtual_audio: VirtualAudio, tmp_path: Path) -> None:
+    """Capture from the built-in card while playing on the headset: the capture side hears
+    what pacat plays into the built-in card (700 Hz), not the 1 kHz the engine plays."""
+    raw = tmp_path / "tone.raw"
+    raw.write_bytes(tone(700.0, 48000, 48000 * 4).tobytes())
+    with DeviceStream(capture=BUILTIN, playback=HEADSET, engine_rate=16000) as stream:
+        assert (stream.capture_device, stream.playback_device) == (BUILTIN, HEADSET)
+        sink = virtual_audio.devices[BUILTIN].sink
+        player = subprocess.Popen(["pacat", "--playback", f"--device={sink}", "--format=s16le",
+                                   "--rate=48000", "--channels=1", "--raw", str(raw)])
+        try:
+            got = run_engine(stream, 0.6, freq=1000.0)
+            for _ in range(10):
+                if np.sqrt(np.mean(got[-8000:].astype(float) ** 2)) > AMPLITUDE / 4:
+                    break
+                got = run_engine(stream, 0.6, freq=1000.0)
+        finally:
+            player.kill()  # by pid: the pacat this test started
+            player.wait()
+        stats = stream.stats()
+    seg = got[-8000:].astype(float)
+    spectrum = np.abs(np.fft.rfft(seg * np.hanning(seg.size)))
+
+    def at(hz: float) -> float:
+        k = round(hz * seg.size / 16000)
+        return float(spectrum[k - 2:k + 3].max())
+    assert 20 * np.log10(at(700) / at(1000)) > 60  # the headset's 1 kHz does not leak in
+    assert stats["playback"]["read"] > 16000 * 0.5  # ... though it was played all along

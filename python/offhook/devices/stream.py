@@ -43,7 +43,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from offhook._devport import DevicePort
 from offhook.devices import audio
@@ -51,7 +54,7 @@ from offhook.devices.audio import DeviceInfo, find_device, list_devices
 from offhook.devices.monitor import DeviceChange, DeviceMonitor
 from offhook.errors import DeviceError, DeviceFormatError, DeviceNotFoundError
 
-__all__ = ["DeviceStream", "StreamEvent", "StreamMode"]
+__all__ = ["DeviceStream", "EnginePort", "StreamEvent", "StreamMode"]
 
 log = logging.getLogger("offhook.devices")
 
@@ -65,6 +68,40 @@ _POLL_S = 0.05
 _FIRST_CALLBACK_S = 3.0  # an idle PulseAudio null sink can take ~2 s to call back first
 _RETRY_S = 1.0
 _ARM_S = 0.3  # the stall watchdog arms once this much audio has flowed through a stream
+
+
+class EnginePort(Protocol):
+    """The engine's side of a device port (what :class:`offhook.engine.DevicePort` offers
+    the media thread); every call belongs to that one thread.
+
+    Frames go in on one side and come out on the other: ``push_playback`` queues mono
+    int16 samples at ``engine_rate`` for the speaker and returns how many fitted (fewer:
+    an overrun, counted); ``pull_capture(n)`` returns the next n microphone samples at
+    ``engine_rate``, zeros for what has not arrived (an underrun, counted).
+    ``capture_available``/``playback_queued`` say how much waits on each side (to pace,
+    or to shed latency); ``stats()`` holds the counters.  A C consumer takes the rings
+    themselves instead: ``capture_ring`` (it reads) and ``playback_ring`` (it writes) are
+    PyCapsules named "offhook.oh_ring" holding an ``oh_ring *`` (csrc/oh_ring.h), valid
+    while the port lives.
+    """
+
+    @property
+    def engine_rate(self) -> int: ...
+    def push_playback(self, pcm: npt.NDArray[np.int16]) -> int: ...
+    def pull_capture(self, n: int) -> npt.NDArray[np.int16]: ...
+    @property
+    def capture_available(self) -> int: ...
+    @property
+    def playback_queued(self) -> int: ...
+    def stats(self) -> dict[str, dict[str, int]]: ...
+    @property
+    def capture_ring(self) -> Any: ...
+    @property
+    def playback_ring(self) -> Any: ...
+
+
+def _conforms(port: DevicePort) -> EnginePort:
+    return port  # mypy checks here that DevicePort implements the protocol
 
 
 @dataclass(frozen=True)
