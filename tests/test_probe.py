@@ -98,7 +98,7 @@ def test_probe_measures_the_configured_loopback_latency(echo_device: str, tmp_pa
     echo = probe(echo_device, echo_device, out_dir=tmp_path / "echo")
     print(cable.to_text(), echo.to_text())
     for report in (cable, echo):
-        assert report.correlation > 0.8, report
+        assert report.correlation > 0.6, report
         assert 0 < report.latency_ms < 400, report
         assert abs(report.echo_coupling_db) < 0.5, report  # bit-exact paths: 0 dB
         assert report.noise_floor_dbfs <= -100, report       # digital silence between signals

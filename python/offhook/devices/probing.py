@@ -10,11 +10,16 @@ measured on what the microphone hears meanwhile), an exponential sine sweep 100 
 of 1 s at -6 dBFS (Farina 2000, "Simultaneous measurement of impulse response and
 distortion with a swept-sine technique", AES 108th convention), 0.2 s of silence, a 1 kHz
 tone of 0.5 s at -12 dBFS (level and echo coupling), then `max_latency` of silence so that
-the end of the signal comes back too.  Playback and capture run in one full-duplex
-PortAudio stream, so that sample n of the output and sample n of the input belong to the
-same callback: the round-trip latency is then the lag of the recording behind the
-signal, found by cross-correlation (FFT), and it includes both device buffers, the
-drivers and whatever lies between speaker and microphone.
+the end of the signal comes back too.  Capture and playback are two half-duplex
+PortAudio streams (a full-duplex stream over two ALSA PCMs gives up when one side
+starts late, as PulseAudio's do), started after 0.5 s of silence so both are steady.
+Callback times put both streams on one clock (see _play_record); the round-trip
+latency is then the lag of the recording behind the signal, found by cross-correlation
+(FFT): from the moment the application hands a sample to the playback device to the
+moment the capture device hands it back, i.e. both buffers, the drivers and whatever
+lies between speaker and microphone.  It is accurate to a few ms (the callback
+timing's scatter, reported as timing_jitter_ms).  A run with flagged xruns, scattered
+callbacks (> 30 ms) or a correlation under 0.5 is redone, up to `attempts` times.
 
 Measures:
 - latency_ms: lag of the cross-correlation peak, 0..max_latency.
@@ -79,6 +84,7 @@ class ProbeReport:
     snr_db: float
     correlation: float  # normalised cross-correlation peak (1 = the signal came back intact)
     timing_jitter_ms: float  # spread of the callback times the alignment rests on
+    xruns: int  # callbacks PortAudio flagged (under/overflow) while the signal was out
     attempts: int
     files: dict[str, str] = field(default_factory=dict)
 
@@ -100,7 +106,8 @@ class ProbeReport:
             + (f"CLIPPING: {self.clipped_samples} samples at full scale" if self.clipping
                else "no clipping"),
             f"  correlation         {self.correlation:8.3f}",
-            f"  callback jitter     {self.timing_jitter_ms:8.1f} ms ({self.attempts} run(s))",
+            f"  callback jitter     {self.timing_jitter_ms:8.1f} ms, {self.xruns} xruns "
+            f"({self.attempts} run(s))",
         ]
         if self.correlation < 0.3:
             lines.append("  warning: the signal barely came back; the latency is unreliable "
@@ -135,7 +142,7 @@ def _dbfs(x: Float) -> float:
 
 
 def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playback: audio.DeviceInfo,
-                 backend: str, rate: int, block: int) -> tuple[npt.NDArray[np.int16], float]:
+                 backend: str, rate: int, block: int) -> tuple[npt.NDArray[np.int16], float, int]:
     """Plays `signal` and returns the recording aligned to it: sample i of the result was
     captured when sample i of the signal had been handed to the playback device, so the
     recording lags by the round trip.
@@ -153,7 +160,11 @@ def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playb
     out_marks: list[tuple[float, int]] = []  # (callback time, signal position of the block)
     preroll = int(_PREROLL_S * rate)
     tail = int(0.1 * rate)
-    state = {"pos": -preroll}
+    state = {"pos": -preroll, "xruns": 0}
+
+    def note(status: int) -> None:
+        if status and 0 <= state["pos"] < signal.size + tail:  # only while the signal is out
+            state["xruns"] += 1
     done = threading.Event()
     in_ready = threading.Event()
 
@@ -180,9 +191,11 @@ def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playb
     try:
         if backend == "sounddevice":
             def sd_in(indata: Any, frames: int, time_info: Any, status: Any) -> None:
+                note(int(status._flags))
                 on_input(indata)
 
             def sd_out(outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+                note(int(status._flags))
                 outdata[:] = on_output(frames)
             common = {"samplerate": rate, "channels": 1, "dtype": "int16", "blocksize": block,
                       "latency": 0.04}
@@ -198,10 +211,12 @@ def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playb
             streams = []
             try:
                 def pa_in(data: bytes | None, frames: int, time_info: Any, status: int) -> Any:
+                    note(status)
                     on_input(data or bytes(frames * 2))
                     return (None, module.paContinue)
 
                 def pa_out(data: bytes | None, frames: int, time_info: Any, status: int) -> Any:
+                    note(status)
                     return (on_output(frames), module.paContinue)
                 common = {"format": module.paInt16, "channels": 1, "rate": rate, "frames_per_buffer": block}
                 streams.append(pa.open(input=True, input_device_index=capture.index,
@@ -242,7 +257,7 @@ def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playb
     offs = np.array([t - e / rate for (t, _), e in zip(in_blocks, ends, strict=True)][len(in_blocks) // 4:])
     outs = np.array([t - p / rate for t, p in steady])
     jitter = 1000 * float(max(np.ptp(np.percentile(offs, [10, 90])), np.ptp(np.percentile(outs, [10, 90]))))
-    return aligned, jitter
+    return aligned, jitter, state["xruns"]
 
 
 def analyse(played: Float, recorded: Float, parts: dict[str, tuple[int, int]], rate: int,
@@ -350,12 +365,12 @@ def probe(capture: str | None = None, playback: str | None = None, *, backend: s
     pcm = np.round(signal * 32767).astype(np.int16)
     for attempt in range(1, attempts + 1):
         # A sound server may start a stream in a burst or a stall; such a run is redone.
-        recorded, jitter = _play_record(pcm, cap, play, backend, rate, block)
+        recorded, jitter, xruns = _play_record(pcm, cap, play, backend, rate, block)
         m = analyse(pcm / 32768.0, recorded / 32768.0, parts, rate, max_latency)
-        if jitter <= _MAX_JITTER_MS and m["correlation"] >= 0.5:
+        if jitter <= _MAX_JITTER_MS and m["correlation"] >= 0.5 and not xruns:
             break
-        log.info("probe attempt %d: callback jitter %.1f ms, correlation %.3f", attempt, jitter,
-                 m["correlation"])
+        log.info("probe attempt %d: callback jitter %.1f ms, correlation %.3f, %d xruns", attempt,
+                 jitter, m["correlation"], xruns)
     clipped = int(np.count_nonzero((recorded == 32767) | (recorded == -32768)))
     report = ProbeReport(
         capture=cap.name, playback=play.name, backend=backend, sample_rate=rate,
@@ -363,7 +378,7 @@ def probe(capture: str | None = None, playback: str | None = None, *, backend: s
         peak_dbfs=round(m["peak_dbfs"], 2), clipped_samples=clipped,
         echo_coupling_db=round(m["echo_coupling_db"], 2), tone_level_dbfs=round(m["tone_level_dbfs"], 2),
         snr_db=round(m["snr_db"], 1), correlation=round(m["correlation"], 4),
-        timing_jitter_ms=round(jitter, 1), attempts=attempt)
+        timing_jitter_ms=round(jitter, 1), xruns=xruns, attempts=attempt)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
