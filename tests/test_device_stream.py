@@ -73,17 +73,17 @@ def run_engine(stream: DeviceStream, seconds: float, freq: float | None) -> np.n
 
 
 @pytest.mark.audio
-@pytest.mark.parametrize(("backend", "engine_rate", "device_rate", "frame_ms"), [
-    ("sounddevice", 16000, 48000, 20),
-    ("sounddevice", 8000, 44100, 10),
-    ("pyaudio", 16000, 44100, 20),
-    ("pyaudio", 48000, 48000, 10),
+@pytest.mark.parametrize(("backend", "engine_rate", "device_rate", "frame_ms", "channels"), [
+    ("sounddevice", 16000, 48000, 20, 1),
+    ("sounddevice", 8000, 44100, 10, 2),
+    ("pyaudio", 16000, 44100, 20, 1),
+    ("pyaudio", 48000, 48000, 10, 2),
 ])
 def test_full_duplex_tone_through_a_virtual_cable(virtual_audio: VirtualAudio, backend: str,
                                                   engine_rate: int, device_rate: int,
-                                                  frame_ms: int) -> None:
+                                                  frame_ms: int, channels: int) -> None:
     with DeviceStream(HEADSET, HEADSET, backend=backend, engine_rate=engine_rate,
-                      device_rate=device_rate, frame_ms=frame_ms) as stream:
+                      device_rate=device_rate, frame_ms=frame_ms, channels=channels) as stream:
         assert stream.capture_device == HEADSET and stream.playback_device == HEADSET
         assert stream.frame_size == engine_rate * frame_ms // 1000
         assert streams_open() == 2
