@@ -53,7 +53,7 @@ def analyse(x: np.ndarray, rate: int) -> tuple[float, float]:
 
 
 def run_engine(stream: DeviceStream, seconds: float, freq: float | None) -> np.ndarray:
-    """Plays the engine: keeps ~3 frames queued for playback (a `freq` tone, or nothing
+    """Plays the engine: keeps ~125 ms queued for playback (a `freq` tone, or nothing
     when None) and collects the captured frames, for `seconds` of capture."""
     port, frame, rate = stream.port, stream.frame_size, stream.engine_rate
     port.pull_capture(port.capture_available)  # drop what waited before the engine started
@@ -63,7 +63,7 @@ def run_engine(stream: DeviceStream, seconds: float, freq: float | None) -> np.n
     while sum(c.size for c in captured) < seconds * rate:
         assert time.monotonic() < deadline, f"capture stalled: {stream.stats()}"
         if freq is not None:
-            while port.playback_queued < 3 * frame:
+            while port.playback_queued < rate // 8:  # 125 ms ahead: the test thread may stall
                 port.push_playback(tone(freq, rate, frame, played))
                 played += frame
         while port.capture_available >= frame:

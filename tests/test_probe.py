@@ -94,8 +94,8 @@ def test_probe_refuses_bad_arguments() -> None:
 
 @pytest.mark.audio
 def test_probe_measures_the_configured_loopback_latency(echo_device: str, tmp_path: Path) -> None:
-    cable = probe(HEADSET, HEADSET, out_dir=tmp_path / "cable")
-    echo = probe(echo_device, echo_device, out_dir=tmp_path / "echo")
+    cable = probe(HEADSET, HEADSET, out_dir=tmp_path / "cable", attempts=5)
+    echo = probe(echo_device, echo_device, out_dir=tmp_path / "echo", attempts=5)
     print(cable.to_text(), echo.to_text())
     for report in (cable, echo):
         assert report.correlation > 0.6, report

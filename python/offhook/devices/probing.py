@@ -142,7 +142,8 @@ def _dbfs(x: Float) -> float:
 
 
 def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playback: audio.DeviceInfo,
-                 backend: str, rate: int, block: int) -> tuple[npt.NDArray[np.int16], float, int]:
+                 backend: str, rate: int, block: int, latency: float
+                 ) -> tuple[npt.NDArray[np.int16], float, int]:
     """Plays `signal` and returns the recording aligned to it: sample i of the result was
     captured when sample i of the signal had been handed to the playback device, so the
     recording lags by the round trip.
@@ -198,7 +199,7 @@ def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playb
                 note(int(status._flags))
                 outdata[:] = on_output(frames)
             common = {"samplerate": rate, "channels": 1, "dtype": "int16", "blocksize": block,
-                      "latency": 0.04}
+                      "latency": latency}
             with module.RawInputStream(device=capture.index, callback=sd_in, **common):
                 if not in_ready.wait(5):
                     raise DeviceError(f"capture device {capture.name!r} delivered no audio within 5 s")
@@ -335,11 +336,14 @@ def _plot(path: Path, ir: Float, freqs: Float, magnitude: Float, rate: int, late
 
 def probe(capture: str | None = None, playback: str | None = None, *, backend: str = "sounddevice",
           rate: int = 48000, max_latency: float = 0.5, out_dir: str | Path | None = None,
-          block: int | None = None, attempts: int = 3) -> ProbeReport:
+          block: int | None = None, latency: float = 0.04, attempts: int = 3) -> ProbeReport:
     """Plays the probe signal on `playback`, records `capture`, and measures the pair.
 
     Devices by name (None: the system default).  With `out_dir`, writes report.json,
     report.txt and probe.png there (their paths are in ``report.files``).
+    block: frames per callback (default 20 ms); latency: PortAudio's suggested latency (s)
+    for both streams (sounddevice; PyAudio picks its own) — what a call would use, so
+    part of what is measured.
     Raises DeviceNotFoundError for an unknown name, DeviceError when the devices cannot
     be opened together at `rate`.
     """
@@ -347,7 +351,9 @@ def probe(capture: str | None = None, playback: str | None = None, *, backend: s
         raise DeviceFormatError(f"rate must be 8000..192000 Hz, got {rate}")
     if not 0.05 <= max_latency <= 2.0:
         raise DeviceFormatError(f"max_latency must be 0.05..2 s, got {max_latency}")
-    block = block or rate // 100
+    block = block or rate // 50
+    if not 0 < latency <= 1:
+        raise DeviceFormatError(f"latency must be > 0 and <= 1 s, got {latency}")
     if not 1 <= attempts <= 10:
         raise DeviceFormatError(f"attempts must be 1..10, got {attempts}")
     if not 16 <= block <= rate:
@@ -365,7 +371,7 @@ def probe(capture: str | None = None, playback: str | None = None, *, backend: s
     pcm = np.round(signal * 32767).astype(np.int16)
     for attempt in range(1, attempts + 1):
         # A sound server may start a stream in a burst or a stall; such a run is redone.
-        recorded, jitter, xruns = _play_record(pcm, cap, play, backend, rate, block)
+        recorded, jitter, xruns = _play_record(pcm, cap, play, backend, rate, block, latency)
         m = analyse(pcm / 32768.0, recorded / 32768.0, parts, rate, max_latency)
         if jitter <= _MAX_JITTER_MS and m["correlation"] >= 0.5 and not xruns:
             break
