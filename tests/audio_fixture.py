@@ -129,6 +129,31 @@ class VirtualAudio:
         self._write_asoundrc()
         return dev
 
+    def add_delay_device(self, name: str, latency_ms: int) -> VirtualDevice:
+        """A device whose input hears its output `latency_ms` later: a null sink for
+        playback, a module-loopback (the delay) from its monitor into a second null sink,
+        and that sink's monitor remapped as the capture source."""
+        self._count += 1
+        sink, echo, source = f"oh_sink{self._count}", f"oh_echo{self._count}", f"oh_source{self._count}"
+        dev = VirtualDevice(name, sink, source)
+        dev.modules.append(int(self.pactl(
+            "load-module", "module-null-sink", f"sink_name={sink}",
+            f"sink_properties=\"device.description='{name}'\"")))
+        dev.modules.append(int(self.pactl(
+            "load-module", "module-null-sink", f"sink_name={echo}",
+            f"sink_properties=\"device.description='{name} echo path'\"")))
+        dev.modules.append(int(self.pactl(
+            "load-module", "module-loopback", f"source={sink}.monitor", f"sink={echo}",
+            f"latency_msec={latency_ms}", "adjust_time=0")))
+        dev.modules.append(int(self.pactl(
+            "load-module", "module-remap-source", f"master={echo}.monitor", f"source_name={source}",
+            f"source_properties=\"device.description='{name} microphone'\"")))
+        dev.modules.append(int(self.pactl(
+            "load-module", "module-loopback", f"source={echo}.monitor", "sink=oh_keepalive")))
+        self.devices[name] = dev
+        self._write_asoundrc()
+        return dev
+
     def remove_device(self, name: str) -> None:
         """Unplug: unload the device's modules and drop its ALSA PCM.
 
@@ -137,9 +162,9 @@ class VirtualAudio:
         listing it: the asoundrc entry goes with the modules.
         """
         dev = self.devices.pop(name)
+        self._write_asoundrc()  # as a real unplug: the ALSA card goes first, then the sink
         for module in reversed(dev.modules):
             self.pactl("unload-module", str(module))
-        self._write_asoundrc()
 
     def _write_asoundrc(self) -> None:
         blocks = []
@@ -152,7 +177,11 @@ class VirtualAudio:
                 f'    hint {{ show on description "{dev.name}" }}\n'
                 "}\n"
             )
-        (self.dir / "config" / "alsa" / "asoundrc").write_text("".join(blocks))
+        # Atomically: a scan running meanwhile must see the old file or the new, never half.
+        target = self.dir / "config" / "alsa" / "asoundrc"
+        staging = target.with_suffix(".new")
+        staging.write_text("".join(blocks))
+        os.replace(staging, target)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """offhook.engine: the C core's public Python face (names as in DESIGN.md)."""
 from offhook._aec import EchoCanceller
 from offhook._codecs import Codec
+from offhook._devport import DevicePort
 from offhook._jitter import JitterBuffer, JitterStatus, Playout, TimeScaler
 from offhook._media import MediaEngine, MediaStream
 from offhook._mixer import ConferenceMixer
@@ -51,6 +52,7 @@ __all__ = [
     "Codec",
     "CodecInfo",
     "ConferenceMixer",
+    "DevicePort",
     "DtmfDetector",
     "DtmfEvent",
     "DtmfRtpPacket",

@@ -116,6 +116,11 @@ class DeviceError(OffhookError):
     """An audio device, headset or USB phone cannot be found, opened or used."""
 
 
+class DeviceFormatError(DeviceError, ValueError):
+    """An audio device stream or port was given a rate, channel count, frame length or
+    buffer it cannot use."""
+
+
 class HidDescriptorError(DeviceError, ValueError):
     """A HID report descriptor is malformed or exceeds a limit: `offset` is the byte
     offset of the item at fault (None when the problem is the descriptor as a whole)."""

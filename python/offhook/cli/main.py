@@ -26,6 +26,25 @@ def build_parser() -> argparse.ArgumentParser:
     codecs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     from offhook.cli.calls import add_parsers
     add_parsers(commands)
+
+    backends = ("sounddevice", "pyaudio")
+    devices = commands.add_parser("devices", help="list sound devices (capture and playback)")
+    devices.add_argument("--backend", choices=backends, default="sounddevice",
+                         help="PortAudio binding to list through (default sounddevice)")
+    devices.add_argument("--kind", choices=("input", "output"), default=None,
+                         help="only capture (input) or playback (output) devices")
+    devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    probe = commands.add_parser(
+        "probe", help="measure a device pair: round-trip latency, noise, clipping, echo (+ PNG)")
+    probe.add_argument("--device", metavar="NAME", help="one device for both capture and playback")
+    probe.add_argument("--capture", metavar="NAME", help="capture device (default: --device)")
+    probe.add_argument("--playback", metavar="NAME", help="playback device (default: --device)")
+    probe.add_argument("--backend", choices=backends, default="sounddevice")
+    probe.add_argument("--rate", type=int, default=48000, help="device rate in Hz (default 48000)")
+    probe.add_argument("--out", metavar="DIR", default=None,
+                       help="write report.txt, report.json and probe.png into DIR")
+    probe.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -44,6 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "answer":
         from offhook.cli.calls import run_answer
         return run_answer(args)
+    if args.command == "devices":
+        from offhook.cli.devices import run_devices
+        return run_devices(backend=args.backend, kind=args.kind, as_json=args.json)
+    if args.command == "probe":
+        from offhook.cli.devices import run_probe
+        return run_probe(capture=args.capture or args.device, playback=args.playback or args.device,
+                         backend=args.backend, rate=args.rate, out_dir=args.out, as_json=args.json)
     parser.error(f"unknown command {args.command}")
     return 2
 

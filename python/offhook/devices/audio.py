@@ -49,6 +49,7 @@ __all__ = [
     "list_devices",
     "looks_like_usb_headset",
     "rescan",
+    "streams_open",
 ]
 
 # Words that mark a telephony headset, handset or USB sound device in a device name.
@@ -61,6 +62,9 @@ _HEADSET_WORDS = re.compile(
 
 # PortAudio is not thread-safe around (re)initialisation and enumeration.
 _lock = threading.Lock()
+# PortAudio streams offhook holds open (offhook.devices.stream): a re-initialisation
+# would close them under their owners, so rescan() refuses while any is open.
+_open_streams = 0
 
 
 def looks_like_usb_headset(name: str) -> bool:
@@ -227,13 +231,31 @@ def find_device(name: str, kind: str = "input", backend: str = "sounddevice",
     raise DeviceNotFoundError(message, name=name, kind=kind, available=available)
 
 
+def streams_open() -> int:
+    """How many PortAudio streams offhook's device streams hold open in this process."""
+    return _open_streams
+
+
+def _track_stream(delta: int) -> None:
+    global _open_streams
+    with _lock:
+        _open_streams += delta
+
+
 def rescan() -> None:
     """Make PortAudio build its device list again (after a device was added or removed).
 
     Re-initialises sounddevice's PortAudio session, which also serves PyAudio (the
-    library is shared).  Closes every open PortAudio stream in the process.
+    library is shared).  A re-initialisation closes every PortAudio stream of the
+    process, so this raises DeviceError while offhook device streams are open
+    (:func:`streams_open`); ``offhook.devices.monitor`` lists devices in a child
+    process meanwhile.
     """
     with _lock:
+        if _open_streams:
+            raise DeviceError(
+                f"cannot rescan audio devices while {_open_streams} offhook device stream(s) are "
+                "open: PortAudio's re-initialisation would close them; stop the streams first")
         try:
             import sounddevice as sd
         except (ImportError, OSError):
