@@ -62,7 +62,23 @@
  * the delay since the SR on CLOCK_MONOTONIC). Removing a stream (or
  * destroying the engine) sends RR + SDES + BYE.
  *
- * Limits (this is the first slice of the engine): no SRTP, mixer or device
+ * SRTP. With keys, send_rtp and the RTCP sender protect in place (pkt and
+ * rtcp_buf have OH_SRTP_MAX_OVERHEAD spare), and on_datagram unprotects in
+ * place in the receive buffer before any other check, so forged or replayed
+ * packets are counted and never latch, feed statistics or reach playout.
+ * libsrtp2 allocates one stream context per new authenticated remote SSRC
+ * (once, on the media thread); nothing else on the path allocates.
+ *
+ * Events. A single-producer (media thread), single-consumer (callers,
+ * serialised by ev_mu) ring of oh_engine_event with C11 acquire/release
+ * indices, and an eventfd written after each push; the reader clears the
+ * eventfd before reading the ring, so a push never goes unsignalled. A full
+ * ring drops the new event and counts it: the media thread never waits.
+ * RTP timeouts are checked once per tick against the last accepted RTP
+ * arrival; the wait restarts when the stream starts receiving again (hold
+ * ends) or its remote changes.
+ *
+ * Limits (this is the first slice of the engine): no mixer or device
  * rings yet; telephone-event packets feed the interarrival jitter like
  * audio (their timestamps repeat, so jitter reads high during DTMF); no re-latching on a new source; one
  * codec per stream for its lifetime; WAV file I/O happens on the media
@@ -78,6 +94,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -89,6 +106,7 @@
 #include "offhook/oh_dtmf_rtp.h"
 #include "offhook/oh_playout.h"
 #include "offhook/oh_resampler.h"
+#include "offhook/oh_srtp.h"
 #include "offhook/oh_tone.h"
 #include "oh_alloc.h"
 
@@ -98,6 +116,7 @@
 #define RESYNC_TICKS 10
 #define DTMF_GAP_MS 60    /* audio between two queued digits */
 #define RTCP_BUF 1024     /* SR + one block + SDES + BYE with a reason fit easily */
+#define RTCP_BUF_CAP (RTCP_BUF + OH_SRTP_MAX_OVERHEAD)
 
 enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2 };
 
@@ -119,8 +138,11 @@ typedef struct source {
     wav_src *wav;
 } source;
 
+struct oh_engine;
+
 typedef struct stream {
     int id;
+    struct oh_engine *eng;      /* for events */
     int fd;
     int local_port;
     oh_engine_direction dir;
@@ -173,7 +195,17 @@ typedef struct stream {
     char cname[OH_ENGINE_CNAME_LEN];
     size_t cname_len;
     uint64_t packets_at_report; /* RTP packets sent when the last report went out */
-    uint8_t *rtcp_buf;
+    uint8_t *rtcp_buf;          /* RTCP_BUF_CAP: room for the SRTCP trailer */
+
+    oh_srtp *srtp;              /* NULL: plain RTP */
+
+    uint32_t cand_ssrc;         /* a new SSRC from the latched address, on its way to re-latching */
+    uint16_t cand_seq;
+    int cand_count;
+
+    int rtp_timeout_ms;         /* 0: off */
+    double last_rtp_ms;         /* < 0: start the wait at the next tick */
+    int timed_out;
 } stream;
 
 enum cmd_type {
@@ -222,7 +254,39 @@ struct oh_engine {
     int stop;
     struct timespec t0;
     oh_engine_stats st;
+
+    /* events: a lock-free SPSC ring, the media thread writes, poll_events reads */
+    oh_engine_event *evr;       /* OH_ENGINE_EVENT_QUEUE */
+    _Atomic unsigned ev_head;   /* next to read (the reader's) */
+    _Atomic unsigned ev_tail;   /* next to write (the media thread's) */
+    _Atomic unsigned long long ev_dropped;
+    int ev_fd;                  /* eventfd: readable while events wait */
+    pthread_mutex_t ev_mu;      /* serialises readers only */
+    int ev_mu_ok;
 };
+
+/* Media thread only. Never blocks: a full queue counts the event as dropped. */
+static void push_event(struct oh_engine *e, const oh_engine_event *ev)
+{
+    unsigned tail = atomic_load_explicit(&e->ev_tail, memory_order_relaxed);
+    unsigned head = atomic_load_explicit(&e->ev_head, memory_order_acquire);
+    if (tail - head >= OH_ENGINE_EVENT_QUEUE) {
+        atomic_fetch_add_explicit(&e->ev_dropped, 1, memory_order_relaxed);
+        return;
+    }
+    e->evr[tail % OH_ENGINE_EVENT_QUEUE] = *ev;
+    atomic_store_explicit(&e->ev_tail, tail + 1, memory_order_release);
+    uint64_t one = 1;
+    ssize_t w = write(e->ev_fd, &one, sizeof one);
+    (void)w; /* fails only when the counter is saturated: it is readable then anyway */
+}
+
+static void stream_event(stream *s, int type, oh_engine_event *ev)
+{
+    ev->type = type;
+    ev->stream_id = s->id;
+    push_event(s->eng, ev);
+}
 
 /* ---- time ---- */
 
@@ -468,6 +532,7 @@ static void stream_free(stream *s)
     oh_dtmf_rtp_sender_destroy(s->dtx);
     oh_dtmf_rtp_receiver_destroy(s->drx);
     oh_free(s->rtcp_buf);
+    oh_srtp_destroy(s->srtp);
     oh_resampler_destroy(s->rs_send);
     oh_resampler_destroy(s->rs_recv);
     oh_free(s->eng_buf);
@@ -546,7 +611,8 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         cfg->direction > OH_ENGINE_INACTIVE || (int)cfg->codec.id < 0 || (int)cfg->codec.id >= OH_CODEC_COUNT ||
         cfg->dtmf_payload_type < -1 || cfg->dtmf_payload_type > 127 ||
         cfg->dtmf_payload_type == cfg->payload_type || cfg->rtcp_interval_ms < 100 ||
-        cfg->rtcp_interval_ms > 60000 || memchr(cfg->cname, 0, sizeof cfg->cname) == NULL)
+        cfg->rtcp_interval_ms > 60000 || memchr(cfg->cname, 0, sizeof cfg->cname) == NULL ||
+        (cfg->rtp_timeout_ms != 0 && (cfg->rtp_timeout_ms < 100 || cfg->rtp_timeout_ms > 3600000)))
         return OH_EINVAL;
     struct sockaddr_storage local;
     socklen_t local_len;
@@ -564,6 +630,8 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     s->next_rtcp_ms = -1.0;
     s->rng = random64() | 1;
     s->st.rtcp.rtt_ms = -1.0;
+    s->rtp_timeout_ms = cfg->rtp_timeout_ms;
+    s->last_rtp_ms = -1.0;
     oh_status st = OH_OK;
     if (cfg->remote_addr[0]) {
         st = parse_addr(cfg->remote_addr, cfg->remote_port, &s->remote, &s->remote_len);
@@ -640,13 +708,13 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     s->payload_cap = oh_codec_max_payload(s->enc, (size_t)s->codec_frame);
     if (s->payload_cap < 16)
         s->payload_cap = 16;
-    s->pkt_cap = s->payload_cap + OH_RTP_MAX_HEADER;
+    s->pkt_cap = s->payload_cap + OH_RTP_MAX_HEADER + OH_SRTP_MAX_OVERHEAD;
     s->eng_buf = oh_alloc(((size_t)eng->frame + 8) * sizeof *s->eng_buf);
     s->codec_buf = oh_alloc(s->codec_buf_cap * sizeof *s->codec_buf);
     s->dec_buf = oh_alloc(s->dec_cap * sizeof *s->dec_buf);
     s->payload = oh_alloc(s->payload_cap);
     s->pkt = oh_alloc(s->pkt_cap);
-    s->rtcp_buf = oh_alloc(RTCP_BUF);
+    s->rtcp_buf = oh_alloc(RTCP_BUF_CAP);
     if (!s->eng_buf || !s->codec_buf || !s->dec_buf || !s->payload || !s->pkt || !s->rtcp_buf) {
         stream_free(s);
         return OH_ENOMEM;
@@ -655,6 +723,13 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         oh_codec_max_payload(s->enc, (size_t)s->codec_frame) == 0) {
         stream_free(s);
         return OH_EUNSUPPORTED;
+    }
+    if (cfg->srtp) {
+        if ((st = oh_srtp_create(&cfg->srtp_keys, &s->srtp)) != OH_OK) {
+            stream_free(s);
+            return st;
+        }
+        s->st.srtp = 1;
     }
 
     s->fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -702,6 +777,7 @@ static void stream_snapshot(const stream *s, oh_engine_stream_stats *out)
     oh_playout_get_stats(s->pl, &out->playout);
     out->recorded_frames = s->rec ? oh_wav_writer_frames(s->rec) : 0;
     out->dtmf_pending = s->dq_len + (s->dtx && oh_dtmf_rtp_sender_busy(s->dtx));
+    out->rtp_timed_out = s->timed_out;
 }
 
 static void apply(oh_engine *e, cmd *c)
@@ -725,12 +801,18 @@ static void apply(oh_engine *e, cmd *c)
         s->remote = c->addr;
         s->remote_len = c->addr_len;
         s->latched = 0;
+        s->cand_count = 0;
         oh_rtp_source_reset(s->rtp_src);
         s->talkspurt = 1;
+        s->last_rtp_ms = -1.0;
+        s->timed_out = 0;
         break;
     case CMD_SET_DIR:
-        if (receives((oh_engine_direction)c->dir) && !receives(s->dir))
+        if (receives((oh_engine_direction)c->dir) && !receives(s->dir)) {
             oh_playout_reset(s->pl); /* hold ends: old timing means nothing now */
+            s->last_rtp_ms = -1.0;   /* and the timeout watch starts again */
+            s->timed_out = 0;
+        }
         s->dir = (oh_engine_direction)c->dir;
         break;
     case CMD_SET_SOURCE: {
@@ -753,6 +835,7 @@ static void apply(oh_engine *e, cmd *c)
     case CMD_ENGINE_STATS:
         *c->estats = e->st;
         c->estats->streams = e->n_active;
+        c->estats->events_dropped = atomic_load_explicit(&e->ev_dropped, memory_order_relaxed);
         break;
     case CMD_STOP:
         e->stop = 1;
@@ -818,15 +901,21 @@ static void on_event(stream *s, const oh_rtp_header *h, const uint8_t *buf, size
     if (!(r & OH_DTMF_RTP_END))
         return;
     s->st.dtmf_received++;
+    char d = oh_dtmf_rtp_digit(rep.event);
+    oh_engine_event e;
+    memset(&e, 0, sizeof e);
+    e.digit = d ? d : '?';
+    e.event = rep.event;
+    e.duration_ms = (int)((uint64_t)rep.duration * 1000u / s->rtp_clock);
+    stream_event(s, OH_ENGINE_EV_DTMF, &e);
     if (s->evq_len == OH_ENGINE_DTMF_QUEUE) {
         s->st.dtmf_dropped++;
         return;
     }
-    char d = oh_dtmf_rtp_digit(rep.event);
     oh_engine_dtmf_event *ev = &s->evq[(s->evq_head + s->evq_len++) % OH_ENGINE_DTMF_QUEUE];
-    ev->digit = d ? d : '?';
-    ev->event = rep.event;
-    ev->duration_ms = (int)((uint64_t)rep.duration * 1000u / s->rtp_clock);
+    ev->digit = e.digit;
+    ev->event = e.event;
+    ev->duration_ms = e.duration_ms;
 }
 
 static void on_rtcp(stream *s, const uint8_t *buf, size_t n, const struct sockaddr_storage *from,
@@ -873,10 +962,17 @@ static void on_rtcp(stream *s, const uint8_t *buf, size_t n, const struct sockad
     if (info.has_bye) {
         for (int i = 0; i < info.bye_count; i++) {
             if (!s->latched || info.bye_ssrcs[i] == peer) {
-                r->bye = 1;
                 size_t len = info.reason_len;
                 memcpy(r->bye_reason, info.reason, len);
                 r->bye_reason[len] = 0;
+                if (!r->bye) {
+                    oh_engine_event ev;
+                    memset(&ev, 0, sizeof ev);
+                    ev.ssrc = info.bye_ssrcs[i];
+                    memcpy(ev.reason, info.reason, len);
+                    stream_event(s, OH_ENGINE_EV_BYE, &ev);
+                }
+                r->bye = 1;
                 break;
             }
         }
@@ -920,6 +1016,31 @@ static size_t build_rtcp(stream *s, double now_ms, int bye)
     return (size_t)len;
 }
 
+static void count_srtp_refusal(stream *s, oh_pkt_defect d)
+{
+    if (d == OH_PKT_AUTH_FAIL)
+        s->st.srtp_auth_failed++;
+    else if (d == OH_PKT_REPLAY)
+        s->st.srtp_replayed++;
+    else
+        s->st.srtp_failed++;
+}
+
+/* SRTCP-protects the len bytes of rtcp_buf in place when the stream runs
+ * SRTP; the length to send, 0 when it cannot be protected. */
+static size_t protect_rtcp(stream *s, size_t len)
+{
+    if (!s->srtp || len == 0)
+        return len;
+    oh_pkt_defect d = OH_PKT_OK;
+    int n = oh_srtp_protect_rtcp(s->srtp, s->rtcp_buf, len, s->rtcp_buf, RTCP_BUF_CAP, &d);
+    if (n < 0) {
+        s->st.srtp_failed++;
+        return 0;
+    }
+    return (size_t)n;
+}
+
 /* U(0.5, 1.5) x the interval (RFC 3550 6.3.1), from the stream's own xorshift. */
 static double rtcp_interval(stream *s)
 {
@@ -941,7 +1062,7 @@ static void rtcp_tick(stream *s, double now_ms)
     if (now_ms < s->next_rtcp_ms)
         return;
     s->next_rtcp_ms = now_ms + rtcp_interval(s);
-    size_t len = build_rtcp(s, now_ms, 0);
+    size_t len = protect_rtcp(s, build_rtcp(s, now_ms, 0));
     if (len && sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (struct sockaddr *)&s->remote, s->remote_len) ==
                    (ssize_t)len)
         s->st.rtcp.sent++;
@@ -952,7 +1073,7 @@ static void send_bye(stream *s)
 {
     if (s->remote_len == 0 || s->fd < 0)
         return;
-    size_t len = build_rtcp(s, 0.0, 1);
+    size_t len = protect_rtcp(s, build_rtcp(s, 0.0, 1));
     if (len)
         (void)sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (struct sockaddr *)&s->remote, s->remote_len);
 }
@@ -962,6 +1083,15 @@ static void send_rtp(stream *s, int plen)
     if (plen < 0) {
         s->st.send_errors++;
         return;
+    }
+    if (s->srtp) {
+        oh_pkt_defect d = OH_PKT_OK;
+        plen = oh_srtp_protect(s->srtp, s->pkt, (size_t)plen, s->pkt, s->pkt_cap, &d);
+        if (plen < 0) {
+            s->st.srtp_failed++;
+            s->st.send_errors++;
+            return;
+        }
     }
     ssize_t sent = sendto(s->fd, s->pkt, (size_t)plen, MSG_DONTWAIT, (struct sockaddr *)&s->remote,
                           s->remote_len);
@@ -1008,12 +1138,77 @@ static int dtmf_tick(oh_engine *e, stream *s)
     return 1;
 }
 
-static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct sockaddr_storage *from,
+/* RTP (not an event) from the peer arrived: the timeout watch restarts. */
+static void rtp_arrived(stream *s, uint32_t ssrc, double arrival_ms)
+{
+    if (s->timed_out) {
+        s->timed_out = 0;
+        oh_engine_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.ssrc = ssrc;
+        ev.silent_ms = (int)(arrival_ms - s->last_rtp_ms);
+        stream_event(s, OH_ENGINE_EV_RTP_RESUMED, &ev);
+    }
+    s->last_rtp_ms = arrival_ms;
+}
+
+/* A packet from the latched address with another SSRC: the peer may have
+ * restarted its stream (a new SSRC after a re-INVITE or a transfer, RFC 3550
+ * 8.2). OH_ENGINE_RELATCH_PACKETS in sequence, with nothing from the latched
+ * SSRC in between, move the latch; a stray from another address never does.
+ * 1 when this packet re-latched the stream. */
+static int try_relatch(stream *s, const oh_rtp_header *h)
+{
+    if (s->cand_count > 0 && h->ssrc == s->cand_ssrc && h->seq == (uint16_t)(s->cand_seq + 1)) {
+        s->cand_count++;
+    } else {
+        s->cand_ssrc = h->ssrc;
+        s->cand_count = 1;
+    }
+    s->cand_seq = h->seq;
+    if (s->cand_count < OH_ENGINE_RELATCH_PACKETS)
+        return 0;
+    oh_engine_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.old_ssrc = s->latched_ssrc;
+    ev.ssrc = h->ssrc;
+    s->latched_ssrc = h->ssrc;
+    s->cand_count = 0;
+    s->st.ssrc_changes++;
+    oh_rtp_source_reset(s->rtp_src);
+    if (s->drx)
+        oh_dtmf_rtp_receiver_reset(s->drx);
+    stream_event(s, OH_ENGINE_EV_SSRC_CHANGE, &ev);
+    return 1;
+}
+
+static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr_storage *from,
                         double arrival_ms)
 {
     if (oh_rtp_is_rtcp(buf, n)) {
+        if (s->srtp) {
+            oh_pkt_defect d = OH_PKT_OK;
+            int m = oh_srtp_unprotect_rtcp(s->srtp, buf, n, &d);
+            if (m < 0) {
+                s->st.rtcp_received++;
+                count_srtp_refusal(s, d);
+                return;
+            }
+            n = (size_t)m;
+        }
         on_rtcp(s, buf, n, from, arrival_ms);
         return;
+    }
+    if (s->srtp) {
+        /* Before anything else, so only authenticated packets can latch (and
+         * the rollover counter follows the peer even while on hold). */
+        oh_pkt_defect d = OH_PKT_OK;
+        int m = oh_srtp_unprotect(s->srtp, buf, n, &d);
+        if (m < 0) {
+            count_srtp_refusal(s, d);
+            return;
+        }
+        n = (size_t)m;
     }
     if (!receives(s->dir)) {
         s->st.dropped_inactive++;
@@ -1036,13 +1231,21 @@ static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct so
         oh_rtp_source_reset(s->rtp_src);
         if (s->drx)
             oh_dtmf_rtp_receiver_reset(s->drx);
-    } else if (h.ssrc != s->latched_ssrc || !same_addr(from, &s->latched_addr)) {
+    } else if (!same_addr(from, &s->latched_addr)) {
         s->st.dropped_stray++;
         return;
+    } else if (h.ssrc != s->latched_ssrc) {
+        if (!try_relatch(s, &h)) {
+            s->st.dropped_stray++;
+            return;
+        }
+    } else {
+        s->cand_count = 0;
     }
     int v = oh_rtp_source_update(s->rtp_src, h.seq, h.ssrc, h.timestamp, arrival_ms);
     if (v < 0 || v == OH_RTP_SEQ_BAD)
         return; /* counted by the source as bad_seq */
+    rtp_arrived(s, h.ssrc, arrival_ms);
     if (is_event) {
         on_event(s, &h, buf, n);
         return;
@@ -1078,6 +1281,17 @@ static void stream_tick(oh_engine *e, stream *s, double now_ms)
 {
     size_t frame = (size_t)e->frame;
     s->st.ticks++;
+    if (s->rtp_timeout_ms > 0 && receives(s->dir)) {
+        if (s->last_rtp_ms < 0) {
+            s->last_rtp_ms = now_ms;
+        } else if (!s->timed_out && now_ms - s->last_rtp_ms >= s->rtp_timeout_ms) {
+            s->timed_out = 1;
+            oh_engine_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.silent_ms = (int)(now_ms - s->last_rtp_ms);
+            stream_event(s, OH_ENGINE_EV_RTP_TIMEOUT, &ev);
+        }
+    }
     if (receives(s->dir)) {
         oh_jitter_status js;
         int got = oh_playout_get(s->pl, now_ms, s->dec_buf, s->dec_cap, &js);
@@ -1195,6 +1409,7 @@ void oh_engine_stream_config_default(oh_engine_stream_config *cfg)
     cfg->direction = OH_ENGINE_SENDRECV;
     cfg->dtmf_payload_type = 101;
     cfg->rtcp_interval_ms = 5000;
+    oh_srtp_config_default(&cfg->srtp_keys); /* used only when srtp = 1 */
 }
 
 static void engine_free(oh_engine *e)
@@ -1208,6 +1423,11 @@ static void engine_free(oh_engine *e)
     }
     if (e->efd >= 0)
         close(e->efd);
+    if (e->ev_fd >= 0)
+        close(e->ev_fd);
+    if (e->ev_mu_ok)
+        pthread_mutex_destroy(&e->ev_mu);
+    oh_free(e->evr);
     if (e->cv_ok)
         pthread_cond_destroy(&e->cv);
     if (e->mu_ok)
@@ -1237,6 +1457,7 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
         return OH_ENOMEM;
     e->cfg = *cfg;
     e->efd = -1;
+    e->ev_fd = -1;
     e->frame = r * cfg->ptime_ms / 1000;
     size_t n = (size_t)cfg->max_streams;
     e->registry = oh_alloc(n * sizeof *e->registry);
@@ -1244,7 +1465,8 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->active = oh_alloc(n * sizeof *e->active);
     e->pfds = oh_alloc((n + 1) * sizeof *e->pfds);
     e->rx = oh_alloc(RX_BUF_BYTES);
-    if (!e->registry || !e->generation || !e->active || !e->pfds || !e->rx) {
+    e->evr = oh_alloc(OH_ENGINE_EVENT_QUEUE * sizeof *e->evr);
+    if (!e->registry || !e->generation || !e->active || !e->pfds || !e->rx || !e->evr) {
         engine_free(e);
         return OH_ENOMEM;
     }
@@ -1264,8 +1486,14 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
         return OH_EIO;
     }
     e->cv_ok = 1;
+    if (pthread_mutex_init(&e->ev_mu, NULL) != 0) {
+        engine_free(e);
+        return OH_EIO;
+    }
+    e->ev_mu_ok = 1;
     e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (e->efd < 0) {
+    e->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (e->efd < 0 || e->ev_fd < 0) {
         engine_free(e);
         return OH_EIO;
     }
@@ -1350,6 +1578,7 @@ oh_status oh_engine_stream_add(oh_engine *e, const oh_engine_stream_config *cfg,
     }
     e->generation[slot] = (e->generation[slot] + 1) & 0x3FFFF; /* ids stay positive ints */
     s->id = (int)(e->generation[slot] << ID_SLOT_BITS) | slot;
+    s->eng = e;
     e->registry[slot] = s;
     cmd c = {.type = CMD_ADD, .s = s};
     run_command(e, &c);
@@ -1607,4 +1836,37 @@ oh_status oh_engine_stream_dtmf_events(oh_engine *e, int id, oh_engine_dtmf_even
     }
     pthread_mutex_unlock(&e->mu);
     return s ? OH_OK : OH_EINVAL;
+}
+
+int oh_engine_event_fd(oh_engine *e)
+{
+    return e ? e->ev_fd : -1;
+}
+
+oh_status oh_engine_poll_events(oh_engine *e, oh_engine_event *out, int cap, int *n)
+{
+    if (n)
+        *n = 0;
+    if (!e || !out || cap < 0 || !n)
+        return OH_EINVAL;
+    pthread_mutex_lock(&e->ev_mu);
+    /* Reset the eventfd before reading the ring: an event pushed after this
+     * point makes it readable again, so no wake-up is lost. */
+    uint64_t v;
+    ssize_t r = read(e->ev_fd, &v, sizeof v);
+    (void)r; /* EAGAIN: nothing was signalled */
+    unsigned head = atomic_load_explicit(&e->ev_head, memory_order_relaxed);
+    unsigned tail = atomic_load_explicit(&e->ev_tail, memory_order_acquire);
+    int k = 0;
+    while (head != tail && k < cap)
+        out[k++] = e->evr[head++ % OH_ENGINE_EVENT_QUEUE];
+    atomic_store_explicit(&e->ev_head, head, memory_order_release);
+    if (head != tail) {
+        uint64_t one = 1; /* more than cap waited: stay readable */
+        ssize_t w = write(e->ev_fd, &one, sizeof one);
+        (void)w;
+    }
+    pthread_mutex_unlock(&e->ev_mu);
+    *n = k;
+    return OH_OK;
 }

@@ -3,11 +3,20 @@ import os
 from types import TracebackType
 from typing import Any, Literal
 
+from offhook.media.events import MediaEvent
+from offhook.media.srtp import SrtpParams
+
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 _Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
+# srtp= of add_stream: SrtpParams, or a dict with the same fields:
+#   {"suite": "AES_CM_128_HMAC_SHA1_80" | "AES_CM_128_HMAC_SHA1_32" | "AEAD_AES_128_GCM",
+#    "local_key": base64 key||salt we send with (RFC 4568 inline key),
+#    "remote_key": base64 key||salt the peer sends with}
+_Srtp = SrtpParams | dict[str, str | bytes] | None
 
 DIRECTIONS: tuple[str, ...]
 DEFAULT_DYNAMIC_PT: int
+RELATCH_PACKETS: int
 
 class MediaEngine:
     sample_rate: int
@@ -20,11 +29,15 @@ class MediaEngine:
     def closed(self) -> bool: ...
     def close(self) -> None: ...
     def stats(self) -> dict[str, int]: ...
+    @property
+    def event_fd(self) -> int: ...
+    def events(self) -> list[MediaEvent]: ...
     def add_stream(self, local: tuple[str, int] = ("127.0.0.1", 0),
                    remote: tuple[str, int] | None = None, codec: str = "PCMU",
                    payload_type: int | None = None, direction: _Direction = "sendrecv",
-                   srtp: object = None, *, dtmf_payload_type: int | None = 101,
-                   rtcp_interval_ms: int = 5000, cname: str | None = None) -> MediaStream: ...
+                   srtp: _Srtp = None, *, dtmf_payload_type: int | None = 101,
+                   rtcp_interval_ms: int = 5000, cname: str | None = None,
+                   rtp_timeout_ms: int | None = None) -> MediaStream: ...
 
 class MediaStream:
     local_port: int
@@ -32,6 +45,7 @@ class MediaStream:
     payload_type: int
     direction: str
     dtmf_payload_type: int | None
+    srtp_suite: str | None
     def __enter__(self) -> MediaStream: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None: ...

@@ -2,7 +2,7 @@
 from offhook._aec import EchoCanceller
 from offhook._codecs import Codec
 from offhook._jitter import JitterBuffer, JitterStatus, Playout, TimeScaler
-from offhook._media import MediaEngine, MediaStream
+from offhook._media import RELATCH_PACKETS, MediaEngine, MediaStream
 from offhook._mixer import ConferenceMixer
 from offhook._resample import Resampler
 from offhook._rtp import (
@@ -43,10 +43,12 @@ from offhook._rtp import (
 )
 from offhook._wav import WavReader, WavWriter
 from offhook.media.codecs import CODECS, CodecInfo, codec
+from offhook.media.srtp import SrtpParams, new_srtp_key
 from offhook.media.tones import DtmfDetector, DtmfEvent, ToneGenerator, ToneSegment, dtmf_tones
 
 __all__ = [
     "CODECS",
+    "RELATCH_PACKETS",
     "SRTP_SUITES",
     "Codec",
     "CodecInfo",
@@ -73,6 +75,7 @@ __all__ = [
     "SdesCrypto",
     "SenderInfo",
     "SeqVerdict",
+    "SrtpParams",
     "SrtpSession",
     "TelephoneEvent",
     "TimeScaler",
@@ -87,6 +90,7 @@ __all__ = [
     "encode_telephone_event",
     "format_sdes_crypto",
     "is_rtcp",
+    "new_srtp_key",
     "ntp_from_unix_ms",
     "ntp_middle",
     "parse_rtcp",
