@@ -20,6 +20,7 @@ configuration. Loopback only by intent: it is one Python thread.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import random
 import select
@@ -141,10 +142,8 @@ class ImpairmentRelay:
                     break  # an ICMP error from an earlier send
                 if src[:2] == self.dest:
                     if self._back is not None:
-                        try:
+                        with contextlib.suppress(OSError):
                             self._sock.sendto(data, self._back)
-                        except OSError:
-                            pass
                 else:
                     self._back = (src[0], src[1])
                     self._schedule(data, time.monotonic())
