@@ -80,8 +80,9 @@
  *
  * Limits (this is the first slice of the engine): no mixer or device
  * rings yet; telephone-event packets feed the interarrival jitter like
- * audio (their timestamps repeat, so jitter reads high during DTMF); no re-latching on a new source; one
- * codec per stream for its lifetime; WAV file I/O happens on the media
+ * audio (their timestamps repeat, so jitter reads high during DTMF); re-latching
+ * follows a new SSRC from the latched address only (never a new address); a
+ * codec change with another RTP clock restarts the receive statistics; WAV file I/O happens on the media
  * thread; ppoll() over all sockets (epoll would scale better past a few
  * hundred streams). */
 #define _GNU_SOURCE
@@ -147,6 +148,7 @@ typedef struct stream {
     int local_port;
     oh_engine_direction dir;
     int payload_type;
+    oh_codec_id codec_id;
     struct sockaddr_storage remote;
     socklen_t remote_len;       /* 0: no remote */
 
@@ -210,8 +212,10 @@ typedef struct stream {
 
 enum cmd_type {
     CMD_ADD, CMD_REMOVE, CMD_SET_REMOTE, CMD_SET_DIR, CMD_SET_SOURCE, CMD_SET_RECORD,
-    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN
+    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN, CMD_SET_CODEC
 };
+
+struct codec_parts;
 
 typedef struct cmd {
     enum cmd_type type;
@@ -228,6 +232,7 @@ typedef struct cmd {
     int duration_ms;
     oh_engine_dtmf_event *events; /* CMD_DTMF_DRAIN: room for n_cap */
     int n_cap;
+    struct codec_parts *parts;  /* CMD_SET_CODEC: in, the new codec's; out, the old */
     oh_status result;
 } cmd;
 
@@ -603,6 +608,163 @@ static int codec_rate_for(oh_codec_id id, int engine_rate)
     return 0;
 }
 
+/* Everything a stream's codec decides: built by the calling thread, handed to
+ * the media thread whole (stream_create, or CMD_SET_CODEC, which swaps it in
+ * and hands back the old one to free). rtp_src, dtx and drx depend only on
+ * the RTP clock: a codec change at the same clock keeps the stream's (NULL
+ * here), so RFC 3550 statistics and a digit in flight carry on. */
+typedef struct codec_parts {
+    oh_codec *enc;
+    oh_playout *pl;
+    oh_resampler *rs_send, *rs_recv;
+    oh_rtp_source *rtp_src;
+    oh_dtmf_rtp_sender *dtx;
+    oh_dtmf_rtp_receiver *drx;
+    int16_t *codec_buf;
+    size_t codec_buf_cap;
+    int16_t *dec_buf;
+    size_t dec_cap;
+    uint8_t *payload;
+    size_t payload_cap;
+    uint8_t *pkt;
+    size_t pkt_cap;
+    int codec_frame;
+    uint32_t rtp_samples;
+    uint32_t rtp_clock;
+    int payload_type;
+    oh_codec_id codec_id;
+} codec_parts;
+
+static void codec_parts_free(codec_parts *p)
+{
+    oh_codec_destroy(p->enc);
+    oh_playout_destroy(p->pl);
+    oh_resampler_destroy(p->rs_send);
+    oh_resampler_destroy(p->rs_recv);
+    oh_rtp_source_destroy(p->rtp_src);
+    oh_dtmf_rtp_sender_destroy(p->dtx);
+    oh_dtmf_rtp_receiver_destroy(p->drx);
+    oh_free(p->codec_buf);
+    oh_free(p->dec_buf);
+    oh_free(p->payload);
+    oh_free(p->pkt);
+    memset(p, 0, sizeof *p);
+}
+
+/* keep_clock: the RTP clock of the stream's current rtp_src/dtx/drx (kept
+ * when the new codec has the same), 0 to make them. */
+static oh_status codec_parts_create(const oh_engine *eng, const oh_codec_config *codec, int payload_type,
+                                    int dtmf_pt, uint32_t keep_clock, codec_parts *p)
+{
+    memset(p, 0, sizeof *p);
+    if ((int)codec->id < 0 || (int)codec->id >= OH_CODEC_COUNT || payload_type < 0 || payload_type > 127 ||
+        payload_type == dtmf_pt)
+        return OH_EINVAL;
+    oh_codec_config ccfg = *codec;
+    if (ccfg.sample_rate == 0)
+        ccfg.sample_rate = codec_rate_for(ccfg.id, eng->cfg.sample_rate);
+    int crate = ccfg.sample_rate;
+    oh_playout_config pcfg;
+    oh_playout_config_default(&pcfg, ccfg.id);
+    pcfg.codec = ccfg;
+    pcfg.jitter.frame_ms = eng->cfg.ptime_ms;
+    /* Playout happens on tick boundaries, so the delay a packet sees is its
+     * arrival phase against our tick: a target below one tick lets packets
+     * arriving near the boundary flip between "in time" and "one tick late",
+     * and each flip costs an expansion and an acceleration (measured on
+     * loopback: ~15 % of ticks time-scaled, wideband PESQ 3.0 -> 1.9). One
+     * tick of minimum buffering removes that. */
+    pcfg.jitter.min_delay_ms = eng->cfg.ptime_ms;
+    if (ccfg.id == OH_CODEC_OPUS)
+        pcfg.jitter.max_payload = 1276; /* RFC 6716: the largest Opus frame */
+    int clock = pcfg.jitter.clock_rate;
+    p->codec_id = ccfg.id;
+    p->payload_type = payload_type;
+    p->rtp_clock = (uint32_t)clock;
+    p->codec_frame = crate * eng->cfg.ptime_ms / 1000;
+    p->rtp_samples = (uint32_t)(clock * eng->cfg.ptime_ms / 1000);
+    oh_status st;
+    if ((st = oh_codec_create(&ccfg, &p->enc)) != OH_OK || (st = oh_playout_create(&pcfg, &p->pl)) != OH_OK ||
+        (st = make_resampler(eng->cfg.sample_rate, crate, &p->rs_send)) != OH_OK ||
+        (st = make_resampler(crate, eng->cfg.sample_rate, &p->rs_recv)) != OH_OK)
+        goto fail;
+    if ((uint32_t)clock != keep_clock) {
+        oh_rtp_source_config rcfg;
+        oh_rtp_source_config_default(&rcfg);
+        rcfg.clock_rate = clock;
+        if ((st = oh_rtp_source_create(&rcfg, &p->rtp_src)) != OH_OK)
+            goto fail;
+        if (dtmf_pt >= 0) {
+            oh_dtmf_rtp_sender_config dcfg;
+            oh_dtmf_rtp_sender_config_default(&dcfg);
+            dcfg.clock_rate = clock; /* RFC 4733 2.1: the event clock is the audio's */
+            dcfg.ptime_ms = eng->cfg.ptime_ms;
+            if ((st = oh_dtmf_rtp_sender_create(&dcfg, &p->dtx)) != OH_OK ||
+                (st = oh_dtmf_rtp_receiver_create(&p->drx)) != OH_OK)
+                goto fail;
+        }
+    }
+    p->codec_buf_cap = (size_t)p->codec_frame + 8;
+    if (p->rs_send && oh_resampler_max_output(p->rs_send, (size_t)eng->frame) + 8 > p->codec_buf_cap)
+        p->codec_buf_cap = oh_resampler_max_output(p->rs_send, (size_t)eng->frame) + 8;
+    p->dec_cap = oh_playout_frame_samples(p->pl);
+    p->payload_cap = oh_codec_max_payload(p->enc, (size_t)p->codec_frame);
+    if (p->payload_cap < 16)
+        p->payload_cap = 16;
+    p->pkt_cap = p->payload_cap + OH_RTP_MAX_HEADER + OH_SRTP_MAX_OVERHEAD;
+    p->codec_buf = oh_alloc(p->codec_buf_cap * sizeof *p->codec_buf);
+    p->dec_buf = oh_alloc(p->dec_cap * sizeof *p->dec_buf);
+    p->payload = oh_alloc(p->payload_cap);
+    p->pkt = oh_alloc(p->pkt_cap);
+    if (!p->codec_buf || !p->dec_buf || !p->payload || !p->pkt) {
+        st = OH_ENOMEM;
+        goto fail;
+    }
+    if ((size_t)p->codec_frame * 1000 != (size_t)crate * (size_t)eng->cfg.ptime_ms ||
+        oh_codec_max_payload(p->enc, (size_t)p->codec_frame) == 0) {
+        st = OH_EUNSUPPORTED;
+        goto fail;
+    }
+    return OH_OK;
+fail:
+    codec_parts_free(p);
+    return st;
+}
+
+#define SWAP(a, b)                                                                                        \
+    do {                                                                                                  \
+        __typeof__(a) swap_tmp_ = (a);                                                                    \
+        (a) = (b);                                                                                        \
+        (b) = swap_tmp_;                                                                                  \
+    } while (0)
+
+/* Swaps p's parts into s; p gets the replaced ones (to free). */
+static void codec_parts_swap(stream *s, codec_parts *p)
+{
+    SWAP(s->enc, p->enc);
+    SWAP(s->pl, p->pl);
+    SWAP(s->rs_send, p->rs_send);
+    SWAP(s->rs_recv, p->rs_recv);
+    if (p->rtp_src) {
+        SWAP(s->rtp_src, p->rtp_src);
+        SWAP(s->dtx, p->dtx);
+        SWAP(s->drx, p->drx);
+    }
+    SWAP(s->codec_buf, p->codec_buf);
+    SWAP(s->codec_buf_cap, p->codec_buf_cap);
+    SWAP(s->dec_buf, p->dec_buf);
+    SWAP(s->dec_cap, p->dec_cap);
+    SWAP(s->payload, p->payload);
+    SWAP(s->payload_cap, p->payload_cap);
+    SWAP(s->pkt, p->pkt);
+    SWAP(s->pkt_cap, p->pkt_cap);
+    SWAP(s->codec_frame, p->codec_frame);
+    SWAP(s->rtp_samples, p->rtp_samples);
+    SWAP(s->rtp_clock, p->rtp_clock);
+    SWAP(s->payload_type, p->payload_type);
+    SWAP(s->codec_id, p->codec_id);
+}
+
 static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_config *cfg, stream **out,
                                int *sys_errno)
 {
@@ -623,7 +785,6 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         return OH_ENOMEM;
     s->fd = -1;
     s->dir = cfg->direction;
-    s->payload_type = cfg->payload_type;
     s->talkspurt = 1;
     s->dtmf_pt = cfg->dtmf_payload_type;
     s->rtcp_interval_ms = cfg->rtcp_interval_ms;
@@ -640,89 +801,35 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
             return OH_EINVAL;
         }
     }
-
-    oh_codec_config ccfg = cfg->codec;
-    if (ccfg.sample_rate == 0)
-        ccfg.sample_rate = codec_rate_for(ccfg.id, eng->cfg.sample_rate);
-    int crate = ccfg.sample_rate;
-    oh_playout_config pcfg;
-    oh_playout_config_default(&pcfg, ccfg.id);
-    pcfg.codec = ccfg;
-    pcfg.jitter.frame_ms = eng->cfg.ptime_ms;
-    /* Playout happens on tick boundaries, so the delay a packet sees is its
-     * arrival phase against our tick: a target below one tick lets packets
-     * arriving near the boundary flip between "in time" and "one tick late",
-     * and each flip costs an expansion and an acceleration (measured on
-     * loopback: ~15 % of ticks time-scaled, wideband PESQ 3.0 -> 1.9). One
-     * tick of minimum buffering removes that. */
-    pcfg.jitter.min_delay_ms = eng->cfg.ptime_ms;
-    if (ccfg.id == OH_CODEC_OPUS)
-        pcfg.jitter.max_payload = 1276; /* RFC 6716: the largest Opus frame */
-    int clock = pcfg.jitter.clock_rate;
-    s->codec_frame = crate * eng->cfg.ptime_ms / 1000;
-    s->rtp_samples = (uint32_t)(clock * eng->cfg.ptime_ms / 1000);
-
-    if ((st = oh_codec_create(&ccfg, &s->enc)) != OH_OK || (st = oh_playout_create(&pcfg, &s->pl)) != OH_OK) {
+    codec_parts parts;
+    if ((st = codec_parts_create(eng, &cfg->codec, cfg->payload_type, s->dtmf_pt, 0, &parts)) != OH_OK) {
         stream_free(s);
         return st;
     }
+    codec_parts_swap(s, &parts); /* parts now holds the stream's NULLs */
+
     oh_rtp_sender_config scfg;
     oh_rtp_sender_config_default(&scfg);
     scfg.ssrc = cfg->ssrc ? cfg->ssrc : (uint32_t)random64();
     if (!scfg.ssrc)
         scfg.ssrc = 1;
     scfg.payload_type = cfg->payload_type;
-    scfg.clock_rate = clock;
+    scfg.clock_rate = (int)s->rtp_clock;
     scfg.seed = random64();
-    oh_rtp_source_config rcfg;
-    oh_rtp_source_config_default(&rcfg);
-    rcfg.clock_rate = clock;
-    if ((st = oh_rtp_sender_create(&scfg, &s->sender)) != OH_OK ||
-        (st = oh_rtp_source_create(&rcfg, &s->rtp_src)) != OH_OK ||
-        (st = make_resampler(eng->cfg.sample_rate, crate, &s->rs_send)) != OH_OK ||
-        (st = make_resampler(crate, eng->cfg.sample_rate, &s->rs_recv)) != OH_OK) {
+    if ((st = oh_rtp_sender_create(&scfg, &s->sender)) != OH_OK) {
         stream_free(s);
         return st;
     }
     s->st.local_ssrc = scfg.ssrc;
-    s->rtp_clock = (uint32_t)clock;
     if (cfg->cname[0])
         s->cname_len = (size_t)snprintf(s->cname, sizeof s->cname, "%s", cfg->cname);
     else
         s->cname_len = (size_t)snprintf(s->cname, sizeof s->cname, "offhook-%08x", (unsigned)scfg.ssrc);
-    if (s->dtmf_pt >= 0) {
-        oh_dtmf_rtp_sender_config dcfg;
-        oh_dtmf_rtp_sender_config_default(&dcfg);
-        dcfg.clock_rate = clock; /* RFC 4733 2.1: the event clock is the audio's */
-        dcfg.ptime_ms = eng->cfg.ptime_ms;
-        if ((st = oh_dtmf_rtp_sender_create(&dcfg, &s->dtx)) != OH_OK ||
-            (st = oh_dtmf_rtp_receiver_create(&s->drx)) != OH_OK) {
-            stream_free(s);
-            return st;
-        }
-    }
-    s->codec_buf_cap = (size_t)s->codec_frame + 8;
-    if (s->rs_send && oh_resampler_max_output(s->rs_send, (size_t)eng->frame) + 8 > s->codec_buf_cap)
-        s->codec_buf_cap = oh_resampler_max_output(s->rs_send, (size_t)eng->frame) + 8;
-    s->dec_cap = oh_playout_frame_samples(s->pl);
-    s->payload_cap = oh_codec_max_payload(s->enc, (size_t)s->codec_frame);
-    if (s->payload_cap < 16)
-        s->payload_cap = 16;
-    s->pkt_cap = s->payload_cap + OH_RTP_MAX_HEADER + OH_SRTP_MAX_OVERHEAD;
     s->eng_buf = oh_alloc(((size_t)eng->frame + 8) * sizeof *s->eng_buf);
-    s->codec_buf = oh_alloc(s->codec_buf_cap * sizeof *s->codec_buf);
-    s->dec_buf = oh_alloc(s->dec_cap * sizeof *s->dec_buf);
-    s->payload = oh_alloc(s->payload_cap);
-    s->pkt = oh_alloc(s->pkt_cap);
     s->rtcp_buf = oh_alloc(RTCP_BUF_CAP);
-    if (!s->eng_buf || !s->codec_buf || !s->dec_buf || !s->payload || !s->pkt || !s->rtcp_buf) {
+    if (!s->eng_buf || !s->rtcp_buf) {
         stream_free(s);
         return OH_ENOMEM;
-    }
-    if ((size_t)s->codec_frame * 1000 != (size_t)crate * (size_t)eng->cfg.ptime_ms ||
-        oh_codec_max_payload(s->enc, (size_t)s->codec_frame) == 0) {
-        stream_free(s);
-        return OH_EUNSUPPORTED;
     }
     if (cfg->srtp) {
         if ((st = oh_srtp_create(&cfg->srtp_keys, &s->srtp)) != OH_OK) {
@@ -851,6 +958,11 @@ static void apply(oh_engine *e, cmd *c)
             s->dq_ms[k] = c->duration_ms;
         }
         c->result = OH_OK;
+        break;
+    case CMD_SET_CODEC:
+        codec_parts_swap(s, c->parts);
+        oh_rtp_sender_set_payload_type(s->sender, s->payload_type);
+        s->talkspurt = 1; /* a new codec starts a talkspurt (the marker tells the peer) */
         break;
     case CMD_DTMF_DRAIN:
         c->n = 0;
@@ -1869,4 +1981,34 @@ oh_status oh_engine_poll_events(oh_engine *e, oh_engine_event *out, int cap, int
     pthread_mutex_unlock(&e->ev_mu);
     *n = k;
     return OH_OK;
+}
+
+oh_status oh_engine_stream_set_codec(oh_engine *e, int id, const oh_codec_config *codec, int payload_type)
+{
+    if (!e || !codec || payload_type < 0 || payload_type > 127)
+        return OH_EINVAL;
+    pthread_mutex_lock(&e->mu);
+    stream *s = lookup(e, id);
+    uint32_t clock = s ? s->rtp_clock : 0; /* written only by CMD_SET_CODEC, under mu */
+    int dtmf_pt = s ? s->dtmf_pt : -1;
+    pthread_mutex_unlock(&e->mu);
+    if (!s)
+        return OH_EINVAL;
+    /* Built outside the lock, so no other caller (nor the media thread
+     * taking a command) waits for codec creation. */
+    codec_parts parts;
+    oh_status st = codec_parts_create(e, codec, payload_type, dtmf_pt, clock, &parts);
+    if (st != OH_OK)
+        return st;
+    pthread_mutex_lock(&e->mu);
+    s = lookup(e, id);
+    if (!s || s->rtp_clock != clock) {
+        st = s ? OH_ESTATE : OH_EINVAL; /* closed, or changed by another thread meanwhile */
+    } else {
+        cmd c = {.type = CMD_SET_CODEC, .s = s, .parts = &parts};
+        run_command(e, &c);
+    }
+    pthread_mutex_unlock(&e->mu);
+    codec_parts_free(&parts); /* the replaced parts, or the unused new ones */
+    return st;
 }

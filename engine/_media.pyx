@@ -11,7 +11,7 @@ from libc.string cimport memcpy, memset, strncpy
 
 cimport oh_engine as c
 from oh_srtp cimport oh_srtp_suite
-from oh_codec cimport oh_codec_config_default, oh_codec_id
+from oh_codec cimport oh_codec_config, oh_codec_config_default, oh_codec_id
 from oh_status cimport OH_EBUFSIZE, OH_EINVAL, OH_EIO, OH_ENOMEM, OH_ESTATE, OH_EUNSUPPORTED, oh_strerror
 from oh_wav cimport oh_wav_error
 
@@ -457,13 +457,23 @@ cdef class MediaStream:
             st = c.oh_engine_stream_stop_recording(eng, self._id, &err)
         _check_wav(st, &err, "recording")
 
-    def update(self, *, remote=None, direction=None, codec=None):
-        """Changes the remote address (clears the source latch) and/or the direction
-        while the stream runs. Changing the codec is not supported yet."""
+    def update(self, *, remote=None, direction=None, codec=None, payload_type=None):
+        """Changes, while the stream runs: the remote address (clears the source latch),
+        the direction (hold: "sendonly", "inactive"), and/or the codec with its payload
+        type (default: the codec's static one, opus 111). After a codec change the
+        stream sends the new payload type at once and drops the old one on receipt."""
         cdef c.oh_engine *eng = self._get()
+        cdef oh_codec_config ccfg
+        if payload_type is not None and codec is None:
+            raise ValueError("payload_type is changed together with codec: update(codec=..., payload_type=...)")
         if codec is not None:
-            raise NotImplementedError("changing a stream's codec is not in the media engine yet: "
-                                      "close the stream and add a new one")
+            info = _lookup_codec(codec)
+            if payload_type is None:
+                payload_type = info.payload_type if info.payload_type is not None else DEFAULT_DYNAMIC_PT
+            if (not isinstance(payload_type, int) or isinstance(payload_type, bool)
+                    or not 0 <= payload_type <= 127 or payload_type == self.dtmf_payload_type):
+                raise ValueError(f"payload_type must be an int 0..127 other than the DTMF payload type "
+                                 f"{self.dtmf_payload_type}, got {payload_type!r}")
         cdef int d = -1
         if direction is not None:
             d = _direction(direction)
@@ -483,6 +493,17 @@ cdef class MediaStream:
                 st = c.oh_engine_stream_set_direction(eng, self._id, <c.oh_engine_direction>d)
             _check(st, "update")
             self.direction = direction
+        cdef int pt
+        if codec is not None:
+            oh_codec_config_default(&ccfg, <oh_codec_id><int>info.codec_id)
+            pt = payload_type
+            with nogil:
+                st = c.oh_engine_stream_set_codec(eng, self._id, &ccfg, pt)
+            if st == OH_EUNSUPPORTED:
+                raise MediaError(f"update: {info.name} cannot run with {self._engine.ptime} ms packets")
+            _check(st, "update")
+            self.codec = info.name
+            self.payload_type = payload_type
 
     def stats(self):
         """Counters of the stream: packets/bytes sent and received, drops by reason,

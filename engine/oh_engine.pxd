@@ -136,6 +136,8 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_local_port(oh_engine *eng, int id, int *port) nogil
     oh_status oh_engine_stream_set_remote(oh_engine *eng, int id, const char *addr, int port) nogil
     oh_status oh_engine_stream_set_direction(oh_engine *eng, int id, oh_engine_direction dir) nogil
+    oh_status oh_engine_stream_set_codec(oh_engine *eng, int id, const oh_codec_config *codec,
+                                         int payload_type) nogil
     oh_status oh_engine_stream_play_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
     oh_status oh_engine_stream_play_tone(oh_engine *eng, int id, int freq_hz, double level_dbm0) nogil
     oh_status oh_engine_stream_play_silence(oh_engine *eng, int id) nogil

@@ -328,8 +328,12 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         with pytest.raises(ValueError,
                            match=re.escape("tone frequency must be 1..7999 Hz at 16000 Hz, got 9000")):
             s.play_tone(9000)
-        with pytest.raises(NotImplementedError, match="changing a stream's codec"):
-            s.update(codec="PCMA")
+        with pytest.raises(CodecError, match="unknown codec 'G729'"):
+            s.update(codec="G729")
+        with pytest.raises(ValueError, match="payload_type is changed together with codec"):
+            s.update(payload_type=8)
+        with pytest.raises(ValueError, match="other than the DTMF payload type 101, got 101"):
+            s.update(codec="opus", payload_type=101)
         with pytest.raises(ValueError, match="must be a numeric IP address"):
             s.update(remote=("::1", 4000))
         with pytest.raises(TypeError, match=re.escape("made by MediaEngine.add_stream")):

@@ -459,6 +459,19 @@ static void test_srtp_and_events(void)
     CHECK(sa.srtp == 1 && sa.packets_received > 20 && sa.srtp_auth_failed == 0 && sa.srtp_replayed == 0);
     CHECK(sa.rtcp.received >= 1 && sa.rtcp.invalid == 0 && sa.rtcp.peer_reports >= 1);
     CHECK(!sa.rtp_timed_out);
+    /* Both switch to G.722 mid-call: audio keeps flowing with the new payload type */
+    oh_codec_config g722;
+    oh_codec_config_default(&g722, OH_CODEC_G722);
+    CHECK_STATUS(oh_engine_stream_set_codec(a, ia, &g722, 101), OH_EINVAL); /* the DTMF PT */
+    CHECK_STATUS(oh_engine_stream_set_codec(a, 12345, &g722, 9), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_set_codec(a, ia, &g722, 9), OH_OK);
+    CHECK_STATUS(oh_engine_stream_set_codec(b, ib, &g722, 9), OH_OK);
+    uint64_t before = sa.packets_received;
+    sleep_ms(400);
+    CHECK_STATUS(oh_engine_stream_get_stats(a, ia, &sa), OH_OK);
+    printf("codec switch: %d more packets, %d of the old payload type dropped\n",
+           (int)(sa.packets_received - before), (int)sa.dropped_payload_type);
+    CHECK(sa.packets_received >= before + 15 && sa.dropped_payload_type <= 3 && sa.srtp_auth_failed == 0);
     /* B goes on hold: A's timeout fires once */
     CHECK_STATUS(oh_engine_stream_set_direction(b, ib, OH_ENGINE_RECVONLY), OH_OK);
     CHECK(wait_event(a, OH_ENGINE_EV_RTP_TIMEOUT, &ev, 2000) == 1);

@@ -15,8 +15,8 @@
  * payload type is dropped (dropped_payload_type). The first valid packet
  * latches the stream on its source address and SSRC; later packets from
  * another address or SSRC are dropped and counted (dropped_stray), which is
- * what stops RTP injection and "RTP bleed". Re-latching is not done yet:
- * update(remote=...) on the stream clears the latch.
+ * what stops RTP injection and "RTP bleed". A new SSRC from the latched
+ * address re-latches (below); set_remote clears the latch.
  *
  * Threads: oh_engine_create starts the media thread; it is the only thread
  * the core starts. Every other function may be called from any thread but
@@ -248,6 +248,16 @@ oh_status oh_engine_stream_local_port(oh_engine *eng, int id, int *port);
 /* New remote address ("" = none: stop sending); clears the latch. */
 oh_status oh_engine_stream_set_remote(oh_engine *eng, int id, const char *addr, int port);
 oh_status oh_engine_stream_set_direction(oh_engine *eng, int id, oh_engine_direction dir);
+/* Switches the stream to another codec and payload type while it runs (after
+ * an SDP re-offer). The new codec, playout and resamplers are built by the
+ * calling thread and swapped in between two ticks; the next packet carries
+ * the new payload type with the marker bit, and packets of the old payload
+ * type that still arrive are dropped (dropped_payload_type). SSRC, sequence
+ * numbers and, when the RTP clock rate stays the same, the RFC 3550
+ * receive statistics carry on. OH_EINVAL for a bad codec or payload type
+ * (or the stream's DTMF one), OH_EUNSUPPORTED when the codec cannot run at
+ * the engine's ptime, OH_ENOMEM. */
+oh_status oh_engine_stream_set_codec(oh_engine *eng, int id, const oh_codec_config *codec, int payload_type);
 
 /* Sources. play_wav reads a WAV once from its start (looping off; silence
  * after its end), any rate 8000..48000 Hz, channels mixed down to mono. */
