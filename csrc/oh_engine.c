@@ -3,12 +3,23 @@
  * Clock. The thread keeps an absolute deadline on CLOCK_MONOTONIC and adds
  * exactly ptime to it after each tick, so ticks never drift however long
  * processing takes (a relative sleep would add the processing time every
- * tick). Between ticks it waits in ppoll() on every stream's socket and an
- * eventfd, with the time left to the deadline as timeout, so packets are
- * read (and time-stamped for the jitter estimate) as they arrive rather
- * than once per tick; when ppoll times out, clock_nanosleep(TIMER_ABSTIME)
- * covers whatever is left of the deadline (timer slack can wake ppoll a
- * little early). A tick that starts more than one ptime late is counted; more
+ * tick). Between ticks it waits in epoll_wait() on every stream's socket, the
+ * command eventfd and a timerfd armed with the absolute deadline
+ * (TFD_TIMER_ABSTIME), so packets are read (and time-stamped for the jitter
+ * estimate) as they arrive rather than once per tick, and a wake-up costs
+ * in proportion to the sockets that are ready, not to the streams open (the
+ * ppoll() this replaced rescanned every socket on each wake-up). A ready
+ * socket is read with one recvmmsg() of up to RX_BURST datagrams, which
+ * also tells that it is empty without the extra EAGAIN read a recvfrom()
+ * loop needs; epoll is level-triggered, so a socket with more waiting is
+ * reported again at the next wait and no stream starves the others. Each
+ * stream owns its socket (symmetric RTP), so sends cannot be batched across
+ * streams with sendmmsg(); a stream sends one packet per tick.
+ * A tick runs the send half of every stream first (source, encode, sendto),
+ * then the receive half (playout, decode, sink), so a packet leaves as soon
+ * after the deadline as the sends before it allow; the delay from the
+ * deadline to each sendto is measured (send_lag in oh_engine_stats).
+ * A tick that starts more than one ptime late is counted; more
  * than ten ptimes late (the process was stopped, the machine suspended), the
  * clock jumps ahead instead of running a burst of catch-up ticks.
  *
@@ -92,7 +103,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -111,15 +123,18 @@
 #include "offhook/oh_tone.h"
 #include "oh_alloc.h"
 
-#define RX_BUF_BYTES 65536
-#define RX_BURST 64       /* datagrams read per socket per wake-up, so no stream starves the others */
+#define RX_SLOT 4096      /* bytes per received datagram (larger ones are truncated: dropped_invalid) */
+#define RX_BURST 16       /* datagrams read per socket per wake-up (one recvmmsg) */
+#define EP_BATCH 256      /* epoll events taken per wait */
+#define EV_TAG_CMD ((uint64_t)1)
+#define EV_TAG_TIMER ((uint64_t)2)
 #define ID_SLOT_BITS 12   /* id = generation << 12 | slot (OH_ENGINE_MAX_STREAMS = 4096) */
 #define RESYNC_TICKS 10
 #define DTMF_GAP_MS 60    /* audio between two queued digits */
 #define RTCP_BUF 1024     /* SR + one block + SDES + BYE with a reason fit easily */
 #define RTCP_BUF_CAP (RTCP_BUF + OH_SRTP_MAX_OVERHEAD)
 
-enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2 };
+enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2, SRC_ECHO = 3 };
 
 typedef struct wav_src {
     oh_wav_reader *reader;
@@ -161,6 +176,7 @@ typedef struct stream {
     int codec_frame;            /* codec-rate samples per tick */
     uint32_t rtp_samples;       /* RTP timestamp units per tick */
     int16_t *eng_buf;           /* engine frame */
+    int16_t *echo_buf;          /* engine frame: what was received last tick (SRC_ECHO) */
     int16_t *codec_buf;         /* codec frame (+ resampler slack) */
     size_t codec_buf_cap;
     int16_t *dec_buf;           /* one playout tick */
@@ -254,10 +270,18 @@ struct oh_engine {
     /* the media thread's own */
     stream **active;
     int n_active;
-    struct pollfd *pfds;        /* [0] eventfd, then one per active stream */
-    uint8_t *rx;
+    int epfd;                   /* epoll: the eventfd, the timerfd, each active stream's socket */
+    int tfd;                    /* timerfd on CLOCK_MONOTONIC, armed at the next deadline */
+    struct epoll_event *epev;   /* EP_BATCH */
+    uint8_t *rx;                /* RX_BURST x RX_SLOT */
+    struct mmsghdr *rx_msgs;    /* RX_BURST */
+    struct iovec *rx_iov;       /* RX_BURST */
+    struct sockaddr_storage *rx_from; /* RX_BURST */
     int stop;
     struct timespec t0;
+    struct timespec deadline;   /* of the tick being run */
+    double lag_sum, lag_max;    /* deadline -> sendto, since the last get_stats */
+    uint64_t lag_n;
     oh_engine_stats st;
 
     /* events: a lock-free SPSC ring, the media thread writes, poll_events reads */
@@ -541,6 +565,7 @@ static void stream_free(stream *s)
     oh_resampler_destroy(s->rs_send);
     oh_resampler_destroy(s->rs_recv);
     oh_free(s->eng_buf);
+    oh_free(s->echo_buf);
     oh_free(s->codec_buf);
     oh_free(s->dec_buf);
     oh_free(s->payload);
@@ -677,6 +702,11 @@ static oh_status codec_parts_create(const oh_engine *eng, const oh_codec_config 
     pcfg.jitter.min_delay_ms = eng->cfg.ptime_ms;
     if (ccfg.id == OH_CODEC_OPUS)
         pcfg.jitter.max_payload = 1276; /* RFC 6716: the largest Opus frame */
+    /* Room for the playout's largest delay (max_delay_ms, 1 s) in packets of
+     * one tick, not the default's 128 at any ptime: the packet store is
+     * most of a stream's memory (128 x 512 bytes), and half of it is never
+     * used at 20 ms. */
+    pcfg.jitter.capacity = eng->cfg.ptime_ms == 20 ? 64 : 128;
     int clock = pcfg.jitter.clock_rate;
     p->codec_id = ccfg.id;
     p->payload_type = payload_type;
@@ -826,8 +856,9 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     else
         s->cname_len = (size_t)snprintf(s->cname, sizeof s->cname, "offhook-%08x", (unsigned)scfg.ssrc);
     s->eng_buf = oh_alloc(((size_t)eng->frame + 8) * sizeof *s->eng_buf);
+    s->echo_buf = oh_alloc((size_t)eng->frame * sizeof *s->echo_buf);
     s->rtcp_buf = oh_alloc(RTCP_BUF_CAP);
-    if (!s->eng_buf || !s->rtcp_buf) {
+    if (!s->eng_buf || !s->echo_buf || !s->rtcp_buf) {
         stream_free(s);
         return OH_ENOMEM;
     }
@@ -862,15 +893,15 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
 
 /* ---- the media thread ---- */
 
-static void rebuild_poll(oh_engine *e)
+/* Stream tags are their pointers; the eventfd and timerfd use small values
+ * no allocation can have. */
+static int watch(int epfd, int fd, uint64_t tag)
 {
-    e->pfds[0].fd = e->efd;
-    e->pfds[0].events = POLLIN;
-    for (int i = 0; i < e->n_active; i++) {
-        e->pfds[i + 1].fd = e->active[i]->fd;
-        e->pfds[i + 1].events = POLLIN;
-        e->pfds[i + 1].revents = 0;
-    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static void stream_snapshot(const stream *s, oh_engine_stream_stats *out)
@@ -892,8 +923,12 @@ static void apply(oh_engine *e, cmd *c)
     stream *s = c->s;
     switch (c->type) {
     case CMD_ADD:
+        if (watch(e->epfd, s->fd, (uint64_t)(uintptr_t)s) != 0) {
+            c->result = OH_EIO; /* the caller frees the stream */
+            break;
+        }
         e->active[e->n_active++] = s;
-        rebuild_poll(e);
+        c->result = OH_OK;
         break;
     case CMD_REMOVE:
         for (int i = 0; i < e->n_active; i++) {
@@ -902,7 +937,7 @@ static void apply(oh_engine *e, cmd *c)
                 break;
             }
         }
-        rebuild_poll(e);
+        epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
         break;
     case CMD_SET_REMOTE:
         s->remote = c->addr;
@@ -924,6 +959,8 @@ static void apply(oh_engine *e, cmd *c)
         break;
     case CMD_SET_SOURCE: {
         source old = s->src;
+        if (c->src.kind == SRC_ECHO)
+            memset(s->echo_buf, 0, (size_t)e->frame * sizeof *s->echo_buf);
         s->src = c->src;
         c->src = old;
         s->st.source_done = 0;
@@ -943,6 +980,11 @@ static void apply(oh_engine *e, cmd *c)
         *c->estats = e->st;
         c->estats->streams = e->n_active;
         c->estats->events_dropped = atomic_load_explicit(&e->ev_dropped, memory_order_relaxed);
+        c->estats->send_lag_ms_mean = e->lag_n ? e->lag_sum / (double)e->lag_n : 0.0;
+        c->estats->send_lag_ms_max = e->lag_max;
+        c->estats->send_lag_samples = e->lag_n;
+        e->lag_sum = e->lag_max = 0.0;
+        e->lag_n = 0;
         break;
     case CMD_STOP:
         e->stop = 1;
@@ -1210,6 +1252,14 @@ static void send_rtp(stream *s, int plen)
     if (sent == plen) {
         s->st.packets_sent++;
         s->st.bytes_sent += (uint64_t)plen;
+        struct oh_engine *e = s->eng;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double lag = ms_between(&e->deadline, &now);
+        e->lag_sum += lag;
+        e->lag_n++;
+        if (lag > e->lag_max)
+            e->lag_max = lag;
     } else {
         s->st.send_errors++;
     }
@@ -1372,28 +1422,42 @@ static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr
 static void drain_socket(oh_engine *e, stream *s)
 {
     for (int k = 0; k < RX_BURST; k++) {
-        struct sockaddr_storage from;
-        socklen_t flen = sizeof from;
-        memset(&from, 0, sizeof from);
-        ssize_t n = recvfrom(s->fd, e->rx, RX_BUF_BYTES, MSG_DONTWAIT | MSG_TRUNC,
-                             (struct sockaddr *)&from, &flen);
-        if (n < 0)
-            return; /* EAGAIN, or an ICMP error reported on the socket: nothing to read */
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (n > RX_BUF_BYTES) {
+        e->rx_msgs[k].msg_hdr.msg_namelen = sizeof e->rx_from[k];
+        e->rx_msgs[k].msg_hdr.msg_flags = 0;
+        e->rx_msgs[k].msg_len = 0;
+    }
+    int n = recvmmsg(s->fd, e->rx_msgs, RX_BURST, MSG_DONTWAIT, NULL);
+    if (n <= 0)
+        return; /* EAGAIN, or an ICMP error reported on the socket: nothing to read */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double arrival = ms_between(&e->t0, &now);
+    for (int k = 0; k < n; k++) {
+        if (e->rx_msgs[k].msg_hdr.msg_flags & MSG_TRUNC) {
             s->st.dropped_invalid++;
             continue;
         }
-        on_datagram(s, e->rx, (size_t)n, &from, ms_between(&e->t0, &now));
+        on_datagram(s, e->rx + (size_t)k * RX_SLOT, e->rx_msgs[k].msg_len, &e->rx_from[k], arrival);
     }
 }
 
-static void stream_tick(oh_engine *e, stream *s, double now_ms)
+/* The receive half of a tick: one tick of playout to the sink. */
+static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
 {
     size_t frame = (size_t)e->frame;
     s->st.ticks++;
-    if (s->rtp_timeout_ms > 0 && receives(s->dir)) {
+    int echo = s->src.kind == SRC_ECHO;
+    if (!receives(s->dir)) {
+        if (echo)
+            memset(s->echo_buf, 0, frame * sizeof *s->echo_buf);
+        if (s->rec) {
+            memset(s->eng_buf, 0, frame * sizeof *s->eng_buf);
+            if (!s->rec_failed && oh_wav_writer_write(s->rec, s->eng_buf, frame) != OH_OK)
+                s->rec_failed = 1;
+        }
+        return; /* nothing to play out: an idle half costs nothing more */
+    }
+    if (s->rtp_timeout_ms > 0) {
         if (s->last_rtp_ms < 0) {
             s->last_rtp_ms = now_ms;
         } else if (!s->timed_out && now_ms - s->last_rtp_ms >= s->rtp_timeout_ms) {
@@ -1404,27 +1468,35 @@ static void stream_tick(oh_engine *e, stream *s, double now_ms)
             stream_event(s, OH_ENGINE_EV_RTP_TIMEOUT, &ev);
         }
     }
-    if (receives(s->dir)) {
-        oh_jitter_status js;
-        int got = oh_playout_get(s->pl, now_ms, s->dec_buf, s->dec_cap, &js);
-        if (got < 0) {
-            memset(s->dec_buf, 0, s->dec_cap * sizeof *s->dec_buf);
-            got = (int)s->dec_cap;
-        }
-        convert(s->rs_recv, s->dec_buf, (size_t)got, s->eng_buf, frame + 8, frame);
-    } else {
-        memset(s->eng_buf, 0, frame * sizeof *s->eng_buf);
+    oh_jitter_status js;
+    int got = oh_playout_get(s->pl, now_ms, s->dec_buf, s->dec_cap, &js);
+    if (got < 0) {
+        memset(s->dec_buf, 0, s->dec_cap * sizeof *s->dec_buf);
+        got = (int)s->dec_cap;
     }
+    if (!s->rec && !echo)
+        return; /* decoded (the playout's state and statistics advance); no sink needs the PCM */
+    convert(s->rs_recv, s->dec_buf, (size_t)got, s->eng_buf, frame + 8, frame);
+    if (echo)
+        memcpy(s->echo_buf, s->eng_buf, frame * sizeof *s->echo_buf);
     if (s->rec && !s->rec_failed && oh_wav_writer_write(s->rec, s->eng_buf, frame) != OH_OK)
         s->rec_failed = 1; /* the writer keeps the reason; stop_recording reports it */
+}
 
+/* The send half of a tick: source -> encode -> RTP, and RTCP when due. */
+static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
+{
+    size_t frame = (size_t)e->frame;
     rtcp_tick(s, now_ms);
     if (!sends(s->dir) || s->remote_len == 0) {
         oh_rtp_sender_skip(s->sender, s->rtp_samples);
         s->talkspurt = 1;
         return;
     }
-    source_read(&s->src, s->eng_buf, frame, &s->st.source_done);
+    if (s->src.kind == SRC_ECHO)
+        memcpy(s->eng_buf, s->echo_buf, frame * sizeof *s->eng_buf);
+    else
+        source_read(&s->src, s->eng_buf, frame, &s->st.source_done);
     if (dtmf_tick(e, s))
         return; /* the source kept its pace; its audio of this tick is replaced */
     convert(s->rs_send, s->eng_buf, frame, s->codec_buf, s->codec_buf_cap, (size_t)s->codec_frame);
@@ -1441,13 +1513,47 @@ static void stream_tick(oh_engine *e, stream *s, double now_ms)
     send_rtp(s, plen);
 }
 
+static void arm_timer(oh_engine *e, const struct timespec *deadline)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value = *deadline;
+    timerfd_settime(e->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 static void *media_thread(void *arg)
 {
     oh_engine *e = arg;
     struct timespec next = e->t0;
     ts_add_ms(&next, e->cfg.ptime_ms);
+    arm_timer(e, &next);
     while (!e->stop) {
         struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int due = !ts_before(&now, &next);
+        /* Wait for the timer, a socket or a command; when a tick is already
+         * due, only look (timeout 0), so a thread that runs behind still
+         * reads its sockets and takes commands between ticks instead of
+         * running tick after tick while its sockets overflow. */
+        int n = epoll_wait(e->epfd, e->epev, EP_BATCH, due ? 0 : -1);
+        int command = 0;
+        /* Sockets first: a command may remove (and free) a stream of this batch. */
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = e->epev[i].data.u64;
+            if (tag == EV_TAG_CMD) {
+                command = 1;
+            } else if (tag == EV_TAG_TIMER) {
+                uint64_t expirations;
+                ssize_t r = read(e->tfd, &expirations, sizeof expirations);
+                (void)r; /* the clock is read again below */
+            } else {
+                drain_socket(e, (stream *)(uintptr_t)tag);
+            }
+        }
+        if (command)
+            take_command(e);
+        if (e->stop)
+            break;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (!ts_before(&now, &next)) {
             double lag = ms_between(&next, &now);
@@ -1457,35 +1563,16 @@ static void *media_thread(void *arg)
                 next = now;
                 e->st.clock_resyncs++;
             }
+            e->deadline = next;
             double tick_ms = ms_between(&e->t0, &next);
             for (int i = 0; i < e->n_active; i++)
-                stream_tick(e, e->active[i], tick_ms);
+                stream_tick_send(e, e->active[i], tick_ms);
+            for (int i = 0; i < e->n_active; i++)
+                stream_tick_receive(e, e->active[i], tick_ms);
             e->st.ticks++;
             ts_add_ms(&next, e->cfg.ptime_ms);
-            continue;
+            arm_timer(e, &next);
         }
-        double left = ms_between(&now, &next);
-        struct timespec timeout;
-        timeout.tv_sec = (time_t)(left / 1e3);
-        timeout.tv_nsec = (long)((left - (double)timeout.tv_sec * 1e3) * 1e6);
-        if (timeout.tv_nsec < 0)
-            timeout.tv_nsec = 0;
-        if (timeout.tv_nsec > 999999999L)
-            timeout.tv_nsec = 999999999L;
-        int r = ppoll(e->pfds, (nfds_t)e->n_active + 1, &timeout, NULL);
-        if (r == 0) {
-            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
-            }
-            continue;
-        }
-        if (r < 0)
-            continue; /* EINTR */
-        /* Sockets first: a command may remove a stream and reorder the poll set. */
-        for (int i = 0; i < e->n_active; i++)
-            if (e->pfds[i + 1].revents & (POLLIN | POLLERR))
-                drain_socket(e, e->active[i]);
-        if (e->pfds[0].revents & POLLIN)
-            take_command(e);
     }
     return NULL;
 }
@@ -1547,8 +1634,15 @@ static void engine_free(oh_engine *e)
     oh_free(e->registry);
     oh_free(e->generation);
     oh_free(e->active);
-    oh_free(e->pfds);
+    if (e->epfd >= 0)
+        close(e->epfd);
+    if (e->tfd >= 0)
+        close(e->tfd);
+    oh_free(e->epev);
     oh_free(e->rx);
+    oh_free(e->rx_msgs);
+    oh_free(e->rx_iov);
+    oh_free(e->rx_from);
     oh_free(e);
 }
 
@@ -1570,15 +1664,21 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->cfg = *cfg;
     e->efd = -1;
     e->ev_fd = -1;
+    e->epfd = -1;
+    e->tfd = -1;
     e->frame = r * cfg->ptime_ms / 1000;
     size_t n = (size_t)cfg->max_streams;
     e->registry = oh_alloc(n * sizeof *e->registry);
     e->generation = oh_alloc(n * sizeof *e->generation);
     e->active = oh_alloc(n * sizeof *e->active);
-    e->pfds = oh_alloc((n + 1) * sizeof *e->pfds);
-    e->rx = oh_alloc(RX_BUF_BYTES);
+    e->epev = oh_alloc(EP_BATCH * sizeof *e->epev);
+    e->rx = oh_alloc((size_t)RX_BURST * RX_SLOT);
+    e->rx_msgs = oh_alloc(RX_BURST * sizeof *e->rx_msgs);
+    e->rx_iov = oh_alloc(RX_BURST * sizeof *e->rx_iov);
+    e->rx_from = oh_alloc(RX_BURST * sizeof *e->rx_from);
     e->evr = oh_alloc(OH_ENGINE_EVENT_QUEUE * sizeof *e->evr);
-    if (!e->registry || !e->generation || !e->active || !e->pfds || !e->rx || !e->evr) {
+    if (!e->registry || !e->generation || !e->active || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
+        !e->rx_from || !e->evr) {
         engine_free(e);
         return OH_ENOMEM;
     }
@@ -1609,7 +1709,20 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
         engine_free(e);
         return OH_EIO;
     }
-    rebuild_poll(e);
+    for (int k = 0; k < RX_BURST; k++) {
+        e->rx_iov[k].iov_base = e->rx + (size_t)k * RX_SLOT;
+        e->rx_iov[k].iov_len = RX_SLOT;
+        e->rx_msgs[k].msg_hdr.msg_iov = &e->rx_iov[k];
+        e->rx_msgs[k].msg_hdr.msg_iovlen = 1;
+        e->rx_msgs[k].msg_hdr.msg_name = &e->rx_from[k];
+    }
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    e->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (e->epfd < 0 || e->tfd < 0 || watch(e->epfd, e->efd, EV_TAG_CMD) != 0 ||
+        watch(e->epfd, e->tfd, EV_TAG_TIMER) != 0) {
+        engine_free(e);
+        return OH_EIO;
+    }
     clock_gettime(CLOCK_MONOTONIC, &e->t0);
     /* The media thread must not take the process's signals (a Python
      * program's SIGINT belongs to its main thread): block them all in it. */
@@ -1694,6 +1807,14 @@ oh_status oh_engine_stream_add(oh_engine *e, const oh_engine_stream_config *cfg,
     e->registry[slot] = s;
     cmd c = {.type = CMD_ADD, .s = s};
     run_command(e, &c);
+    if (c.result != OH_OK) {
+        e->registry[slot] = NULL;
+        pthread_mutex_unlock(&e->mu);
+        if (sys_errno)
+            *sys_errno = ENOMEM; /* epoll_ctl: out of kernel memory or max_user_watches */
+        stream_free(s);
+        return c.result;
+    }
     pthread_mutex_unlock(&e->mu);
     *id = s->id;
     return OH_OK;
@@ -1820,6 +1941,14 @@ oh_status oh_engine_stream_play_tone(oh_engine *e, int id, int freq_hz, double l
     oh_status st = oh_tone_create(&tcfg, &src.tone);
     if (st != OH_OK)
         return st;
+    return set_source(e, id, &src);
+}
+
+oh_status oh_engine_stream_play_echo(oh_engine *e, int id)
+{
+    if (!e)
+        return OH_EINVAL;
+    source src = {.kind = SRC_ECHO};
     return set_source(e, id, &src);
 }
 

@@ -205,13 +205,18 @@ cdef class MediaEngine:
             c.oh_engine_destroy(eng)
 
     def stats(self):
-        """{"ticks", "late_ticks", "clock_resyncs", "streams"} of the media thread."""
+        """Counters of the media thread: ticks, late_ticks, clock_resyncs, streams,
+        events_dropped, and the send lag (ms from a tick's deadline to each RTP packet's
+        sendto: send_lag_ms_mean, send_lag_ms_max, send_lag_samples) over the packets
+        sent since the previous stats() call."""
         cdef c.oh_engine_stats st
         cdef c.oh_engine *eng = self._get()
         with nogil:
             c.oh_engine_get_stats(eng, &st)
         return {"ticks": st.ticks, "late_ticks": st.late_ticks, "clock_resyncs": st.clock_resyncs,
-                "events_dropped": st.events_dropped, "streams": st.streams}
+                "events_dropped": st.events_dropped, "streams": st.streams,
+                "send_lag_ms_mean": st.send_lag_ms_mean, "send_lag_ms_max": st.send_lag_ms_max,
+                "send_lag_samples": st.send_lag_samples}
 
     @property
     def event_fd(self):
@@ -425,6 +430,15 @@ cdef class MediaStream:
         with nogil:
             st = c.oh_engine_stream_play_tone(eng, self._id, freq_hz, level_dbm0)
         _check(st, "play_tone")
+
+    def play_echo(self):
+        """Sends back what the stream receives, re-encoded, one tick later (an echo test;
+        also what a relaying media server does per call)."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_play_echo(eng, self._id)
+        _check(st, "play_echo")
 
     def play_silence(self):
         """Stops playing: sends silence."""

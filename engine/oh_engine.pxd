@@ -120,6 +120,9 @@ cdef extern from "offhook/oh_engine.h":
         uint64_t late_ticks
         uint64_t clock_resyncs
         uint64_t events_dropped
+        double send_lag_ms_mean
+        double send_lag_ms_max
+        uint64_t send_lag_samples
         int streams
 
     ctypedef struct oh_engine:
@@ -141,6 +144,7 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_play_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
     oh_status oh_engine_stream_play_tone(oh_engine *eng, int id, int freq_hz, double level_dbm0) nogil
     oh_status oh_engine_stream_play_silence(oh_engine *eng, int id) nogil
+    oh_status oh_engine_stream_play_echo(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
     oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err) nogil
     oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats) nogil

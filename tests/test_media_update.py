@@ -122,3 +122,18 @@ def test_hold_inactive_sends_nothing_and_sendonly_plays_nothing(tmp_path):
     assert rms(talking) > 3000 and share(talking, 2000) > 0.9
     assert rms(sendonly) == 0.0  # silence, not B's tone
     assert rms(resumed) > 3000 and share(resumed, 2000) > 0.9
+
+
+def test_echo_sends_back_what_it_receives(tmp_path):
+    with eng.MediaEngine(RATE, 20) as a, eng.MediaEngine(8000, 20) as b:
+        sa, sb = pair(a, b, "G722")
+        sb.play_echo()
+        sa.play_tone(1000, -10)
+        sa.record_wav(tmp_path / "a.wav")
+        time.sleep(0.8)
+        sa.stop_recording()
+        st_b = sb.stats()
+        rec = read_wav(tmp_path / "a.wav", sample_rate=RATE, channels=1).samples
+    tail = rec[RATE // 3:]
+    assert rms(tail) > 3000 and share(tail, 1000) > 0.9  # the tone came back
+    assert st_b["packets_sent"] >= 30 and st_b["packets_received"] >= 30

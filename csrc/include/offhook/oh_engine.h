@@ -211,6 +211,13 @@ typedef struct oh_engine_stats {
     uint64_t late_ticks;     /* ticks that started more than one tick late */
     uint64_t clock_resyncs;  /* times the clock jumped ahead instead of catching up */
     uint64_t events_dropped; /* events lost because the queue (OH_ENGINE_EVENT_QUEUE) was full */
+    /* Send lag: from a tick's deadline to each RTP packet handed to sendto
+     * (ms), over the packets sent since the previous oh_engine_get_stats
+     * (which restarts the window). With a frame captured just before a
+     * deadline, this is what the engine adds on top of one ptime. */
+    double send_lag_ms_mean;
+    double send_lag_ms_max;
+    uint64_t send_lag_samples;
     int streams;
 } oh_engine_stats;
 
@@ -265,6 +272,10 @@ oh_status oh_engine_stream_play_wav(oh_engine *eng, int id, const char *path, oh
 /* A steady sine of freq_hz (below half the engine rate) at level_dbm0 (-60..0). */
 oh_status oh_engine_stream_play_tone(oh_engine *eng, int id, int freq_hz, double level_dbm0);
 oh_status oh_engine_stream_play_silence(oh_engine *eng, int id);
+/* Sends back what the stream receives (decoded, re-encoded with the stream's
+ * codec, one tick later): an echo test, and the relaying work a media
+ * server does per call. */
+oh_status oh_engine_stream_play_echo(oh_engine *eng, int id);
 
 /* Sink: records what the stream receives (16-bit mono at the engine rate),
  * replacing (and finalising) any previous recording. */
