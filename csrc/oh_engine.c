@@ -89,8 +89,12 @@
  * arrival; the wait restarts when the stream starts receiving again (hold
  * ends) or its remote changes.
  *
- * Limits (this is the first slice of the engine): no mixer or device
- * rings yet; telephone-event packets feed the interarrival jitter like
+ * Conference. One oh_mixer per engine; a stream that joined puts the PCM it
+ * received each tick, the mix runs once after every stream's receive half,
+ * and the send half of the next tick sends the stream's mix-minus output in
+ * place of its source (one tick of added delay through the bridge).
+ *
+ * Limits: no device rings (local audio port) or echo canceller yet; telephone-event packets feed the interarrival jitter like
  * audio (their timestamps repeat, so jitter reads high during DTMF); re-latching
  * follows a new SSRC from the latched address only (never a new address); a
  * codec change with another RTP clock restarts the receive statistics; WAV file I/O happens on the media
@@ -117,6 +121,7 @@
 #include <unistd.h>
 
 #include "offhook/oh_dtmf_rtp.h"
+#include "offhook/oh_mixer.h"
 #include "offhook/oh_playout.h"
 #include "offhook/oh_resampler.h"
 #include "offhook/oh_srtp.h"
@@ -216,6 +221,7 @@ typedef struct stream {
     uint8_t *rtcp_buf;          /* RTCP_BUF_CAP: room for the SRTCP trailer */
 
     oh_srtp *srtp;              /* NULL: plain RTP */
+    int in_conf;                /* a participant of the engine's conference mixer */
 
     uint32_t cand_ssrc;         /* a new SSRC from the latched address, on its way to re-latching */
     uint16_t cand_seq;
@@ -228,7 +234,7 @@ typedef struct stream {
 
 enum cmd_type {
     CMD_ADD, CMD_REMOVE, CMD_SET_REMOTE, CMD_SET_DIR, CMD_SET_SOURCE, CMD_SET_RECORD,
-    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN, CMD_SET_CODEC
+    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN, CMD_SET_CODEC, CMD_CONF
 };
 
 struct codec_parts;
@@ -280,6 +286,7 @@ struct oh_engine {
     int stop;
     struct timespec t0;
     struct timespec deadline;   /* of the tick being run */
+    oh_mixer *mixer;            /* the conference: streams that joined, by stream id */
     double lag_sum, lag_max;    /* deadline -> sendto, since the last get_stats */
     uint64_t lag_n;
     oh_engine_stats st;
@@ -937,6 +944,8 @@ static void apply(oh_engine *e, cmd *c)
                 break;
             }
         }
+        if (s->in_conf)
+            oh_mixer_remove(e->mixer, (uint32_t)s->id);
         epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
         break;
     case CMD_SET_REMOTE:
@@ -1000,6 +1009,17 @@ static void apply(oh_engine *e, cmd *c)
             s->dq_ms[k] = c->duration_ms;
         }
         c->result = OH_OK;
+        break;
+    case CMD_CONF:
+        if (c->dir && !s->in_conf) {
+            c->result = oh_mixer_add(e->mixer, (uint32_t)s->id, 1.0);
+            s->in_conf = c->result == OH_OK;
+        } else if (!c->dir && s->in_conf) {
+            c->result = oh_mixer_remove(e->mixer, (uint32_t)s->id);
+            s->in_conf = 0;
+        } else {
+            c->result = OH_OK;
+        }
         break;
     case CMD_SET_CODEC:
         codec_parts_swap(s, c->parts);
@@ -1474,9 +1494,11 @@ static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
         memset(s->dec_buf, 0, s->dec_cap * sizeof *s->dec_buf);
         got = (int)s->dec_cap;
     }
-    if (!s->rec && !echo)
+    if (!s->rec && !echo && !s->in_conf)
         return; /* decoded (the playout's state and statistics advance); no sink needs the PCM */
     convert(s->rs_recv, s->dec_buf, (size_t)got, s->eng_buf, frame + 8, frame);
+    if (s->in_conf)
+        oh_mixer_put(e->mixer, (uint32_t)s->id, s->eng_buf); /* mixed once all have put */
     if (echo)
         memcpy(s->echo_buf, s->eng_buf, frame * sizeof *s->echo_buf);
     if (s->rec && !s->rec_failed && oh_wav_writer_write(s->rec, s->eng_buf, frame) != OH_OK)
@@ -1493,7 +1515,9 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
         s->talkspurt = 1;
         return;
     }
-    if (s->src.kind == SRC_ECHO)
+    if (s->in_conf)
+        oh_mixer_get(e->mixer, (uint32_t)s->id, s->eng_buf); /* everyone else, last tick */
+    else if (s->src.kind == SRC_ECHO)
         memcpy(s->eng_buf, s->echo_buf, frame * sizeof *s->eng_buf);
     else
         source_read(&s->src, s->eng_buf, frame, &s->st.source_done);
@@ -1569,6 +1593,8 @@ static void *media_thread(void *arg)
                 stream_tick_send(e, e->active[i], tick_ms);
             for (int i = 0; i < e->n_active; i++)
                 stream_tick_receive(e, e->active[i], tick_ms);
+            if (oh_mixer_count(e->mixer) > 0)
+                oh_mixer_mix(e->mixer); /* cost linear in the members that spoke */
             e->st.ticks++;
             ts_add_ms(&next, e->cfg.ptime_ms);
             arm_timer(e, &next);
@@ -1638,6 +1664,7 @@ static void engine_free(oh_engine *e)
         close(e->epfd);
     if (e->tfd >= 0)
         close(e->tfd);
+    oh_mixer_destroy(e->mixer);
     oh_free(e->epev);
     oh_free(e->rx);
     oh_free(e->rx_msgs);
@@ -1681,6 +1708,16 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
         !e->rx_from || !e->evr) {
         engine_free(e);
         return OH_ENOMEM;
+    }
+    oh_mixer_config mcfg;
+    oh_mixer_config_default(&mcfg);
+    mcfg.sample_rate = r;
+    mcfg.frame_size = e->frame;
+    mcfg.max_participants = cfg->max_streams;
+    oh_status mst = oh_mixer_create(&mcfg, &e->mixer);
+    if (mst != OH_OK) {
+        engine_free(e);
+        return mst;
     }
     if (pthread_mutex_init(&e->mu, NULL) != 0) {
         engine_free(e);
@@ -2139,5 +2176,21 @@ oh_status oh_engine_stream_set_codec(oh_engine *e, int id, const oh_codec_config
     }
     pthread_mutex_unlock(&e->mu);
     codec_parts_free(&parts); /* the replaced parts, or the unused new ones */
+    return st;
+}
+
+oh_status oh_engine_stream_conference(oh_engine *e, int id, int join)
+{
+    if (!e)
+        return OH_EINVAL;
+    pthread_mutex_lock(&e->mu);
+    stream *s = lookup(e, id);
+    oh_status st = OH_EINVAL;
+    if (s) {
+        cmd c = {.type = CMD_CONF, .s = s, .dir = join ? 1 : 0};
+        run_command(e, &c);
+        st = c.result;
+    }
+    pthread_mutex_unlock(&e->mu);
     return st;
 }

@@ -440,6 +440,23 @@ cdef class MediaStream:
             st = c.oh_engine_stream_play_echo(eng, self._id)
         _check(st, "play_echo")
 
+    def join_conference(self):
+        """Joins the engine's conference: the stream then sends the mix of every other
+        member (mix-minus) instead of its source, and its received audio is mixed for them."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_conference(eng, self._id, 1)
+        _check(st, "join_conference")
+
+    def leave_conference(self):
+        """Leaves the engine's conference (no-op when not in it): the stream sends its source again."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_conference(eng, self._id, 0)
+        _check(st, "leave_conference")
+
     def play_silence(self):
         """Stops playing: sends silence."""
         cdef c.oh_engine *eng = self._get()

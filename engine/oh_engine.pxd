@@ -145,6 +145,7 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_play_tone(oh_engine *eng, int id, int freq_hz, double level_dbm0) nogil
     oh_status oh_engine_stream_play_silence(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_play_echo(oh_engine *eng, int id) nogil
+    oh_status oh_engine_stream_conference(oh_engine *eng, int id, int join) nogil
     oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
     oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err) nogil
     oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats) nogil

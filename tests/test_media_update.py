@@ -137,3 +137,32 @@ def test_echo_sends_back_what_it_receives(tmp_path):
     tail = rec[RATE // 3:]
     assert rms(tail) > 3000 and share(tail, 1000) > 0.9  # the tone came back
     assert st_b["packets_sent"] >= 30 and st_b["packets_received"] >= 30
+
+
+def test_three_party_conference_is_mix_minus(tmp_path):
+    """Three phones call a conference engine; each hears the other two tones, never its own."""
+    freqs = (600, 1000, 1500)
+    with eng.MediaEngine(RATE, 20) as conf, eng.MediaEngine(RATE, 20) as phones:
+        members, handsets = [], []
+        for i, f in enumerate(freqs):
+            m, h = pair(conf, phones, "G722")
+            m.join_conference()
+            h.play_tone(f, -16)
+            h.record_wav(tmp_path / f"h{i}.wav")
+            members.append(m)
+            handsets.append(h)
+        time.sleep(1.2)
+        for h in handsets:
+            h.stop_recording()
+        members[0].leave_conference()
+        members[0].leave_conference()  # twice is fine
+        got = [read_wav(tmp_path / f"h{i}.wav", sample_rate=RATE, channels=1).samples[RATE // 2:]
+               for i in range(3)]
+    for i, rec in enumerate(got):
+        shares = {f: share(rec, f) for f in freqs}
+        print(f"phone {i} ({freqs[i]} Hz) hears {', '.join(f'{f} Hz {s:.3f}' for f, s in shares.items())}")
+        for f in freqs:
+            if f == freqs[i]:
+                assert shares[f] < 0.001, f"phone {i} hears itself"
+            else:
+                assert shares[f] > 0.35, f"phone {i} does not hear {f} Hz"

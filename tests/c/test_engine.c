@@ -472,6 +472,12 @@ static void test_srtp_and_events(void)
     printf("codec switch: %d more packets, %d of the old payload type dropped\n",
            (int)(sa.packets_received - before), (int)sa.dropped_payload_type);
     CHECK(sa.packets_received >= before + 15 && sa.dropped_payload_type <= 3 && sa.srtp_auth_failed == 0);
+    /* A joins its engine's conference alone: it hears nobody, so it sends silence */
+    CHECK_STATUS(oh_engine_stream_conference(a, ia, 1), OH_OK);
+    CHECK_STATUS(oh_engine_stream_conference(a, 12345, 1), OH_EINVAL);
+    sleep_ms(100);
+    CHECK_STATUS(oh_engine_stream_conference(a, ia, 0), OH_OK);
+    CHECK_STATUS(oh_engine_stream_conference(a, ia, 0), OH_OK);
     /* B goes on hold: A's timeout fires once */
     CHECK_STATUS(oh_engine_stream_set_direction(b, ib, OH_ENGINE_RECVONLY), OH_OK);
     CHECK(wait_event(a, OH_ENGINE_EV_RTP_TIMEOUT, &ev, 2000) == 1);
