@@ -3,12 +3,23 @@
  * Clock. The thread keeps an absolute deadline on CLOCK_MONOTONIC and adds
  * exactly ptime to it after each tick, so ticks never drift however long
  * processing takes (a relative sleep would add the processing time every
- * tick). Between ticks it waits in ppoll() on every stream's socket and an
- * eventfd, with the time left to the deadline as timeout, so packets are
- * read (and time-stamped for the jitter estimate) as they arrive rather
- * than once per tick; when ppoll times out, clock_nanosleep(TIMER_ABSTIME)
- * covers whatever is left of the deadline (timer slack can wake ppoll a
- * little early). A tick that starts more than one ptime late is counted; more
+ * tick). Between ticks it waits in epoll_wait() on every stream's socket, the
+ * command eventfd and a timerfd armed with the absolute deadline
+ * (TFD_TIMER_ABSTIME), so packets are read (and time-stamped for the jitter
+ * estimate) as they arrive rather than once per tick, and a wake-up costs
+ * in proportion to the sockets that are ready, not to the streams open (the
+ * ppoll() this replaced rescanned every socket on each wake-up). A ready
+ * socket is read with one recvmmsg() of up to RX_BURST datagrams, which
+ * also tells that it is empty without the extra EAGAIN read a recvfrom()
+ * loop needs; epoll is level-triggered, so a socket with more waiting is
+ * reported again at the next wait and no stream starves the others. Each
+ * stream owns its socket (symmetric RTP), so sends cannot be batched across
+ * streams with sendmmsg(); a stream sends one packet per tick.
+ * A tick runs the send half of every stream first (source, encode, sendto),
+ * then the receive half (playout, decode, sink), so a packet leaves as soon
+ * after the deadline as the sends before it allow; the delay from the
+ * deadline to each sendto is measured (send_lag in oh_engine_stats).
+ * A tick that starts more than one ptime late is counted; more
  * than ten ptimes late (the process was stopped, the machine suspended), the
  * clock jumps ahead instead of running a burst of catch-up ticks.
  *
@@ -62,10 +73,31 @@
  * the delay since the SR on CLOCK_MONOTONIC). Removing a stream (or
  * destroying the engine) sends RR + SDES + BYE.
  *
- * Limits (this is the first slice of the engine): no SRTP, mixer or device
- * rings yet; telephone-event packets feed the interarrival jitter like
- * audio (their timestamps repeat, so jitter reads high during DTMF); no re-latching on a new source; one
- * codec per stream for its lifetime; WAV file I/O happens on the media
+ * SRTP. With keys, send_rtp and the RTCP sender protect in place (pkt and
+ * rtcp_buf have OH_SRTP_MAX_OVERHEAD spare), and on_datagram unprotects in
+ * place in the receive buffer before any other check, so forged or replayed
+ * packets are counted and never latch, feed statistics or reach playout.
+ * libsrtp2 allocates one stream context per new authenticated remote SSRC
+ * (once, on the media thread); nothing else on the path allocates.
+ *
+ * Events. A single-producer (media thread), single-consumer (callers,
+ * serialised by ev_mu) ring of oh_engine_event with C11 acquire/release
+ * indices, and an eventfd written after each push; the reader clears the
+ * eventfd before reading the ring, so a push never goes unsignalled. A full
+ * ring drops the new event and counts it: the media thread never waits.
+ * RTP timeouts are checked once per tick against the last accepted RTP
+ * arrival; the wait restarts when the stream starts receiving again (hold
+ * ends) or its remote changes.
+ *
+ * Conference. One oh_mixer per engine; a stream that joined puts the PCM it
+ * received each tick, the mix runs once after every stream's receive half,
+ * and the send half of the next tick sends the stream's mix-minus output in
+ * place of its source (one tick of added delay through the bridge).
+ *
+ * Limits: no device rings (local audio port) or echo canceller yet; telephone-event packets feed the interarrival jitter like
+ * audio (their timestamps repeat, so jitter reads high during DTMF); re-latching
+ * follows a new SSRC from the latched address only (never a new address); a
+ * codec change with another RTP clock restarts the receive statistics; WAV file I/O happens on the media
  * thread; ppoll() over all sockets (epoll would scale better past a few
  * hundred streams). */
 #define _GNU_SOURCE
@@ -75,9 +107,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -87,19 +121,25 @@
 #include <unistd.h>
 
 #include "offhook/oh_dtmf_rtp.h"
+#include "offhook/oh_mixer.h"
 #include "offhook/oh_playout.h"
 #include "offhook/oh_resampler.h"
+#include "offhook/oh_srtp.h"
 #include "offhook/oh_tone.h"
 #include "oh_alloc.h"
 
-#define RX_BUF_BYTES 65536
-#define RX_BURST 64       /* datagrams read per socket per wake-up, so no stream starves the others */
+#define RX_SLOT 4096      /* bytes per received datagram (larger ones are truncated: dropped_invalid) */
+#define RX_BURST 16       /* datagrams read per socket per wake-up (one recvmmsg) */
+#define EP_BATCH 256      /* epoll events taken per wait */
+#define EV_TAG_CMD ((uint64_t)1)
+#define EV_TAG_TIMER ((uint64_t)2)
 #define ID_SLOT_BITS 12   /* id = generation << 12 | slot (OH_ENGINE_MAX_STREAMS = 4096) */
 #define RESYNC_TICKS 10
 #define DTMF_GAP_MS 60    /* audio between two queued digits */
 #define RTCP_BUF 1024     /* SR + one block + SDES + BYE with a reason fit easily */
+#define RTCP_BUF_CAP (RTCP_BUF + OH_SRTP_MAX_OVERHEAD)
 
-enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2 };
+enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2, SRC_ECHO = 3 };
 
 typedef struct wav_src {
     oh_wav_reader *reader;
@@ -119,12 +159,16 @@ typedef struct source {
     wav_src *wav;
 } source;
 
+struct oh_engine;
+
 typedef struct stream {
     int id;
+    struct oh_engine *eng;      /* for events */
     int fd;
     int local_port;
     oh_engine_direction dir;
     int payload_type;
+    oh_codec_id codec_id;
     struct sockaddr_storage remote;
     socklen_t remote_len;       /* 0: no remote */
 
@@ -137,6 +181,7 @@ typedef struct stream {
     int codec_frame;            /* codec-rate samples per tick */
     uint32_t rtp_samples;       /* RTP timestamp units per tick */
     int16_t *eng_buf;           /* engine frame */
+    int16_t *echo_buf;          /* engine frame: what was received last tick (SRC_ECHO) */
     int16_t *codec_buf;         /* codec frame (+ resampler slack) */
     size_t codec_buf_cap;
     int16_t *dec_buf;           /* one playout tick */
@@ -173,13 +218,26 @@ typedef struct stream {
     char cname[OH_ENGINE_CNAME_LEN];
     size_t cname_len;
     uint64_t packets_at_report; /* RTP packets sent when the last report went out */
-    uint8_t *rtcp_buf;
+    uint8_t *rtcp_buf;          /* RTCP_BUF_CAP: room for the SRTCP trailer */
+
+    oh_srtp *srtp;              /* NULL: plain RTP */
+    int in_conf;                /* a participant of the engine's conference mixer */
+
+    uint32_t cand_ssrc;         /* a new SSRC from the latched address, on its way to re-latching */
+    uint16_t cand_seq;
+    int cand_count;
+
+    int rtp_timeout_ms;         /* 0: off */
+    double last_rtp_ms;         /* < 0: start the wait at the next tick */
+    int timed_out;
 } stream;
 
 enum cmd_type {
     CMD_ADD, CMD_REMOVE, CMD_SET_REMOTE, CMD_SET_DIR, CMD_SET_SOURCE, CMD_SET_RECORD,
-    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN
+    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN, CMD_SET_CODEC, CMD_CONF
 };
+
+struct codec_parts;
 
 typedef struct cmd {
     enum cmd_type type;
@@ -196,6 +254,7 @@ typedef struct cmd {
     int duration_ms;
     oh_engine_dtmf_event *events; /* CMD_DTMF_DRAIN: room for n_cap */
     int n_cap;
+    struct codec_parts *parts;  /* CMD_SET_CODEC: in, the new codec's; out, the old */
     oh_status result;
 } cmd;
 
@@ -217,12 +276,53 @@ struct oh_engine {
     /* the media thread's own */
     stream **active;
     int n_active;
-    struct pollfd *pfds;        /* [0] eventfd, then one per active stream */
-    uint8_t *rx;
+    int epfd;                   /* epoll: the eventfd, the timerfd, each active stream's socket */
+    int tfd;                    /* timerfd on CLOCK_MONOTONIC, armed at the next deadline */
+    struct epoll_event *epev;   /* EP_BATCH */
+    uint8_t *rx;                /* RX_BURST x RX_SLOT */
+    struct mmsghdr *rx_msgs;    /* RX_BURST */
+    struct iovec *rx_iov;       /* RX_BURST */
+    struct sockaddr_storage *rx_from; /* RX_BURST */
     int stop;
     struct timespec t0;
+    struct timespec deadline;   /* of the tick being run */
+    oh_mixer *mixer;            /* the conference: streams that joined, by stream id */
+    double lag_sum, lag_max;    /* deadline -> sendto, since the last get_stats */
+    uint64_t lag_n;
     oh_engine_stats st;
+
+    /* events: a lock-free SPSC ring, the media thread writes, poll_events reads */
+    oh_engine_event *evr;       /* OH_ENGINE_EVENT_QUEUE */
+    _Atomic unsigned ev_head;   /* next to read (the reader's) */
+    _Atomic unsigned ev_tail;   /* next to write (the media thread's) */
+    _Atomic unsigned long long ev_dropped;
+    int ev_fd;                  /* eventfd: readable while events wait */
+    pthread_mutex_t ev_mu;      /* serialises readers only */
+    int ev_mu_ok;
 };
+
+/* Media thread only. Never blocks: a full queue counts the event as dropped. */
+static void push_event(struct oh_engine *e, const oh_engine_event *ev)
+{
+    unsigned tail = atomic_load_explicit(&e->ev_tail, memory_order_relaxed);
+    unsigned head = atomic_load_explicit(&e->ev_head, memory_order_acquire);
+    if (tail - head >= OH_ENGINE_EVENT_QUEUE) {
+        atomic_fetch_add_explicit(&e->ev_dropped, 1, memory_order_relaxed);
+        return;
+    }
+    e->evr[tail % OH_ENGINE_EVENT_QUEUE] = *ev;
+    atomic_store_explicit(&e->ev_tail, tail + 1, memory_order_release);
+    uint64_t one = 1;
+    ssize_t w = write(e->ev_fd, &one, sizeof one);
+    (void)w; /* fails only when the counter is saturated: it is readable then anyway */
+}
+
+static void stream_event(stream *s, int type, oh_engine_event *ev)
+{
+    ev->type = type;
+    ev->stream_id = s->id;
+    push_event(s->eng, ev);
+}
 
 /* ---- time ---- */
 
@@ -468,9 +568,11 @@ static void stream_free(stream *s)
     oh_dtmf_rtp_sender_destroy(s->dtx);
     oh_dtmf_rtp_receiver_destroy(s->drx);
     oh_free(s->rtcp_buf);
+    oh_srtp_destroy(s->srtp);
     oh_resampler_destroy(s->rs_send);
     oh_resampler_destroy(s->rs_recv);
     oh_free(s->eng_buf);
+    oh_free(s->echo_buf);
     oh_free(s->codec_buf);
     oh_free(s->dec_buf);
     oh_free(s->payload);
@@ -538,42 +640,59 @@ static int codec_rate_for(oh_codec_id id, int engine_rate)
     return 0;
 }
 
-static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_config *cfg, stream **out,
-                               int *sys_errno)
-{
-    *out = NULL;
-    if (cfg->payload_type < 0 || cfg->payload_type > 127 || cfg->direction < OH_ENGINE_SENDRECV ||
-        cfg->direction > OH_ENGINE_INACTIVE || (int)cfg->codec.id < 0 || (int)cfg->codec.id >= OH_CODEC_COUNT ||
-        cfg->dtmf_payload_type < -1 || cfg->dtmf_payload_type > 127 ||
-        cfg->dtmf_payload_type == cfg->payload_type || cfg->rtcp_interval_ms < 100 ||
-        cfg->rtcp_interval_ms > 60000 || memchr(cfg->cname, 0, sizeof cfg->cname) == NULL)
-        return OH_EINVAL;
-    struct sockaddr_storage local;
-    socklen_t local_len;
-    if (parse_addr(cfg->local_addr, cfg->local_port, &local, &local_len) != OH_OK)
-        return OH_EINVAL;
-    stream *s = oh_alloc(sizeof *s);
-    if (!s)
-        return OH_ENOMEM;
-    s->fd = -1;
-    s->dir = cfg->direction;
-    s->payload_type = cfg->payload_type;
-    s->talkspurt = 1;
-    s->dtmf_pt = cfg->dtmf_payload_type;
-    s->rtcp_interval_ms = cfg->rtcp_interval_ms;
-    s->next_rtcp_ms = -1.0;
-    s->rng = random64() | 1;
-    s->st.rtcp.rtt_ms = -1.0;
-    oh_status st = OH_OK;
-    if (cfg->remote_addr[0]) {
-        st = parse_addr(cfg->remote_addr, cfg->remote_port, &s->remote, &s->remote_len);
-        if (st != OH_OK || cfg->remote_port == 0 || s->remote.ss_family != local.ss_family) {
-            stream_free(s);
-            return OH_EINVAL;
-        }
-    }
+/* Everything a stream's codec decides: built by the calling thread, handed to
+ * the media thread whole (stream_create, or CMD_SET_CODEC, which swaps it in
+ * and hands back the old one to free). rtp_src, dtx and drx depend only on
+ * the RTP clock: a codec change at the same clock keeps the stream's (NULL
+ * here), so RFC 3550 statistics and a digit in flight carry on. */
+typedef struct codec_parts {
+    oh_codec *enc;
+    oh_playout *pl;
+    oh_resampler *rs_send, *rs_recv;
+    oh_rtp_source *rtp_src;
+    oh_dtmf_rtp_sender *dtx;
+    oh_dtmf_rtp_receiver *drx;
+    int16_t *codec_buf;
+    size_t codec_buf_cap;
+    int16_t *dec_buf;
+    size_t dec_cap;
+    uint8_t *payload;
+    size_t payload_cap;
+    uint8_t *pkt;
+    size_t pkt_cap;
+    int codec_frame;
+    uint32_t rtp_samples;
+    uint32_t rtp_clock;
+    int payload_type;
+    oh_codec_id codec_id;
+} codec_parts;
 
-    oh_codec_config ccfg = cfg->codec;
+static void codec_parts_free(codec_parts *p)
+{
+    oh_codec_destroy(p->enc);
+    oh_playout_destroy(p->pl);
+    oh_resampler_destroy(p->rs_send);
+    oh_resampler_destroy(p->rs_recv);
+    oh_rtp_source_destroy(p->rtp_src);
+    oh_dtmf_rtp_sender_destroy(p->dtx);
+    oh_dtmf_rtp_receiver_destroy(p->drx);
+    oh_free(p->codec_buf);
+    oh_free(p->dec_buf);
+    oh_free(p->payload);
+    oh_free(p->pkt);
+    memset(p, 0, sizeof *p);
+}
+
+/* keep_clock: the RTP clock of the stream's current rtp_src/dtx/drx (kept
+ * when the new codec has the same), 0 to make them. */
+static oh_status codec_parts_create(const oh_engine *eng, const oh_codec_config *codec, int payload_type,
+                                    int dtmf_pt, uint32_t keep_clock, codec_parts *p)
+{
+    memset(p, 0, sizeof *p);
+    if ((int)codec->id < 0 || (int)codec->id >= OH_CODEC_COUNT || payload_type < 0 || payload_type > 127 ||
+        payload_type == dtmf_pt)
+        return OH_EINVAL;
+    oh_codec_config ccfg = *codec;
     if (ccfg.sample_rate == 0)
         ccfg.sample_rate = codec_rate_for(ccfg.id, eng->cfg.sample_rate);
     int crate = ccfg.sample_rate;
@@ -590,71 +709,172 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     pcfg.jitter.min_delay_ms = eng->cfg.ptime_ms;
     if (ccfg.id == OH_CODEC_OPUS)
         pcfg.jitter.max_payload = 1276; /* RFC 6716: the largest Opus frame */
+    /* Room for the playout's largest delay (max_delay_ms, 1 s) in packets of
+     * one tick, not the default's 128 at any ptime: the packet store is
+     * most of a stream's memory (128 x 512 bytes), and half of it is never
+     * used at 20 ms. */
+    pcfg.jitter.capacity = eng->cfg.ptime_ms == 20 ? 64 : 128;
     int clock = pcfg.jitter.clock_rate;
-    s->codec_frame = crate * eng->cfg.ptime_ms / 1000;
-    s->rtp_samples = (uint32_t)(clock * eng->cfg.ptime_ms / 1000);
+    p->codec_id = ccfg.id;
+    p->payload_type = payload_type;
+    p->rtp_clock = (uint32_t)clock;
+    p->codec_frame = crate * eng->cfg.ptime_ms / 1000;
+    p->rtp_samples = (uint32_t)(clock * eng->cfg.ptime_ms / 1000);
+    oh_status st;
+    if ((st = oh_codec_create(&ccfg, &p->enc)) != OH_OK || (st = oh_playout_create(&pcfg, &p->pl)) != OH_OK ||
+        (st = make_resampler(eng->cfg.sample_rate, crate, &p->rs_send)) != OH_OK ||
+        (st = make_resampler(crate, eng->cfg.sample_rate, &p->rs_recv)) != OH_OK)
+        goto fail;
+    if ((uint32_t)clock != keep_clock) {
+        oh_rtp_source_config rcfg;
+        oh_rtp_source_config_default(&rcfg);
+        rcfg.clock_rate = clock;
+        if ((st = oh_rtp_source_create(&rcfg, &p->rtp_src)) != OH_OK)
+            goto fail;
+        if (dtmf_pt >= 0) {
+            oh_dtmf_rtp_sender_config dcfg;
+            oh_dtmf_rtp_sender_config_default(&dcfg);
+            dcfg.clock_rate = clock; /* RFC 4733 2.1: the event clock is the audio's */
+            dcfg.ptime_ms = eng->cfg.ptime_ms;
+            if ((st = oh_dtmf_rtp_sender_create(&dcfg, &p->dtx)) != OH_OK ||
+                (st = oh_dtmf_rtp_receiver_create(&p->drx)) != OH_OK)
+                goto fail;
+        }
+    }
+    p->codec_buf_cap = (size_t)p->codec_frame + 8;
+    if (p->rs_send && oh_resampler_max_output(p->rs_send, (size_t)eng->frame) + 8 > p->codec_buf_cap)
+        p->codec_buf_cap = oh_resampler_max_output(p->rs_send, (size_t)eng->frame) + 8;
+    p->dec_cap = oh_playout_frame_samples(p->pl);
+    p->payload_cap = oh_codec_max_payload(p->enc, (size_t)p->codec_frame);
+    if (p->payload_cap < 16)
+        p->payload_cap = 16;
+    p->pkt_cap = p->payload_cap + OH_RTP_MAX_HEADER + OH_SRTP_MAX_OVERHEAD;
+    p->codec_buf = oh_alloc(p->codec_buf_cap * sizeof *p->codec_buf);
+    p->dec_buf = oh_alloc(p->dec_cap * sizeof *p->dec_buf);
+    p->payload = oh_alloc(p->payload_cap);
+    p->pkt = oh_alloc(p->pkt_cap);
+    if (!p->codec_buf || !p->dec_buf || !p->payload || !p->pkt) {
+        st = OH_ENOMEM;
+        goto fail;
+    }
+    if ((size_t)p->codec_frame * 1000 != (size_t)crate * (size_t)eng->cfg.ptime_ms ||
+        oh_codec_max_payload(p->enc, (size_t)p->codec_frame) == 0) {
+        st = OH_EUNSUPPORTED;
+        goto fail;
+    }
+    return OH_OK;
+fail:
+    codec_parts_free(p);
+    return st;
+}
 
-    if ((st = oh_codec_create(&ccfg, &s->enc)) != OH_OK || (st = oh_playout_create(&pcfg, &s->pl)) != OH_OK) {
+#define SWAP(a, b)                                                                                        \
+    do {                                                                                                  \
+        __typeof__(a) swap_tmp_ = (a);                                                                    \
+        (a) = (b);                                                                                        \
+        (b) = swap_tmp_;                                                                                  \
+    } while (0)
+
+/* Swaps p's parts into s; p gets the replaced ones (to free). */
+static void codec_parts_swap(stream *s, codec_parts *p)
+{
+    SWAP(s->enc, p->enc);
+    SWAP(s->pl, p->pl);
+    SWAP(s->rs_send, p->rs_send);
+    SWAP(s->rs_recv, p->rs_recv);
+    if (p->rtp_src) {
+        SWAP(s->rtp_src, p->rtp_src);
+        SWAP(s->dtx, p->dtx);
+        SWAP(s->drx, p->drx);
+    }
+    SWAP(s->codec_buf, p->codec_buf);
+    SWAP(s->codec_buf_cap, p->codec_buf_cap);
+    SWAP(s->dec_buf, p->dec_buf);
+    SWAP(s->dec_cap, p->dec_cap);
+    SWAP(s->payload, p->payload);
+    SWAP(s->payload_cap, p->payload_cap);
+    SWAP(s->pkt, p->pkt);
+    SWAP(s->pkt_cap, p->pkt_cap);
+    SWAP(s->codec_frame, p->codec_frame);
+    SWAP(s->rtp_samples, p->rtp_samples);
+    SWAP(s->rtp_clock, p->rtp_clock);
+    SWAP(s->payload_type, p->payload_type);
+    SWAP(s->codec_id, p->codec_id);
+}
+
+static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_config *cfg, stream **out,
+                               int *sys_errno)
+{
+    *out = NULL;
+    if (cfg->payload_type < 0 || cfg->payload_type > 127 || cfg->direction < OH_ENGINE_SENDRECV ||
+        cfg->direction > OH_ENGINE_INACTIVE || (int)cfg->codec.id < 0 || (int)cfg->codec.id >= OH_CODEC_COUNT ||
+        cfg->dtmf_payload_type < -1 || cfg->dtmf_payload_type > 127 ||
+        cfg->dtmf_payload_type == cfg->payload_type || cfg->rtcp_interval_ms < 100 ||
+        cfg->rtcp_interval_ms > 60000 || memchr(cfg->cname, 0, sizeof cfg->cname) == NULL ||
+        (cfg->rtp_timeout_ms != 0 && (cfg->rtp_timeout_ms < 100 || cfg->rtp_timeout_ms > 3600000)))
+        return OH_EINVAL;
+    struct sockaddr_storage local;
+    socklen_t local_len;
+    if (parse_addr(cfg->local_addr, cfg->local_port, &local, &local_len) != OH_OK)
+        return OH_EINVAL;
+    stream *s = oh_alloc(sizeof *s);
+    if (!s)
+        return OH_ENOMEM;
+    s->fd = -1;
+    s->dir = cfg->direction;
+    s->talkspurt = 1;
+    s->dtmf_pt = cfg->dtmf_payload_type;
+    s->rtcp_interval_ms = cfg->rtcp_interval_ms;
+    s->next_rtcp_ms = -1.0;
+    s->rng = random64() | 1;
+    s->st.rtcp.rtt_ms = -1.0;
+    s->rtp_timeout_ms = cfg->rtp_timeout_ms;
+    s->last_rtp_ms = -1.0;
+    oh_status st = OH_OK;
+    if (cfg->remote_addr[0]) {
+        st = parse_addr(cfg->remote_addr, cfg->remote_port, &s->remote, &s->remote_len);
+        if (st != OH_OK || cfg->remote_port == 0 || s->remote.ss_family != local.ss_family) {
+            stream_free(s);
+            return OH_EINVAL;
+        }
+    }
+    codec_parts parts;
+    if ((st = codec_parts_create(eng, &cfg->codec, cfg->payload_type, s->dtmf_pt, 0, &parts)) != OH_OK) {
         stream_free(s);
         return st;
     }
+    codec_parts_swap(s, &parts); /* parts now holds the stream's NULLs */
+
     oh_rtp_sender_config scfg;
     oh_rtp_sender_config_default(&scfg);
     scfg.ssrc = cfg->ssrc ? cfg->ssrc : (uint32_t)random64();
     if (!scfg.ssrc)
         scfg.ssrc = 1;
     scfg.payload_type = cfg->payload_type;
-    scfg.clock_rate = clock;
+    scfg.clock_rate = (int)s->rtp_clock;
     scfg.seed = random64();
-    oh_rtp_source_config rcfg;
-    oh_rtp_source_config_default(&rcfg);
-    rcfg.clock_rate = clock;
-    if ((st = oh_rtp_sender_create(&scfg, &s->sender)) != OH_OK ||
-        (st = oh_rtp_source_create(&rcfg, &s->rtp_src)) != OH_OK ||
-        (st = make_resampler(eng->cfg.sample_rate, crate, &s->rs_send)) != OH_OK ||
-        (st = make_resampler(crate, eng->cfg.sample_rate, &s->rs_recv)) != OH_OK) {
+    if ((st = oh_rtp_sender_create(&scfg, &s->sender)) != OH_OK) {
         stream_free(s);
         return st;
     }
     s->st.local_ssrc = scfg.ssrc;
-    s->rtp_clock = (uint32_t)clock;
     if (cfg->cname[0])
         s->cname_len = (size_t)snprintf(s->cname, sizeof s->cname, "%s", cfg->cname);
     else
         s->cname_len = (size_t)snprintf(s->cname, sizeof s->cname, "offhook-%08x", (unsigned)scfg.ssrc);
-    if (s->dtmf_pt >= 0) {
-        oh_dtmf_rtp_sender_config dcfg;
-        oh_dtmf_rtp_sender_config_default(&dcfg);
-        dcfg.clock_rate = clock; /* RFC 4733 2.1: the event clock is the audio's */
-        dcfg.ptime_ms = eng->cfg.ptime_ms;
-        if ((st = oh_dtmf_rtp_sender_create(&dcfg, &s->dtx)) != OH_OK ||
-            (st = oh_dtmf_rtp_receiver_create(&s->drx)) != OH_OK) {
-            stream_free(s);
-            return st;
-        }
-    }
-    s->codec_buf_cap = (size_t)s->codec_frame + 8;
-    if (s->rs_send && oh_resampler_max_output(s->rs_send, (size_t)eng->frame) + 8 > s->codec_buf_cap)
-        s->codec_buf_cap = oh_resampler_max_output(s->rs_send, (size_t)eng->frame) + 8;
-    s->dec_cap = oh_playout_frame_samples(s->pl);
-    s->payload_cap = oh_codec_max_payload(s->enc, (size_t)s->codec_frame);
-    if (s->payload_cap < 16)
-        s->payload_cap = 16;
-    s->pkt_cap = s->payload_cap + OH_RTP_MAX_HEADER;
     s->eng_buf = oh_alloc(((size_t)eng->frame + 8) * sizeof *s->eng_buf);
-    s->codec_buf = oh_alloc(s->codec_buf_cap * sizeof *s->codec_buf);
-    s->dec_buf = oh_alloc(s->dec_cap * sizeof *s->dec_buf);
-    s->payload = oh_alloc(s->payload_cap);
-    s->pkt = oh_alloc(s->pkt_cap);
-    s->rtcp_buf = oh_alloc(RTCP_BUF);
-    if (!s->eng_buf || !s->codec_buf || !s->dec_buf || !s->payload || !s->pkt || !s->rtcp_buf) {
+    s->echo_buf = oh_alloc((size_t)eng->frame * sizeof *s->echo_buf);
+    s->rtcp_buf = oh_alloc(RTCP_BUF_CAP);
+    if (!s->eng_buf || !s->echo_buf || !s->rtcp_buf) {
         stream_free(s);
         return OH_ENOMEM;
     }
-    if ((size_t)s->codec_frame * 1000 != (size_t)crate * (size_t)eng->cfg.ptime_ms ||
-        oh_codec_max_payload(s->enc, (size_t)s->codec_frame) == 0) {
-        stream_free(s);
-        return OH_EUNSUPPORTED;
+    if (cfg->srtp) {
+        if ((st = oh_srtp_create(&cfg->srtp_keys, &s->srtp)) != OH_OK) {
+            stream_free(s);
+            return st;
+        }
+        s->st.srtp = 1;
     }
 
     s->fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -680,15 +900,15 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
 
 /* ---- the media thread ---- */
 
-static void rebuild_poll(oh_engine *e)
+/* Stream tags are their pointers; the eventfd and timerfd use small values
+ * no allocation can have. */
+static int watch(int epfd, int fd, uint64_t tag)
 {
-    e->pfds[0].fd = e->efd;
-    e->pfds[0].events = POLLIN;
-    for (int i = 0; i < e->n_active; i++) {
-        e->pfds[i + 1].fd = e->active[i]->fd;
-        e->pfds[i + 1].events = POLLIN;
-        e->pfds[i + 1].revents = 0;
-    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static void stream_snapshot(const stream *s, oh_engine_stream_stats *out)
@@ -702,6 +922,7 @@ static void stream_snapshot(const stream *s, oh_engine_stream_stats *out)
     oh_playout_get_stats(s->pl, &out->playout);
     out->recorded_frames = s->rec ? oh_wav_writer_frames(s->rec) : 0;
     out->dtmf_pending = s->dq_len + (s->dtx && oh_dtmf_rtp_sender_busy(s->dtx));
+    out->rtp_timed_out = s->timed_out;
 }
 
 static void apply(oh_engine *e, cmd *c)
@@ -709,8 +930,12 @@ static void apply(oh_engine *e, cmd *c)
     stream *s = c->s;
     switch (c->type) {
     case CMD_ADD:
+        if (watch(e->epfd, s->fd, (uint64_t)(uintptr_t)s) != 0) {
+            c->result = OH_EIO; /* the caller frees the stream */
+            break;
+        }
         e->active[e->n_active++] = s;
-        rebuild_poll(e);
+        c->result = OH_OK;
         break;
     case CMD_REMOVE:
         for (int i = 0; i < e->n_active; i++) {
@@ -719,22 +944,32 @@ static void apply(oh_engine *e, cmd *c)
                 break;
             }
         }
-        rebuild_poll(e);
+        if (s->in_conf)
+            oh_mixer_remove(e->mixer, (uint32_t)s->id);
+        epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
         break;
     case CMD_SET_REMOTE:
         s->remote = c->addr;
         s->remote_len = c->addr_len;
         s->latched = 0;
+        s->cand_count = 0;
         oh_rtp_source_reset(s->rtp_src);
         s->talkspurt = 1;
+        s->last_rtp_ms = -1.0;
+        s->timed_out = 0;
         break;
     case CMD_SET_DIR:
-        if (receives((oh_engine_direction)c->dir) && !receives(s->dir))
+        if (receives((oh_engine_direction)c->dir) && !receives(s->dir)) {
             oh_playout_reset(s->pl); /* hold ends: old timing means nothing now */
+            s->last_rtp_ms = -1.0;   /* and the timeout watch starts again */
+            s->timed_out = 0;
+        }
         s->dir = (oh_engine_direction)c->dir;
         break;
     case CMD_SET_SOURCE: {
         source old = s->src;
+        if (c->src.kind == SRC_ECHO)
+            memset(s->echo_buf, 0, (size_t)e->frame * sizeof *s->echo_buf);
         s->src = c->src;
         c->src = old;
         s->st.source_done = 0;
@@ -753,6 +988,12 @@ static void apply(oh_engine *e, cmd *c)
     case CMD_ENGINE_STATS:
         *c->estats = e->st;
         c->estats->streams = e->n_active;
+        c->estats->events_dropped = atomic_load_explicit(&e->ev_dropped, memory_order_relaxed);
+        c->estats->send_lag_ms_mean = e->lag_n ? e->lag_sum / (double)e->lag_n : 0.0;
+        c->estats->send_lag_ms_max = e->lag_max;
+        c->estats->send_lag_samples = e->lag_n;
+        e->lag_sum = e->lag_max = 0.0;
+        e->lag_n = 0;
         break;
     case CMD_STOP:
         e->stop = 1;
@@ -768,6 +1009,22 @@ static void apply(oh_engine *e, cmd *c)
             s->dq_ms[k] = c->duration_ms;
         }
         c->result = OH_OK;
+        break;
+    case CMD_CONF:
+        if (c->dir && !s->in_conf) {
+            c->result = oh_mixer_add(e->mixer, (uint32_t)s->id, 1.0);
+            s->in_conf = c->result == OH_OK;
+        } else if (!c->dir && s->in_conf) {
+            c->result = oh_mixer_remove(e->mixer, (uint32_t)s->id);
+            s->in_conf = 0;
+        } else {
+            c->result = OH_OK;
+        }
+        break;
+    case CMD_SET_CODEC:
+        codec_parts_swap(s, c->parts);
+        oh_rtp_sender_set_payload_type(s->sender, s->payload_type);
+        s->talkspurt = 1; /* a new codec starts a talkspurt (the marker tells the peer) */
         break;
     case CMD_DTMF_DRAIN:
         c->n = 0;
@@ -818,15 +1075,21 @@ static void on_event(stream *s, const oh_rtp_header *h, const uint8_t *buf, size
     if (!(r & OH_DTMF_RTP_END))
         return;
     s->st.dtmf_received++;
+    char d = oh_dtmf_rtp_digit(rep.event);
+    oh_engine_event e;
+    memset(&e, 0, sizeof e);
+    e.digit = d ? d : '?';
+    e.event = rep.event;
+    e.duration_ms = (int)((uint64_t)rep.duration * 1000u / s->rtp_clock);
+    stream_event(s, OH_ENGINE_EV_DTMF, &e);
     if (s->evq_len == OH_ENGINE_DTMF_QUEUE) {
         s->st.dtmf_dropped++;
         return;
     }
-    char d = oh_dtmf_rtp_digit(rep.event);
     oh_engine_dtmf_event *ev = &s->evq[(s->evq_head + s->evq_len++) % OH_ENGINE_DTMF_QUEUE];
-    ev->digit = d ? d : '?';
-    ev->event = rep.event;
-    ev->duration_ms = (int)((uint64_t)rep.duration * 1000u / s->rtp_clock);
+    ev->digit = e.digit;
+    ev->event = e.event;
+    ev->duration_ms = e.duration_ms;
 }
 
 static void on_rtcp(stream *s, const uint8_t *buf, size_t n, const struct sockaddr_storage *from,
@@ -873,10 +1136,17 @@ static void on_rtcp(stream *s, const uint8_t *buf, size_t n, const struct sockad
     if (info.has_bye) {
         for (int i = 0; i < info.bye_count; i++) {
             if (!s->latched || info.bye_ssrcs[i] == peer) {
-                r->bye = 1;
                 size_t len = info.reason_len;
                 memcpy(r->bye_reason, info.reason, len);
                 r->bye_reason[len] = 0;
+                if (!r->bye) {
+                    oh_engine_event ev;
+                    memset(&ev, 0, sizeof ev);
+                    ev.ssrc = info.bye_ssrcs[i];
+                    memcpy(ev.reason, info.reason, len);
+                    stream_event(s, OH_ENGINE_EV_BYE, &ev);
+                }
+                r->bye = 1;
                 break;
             }
         }
@@ -920,6 +1190,31 @@ static size_t build_rtcp(stream *s, double now_ms, int bye)
     return (size_t)len;
 }
 
+static void count_srtp_refusal(stream *s, oh_pkt_defect d)
+{
+    if (d == OH_PKT_AUTH_FAIL)
+        s->st.srtp_auth_failed++;
+    else if (d == OH_PKT_REPLAY)
+        s->st.srtp_replayed++;
+    else
+        s->st.srtp_failed++;
+}
+
+/* SRTCP-protects the len bytes of rtcp_buf in place when the stream runs
+ * SRTP; the length to send, 0 when it cannot be protected. */
+static size_t protect_rtcp(stream *s, size_t len)
+{
+    if (!s->srtp || len == 0)
+        return len;
+    oh_pkt_defect d = OH_PKT_OK;
+    int n = oh_srtp_protect_rtcp(s->srtp, s->rtcp_buf, len, s->rtcp_buf, RTCP_BUF_CAP, &d);
+    if (n < 0) {
+        s->st.srtp_failed++;
+        return 0;
+    }
+    return (size_t)n;
+}
+
 /* U(0.5, 1.5) x the interval (RFC 3550 6.3.1), from the stream's own xorshift. */
 static double rtcp_interval(stream *s)
 {
@@ -941,7 +1236,7 @@ static void rtcp_tick(stream *s, double now_ms)
     if (now_ms < s->next_rtcp_ms)
         return;
     s->next_rtcp_ms = now_ms + rtcp_interval(s);
-    size_t len = build_rtcp(s, now_ms, 0);
+    size_t len = protect_rtcp(s, build_rtcp(s, now_ms, 0));
     if (len && sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (struct sockaddr *)&s->remote, s->remote_len) ==
                    (ssize_t)len)
         s->st.rtcp.sent++;
@@ -952,7 +1247,7 @@ static void send_bye(stream *s)
 {
     if (s->remote_len == 0 || s->fd < 0)
         return;
-    size_t len = build_rtcp(s, 0.0, 1);
+    size_t len = protect_rtcp(s, build_rtcp(s, 0.0, 1));
     if (len)
         (void)sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (struct sockaddr *)&s->remote, s->remote_len);
 }
@@ -963,11 +1258,28 @@ static void send_rtp(stream *s, int plen)
         s->st.send_errors++;
         return;
     }
+    if (s->srtp) {
+        oh_pkt_defect d = OH_PKT_OK;
+        plen = oh_srtp_protect(s->srtp, s->pkt, (size_t)plen, s->pkt, s->pkt_cap, &d);
+        if (plen < 0) {
+            s->st.srtp_failed++;
+            s->st.send_errors++;
+            return;
+        }
+    }
     ssize_t sent = sendto(s->fd, s->pkt, (size_t)plen, MSG_DONTWAIT, (struct sockaddr *)&s->remote,
                           s->remote_len);
     if (sent == plen) {
         s->st.packets_sent++;
         s->st.bytes_sent += (uint64_t)plen;
+        struct oh_engine *e = s->eng;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double lag = ms_between(&e->deadline, &now);
+        e->lag_sum += lag;
+        e->lag_n++;
+        if (lag > e->lag_max)
+            e->lag_max = lag;
     } else {
         s->st.send_errors++;
     }
@@ -1008,12 +1320,77 @@ static int dtmf_tick(oh_engine *e, stream *s)
     return 1;
 }
 
-static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct sockaddr_storage *from,
+/* RTP (not an event) from the peer arrived: the timeout watch restarts. */
+static void rtp_arrived(stream *s, uint32_t ssrc, double arrival_ms)
+{
+    if (s->timed_out) {
+        s->timed_out = 0;
+        oh_engine_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.ssrc = ssrc;
+        ev.silent_ms = (int)(arrival_ms - s->last_rtp_ms);
+        stream_event(s, OH_ENGINE_EV_RTP_RESUMED, &ev);
+    }
+    s->last_rtp_ms = arrival_ms;
+}
+
+/* A packet from the latched address with another SSRC: the peer may have
+ * restarted its stream (a new SSRC after a re-INVITE or a transfer, RFC 3550
+ * 8.2). OH_ENGINE_RELATCH_PACKETS in sequence, with nothing from the latched
+ * SSRC in between, move the latch; a stray from another address never does.
+ * 1 when this packet re-latched the stream. */
+static int try_relatch(stream *s, const oh_rtp_header *h)
+{
+    if (s->cand_count > 0 && h->ssrc == s->cand_ssrc && h->seq == (uint16_t)(s->cand_seq + 1)) {
+        s->cand_count++;
+    } else {
+        s->cand_ssrc = h->ssrc;
+        s->cand_count = 1;
+    }
+    s->cand_seq = h->seq;
+    if (s->cand_count < OH_ENGINE_RELATCH_PACKETS)
+        return 0;
+    oh_engine_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.old_ssrc = s->latched_ssrc;
+    ev.ssrc = h->ssrc;
+    s->latched_ssrc = h->ssrc;
+    s->cand_count = 0;
+    s->st.ssrc_changes++;
+    oh_rtp_source_reset(s->rtp_src);
+    if (s->drx)
+        oh_dtmf_rtp_receiver_reset(s->drx);
+    stream_event(s, OH_ENGINE_EV_SSRC_CHANGE, &ev);
+    return 1;
+}
+
+static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr_storage *from,
                         double arrival_ms)
 {
     if (oh_rtp_is_rtcp(buf, n)) {
+        if (s->srtp) {
+            oh_pkt_defect d = OH_PKT_OK;
+            int m = oh_srtp_unprotect_rtcp(s->srtp, buf, n, &d);
+            if (m < 0) {
+                s->st.rtcp_received++;
+                count_srtp_refusal(s, d);
+                return;
+            }
+            n = (size_t)m;
+        }
         on_rtcp(s, buf, n, from, arrival_ms);
         return;
+    }
+    if (s->srtp) {
+        /* Before anything else, so only authenticated packets can latch (and
+         * the rollover counter follows the peer even while on hold). */
+        oh_pkt_defect d = OH_PKT_OK;
+        int m = oh_srtp_unprotect(s->srtp, buf, n, &d);
+        if (m < 0) {
+            count_srtp_refusal(s, d);
+            return;
+        }
+        n = (size_t)m;
     }
     if (!receives(s->dir)) {
         s->st.dropped_inactive++;
@@ -1036,13 +1413,21 @@ static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct so
         oh_rtp_source_reset(s->rtp_src);
         if (s->drx)
             oh_dtmf_rtp_receiver_reset(s->drx);
-    } else if (h.ssrc != s->latched_ssrc || !same_addr(from, &s->latched_addr)) {
+    } else if (!same_addr(from, &s->latched_addr)) {
         s->st.dropped_stray++;
         return;
+    } else if (h.ssrc != s->latched_ssrc) {
+        if (!try_relatch(s, &h)) {
+            s->st.dropped_stray++;
+            return;
+        }
+    } else {
+        s->cand_count = 0;
     }
     int v = oh_rtp_source_update(s->rtp_src, h.seq, h.ssrc, h.timestamp, arrival_ms);
     if (v < 0 || v == OH_RTP_SEQ_BAD)
         return; /* counted by the source as bad_seq */
+    rtp_arrived(s, h.ssrc, arrival_ms);
     if (is_event) {
         on_event(s, &h, buf, n);
         return;
@@ -1057,48 +1442,85 @@ static void on_datagram(stream *s, const uint8_t *buf, size_t n, const struct so
 static void drain_socket(oh_engine *e, stream *s)
 {
     for (int k = 0; k < RX_BURST; k++) {
-        struct sockaddr_storage from;
-        socklen_t flen = sizeof from;
-        memset(&from, 0, sizeof from);
-        ssize_t n = recvfrom(s->fd, e->rx, RX_BUF_BYTES, MSG_DONTWAIT | MSG_TRUNC,
-                             (struct sockaddr *)&from, &flen);
-        if (n < 0)
-            return; /* EAGAIN, or an ICMP error reported on the socket: nothing to read */
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (n > RX_BUF_BYTES) {
+        e->rx_msgs[k].msg_hdr.msg_namelen = sizeof e->rx_from[k];
+        e->rx_msgs[k].msg_hdr.msg_flags = 0;
+        e->rx_msgs[k].msg_len = 0;
+    }
+    int n = recvmmsg(s->fd, e->rx_msgs, RX_BURST, MSG_DONTWAIT, NULL);
+    if (n <= 0)
+        return; /* EAGAIN, or an ICMP error reported on the socket: nothing to read */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double arrival = ms_between(&e->t0, &now);
+    for (int k = 0; k < n; k++) {
+        if (e->rx_msgs[k].msg_hdr.msg_flags & MSG_TRUNC) {
             s->st.dropped_invalid++;
             continue;
         }
-        on_datagram(s, e->rx, (size_t)n, &from, ms_between(&e->t0, &now));
+        on_datagram(s, e->rx + (size_t)k * RX_SLOT, e->rx_msgs[k].msg_len, &e->rx_from[k], arrival);
     }
 }
 
-static void stream_tick(oh_engine *e, stream *s, double now_ms)
+/* The receive half of a tick: one tick of playout to the sink. */
+static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
 {
     size_t frame = (size_t)e->frame;
     s->st.ticks++;
-    if (receives(s->dir)) {
-        oh_jitter_status js;
-        int got = oh_playout_get(s->pl, now_ms, s->dec_buf, s->dec_cap, &js);
-        if (got < 0) {
-            memset(s->dec_buf, 0, s->dec_cap * sizeof *s->dec_buf);
-            got = (int)s->dec_cap;
+    int echo = s->src.kind == SRC_ECHO;
+    if (!receives(s->dir)) {
+        if (echo)
+            memset(s->echo_buf, 0, frame * sizeof *s->echo_buf);
+        if (s->rec) {
+            memset(s->eng_buf, 0, frame * sizeof *s->eng_buf);
+            if (!s->rec_failed && oh_wav_writer_write(s->rec, s->eng_buf, frame) != OH_OK)
+                s->rec_failed = 1;
         }
-        convert(s->rs_recv, s->dec_buf, (size_t)got, s->eng_buf, frame + 8, frame);
-    } else {
-        memset(s->eng_buf, 0, frame * sizeof *s->eng_buf);
+        return; /* nothing to play out: an idle half costs nothing more */
     }
+    if (s->rtp_timeout_ms > 0) {
+        if (s->last_rtp_ms < 0) {
+            s->last_rtp_ms = now_ms;
+        } else if (!s->timed_out && now_ms - s->last_rtp_ms >= s->rtp_timeout_ms) {
+            s->timed_out = 1;
+            oh_engine_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.silent_ms = (int)(now_ms - s->last_rtp_ms);
+            stream_event(s, OH_ENGINE_EV_RTP_TIMEOUT, &ev);
+        }
+    }
+    oh_jitter_status js;
+    int got = oh_playout_get(s->pl, now_ms, s->dec_buf, s->dec_cap, &js);
+    if (got < 0) {
+        memset(s->dec_buf, 0, s->dec_cap * sizeof *s->dec_buf);
+        got = (int)s->dec_cap;
+    }
+    if (!s->rec && !echo && !s->in_conf)
+        return; /* decoded (the playout's state and statistics advance); no sink needs the PCM */
+    convert(s->rs_recv, s->dec_buf, (size_t)got, s->eng_buf, frame + 8, frame);
+    if (s->in_conf)
+        oh_mixer_put(e->mixer, (uint32_t)s->id, s->eng_buf); /* mixed once all have put */
+    if (echo)
+        memcpy(s->echo_buf, s->eng_buf, frame * sizeof *s->echo_buf);
     if (s->rec && !s->rec_failed && oh_wav_writer_write(s->rec, s->eng_buf, frame) != OH_OK)
         s->rec_failed = 1; /* the writer keeps the reason; stop_recording reports it */
+}
 
+/* The send half of a tick: source -> encode -> RTP, and RTCP when due. */
+static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
+{
+    size_t frame = (size_t)e->frame;
     rtcp_tick(s, now_ms);
     if (!sends(s->dir) || s->remote_len == 0) {
         oh_rtp_sender_skip(s->sender, s->rtp_samples);
         s->talkspurt = 1;
         return;
     }
-    source_read(&s->src, s->eng_buf, frame, &s->st.source_done);
+    if (s->in_conf)
+        oh_mixer_get(e->mixer, (uint32_t)s->id, s->eng_buf); /* everyone else, last tick */
+    else if (s->src.kind == SRC_ECHO)
+        memcpy(s->eng_buf, s->echo_buf, frame * sizeof *s->eng_buf);
+    else
+        source_read(&s->src, s->eng_buf, frame, &s->st.source_done);
     if (dtmf_tick(e, s))
         return; /* the source kept its pace; its audio of this tick is replaced */
     convert(s->rs_send, s->eng_buf, frame, s->codec_buf, s->codec_buf_cap, (size_t)s->codec_frame);
@@ -1115,13 +1537,47 @@ static void stream_tick(oh_engine *e, stream *s, double now_ms)
     send_rtp(s, plen);
 }
 
+static void arm_timer(oh_engine *e, const struct timespec *deadline)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value = *deadline;
+    timerfd_settime(e->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 static void *media_thread(void *arg)
 {
     oh_engine *e = arg;
     struct timespec next = e->t0;
     ts_add_ms(&next, e->cfg.ptime_ms);
+    arm_timer(e, &next);
     while (!e->stop) {
         struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int due = !ts_before(&now, &next);
+        /* Wait for the timer, a socket or a command; when a tick is already
+         * due, only look (timeout 0), so a thread that runs behind still
+         * reads its sockets and takes commands between ticks instead of
+         * running tick after tick while its sockets overflow. */
+        int n = epoll_wait(e->epfd, e->epev, EP_BATCH, due ? 0 : -1);
+        int command = 0;
+        /* Sockets first: a command may remove (and free) a stream of this batch. */
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = e->epev[i].data.u64;
+            if (tag == EV_TAG_CMD) {
+                command = 1;
+            } else if (tag == EV_TAG_TIMER) {
+                uint64_t expirations;
+                ssize_t r = read(e->tfd, &expirations, sizeof expirations);
+                (void)r; /* the clock is read again below */
+            } else {
+                drain_socket(e, (stream *)(uintptr_t)tag);
+            }
+        }
+        if (command)
+            take_command(e);
+        if (e->stop)
+            break;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (!ts_before(&now, &next)) {
             double lag = ms_between(&next, &now);
@@ -1131,35 +1587,18 @@ static void *media_thread(void *arg)
                 next = now;
                 e->st.clock_resyncs++;
             }
+            e->deadline = next;
             double tick_ms = ms_between(&e->t0, &next);
             for (int i = 0; i < e->n_active; i++)
-                stream_tick(e, e->active[i], tick_ms);
+                stream_tick_send(e, e->active[i], tick_ms);
+            for (int i = 0; i < e->n_active; i++)
+                stream_tick_receive(e, e->active[i], tick_ms);
+            if (oh_mixer_count(e->mixer) > 0)
+                oh_mixer_mix(e->mixer); /* cost linear in the members that spoke */
             e->st.ticks++;
             ts_add_ms(&next, e->cfg.ptime_ms);
-            continue;
+            arm_timer(e, &next);
         }
-        double left = ms_between(&now, &next);
-        struct timespec timeout;
-        timeout.tv_sec = (time_t)(left / 1e3);
-        timeout.tv_nsec = (long)((left - (double)timeout.tv_sec * 1e3) * 1e6);
-        if (timeout.tv_nsec < 0)
-            timeout.tv_nsec = 0;
-        if (timeout.tv_nsec > 999999999L)
-            timeout.tv_nsec = 999999999L;
-        int r = ppoll(e->pfds, (nfds_t)e->n_active + 1, &timeout, NULL);
-        if (r == 0) {
-            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
-            }
-            continue;
-        }
-        if (r < 0)
-            continue; /* EINTR */
-        /* Sockets first: a command may remove a stream and reorder the poll set. */
-        for (int i = 0; i < e->n_active; i++)
-            if (e->pfds[i + 1].revents & (POLLIN | POLLERR))
-                drain_socket(e, e->active[i]);
-        if (e->pfds[0].revents & POLLIN)
-            take_command(e);
     }
     return NULL;
 }
@@ -1195,6 +1634,7 @@ void oh_engine_stream_config_default(oh_engine_stream_config *cfg)
     cfg->direction = OH_ENGINE_SENDRECV;
     cfg->dtmf_payload_type = 101;
     cfg->rtcp_interval_ms = 5000;
+    oh_srtp_config_default(&cfg->srtp_keys); /* used only when srtp = 1 */
 }
 
 static void engine_free(oh_engine *e)
@@ -1208,6 +1648,11 @@ static void engine_free(oh_engine *e)
     }
     if (e->efd >= 0)
         close(e->efd);
+    if (e->ev_fd >= 0)
+        close(e->ev_fd);
+    if (e->ev_mu_ok)
+        pthread_mutex_destroy(&e->ev_mu);
+    oh_free(e->evr);
     if (e->cv_ok)
         pthread_cond_destroy(&e->cv);
     if (e->mu_ok)
@@ -1215,8 +1660,16 @@ static void engine_free(oh_engine *e)
     oh_free(e->registry);
     oh_free(e->generation);
     oh_free(e->active);
-    oh_free(e->pfds);
+    if (e->epfd >= 0)
+        close(e->epfd);
+    if (e->tfd >= 0)
+        close(e->tfd);
+    oh_mixer_destroy(e->mixer);
+    oh_free(e->epev);
     oh_free(e->rx);
+    oh_free(e->rx_msgs);
+    oh_free(e->rx_iov);
+    oh_free(e->rx_from);
     oh_free(e);
 }
 
@@ -1237,16 +1690,34 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
         return OH_ENOMEM;
     e->cfg = *cfg;
     e->efd = -1;
+    e->ev_fd = -1;
+    e->epfd = -1;
+    e->tfd = -1;
     e->frame = r * cfg->ptime_ms / 1000;
     size_t n = (size_t)cfg->max_streams;
     e->registry = oh_alloc(n * sizeof *e->registry);
     e->generation = oh_alloc(n * sizeof *e->generation);
     e->active = oh_alloc(n * sizeof *e->active);
-    e->pfds = oh_alloc((n + 1) * sizeof *e->pfds);
-    e->rx = oh_alloc(RX_BUF_BYTES);
-    if (!e->registry || !e->generation || !e->active || !e->pfds || !e->rx) {
+    e->epev = oh_alloc(EP_BATCH * sizeof *e->epev);
+    e->rx = oh_alloc((size_t)RX_BURST * RX_SLOT);
+    e->rx_msgs = oh_alloc(RX_BURST * sizeof *e->rx_msgs);
+    e->rx_iov = oh_alloc(RX_BURST * sizeof *e->rx_iov);
+    e->rx_from = oh_alloc(RX_BURST * sizeof *e->rx_from);
+    e->evr = oh_alloc(OH_ENGINE_EVENT_QUEUE * sizeof *e->evr);
+    if (!e->registry || !e->generation || !e->active || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
+        !e->rx_from || !e->evr) {
         engine_free(e);
         return OH_ENOMEM;
+    }
+    oh_mixer_config mcfg;
+    oh_mixer_config_default(&mcfg);
+    mcfg.sample_rate = r;
+    mcfg.frame_size = e->frame;
+    mcfg.max_participants = cfg->max_streams;
+    oh_status mst = oh_mixer_create(&mcfg, &e->mixer);
+    if (mst != OH_OK) {
+        engine_free(e);
+        return mst;
     }
     if (pthread_mutex_init(&e->mu, NULL) != 0) {
         engine_free(e);
@@ -1264,12 +1735,31 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
         return OH_EIO;
     }
     e->cv_ok = 1;
-    e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (e->efd < 0) {
+    if (pthread_mutex_init(&e->ev_mu, NULL) != 0) {
         engine_free(e);
         return OH_EIO;
     }
-    rebuild_poll(e);
+    e->ev_mu_ok = 1;
+    e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    e->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (e->efd < 0 || e->ev_fd < 0) {
+        engine_free(e);
+        return OH_EIO;
+    }
+    for (int k = 0; k < RX_BURST; k++) {
+        e->rx_iov[k].iov_base = e->rx + (size_t)k * RX_SLOT;
+        e->rx_iov[k].iov_len = RX_SLOT;
+        e->rx_msgs[k].msg_hdr.msg_iov = &e->rx_iov[k];
+        e->rx_msgs[k].msg_hdr.msg_iovlen = 1;
+        e->rx_msgs[k].msg_hdr.msg_name = &e->rx_from[k];
+    }
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    e->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (e->epfd < 0 || e->tfd < 0 || watch(e->epfd, e->efd, EV_TAG_CMD) != 0 ||
+        watch(e->epfd, e->tfd, EV_TAG_TIMER) != 0) {
+        engine_free(e);
+        return OH_EIO;
+    }
     clock_gettime(CLOCK_MONOTONIC, &e->t0);
     /* The media thread must not take the process's signals (a Python
      * program's SIGINT belongs to its main thread): block them all in it. */
@@ -1350,9 +1840,18 @@ oh_status oh_engine_stream_add(oh_engine *e, const oh_engine_stream_config *cfg,
     }
     e->generation[slot] = (e->generation[slot] + 1) & 0x3FFFF; /* ids stay positive ints */
     s->id = (int)(e->generation[slot] << ID_SLOT_BITS) | slot;
+    s->eng = e;
     e->registry[slot] = s;
     cmd c = {.type = CMD_ADD, .s = s};
     run_command(e, &c);
+    if (c.result != OH_OK) {
+        e->registry[slot] = NULL;
+        pthread_mutex_unlock(&e->mu);
+        if (sys_errno)
+            *sys_errno = ENOMEM; /* epoll_ctl: out of kernel memory or max_user_watches */
+        stream_free(s);
+        return c.result;
+    }
     pthread_mutex_unlock(&e->mu);
     *id = s->id;
     return OH_OK;
@@ -1482,6 +1981,14 @@ oh_status oh_engine_stream_play_tone(oh_engine *e, int id, int freq_hz, double l
     return set_source(e, id, &src);
 }
 
+oh_status oh_engine_stream_play_echo(oh_engine *e, int id)
+{
+    if (!e)
+        return OH_EINVAL;
+    source src = {.kind = SRC_ECHO};
+    return set_source(e, id, &src);
+}
+
 oh_status oh_engine_stream_play_silence(oh_engine *e, int id)
 {
     if (!e)
@@ -1607,4 +2114,83 @@ oh_status oh_engine_stream_dtmf_events(oh_engine *e, int id, oh_engine_dtmf_even
     }
     pthread_mutex_unlock(&e->mu);
     return s ? OH_OK : OH_EINVAL;
+}
+
+int oh_engine_event_fd(oh_engine *e)
+{
+    return e ? e->ev_fd : -1;
+}
+
+oh_status oh_engine_poll_events(oh_engine *e, oh_engine_event *out, int cap, int *n)
+{
+    if (n)
+        *n = 0;
+    if (!e || !out || cap < 0 || !n)
+        return OH_EINVAL;
+    pthread_mutex_lock(&e->ev_mu);
+    /* Reset the eventfd before reading the ring: an event pushed after this
+     * point makes it readable again, so no wake-up is lost. */
+    uint64_t v;
+    ssize_t r = read(e->ev_fd, &v, sizeof v);
+    (void)r; /* EAGAIN: nothing was signalled */
+    unsigned head = atomic_load_explicit(&e->ev_head, memory_order_relaxed);
+    unsigned tail = atomic_load_explicit(&e->ev_tail, memory_order_acquire);
+    int k = 0;
+    while (head != tail && k < cap)
+        out[k++] = e->evr[head++ % OH_ENGINE_EVENT_QUEUE];
+    atomic_store_explicit(&e->ev_head, head, memory_order_release);
+    if (head != tail) {
+        uint64_t one = 1; /* more than cap waited: stay readable */
+        ssize_t w = write(e->ev_fd, &one, sizeof one);
+        (void)w;
+    }
+    pthread_mutex_unlock(&e->ev_mu);
+    *n = k;
+    return OH_OK;
+}
+
+oh_status oh_engine_stream_set_codec(oh_engine *e, int id, const oh_codec_config *codec, int payload_type)
+{
+    if (!e || !codec || payload_type < 0 || payload_type > 127)
+        return OH_EINVAL;
+    pthread_mutex_lock(&e->mu);
+    stream *s = lookup(e, id);
+    uint32_t clock = s ? s->rtp_clock : 0; /* written only by CMD_SET_CODEC, under mu */
+    int dtmf_pt = s ? s->dtmf_pt : -1;
+    pthread_mutex_unlock(&e->mu);
+    if (!s)
+        return OH_EINVAL;
+    /* Built outside the lock, so no other caller (nor the media thread
+     * taking a command) waits for codec creation. */
+    codec_parts parts;
+    oh_status st = codec_parts_create(e, codec, payload_type, dtmf_pt, clock, &parts);
+    if (st != OH_OK)
+        return st;
+    pthread_mutex_lock(&e->mu);
+    s = lookup(e, id);
+    if (!s || s->rtp_clock != clock) {
+        st = s ? OH_ESTATE : OH_EINVAL; /* closed, or changed by another thread meanwhile */
+    } else {
+        cmd c = {.type = CMD_SET_CODEC, .s = s, .parts = &parts};
+        run_command(e, &c);
+    }
+    pthread_mutex_unlock(&e->mu);
+    codec_parts_free(&parts); /* the replaced parts, or the unused new ones */
+    return st;
+}
+
+oh_status oh_engine_stream_conference(oh_engine *e, int id, int join)
+{
+    if (!e)
+        return OH_EINVAL;
+    pthread_mutex_lock(&e->mu);
+    stream *s = lookup(e, id);
+    oh_status st = OH_EINVAL;
+    if (s) {
+        cmd c = {.type = CMD_CONF, .s = s, .dir = join ? 1 : 0};
+        run_command(e, &c);
+        st = c.result;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return st;
 }

@@ -272,6 +272,14 @@ void oh_rtp_sender_skip(oh_rtp_sender *s, uint32_t samples)
     s->ts += samples;
 }
 
+oh_status oh_rtp_sender_set_payload_type(oh_rtp_sender *s, int payload_type)
+{
+    if (!s || payload_type < 0 || payload_type > 127)
+        return OH_EINVAL;
+    s->pt = (uint8_t)payload_type;
+    return OH_OK;
+}
+
 void oh_rtp_sender_get_stats(const oh_rtp_sender *s, oh_rtp_sender_stats *st)
 {
     st->ssrc = s->ssrc;

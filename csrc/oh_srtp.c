@@ -58,9 +58,35 @@ _Static_assert(SRTP_AES_GCM_128_KEY_LEN_WSALT <= OH_SRTP_MAX_KEY, "GCM key size"
 static pthread_once_t srtp_once = PTHREAD_ONCE_INIT;
 static srtp_err_status_t srtp_init_result = srtp_err_status_init_fail;
 
+static void set_policy(srtp_policy_t *p, oh_srtp_suite suite);
+
+/* 1 when libsrtp2's kernel is up already: a session can be made. Before
+ * srtp_init, srtp_create refuses (the kernel's "not initialised" check)
+ * without touching anything. */
+static int kernel_ready(void)
+{
+    uint8_t key[OH_SRTP_MAX_KEY] = {0};
+    srtp_policy_t p;
+    memset(&p, 0, sizeof p);
+    set_policy(&p, OH_SRTP_AES_CM_128_HMAC_SHA1_80);
+    p.ssrc.type = ssrc_any_outbound;
+    p.key = key;
+    p.window_size = 1024;
+    srtp_t probe = NULL;
+    if (srtp_create(&probe, &p) != srtp_err_status_ok)
+        return 0;
+    srtp_dealloc(probe);
+    return 1;
+}
+
+/* The once-flag is per copy of this file, and a process may hold several:
+ * offhook_core is linked statically into each Python extension module
+ * (offhook._rtp, offhook._media...) while libsrtp2 is one shared library
+ * with one kernel. A second srtp_init() fails (it registers its debug
+ * module twice), so a copy that finds the kernel up uses it as it is. */
 static void srtp_init_once(void)
 {
-    srtp_init_result = srtp_init();
+    srtp_init_result = kernel_ready() ? srtp_err_status_ok : srtp_init();
 }
 
 struct oh_srtp {

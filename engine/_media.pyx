@@ -7,17 +7,23 @@ the GIL while it waits for the media thread to apply it (at most a few ms).
 """
 import os
 
-from libc.string cimport memset, strncpy
+from libc.string cimport memcpy, memset, strncpy
 
 cimport oh_engine as c
-from oh_codec cimport oh_codec_config_default, oh_codec_id
+from oh_srtp cimport oh_srtp_suite
+from oh_codec cimport oh_codec_config, oh_codec_config_default, oh_codec_id
 from oh_status cimport OH_EBUFSIZE, OH_EINVAL, OH_EIO, OH_ENOMEM, OH_ESTATE, OH_EUNSUPPORTED, oh_strerror
 from oh_wav cimport oh_wav_error
 
-from offhook.errors import MediaError, WavError
+from offhook.errors import MediaError, SrtpError, WavError
 from offhook.media.codecs import lookup as _lookup_codec
+from offhook.media.events import DtmfReceived, RtcpBye, RtpResumed, RtpTimeout, SsrcChanged
+from offhook.media.srtp import SrtpParams
+
+from offhook._rtp import SRTP_SUITES
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+RELATCH_PACKETS = c.OH_ENGINE_RELATCH_PACKETS  # in-sequence packets of a new SSRC that re-latch
 DEFAULT_DYNAMIC_PT = 111  # opus has no static payload type (the common choice in SDP offers)
 
 
@@ -89,6 +95,9 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
         "bad_seq": src.bad_seq,
         "dtmf_sent": s.dtmf_sent, "dtmf_received": s.dtmf_received, "dtmf_dropped": s.dtmf_dropped,
         "dtmf_pending": s.dtmf_pending,
+        "srtp": bool(s.srtp), "srtp_auth_failed": s.srtp_auth_failed,
+        "srtp_replayed": s.srtp_replayed, "srtp_failed": s.srtp_failed,
+        "ssrc_changes": s.ssrc_changes, "rtp_timed_out": bool(s.rtp_timed_out),
         "rtcp": {"sent": r.sent, "received": r.received, "invalid": r.invalid,
                  "sr_received": r.sr_received, "peer_reports": r.peer_reports,
                  "peer_fraction_lost": r.peer_fraction_lost,
@@ -104,6 +113,22 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
                     "expanded": pl.expanded, "silence": pl.silence, "duplicates": pl.duplicates,
                     "overflow": pl.overflow, "resyncs": pl.resyncs, "max_burst": pl.max_burst},
     }
+
+
+cdef object _event(const c.oh_engine_event *e, object stream):
+    if stream is None:
+        return None  # the stream was closed before its events were read
+    if e.type == c.OH_ENGINE_EV_DTMF:
+        return DtmfReceived(stream, chr(e.digit), e.event, e.duration_ms)
+    if e.type == c.OH_ENGINE_EV_BYE:
+        return RtcpBye(stream, e.ssrc, e.reason.decode("utf-8", "replace"))
+    if e.type == c.OH_ENGINE_EV_SSRC_CHANGE:
+        return SsrcChanged(stream, e.old_ssrc, e.ssrc)
+    if e.type == c.OH_ENGINE_EV_RTP_TIMEOUT:
+        return RtpTimeout(stream, e.silent_ms)
+    if e.type == c.OH_ENGINE_EV_RTP_RESUMED:
+        return RtpResumed(stream, e.silent_ms, e.ssrc)
+    return None
 
 
 cdef class MediaEngine:
@@ -180,17 +205,46 @@ cdef class MediaEngine:
             c.oh_engine_destroy(eng)
 
     def stats(self):
-        """{"ticks", "late_ticks", "clock_resyncs", "streams"} of the media thread."""
+        """Counters of the media thread: ticks, late_ticks, clock_resyncs, streams,
+        events_dropped, and the send lag (ms from a tick's deadline to each RTP packet's
+        sendto: send_lag_ms_mean, send_lag_ms_max, send_lag_samples) over the packets
+        sent since the previous stats() call."""
         cdef c.oh_engine_stats st
         cdef c.oh_engine *eng = self._get()
         with nogil:
             c.oh_engine_get_stats(eng, &st)
         return {"ticks": st.ticks, "late_ticks": st.late_ticks, "clock_resyncs": st.clock_resyncs,
-                "streams": st.streams}
+                "events_dropped": st.events_dropped, "streams": st.streams,
+                "send_lag_ms_mean": st.send_lag_ms_mean, "send_lag_ms_max": st.send_lag_ms_max,
+                "send_lag_samples": st.send_lag_samples}
+
+    @property
+    def event_fd(self):
+        """A file descriptor that polls readable while events wait (for asyncio's
+        loop.add_reader or offhook.media.events.next_events); owned by the engine."""
+        return c.oh_engine_event_fd(self._get())
+
+    def events(self):
+        """The events queued since the last call, oldest first (never blocks): DtmfReceived,
+        RtcpBye, SsrcChanged, RtpTimeout, RtpResumed (offhook.media.events)."""
+        cdef c.oh_engine *eng = self._get()
+        cdef c.oh_engine_event evs[32]
+        cdef int n = 0, st, i
+        out = []
+        while True:
+            with nogil:
+                st = c.oh_engine_poll_events(eng, evs, 32, &n)
+            _check(st, "events")
+            for i in range(n):
+                ev = _event(&evs[i], self._streams.get(evs[i].stream_id))
+                if ev is not None:
+                    out.append(ev)
+            if n < 32:
+                return out
 
     def add_stream(self, local=("127.0.0.1", 0), remote=None, codec="PCMU", payload_type=None,
                    direction="sendrecv", srtp=None, *, dtmf_payload_type=101,
-                   rtcp_interval_ms=5000, cname=None):
+                   rtcp_interval_ms=5000, cname=None, rtp_timeout_ms=None):
         """A new RTP stream: a UDP socket bound to local (port 0: the OS picks; see
         local_port) sending to remote (None: nothing is sent until update(remote=...)).
 
@@ -202,11 +256,32 @@ cdef class MediaEngine:
         (rtcp-mux) about every rtcp_interval_ms (100..60000, randomised 0.5..1.5x;
         5000 is RFC 3550's minimum, shorter is for tests and lab use) with the SDES
         CNAME cname (default "offhook-<ssrc>").
+
+        srtp (offhook.media.srtp.SrtpParams, or a dict with its fields "suite",
+        "local_key", "remote_key") turns on SRTP and SRTCP with replay protection: only
+        authenticated packets are played or latch the stream; refused ones are counted
+        (stats() srtp_auth_failed, srtp_replayed, srtp_failed). None: plain RTP.
+
+        rtp_timeout_ms (100..3600000, None: off) queues an RtpTimeout event (events())
+        when no RTP arrived for that long while the stream receives.
         """
         cdef c.oh_engine *eng = self._get()
-        if srtp is not None:
-            raise NotImplementedError(
-                "SRTP is not in the media engine yet: pass srtp=None (plain RTP) for now")
+        if isinstance(srtp, dict):
+            unknown = set(srtp) - {"suite", "local_key", "remote_key"}
+            if unknown:
+                raise SrtpError(f"srtp: unknown key(s) {', '.join(sorted(unknown))}; "
+                                f"expected suite, local_key, remote_key")
+            try:
+                srtp = SrtpParams(**srtp)
+            except TypeError:
+                raise SrtpError("srtp needs suite, local_key and remote_key") from None
+        if srtp is not None and not isinstance(srtp, SrtpParams):
+            raise SrtpError(f"srtp must be an offhook.media.srtp.SrtpParams, a dict or None, "
+                            f"got {type(srtp).__name__}")
+        if rtp_timeout_ms is not None and (
+                not isinstance(rtp_timeout_ms, int) or isinstance(rtp_timeout_ms, bool)
+                or not 100 <= rtp_timeout_ms <= 3600000):
+            raise ValueError(f"rtp_timeout_ms must be an int 100..3600000 or None, got {rtp_timeout_ms!r}")
         info = _lookup_codec(codec)
         if payload_type is None:
             payload_type = info.payload_type if info.payload_type is not None else DEFAULT_DYNAMIC_PT
@@ -231,6 +306,13 @@ cdef class MediaEngine:
         c.oh_engine_stream_config_default(&cfg)
         cfg.dtmf_payload_type = -1 if dtmf_payload_type is None else dtmf_payload_type
         cfg.rtcp_interval_ms = rtcp_interval_ms
+        cfg.rtp_timeout_ms = rtp_timeout_ms or 0
+        if srtp is not None:
+            local_key, remote_key = srtp.keys()
+            cfg.srtp = 1
+            cfg.srtp_keys.suite = <oh_srtp_suite><int>SRTP_SUITES.index(srtp.suite)
+            memcpy(cfg.srtp_keys.local_key, <const char *>local_key, len(local_key))
+            memcpy(cfg.srtp_keys.remote_key, <const char *>remote_key, len(remote_key))
         if cname_bytes:
             strncpy(cfg.cname, <const char *>cname_bytes, c.OH_ENGINE_CNAME_LEN - 1)
         lhost, lport = _address(local, "local", True)
@@ -253,6 +335,8 @@ cdef class MediaEngine:
                              f"addresses of the same family")
         if st == OH_ESTATE:
             raise MediaError(f"add_stream: the engine already has its maximum number of streams")
+        if st == OH_EUNSUPPORTED and srtp is not None:
+            raise SrtpError(f"add_stream: {srtp.suite} is not available in this libsrtp2 build")
         if st == OH_EUNSUPPORTED:
             raise MediaError(f"add_stream: {info.name} cannot run with {self.ptime} ms packets")
         _check(st, "add_stream")
@@ -263,6 +347,7 @@ cdef class MediaEngine:
         stream.payload_type = payload_type
         stream.direction = direction
         stream.dtmf_payload_type = dtmf_payload_type
+        stream.srtp_suite = srtp.suite if srtp is not None else None
         cdef int port = 0
         c.oh_engine_stream_local_port(eng, sid, &port)
         stream.local_port = port
@@ -279,6 +364,7 @@ cdef class MediaStream:
     cdef readonly int payload_type
     cdef readonly str direction
     cdef readonly object dtmf_payload_type
+    cdef readonly object srtp_suite
 
     def __init__(self):
         raise TypeError("streams are made by MediaEngine.add_stream()")
@@ -345,6 +431,32 @@ cdef class MediaStream:
             st = c.oh_engine_stream_play_tone(eng, self._id, freq_hz, level_dbm0)
         _check(st, "play_tone")
 
+    def play_echo(self):
+        """Sends back what the stream receives, re-encoded, one tick later (an echo test;
+        also what a relaying media server does per call)."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_play_echo(eng, self._id)
+        _check(st, "play_echo")
+
+    def join_conference(self):
+        """Joins the engine's conference: the stream then sends the mix of every other
+        member (mix-minus) instead of its source, and its received audio is mixed for them."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_conference(eng, self._id, 1)
+        _check(st, "join_conference")
+
+    def leave_conference(self):
+        """Leaves the engine's conference (no-op when not in it): the stream sends its source again."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_conference(eng, self._id, 0)
+        _check(st, "leave_conference")
+
     def play_silence(self):
         """Stops playing: sends silence."""
         cdef c.oh_engine *eng = self._get()
@@ -376,13 +488,23 @@ cdef class MediaStream:
             st = c.oh_engine_stream_stop_recording(eng, self._id, &err)
         _check_wav(st, &err, "recording")
 
-    def update(self, *, remote=None, direction=None, codec=None):
-        """Changes the remote address (clears the source latch) and/or the direction
-        while the stream runs. Changing the codec is not supported yet."""
+    def update(self, *, remote=None, direction=None, codec=None, payload_type=None):
+        """Changes, while the stream runs: the remote address (clears the source latch),
+        the direction (hold: "sendonly", "inactive"), and/or the codec with its payload
+        type (default: the codec's static one, opus 111). After a codec change the
+        stream sends the new payload type at once and drops the old one on receipt."""
         cdef c.oh_engine *eng = self._get()
+        cdef oh_codec_config ccfg
+        if payload_type is not None and codec is None:
+            raise ValueError("payload_type is changed together with codec: update(codec=..., payload_type=...)")
         if codec is not None:
-            raise NotImplementedError("changing a stream's codec is not in the media engine yet: "
-                                      "close the stream and add a new one")
+            info = _lookup_codec(codec)
+            if payload_type is None:
+                payload_type = info.payload_type if info.payload_type is not None else DEFAULT_DYNAMIC_PT
+            if (not isinstance(payload_type, int) or isinstance(payload_type, bool)
+                    or not 0 <= payload_type <= 127 or payload_type == self.dtmf_payload_type):
+                raise ValueError(f"payload_type must be an int 0..127 other than the DTMF payload type "
+                                 f"{self.dtmf_payload_type}, got {payload_type!r}")
         cdef int d = -1
         if direction is not None:
             d = _direction(direction)
@@ -402,6 +524,17 @@ cdef class MediaStream:
                 st = c.oh_engine_stream_set_direction(eng, self._id, <c.oh_engine_direction>d)
             _check(st, "update")
             self.direction = direction
+        cdef int pt
+        if codec is not None:
+            oh_codec_config_default(&ccfg, <oh_codec_id><int>info.codec_id)
+            pt = payload_type
+            with nogil:
+                st = c.oh_engine_stream_set_codec(eng, self._id, &ccfg, pt)
+            if st == OH_EUNSUPPORTED:
+                raise MediaError(f"update: {info.name} cannot run with {self._engine.ptime} ms packets")
+            _check(st, "update")
+            self.codec = info.name
+            self.payload_type = payload_type
 
     def stats(self):
         """Counters of the stream: packets/bytes sent and received, drops by reason,

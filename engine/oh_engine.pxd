@@ -3,6 +3,7 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from oh_codec cimport oh_codec_config
 from oh_jitter cimport oh_jitter_stats
 from oh_rtp cimport oh_rtp_source_stats
+from oh_srtp cimport oh_srtp_config
 from oh_status cimport oh_status
 from oh_wav cimport oh_wav_error
 
@@ -12,6 +13,8 @@ cdef extern from "offhook/oh_engine.h":
         OH_ENGINE_ADDR_LEN
         OH_ENGINE_CNAME_LEN
         OH_ENGINE_DTMF_QUEUE
+        OH_ENGINE_EVENT_QUEUE
+        OH_ENGINE_RELATCH_PACKETS
 
     ctypedef struct oh_engine_config:
         int sample_rate
@@ -36,6 +39,27 @@ cdef extern from "offhook/oh_engine.h":
         int dtmf_payload_type
         int rtcp_interval_ms
         char cname[64]
+        int srtp
+        oh_srtp_config srtp_keys
+        int rtp_timeout_ms
+
+    ctypedef enum oh_engine_event_type:
+        OH_ENGINE_EV_DTMF
+        OH_ENGINE_EV_BYE
+        OH_ENGINE_EV_SSRC_CHANGE
+        OH_ENGINE_EV_RTP_TIMEOUT
+        OH_ENGINE_EV_RTP_RESUMED
+
+    ctypedef struct oh_engine_event:
+        int type
+        int stream_id
+        char digit
+        uint8_t event
+        int duration_ms
+        uint32_t ssrc
+        uint32_t old_ssrc
+        int silent_ms
+        char reason[256]
 
     ctypedef struct oh_engine_dtmf_event:
         char digit
@@ -84,11 +108,21 @@ cdef extern from "offhook/oh_engine.h":
         uint64_t dtmf_dropped
         int dtmf_pending
         oh_engine_rtcp_stats rtcp
+        int srtp
+        uint64_t srtp_auth_failed
+        uint64_t srtp_replayed
+        uint64_t srtp_failed
+        uint64_t ssrc_changes
+        int rtp_timed_out
 
     ctypedef struct oh_engine_stats:
         uint64_t ticks
         uint64_t late_ticks
         uint64_t clock_resyncs
+        uint64_t events_dropped
+        double send_lag_ms_mean
+        double send_lag_ms_max
+        uint64_t send_lag_samples
         int streams
 
     ctypedef struct oh_engine:
@@ -105,12 +139,18 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_local_port(oh_engine *eng, int id, int *port) nogil
     oh_status oh_engine_stream_set_remote(oh_engine *eng, int id, const char *addr, int port) nogil
     oh_status oh_engine_stream_set_direction(oh_engine *eng, int id, oh_engine_direction dir) nogil
+    oh_status oh_engine_stream_set_codec(oh_engine *eng, int id, const oh_codec_config *codec,
+                                         int payload_type) nogil
     oh_status oh_engine_stream_play_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
     oh_status oh_engine_stream_play_tone(oh_engine *eng, int id, int freq_hz, double level_dbm0) nogil
     oh_status oh_engine_stream_play_silence(oh_engine *eng, int id) nogil
+    oh_status oh_engine_stream_play_echo(oh_engine *eng, int id) nogil
+    oh_status oh_engine_stream_conference(oh_engine *eng, int id, int join) nogil
     oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
     oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err) nogil
     oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats) nogil
     oh_status oh_engine_stream_send_dtmf(oh_engine *eng, int id, const char *digits, int duration_ms) nogil
     oh_status oh_engine_stream_dtmf_events(oh_engine *eng, int id, oh_engine_dtmf_event *out, int cap,
                                            int *n) nogil
+    int oh_engine_event_fd(oh_engine *eng) nogil
+    oh_status oh_engine_poll_events(oh_engine *eng, oh_engine_event *out, int cap, int *n) nogil

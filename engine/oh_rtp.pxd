@@ -72,6 +72,7 @@ cdef extern from "offhook/oh_rtp.h":
     int oh_rtp_sender_write_event(oh_rtp_sender *s, int payload_type, uint32_t timestamp, int marker,
                                   const uint8_t *payload, size_t len, uint8_t *out, size_t cap) nogil
     void oh_rtp_sender_skip(oh_rtp_sender *s, uint32_t samples) nogil
+    oh_status oh_rtp_sender_set_payload_type(oh_rtp_sender *s, int payload_type) nogil
     void oh_rtp_sender_get_stats(const oh_rtp_sender *s, oh_rtp_sender_stats *stats) nogil
 
     ctypedef struct oh_rtp_source_config:

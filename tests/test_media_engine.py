@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import offhook.engine as eng
-from offhook import CodecError, MediaError, WavError
+from offhook import CodecError, MediaError, SrtpError, WavError
 from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav, write_wav
@@ -307,7 +307,7 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         with pytest.raises(ValueError, match="direction must be one of sendrecv, sendonly, recvonly, "
                                              "inactive; got 'hold'"):
             e.add_stream(direction="hold")
-        with pytest.raises(NotImplementedError, match="SRTP is not in the media engine yet"):
+        with pytest.raises(SrtpError, match="srtp needs suite, local_key and remote_key"):
             e.add_stream(srtp={"suite": "AES_CM_128_HMAC_SHA1_80"})
         with pytest.raises(ValueError, match=re.escape("payload_type must be an int 0..127, got 200")):
             e.add_stream(payload_type=200)
@@ -328,8 +328,12 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         with pytest.raises(ValueError,
                            match=re.escape("tone frequency must be 1..7999 Hz at 16000 Hz, got 9000")):
             s.play_tone(9000)
-        with pytest.raises(NotImplementedError, match="changing a stream's codec"):
-            s.update(codec="PCMA")
+        with pytest.raises(CodecError, match="unknown codec 'G729'"):
+            s.update(codec="G729")
+        with pytest.raises(ValueError, match="payload_type is changed together with codec"):
+            s.update(payload_type=8)
+        with pytest.raises(ValueError, match="other than the DTMF payload type 101, got 101"):
+            s.update(codec="opus", payload_type=101)
         with pytest.raises(ValueError, match="must be a numeric IP address"):
             s.update(remote=("::1", 4000))
         with pytest.raises(TypeError, match=re.escape("made by MediaEngine.add_stream")):

@@ -3,7 +3,7 @@ from offhook._aec import EchoCanceller
 from offhook._codecs import Codec
 from offhook._devport import DevicePort
 from offhook._jitter import JitterBuffer, JitterStatus, Playout, TimeScaler
-from offhook._media import MediaEngine, MediaStream
+from offhook._media import RELATCH_PACKETS, MediaEngine, MediaStream
 from offhook._mixer import ConferenceMixer
 from offhook._resample import Resampler
 from offhook._rtp import (
@@ -44,10 +44,12 @@ from offhook._rtp import (
 )
 from offhook._wav import WavReader, WavWriter
 from offhook.media.codecs import CODECS, CodecInfo, codec
+from offhook.media.srtp import SrtpParams, new_srtp_key
 from offhook.media.tones import DtmfDetector, DtmfEvent, ToneGenerator, ToneSegment, dtmf_tones
 
 __all__ = [
     "CODECS",
+    "RELATCH_PACKETS",
     "SRTP_SUITES",
     "Codec",
     "CodecInfo",
@@ -75,6 +77,7 @@ __all__ = [
     "SdesCrypto",
     "SenderInfo",
     "SeqVerdict",
+    "SrtpParams",
     "SrtpSession",
     "TelephoneEvent",
     "TimeScaler",
@@ -89,6 +92,7 @@ __all__ = [
     "encode_telephone_event",
     "format_sdes_crypto",
     "is_rtcp",
+    "new_srtp_key",
     "ntp_from_unix_ms",
     "ntp_middle",
     "parse_rtcp",

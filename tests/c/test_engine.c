@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -390,9 +391,114 @@ static void test_dtmf_and_rtcp(void)
     oh_engine_destroy(b);
 }
 
+/* Waits up to ms for events of type on eng (through its event fd), then
+ * drains them into ev; the number of that type seen. */
+static int wait_event(oh_engine *eng, int type, oh_engine_event *ev, int ms)
+{
+    int found = 0;
+    for (int waited = 0; waited < ms && !found; waited += 20) {
+        struct pollfd p = {.fd = oh_engine_event_fd(eng), .events = POLLIN};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        oh_engine_event buf[16];
+        int n = 0;
+        CHECK_STATUS(oh_engine_poll_events(eng, buf, 16, &n), OH_OK);
+        for (int i = 0; i < n; i++) {
+            if (buf[i].type == type) {
+                *ev = buf[i];
+                found++;
+            }
+        }
+    }
+    return found;
+}
+
+/* SRTP (GCM) between two engines with events: audio flows with no refusal,
+ * SRTCP reports arrive, a digit and a BYE come out of the event queue, and
+ * an RTP timeout fires when the peer goes silent. */
+static void test_srtp_and_events(void)
+{
+    oh_engine_config cfg;
+    oh_engine_config_default(&cfg);
+    oh_engine *a = NULL, *b = NULL;
+    CHECK_STATUS(oh_engine_create(&cfg, &a), OH_OK);
+    CHECK_STATUS(oh_engine_create(&cfg, &b), OH_OK);
+    oh_engine_stream_config sa_cfg, sb_cfg;
+    oh_engine_stream_config_default(&sa_cfg);
+    sa_cfg.srtp = 1;
+    sa_cfg.srtp_keys.suite = OH_SRTP_AEAD_AES_128_GCM;
+    CHECK_STATUS(oh_srtp_random_key(sa_cfg.srtp_keys.local_key, 28), OH_OK);
+    CHECK_STATUS(oh_srtp_random_key(sa_cfg.srtp_keys.remote_key, 28), OH_OK);
+    sa_cfg.rtcp_interval_ms = 200;
+    sa_cfg.rtp_timeout_ms = 50;
+    int ia = -1, ib = -1, pa = 0, pb = 0;
+    CHECK_STATUS(oh_engine_stream_add(a, &sa_cfg, &ia, NULL), OH_EINVAL); /* timeout below 100 ms */
+    sa_cfg.rtp_timeout_ms = 300;
+    CHECK_STATUS(oh_engine_stream_add(a, &sa_cfg, &ia, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(a, ia, &pa), OH_OK);
+    sb_cfg = sa_cfg;
+    memcpy(sb_cfg.srtp_keys.local_key, sa_cfg.srtp_keys.remote_key, 28);
+    memcpy(sb_cfg.srtp_keys.remote_key, sa_cfg.srtp_keys.local_key, 28);
+    sb_cfg.rtp_timeout_ms = 0;
+    snprintf(sb_cfg.remote_addr, sizeof sb_cfg.remote_addr, "127.0.0.1");
+    sb_cfg.remote_port = pa;
+    CHECK_STATUS(oh_engine_stream_add(b, &sb_cfg, &ib, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(b, ib, &pb), OH_OK);
+    CHECK_STATUS(oh_engine_stream_set_remote(a, ia, "127.0.0.1", pb), OH_OK);
+    CHECK_STATUS(oh_engine_stream_play_tone(b, ib, 1000, -10), OH_OK);
+    sleep_ms(300);
+    CHECK_STATUS(oh_engine_stream_send_dtmf(b, ib, "7", 100), OH_OK);
+    oh_engine_event ev;
+    CHECK(wait_event(a, OH_ENGINE_EV_DTMF, &ev, 2000) == 1);
+    CHECK(ev.digit == '7' && ev.duration_ms == 100 && ev.stream_id == ia);
+    sleep_ms(300);
+    oh_engine_stream_stats sa;
+    CHECK_STATUS(oh_engine_stream_get_stats(a, ia, &sa), OH_OK);
+    printf("srtp: received %d, auth failed %d, rtcp %d\n", (int)sa.packets_received, (int)sa.srtp_auth_failed,
+           (int)sa.rtcp.received);
+    CHECK(sa.srtp == 1 && sa.packets_received > 20 && sa.srtp_auth_failed == 0 && sa.srtp_replayed == 0);
+    CHECK(sa.rtcp.received >= 1 && sa.rtcp.invalid == 0 && sa.rtcp.peer_reports >= 1);
+    CHECK(!sa.rtp_timed_out);
+    /* Both switch to G.722 mid-call: audio keeps flowing with the new payload type */
+    oh_codec_config g722;
+    oh_codec_config_default(&g722, OH_CODEC_G722);
+    CHECK_STATUS(oh_engine_stream_set_codec(a, ia, &g722, 101), OH_EINVAL); /* the DTMF PT */
+    CHECK_STATUS(oh_engine_stream_set_codec(a, 12345, &g722, 9), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_set_codec(a, ia, &g722, 9), OH_OK);
+    CHECK_STATUS(oh_engine_stream_set_codec(b, ib, &g722, 9), OH_OK);
+    uint64_t before = sa.packets_received;
+    sleep_ms(400);
+    CHECK_STATUS(oh_engine_stream_get_stats(a, ia, &sa), OH_OK);
+    printf("codec switch: %d more packets, %d of the old payload type dropped\n",
+           (int)(sa.packets_received - before), (int)sa.dropped_payload_type);
+    CHECK(sa.packets_received >= before + 15 && sa.dropped_payload_type <= 3 && sa.srtp_auth_failed == 0);
+    /* A joins its engine's conference alone: it hears nobody, so it sends silence */
+    CHECK_STATUS(oh_engine_stream_conference(a, ia, 1), OH_OK);
+    CHECK_STATUS(oh_engine_stream_conference(a, 12345, 1), OH_EINVAL);
+    sleep_ms(100);
+    CHECK_STATUS(oh_engine_stream_conference(a, ia, 0), OH_OK);
+    CHECK_STATUS(oh_engine_stream_conference(a, ia, 0), OH_OK);
+    /* B goes on hold: A's timeout fires once */
+    CHECK_STATUS(oh_engine_stream_set_direction(b, ib, OH_ENGINE_RECVONLY), OH_OK);
+    CHECK(wait_event(a, OH_ENGINE_EV_RTP_TIMEOUT, &ev, 2000) == 1);
+    CHECK(ev.silent_ms >= 300 && ev.silent_ms < 2000 && ev.stream_id == ia);
+    CHECK_STATUS(oh_engine_stream_set_direction(b, ib, OH_ENGINE_SENDRECV), OH_OK);
+    CHECK(wait_event(a, OH_ENGINE_EV_RTP_RESUMED, &ev, 2000) == 1);
+    CHECK_STATUS(oh_engine_stream_remove(b, ib), OH_OK);
+    CHECK(wait_event(a, OH_ENGINE_EV_BYE, &ev, 2000) == 1);
+    CHECK(ev.stream_id == ia);
+    oh_engine_stats es;
+    oh_engine_get_stats(a, &es);
+    CHECK(es.events_dropped == 0);
+    CHECK_STATUS(oh_engine_poll_events(a, NULL, 1, &(int){0}), OH_EINVAL);
+    oh_engine_destroy(a);
+    oh_engine_destroy(b);
+}
+
 int main(void)
 {
     test_config_errors_and_enomem();
+    test_srtp_and_events();
     test_dtmf_and_rtcp();
     test_two_engines(OH_CODEC_PCMU, 0, 8000);
     test_two_engines(OH_CODEC_G722, 9, 16000);

@@ -15,8 +15,8 @@
  * payload type is dropped (dropped_payload_type). The first valid packet
  * latches the stream on its source address and SSRC; later packets from
  * another address or SSRC are dropped and counted (dropped_stray), which is
- * what stops RTP injection and "RTP bleed". Re-latching is not done yet:
- * update(remote=...) on the stream clears the latch.
+ * what stops RTP injection and "RTP bleed". A new SSRC from the latched
+ * address re-latches (below); set_remote clears the latch.
  *
  * Threads: oh_engine_create starts the media thread; it is the only thread
  * the core starts. Every other function may be called from any thread but
@@ -48,6 +48,22 @@
  * a BYE. Incoming SR/RR/SDES/BYE from the latched source (or any source
  * before a latch) fill oh_engine_rtcp_stats.
  *
+ * SRTP (RFC 3711, keys from SDES RFC 4568): with srtp = 1 every RTP and
+ * RTCP packet is protected on send and unprotected on receive with
+ * oh_srtp (replay protection on). Unprotect comes first, so only
+ * authenticated packets can latch the stream or reach the jitter buffer;
+ * refusals are counted (srtp_auth_failed, srtp_replayed, srtp_failed).
+ *
+ * Re-latching: a stream latched on an address follows a new SSRC from that
+ * same address after OH_ENGINE_RELATCH_PACKETS consecutive in-sequence
+ * packets of it with none of the old SSRC in between (the peer restarted
+ * its stream); another address never moves the latch.
+ *
+ * Events: DTMF received, RTCP BYE, SSRC change, RTP timeout and its end go
+ * into one per-engine lock-free queue the media thread writes without ever
+ * waiting; oh_engine_event_fd polls readable while it holds events and
+ * oh_engine_poll_events drains it.
+ *
  * Lifecycle: oh_engine_config_default, oh_engine_create, oh_engine_stream_add
  * (the stream's create: the only place a stream allocates), ...,
  * oh_engine_stream_remove, oh_engine_destroy (stops the thread, closes every
@@ -62,6 +78,7 @@
 #include "offhook/oh_jitter.h"
 #include "offhook/oh_rtcp.h"
 #include "offhook/oh_rtp.h"
+#include "offhook/oh_srtp.h"
 #include "offhook/oh_status.h"
 #include "offhook/oh_wav.h"
 
@@ -73,6 +90,8 @@ extern "C" {
 #define OH_ENGINE_ADDR_LEN 64 /* a numeric IPv6 address with scope fits */
 #define OH_ENGINE_CNAME_LEN 64
 #define OH_ENGINE_DTMF_QUEUE 64 /* digits waiting to be sent, and events waiting to be drained */
+#define OH_ENGINE_EVENT_QUEUE 256 /* engine events waiting for oh_engine_poll_events */
+#define OH_ENGINE_RELATCH_PACKETS 5 /* consecutive packets of a new SSRC from the latched address that re-latch */
 
 typedef struct oh_engine_config {
     int sample_rate; /* the engine's PCM rate: 8000, 16000, 32000 or 48000 Hz */
@@ -101,7 +120,32 @@ typedef struct oh_engine_stream_config {
     int rtcp_interval_ms;                 /* mean RTCP report interval, 100..60000 ms (default
                                              5000); each interval is randomised to 0.5..1.5 x */
     char cname[OH_ENGINE_CNAME_LEN];      /* SDES CNAME; "" = "offhook-<ssrc hex>" */
+    int srtp;                             /* 1: SRTP and SRTCP (RFC 3711) keyed by srtp_keys; 0: plain */
+    oh_srtp_config srtp_keys;             /* suite, local (send) and remote (receive) key||salt */
+    int rtp_timeout_ms;                   /* 0 = off; else OH_ENGINE_EV_RTP_TIMEOUT after this long
+                                             (100..3600000 ms) without RTP while the stream receives */
 } oh_engine_stream_config;
+
+/* What oh_engine_poll_events reports. */
+typedef enum oh_engine_event_type {
+    OH_ENGINE_EV_DTMF = 1,         /* a telephone-event ended: digit, event, duration_ms */
+    OH_ENGINE_EV_BYE = 2,          /* the peer sent an RTCP BYE: ssrc, reason */
+    OH_ENGINE_EV_SSRC_CHANGE = 3,  /* the latched address changed SSRC (re-latched): old_ssrc, ssrc */
+    OH_ENGINE_EV_RTP_TIMEOUT = 4,  /* no RTP for rtp_timeout_ms while receiving: silent_ms */
+    OH_ENGINE_EV_RTP_RESUMED = 5   /* RTP arrived again after a timeout: silent_ms, ssrc */
+} oh_engine_event_type;
+
+typedef struct oh_engine_event {
+    int type;                     /* oh_engine_event_type */
+    int stream_id;
+    char digit;                   /* DTMF: '0'-'9', '*', '#', 'A'-'D', '?' */
+    uint8_t event;                /* DTMF: the RFC 4733 event code */
+    int duration_ms;              /* DTMF */
+    uint32_t ssrc;                /* BYE, SSRC_CHANGE (the new one), RTP_RESUMED */
+    uint32_t old_ssrc;            /* SSRC_CHANGE */
+    int silent_ms;                /* RTP_TIMEOUT, RTP_RESUMED: time since the last RTP packet */
+    char reason[OH_RTCP_MAX_TEXT + 1]; /* BYE: the reason text, NUL-terminated ("" when none) */
+} oh_engine_event;
 
 /* A telephone-event the stream received (RFC 4733), reported once at its end. */
 typedef struct oh_engine_dtmf_event {
@@ -154,12 +198,26 @@ typedef struct oh_engine_stream_stats {
     uint64_t dtmf_dropped;         /* received events lost because nobody drained the queue */
     int dtmf_pending;              /* digits queued or being sent */
     oh_engine_rtcp_stats rtcp;
+    int srtp;                      /* 1 when the stream runs SRTP */
+    uint64_t srtp_auth_failed;     /* SRTP/SRTCP packets whose authentication tag did not verify */
+    uint64_t srtp_replayed;        /* SRTP/SRTCP packets refused as replayed or too old */
+    uint64_t srtp_failed;          /* other refusals (truncated, bad version...) and protect errors */
+    uint64_t ssrc_changes;         /* re-latches on a new SSRC from the latched address */
+    int rtp_timed_out;             /* 1 while no RTP has arrived for rtp_timeout_ms */
 } oh_engine_stream_stats;
 
 typedef struct oh_engine_stats {
     uint64_t ticks;          /* ticks run since create */
     uint64_t late_ticks;     /* ticks that started more than one tick late */
     uint64_t clock_resyncs;  /* times the clock jumped ahead instead of catching up */
+    uint64_t events_dropped; /* events lost because the queue (OH_ENGINE_EVENT_QUEUE) was full */
+    /* Send lag: from a tick's deadline to each RTP packet handed to sendto
+     * (ms), over the packets sent since the previous oh_engine_get_stats
+     * (which restarts the window). With a frame captured just before a
+     * deadline, this is what the engine adds on top of one ptime. */
+    double send_lag_ms_mean;
+    double send_lag_ms_max;
+    uint64_t send_lag_samples;
     int streams;
 } oh_engine_stats;
 
@@ -197,6 +255,16 @@ oh_status oh_engine_stream_local_port(oh_engine *eng, int id, int *port);
 /* New remote address ("" = none: stop sending); clears the latch. */
 oh_status oh_engine_stream_set_remote(oh_engine *eng, int id, const char *addr, int port);
 oh_status oh_engine_stream_set_direction(oh_engine *eng, int id, oh_engine_direction dir);
+/* Switches the stream to another codec and payload type while it runs (after
+ * an SDP re-offer). The new codec, playout and resamplers are built by the
+ * calling thread and swapped in between two ticks; the next packet carries
+ * the new payload type with the marker bit, and packets of the old payload
+ * type that still arrive are dropped (dropped_payload_type). SSRC, sequence
+ * numbers and, when the RTP clock rate stays the same, the RFC 3550
+ * receive statistics carry on. OH_EINVAL for a bad codec or payload type
+ * (or the stream's DTMF one), OH_EUNSUPPORTED when the codec cannot run at
+ * the engine's ptime, OH_ENOMEM. */
+oh_status oh_engine_stream_set_codec(oh_engine *eng, int id, const oh_codec_config *codec, int payload_type);
 
 /* Sources. play_wav reads a WAV once from its start (looping off; silence
  * after its end), any rate 8000..48000 Hz, channels mixed down to mono. */
@@ -204,6 +272,16 @@ oh_status oh_engine_stream_play_wav(oh_engine *eng, int id, const char *path, oh
 /* A steady sine of freq_hz (below half the engine rate) at level_dbm0 (-60..0). */
 oh_status oh_engine_stream_play_tone(oh_engine *eng, int id, int freq_hz, double level_dbm0);
 oh_status oh_engine_stream_play_silence(oh_engine *eng, int id);
+/* Sends back what the stream receives (decoded, re-encoded with the stream's
+ * codec, one tick later): an echo test, and the relaying work a media
+ * server does per call. */
+oh_status oh_engine_stream_play_echo(oh_engine *eng, int id);
+/* join 1: the stream becomes a participant of the engine's conference (one
+ * oh_mixer per engine, mix-minus with a soft limiter): what it receives is
+ * mixed into every other participant's, and it sends the mix of everyone
+ * but itself (of the previous tick) instead of its source. join 0: it
+ * leaves and sends its source again. Removing a stream leaves too. */
+oh_status oh_engine_stream_conference(oh_engine *eng, int id, int join);
 
 /* Sink: records what the stream receives (16-bit mono at the engine rate),
  * replacing (and finalising) any previous recording. */
@@ -222,6 +300,19 @@ oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_st
  * when the queue (OH_ENGINE_DTMF_QUEUE digits) cannot take them all (then
  * none is queued). */
 oh_status oh_engine_stream_send_dtmf(oh_engine *eng, int id, const char *digits, int duration_ms);
+
+/* A file descriptor (an eventfd) that polls readable while events wait in
+ * the engine's queue: hand it to select/poll/epoll or asyncio's add_reader
+ * and call oh_engine_poll_events when it fires. It belongs to the engine
+ * (do not close or read it). */
+int oh_engine_event_fd(oh_engine *eng);
+
+/* Moves up to cap waiting events, oldest first, into out; *n gets the count
+ * (0 when none: it never blocks and never waits for the media thread). The
+ * media thread writes events into a lock-free ring of OH_ENGINE_EVENT_QUEUE
+ * (when full, newer events are counted in events_dropped); callers of this
+ * function are serialised among themselves. */
+oh_status oh_engine_poll_events(oh_engine *eng, oh_engine_event *out, int cap, int *n);
 
 /* Moves up to cap received events, oldest first, into out; *n gets the
  * count. The media thread keeps at most OH_ENGINE_DTMF_QUEUE undrained

@@ -139,6 +139,9 @@ int oh_rtp_sender_write_event(oh_rtp_sender *s, int payload_type, uint32_t times
  * marked as a talkspurt start. */
 void oh_rtp_sender_skip(oh_rtp_sender *s, uint32_t samples);
 
+/* The payload type of later audio packets (a codec change mid-call); OH_EINVAL outside 0..127. */
+oh_status oh_rtp_sender_set_payload_type(oh_rtp_sender *s, int payload_type);
+
 void oh_rtp_sender_get_stats(const oh_rtp_sender *s, oh_rtp_sender_stats *stats);
 
 /* ---- receiver-side source state (RFC 3550 A.1, A.3, A.8) ---- */
