@@ -700,13 +700,6 @@ static oh_status codec_parts_create(const oh_engine *eng, const oh_codec_config 
     oh_playout_config_default(&pcfg, ccfg.id);
     pcfg.codec = ccfg;
     pcfg.jitter.frame_ms = eng->cfg.ptime_ms;
-    /* Playout happens on tick boundaries, so the delay a packet sees is its
-     * arrival phase against our tick: a target below one tick lets packets
-     * arriving near the boundary flip between "in time" and "one tick late",
-     * and each flip costs an expansion and an acceleration (measured on
-     * loopback: ~15 % of ticks time-scaled, wideband PESQ 3.0 -> 1.9). One
-     * tick of minimum buffering removes that. */
-    pcfg.jitter.min_delay_ms = eng->cfg.ptime_ms;
     if (ccfg.id == OH_CODEC_OPUS)
         pcfg.jitter.max_payload = 1276; /* RFC 6716: the largest Opus frame */
     /* Room for the playout's largest delay (max_delay_ms, 1 s) in packets of
