@@ -2,10 +2,12 @@
 
 The stream is created on the RTP port our SDP announced when the first agreement
 comes (the answer to our offer, or the offer we answered), with the negotiated
-codec, payload type, DTMF payload type and direction. Later agreements (re-INVITE:
-hold, resume, a new address) update it in place; a codec or payload-type change
-re-creates it on the same port, since the engine cannot switch codecs mid-stream.
-SRTP keys are not applied yet: the engine has no SRTP (offer srtp="off").
+codec, payload type, DTMF payload type, direction and SRTP keys (RFC 4568 SDES:
+we protect with the key of our a=crypto line, unprotect with the peer's). Later
+agreements (re-INVITE: hold, resume, a new address, another codec) update it in
+place between two ticks; new SRTP keys or another telephone-event payload type
+re-create it on the same port (fresh SRTP contexts, as RFC 4568 §7.1.4 asks of a
+re-keyed session).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from offhook._media import MediaEngine, MediaStream
 from offhook.errors import MediaError
+from offhook.media.srtp import SrtpParams
 from offhook.sdp import NegotiatedMedia
 
 __all__ = ["CallMedia"]
@@ -33,21 +36,22 @@ class CallMedia:
         self.media: NegotiatedMedia | None = None
 
     def apply(self, media: NegotiatedMedia) -> None:
-        if media.secure:
-            raise MediaError("the call agreed SRTP but the media engine has no SRTP yet")
         old = self.media
         self.media = media
-        if self.stream is not None and old is not None and (
-                old.codec, old.payload_type, old.dtmf_payload_type) == (
-                media.codec, media.payload_type, media.dtmf_payload_type):
-            self.stream.update(remote=media.remote, direction=media.direction)
+        if self.stream is not None and old is not None and _srtp(old) == _srtp(media) and (
+                old.dtmf_payload_type == media.dtmf_payload_type):
+            if (old.codec, old.payload_type) == (media.codec, media.payload_type):
+                self.stream.update(remote=media.remote, direction=media.direction)
+            else:
+                self.stream.update(remote=media.remote, direction=media.direction,
+                                   codec=media.codec, payload_type=media.payload_type)
             return
         if self.stream is not None:
             self.stream.close()
         dtmf = media.dtmf_payload_type
         self.stream = self.engine.add_stream(
             local=self.local, remote=media.remote, codec=media.codec,
-            payload_type=media.payload_type, direction=media.direction,
+            payload_type=media.payload_type, direction=media.direction, srtp=_srtp(media),
             dtmf_payload_type=dtmf if dtmf != media.payload_type else None)
         if self.record is not None:
             self.stream.record_wav(self.record)
@@ -63,3 +67,11 @@ class CallMedia:
         if self.stream is not None:
             self.stream.close()
             self.stream = None
+
+
+def _srtp(media: NegotiatedMedia) -> SrtpParams | None:
+    if media.srtp_suite is None:
+        return None
+    if media.srtp_local_key is None or media.srtp_remote_key is None:
+        raise MediaError(f"the call agreed {media.srtp_suite} without both SRTP keys")
+    return SrtpParams(media.srtp_suite, media.srtp_local_key, media.srtp_remote_key)
