@@ -78,8 +78,10 @@ def test_password_never_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> Non
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ('[[account]]\nuser = "a"\ntransport = "sctp"', "config.toml: account[0].transport: must be one of udp, tcp, tls, not 'sctp'"),
-    ('[[account]]\nuser = "a"\nregistrar = "h:99999"\npassword="x"', "account[0].registrar: bad port in 'h:99999'"),
+    ('[[account]]\nuser = "a"\ntransport = "sctp"',
+     "config.toml: account[0].transport: must be one of udp, tcp, tls, not 'sctp'"),
+    ('[[account]]\nuser = "a"\nregistrar = "h:99999"\npassword="x"',
+     "account[0].registrar: bad port in 'h:99999'"),
     ('[[account]]\nuser = "a"\nregistrar = "h"', "account[0].password: is required with a registrar"),
     ('[[account]]\npassword = "x"', "account[0].user: is required"),
     ('[[account]]\nuser = "a"\nusr = "b"', "account[0].usr: unknown key"),
