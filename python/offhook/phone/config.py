@@ -101,13 +101,23 @@ class AccountConfig:
             object.__setattr__(self, "name", f"{self.user}@{self.sip_domain}")
 
     @property
+    def domain_uri(self) -> tuple[str, int | None]:
+        """Host and port (None: the default) of our address of record: `domain`, else the
+        registrar (its port when not the transport's default), else the listen address."""
+        if self.domain:
+            return self.domain, None
+        if self.registrar is not None:
+            host, port = self.registrar
+            return host, (None if port == (5061 if self.transport == "tls" else 5060) else port)
+        return self.listen[0], None
+
+    @property
     def sip_domain(self) -> str:
         """The domain dialled numbers go to: `domain`, else the registrar's host, else the listen host."""
         if self.domain:
             return self.domain
-        if self.registrar is not None:
-            return self.registrar[0]
-        return self.listen[0]
+        host, port = self.domain_uri
+        return host if port is None else f"{host}:{port}"
 
     def __repr__(self) -> str:   # the password never shows
         return (f"AccountConfig(name={self.name!r}, user={self.user!r}, password={_redacted(self.password)}, "
