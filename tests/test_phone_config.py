@@ -115,3 +115,11 @@ def test_load_config_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         load_config()
     with pytest.raises(ConfigError, match="no account named 'x' \\(accounts: none configured\\)"):
         PhoneConfig().account("x")
+
+
+def test_offhook_phone_is_the_public_name() -> None:
+    import offhook
+    from offhook.phone import Call, Phone
+    assert offhook.Phone is Phone and offhook.Call is Call
+    with pytest.raises(AttributeError, match="no attribute 'Fone'"):
+        offhook.Fone  # noqa: B018
