@@ -177,6 +177,7 @@ def test_attended_transfer(tmp_path: Path) -> None:
             assert ac.state is CallState.ENDED and ab.reason == "transferred"
             cb = next(call for call in c.calls if call.replaces is not None)
             assert cb.state is CallState.ACTIVE and cb.replaces is not None
+            assert tones(c).names().count("ring") == 1       # A's call rang; B's replacing one did not
             ca = next(call for call in c.calls if call is not cb)
             await ca.wait_ended(5)
             assert ca.reason == "replaced by an attended transfer"
@@ -188,12 +189,14 @@ def test_attended_transfer(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
-def test_policies_dnd_forward_busy_tone_and_conference() -> None:
+def test_policies_dnd_forward_busy_tone_and_conference(tmp_path: Path) -> None:
     async def run() -> None:
         async with phones((NullAudio, None), (NullAudio, PolicyConfig(dnd=True)),
                           (NullAudio, PolicyConfig(forward="sip:voicemail@127.0.0.1:9")),
                           (NullAudio, PolicyConfig(forward_no_answer="sip:desk@127.0.0.1:9",
                                                    forward_no_answer_after=0.3))) as (a, b, c, d):
+            for phone, name in ((b, "b"), (c, "c"), (d, "d")):
+                phone.history = History.open(tmp_path / f"{name}.sqlite")
             busy = await a.call(uri_of(b))
             await busy.wait_ended(5)
             assert busy.reason.startswith("busy (486)")
@@ -207,6 +210,9 @@ def test_policies_dnd_forward_busy_tone_and_conference() -> None:
             await late.wait_ended(5)
             assert late.status == 302 and d.calls[0].reason == "forwarded to sip:desk@127.0.0.1:9"
             assert [c.calls[0].state, b.calls[0].state] == [CallState.ENDED, CallState.ENDED]
+            results = [p.history.entries()[0].result for p in (b, c, d) if p.history is not None]
+            assert results == ["rejected", "forwarded", "forwarded"]
+            assert not tones(b).ringing and "ring" not in tones(b).names()   # DND never rang
             with pytest.raises(PhoneError, match="conference bridge"):
                 await a.conference(a.calls)
             with pytest.raises(CallError, match="cannot hold a call that is ended"):

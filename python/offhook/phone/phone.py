@@ -114,8 +114,8 @@ class Phone:
         self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue()
         self._listeners: list[Callable[[PhoneEvent], None]] = []
         self._busy_until = 0.0
-        self._busy_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
         self._started = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -217,6 +217,8 @@ class Phone:
         if not self._started:
             return
         self._started = False
+        for timer in self._timers:
+            timer.cancel()
         for task in list(self._tasks):
             task.cancel()
         for line in self.lines.values():
@@ -340,17 +342,10 @@ class Phone:
     # --- the call's SIP events -----------------------------------------------------------------
 
     async def _drive(self, call: Call) -> None:
+        """The call's SIP events, in order, until it ends (every end comes as an "ended" event)."""
         agent = call._line.agent
-        while call.sip.state is not SipCallState.ENDED or call.state is not CallState.ENDED:
-            if call.sip.state is SipCallState.ENDED and call.state is not CallState.ENDED:
-                # drain what is queued, then end
-                try:
-                    ev = await agent.next_event(call.sip, timeout=0.01)
-                except TimeoutError:
-                    self._ended(call, call.sip.reason)
-                    break
-            else:
-                ev = await agent.next_event(call.sip)
+        while True:
+            ev = await agent.next_event(call.sip)
             self._on_sip_event(call, ev)
             if ev.kind == "ended":
                 break
@@ -422,7 +417,7 @@ class Phone:
         if call.direction == "out" and call.sip.status in (486, 600) and self.active_call is None:
             self._busy_until = time.monotonic() + _BUSY_TONE_SECONDS
             loop = asyncio.get_running_loop()
-            self._busy_timer = loop.call_later(_BUSY_TONE_SECONDS + 0.01, self._update_sounds)
+            self._timers.append(loop.call_later(_BUSY_TONE_SECONDS + 0.01, self._update_sounds))
         if self.history is not None and call.history_id is not None:
             try:
                 self.history.finish(call.history_id, result, reason, at=call.ended_at)
@@ -485,7 +480,8 @@ class Phone:
         """What the user hears from the phone itself, from the calls' states."""
         talking = any(c.state in (CallState.ACTIVE, CallState.REMOTE_HELD, CallState.EARLY_MEDIA)
                       for c in self.calls)
-        ringing_in = any(c.state is CallState.INCOMING for c in self.calls)
+        ringing_in = any(c.state is CallState.INCOMING
+                         and c.sip.state in (SipCallState.INCOMING, SipCallState.EARLY) for c in self.calls)
         ringing_out = any(c.state is CallState.RINGING for c in self.calls)
         tone: str | None = None
         if ringing_in and talking:
@@ -546,22 +542,24 @@ class Phone:
         decision = self.policy.decide(invite, active_calls=active)
         if isinstance(decision, Reject) and decision.status == 486 and active and self.forward_busy:
             decision = Forward(self.forward_busy)
+        # refused calls are answered first, so they are never rung; they still show (missed-call list)
         if isinstance(decision, Forward):
-            self._track(call)
             redirect(line.agent, sip, decision.target, decision.status)
+            self._track(call)
             return
         if isinstance(decision, Reject):
-            self._track(call)
             line.agent.reject(sip, decision.status)
+            self._track(call)
             return
         line.agent.ring(sip)
         self._track(call)
         loop = asyncio.get_running_loop()
         if isinstance(decision, AutoAnswer):
-            loop.call_later(decision.after, lambda: self._spawn(self._auto_answer(call)))
+            self._timers.append(loop.call_later(decision.after, lambda: self._spawn(self._auto_answer(call))))
         elif isinstance(decision, Ring) and decision.forward_to is not None and decision.forward_after:
             target = decision.forward_to
-            loop.call_later(decision.forward_after, lambda: self._forward_unanswered(call, target))
+            self._timers.append(loop.call_later(decision.forward_after,
+                                                lambda: self._forward_unanswered(call, target)))
 
     async def _auto_answer(self, call: Call) -> None:
         if call.state is CallState.INCOMING:
@@ -576,8 +574,8 @@ class Phone:
         try:
             replaces = parse_replaces(text)
         except SipParseError:
-            self._track(call)
             line.agent.reject(call.sip, 400)
+            self._track(call)
             return
         refs = []
         for c in self.calls:
@@ -586,12 +584,13 @@ class Phone:
                 refs.append(DialogRef(d.call_id, d.local_tag, d.remote_tag, cast(Any, d.state.value),
                                       c.direction == "out"))
         check = check_replaces(replaces, refs)
-        self._track(call)
         if check.dialog is None:
             line.agent.reject(call.sip, check.status or 481)
+            self._track(call)
             return
         call.replaces = replaces
-        line.agent.answer(call.sip)
+        line.agent.answer(call.sip)     # before it is shown: an attended transfer never rings
+        self._track(call)
         self._answered(call)
 
     async def _end_replaced(self, call: Call) -> None:
@@ -678,17 +677,19 @@ def _user_part(uri: str) -> str:
 
 
 def _result(call: Call) -> str:
+    """The history's word for how a call ended."""
     status = call.sip.status or 0
     if call.state is CallState.TRANSFERRED or call.answered_at is not None:
         return "answered"
     if 300 <= status < 400:
         return "forwarded"
+    if call.direction == "in":
+        # the caller gave up (CANCEL) or went away: missed; we refused it (reject, DND, busy): rejected
+        return "missed" if status == 487 or call.sip.ended_by_remote else "rejected"
     if status in (486, 600):
         return "busy"
     if status == 487:
-        return "cancelled" if call.direction == "out" else "missed"
-    if call.direction == "in" and status in (603, 480) and not call.sip.ended_by_remote:
-        return "rejected"
-    if call.direction == "out" and status == 603:
+        return "cancelled"
+    if status == 603:
         return "rejected"
     return "failed"
