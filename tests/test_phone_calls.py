@@ -80,6 +80,20 @@ def test_call_audio_hold_mute_dtmf_hangup_history(tmp_path: Path) -> None:
             assert bc.reason == "hung up by the far end" and call.reason == "hung up"
             entry = a.history.entries()[0]
             assert (entry.direction, entry.result) == ("out", "answered") and entry.duration > 2.0
+            b.history = History.open(tmp_path / "b.sqlite")
+            b.history.start("in", call.remote_uri.replace("offhook@", "x@"), at=0.0)  # an older caller
+            b.history.start("in", entry.party.replace(uri_of(b), uri_of(a)), at=1.0)
+            back = await b.call_back()                    # B calls the newest caller: A
+            again = (await incoming(a)).call
+            assert back.remote_uri == uri_of(a) and again.direction == "in"
+            await again.reject(486)
+            await back.wait_ended(5)
+            redial = await a.redial()                     # A redials its last number: B
+            assert redial.remote_uri == uri_of(b)
+            await redial.hangup()
+            a.dialing(True)
+            assert tones(a).current_tone == "dial"
+            a.dialing(False)
 
         pcm, rate = recorded(rec)
         talk = pcm[int(0.3 * rate):int(1.0 * rate)]     # before the hold

@@ -185,19 +185,26 @@ class Console:
 
     def start_prompt(self, name: str, typed: str = "") -> None:
         self.prompt, self.typed = name, typed
+        if name == "dial":
+            self.phone.dialing(True)
         self.redraw()
+
+    def _end_prompt(self) -> None:
+        if self.prompt == "dial":
+            self.phone.dialing(False)
+        self.prompt, self.typed = None, ""
 
     def _prompt_key(self, ch: str) -> None:
         if ch in ("\r", "\n"):
             name, text = self.prompt, self.typed.strip()
-            self.prompt, self.typed = None, ""
+            self._end_prompt()
             if text and name == "dial":
                 self._run(self.dial(text))
             elif text and name == "transfer to":
                 self._run(self.transfer(text))
             self.redraw()
         elif ch == "\x1b":
-            self.prompt, self.typed = None, ""
+            self._end_prompt()
             self.redraw()
         elif ch in ("\x7f", "\b"):
             self.typed = self.typed[:-1]

@@ -116,6 +116,7 @@ class Phone:
         self._busy_until = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
+        self._dialing = False
         self._started = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -490,8 +491,15 @@ class Phone:
             tone = "ringback"
         elif time.monotonic() < self._busy_until and not talking:
             tone = "busy"
+        elif self._dialing and not talking and not ringing_in:
+            tone = "dial"
         self.local_audio.tone(tone)
         self.local_audio.ring(ringing_in and not talking)
+
+    def dialing(self, on: bool) -> None:
+        """The user is typing a number (the console's dial prompt): dial tone while no call talks."""
+        self._dialing = on
+        self._update_sounds()
 
     # --- call waiting, swap, conference -----------------------------------------------------------
 
