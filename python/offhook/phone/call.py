@@ -8,6 +8,7 @@ the user can read. Calls are made by `Phone.call()` and arrive as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -21,7 +22,6 @@ from offhook.phone.events import CallState
 from offhook.phone.mos import CallQuality, quality_from_stats
 from offhook.sip.refer import Replaces, Transferee, Transferor
 from offhook.sip.ua import Call as SipCall
-from offhook.sip.ua import CallState as SipCallState
 
 if TYPE_CHECKING:
     from offhook.phone.phone import Phone, _Line
@@ -142,13 +142,15 @@ class Call:
         if not 400 <= status <= 699:
             raise ValueError(f"reject with a 4xx-6xx status, not {status}")
         self._line.agent.reject(self.sip, status)
+        await self.wait(CallState.ENDED, timeout=5.0)
 
     async def hangup(self) -> None:
-        """End the call whatever its state (CANCEL, BYE or a 603 to an incoming call)."""
+        """End the call whatever its state (CANCEL, BYE or a 603 to an incoming call); returns
+        when it ended, or after 10 s when a CANCEL is still waiting for the far end's 487."""
         if self.state is CallState.ENDED:
             return
         self._line.agent.hangup(self.sip)
-        if self.sip.state is not SipCallState.ENDED:   # a CANCEL waits for its 487
+        with contextlib.suppress(TimeoutError):
             await self.wait(CallState.ENDED, timeout=10.0)
 
     async def hold(self) -> None:

@@ -57,6 +57,7 @@ __all__ = ["Phone", "PhoneError"]
 log = logging.getLogger("offhook.phone")
 _BUSY_TONE_SECONDS = 3.0
 _REGISTER_TIMEOUT = 10.0
+_KEEP_ENDED = 20
 
 
 class PhoneError(OffhookError):
@@ -430,6 +431,9 @@ class Phone:
             reason = "hung up by the far end" if call.sip.ended_by_remote else "hung up"
         call._set_state(CallState.ENDED, reason or result)
         self._update_sounds()
+        ended = [c for c in self.calls if c.state is CallState.ENDED]
+        for old in ended[:-_KEEP_ENDED]:    # a phone that runs for weeks keeps the recent ones only
+            self.calls.remove(old)
 
     # --- media -------------------------------------------------------------------------------
 
@@ -504,9 +508,14 @@ class Phone:
     # --- call waiting, swap, conference -----------------------------------------------------------
 
     async def _hold_others(self, keep: Call | None) -> None:
+        """Put every talking call but `keep` on hold (one that ends meanwhile is no obstacle)."""
         for other in list(self.calls):
             if other is not keep and other.state in (CallState.ACTIVE, CallState.REMOTE_HELD):
-                await other.hold()
+                try:
+                    await other.hold()
+                except CallError:
+                    if other.state.live:
+                        raise
 
     async def swap(self) -> Call:
         """Hold the active call and resume the held one; returns the call now active."""
