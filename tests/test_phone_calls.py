@@ -208,7 +208,9 @@ def test_policies_dnd_forward_busy_tone_and_conference(tmp_path: Path) -> None:
         async with phones((NullAudio, None), (NullAudio, PolicyConfig(dnd=True)),
                           (NullAudio, PolicyConfig(forward="sip:voicemail@127.0.0.1:9")),
                           (NullAudio, PolicyConfig(forward_no_answer="sip:desk@127.0.0.1:9",
-                                                   forward_no_answer_after=0.3))) as (a, b, c, d):
+                                                   forward_no_answer_after=0.3)),
+                          (NullAudio, PolicyConfig(auto_answer=True, call_waiting=False,
+                                                   forward_busy="sip:vm@127.0.0.1:9"))) as (a, b, c, d, e):
             for phone, name in ((b, "b"), (c, "c"), (d, "d")):
                 phone.history = History.open(tmp_path / f"{name}.sqlite")
             busy = await a.call(uri_of(b))
@@ -227,6 +229,12 @@ def test_policies_dnd_forward_busy_tone_and_conference(tmp_path: Path) -> None:
             results = [p.history.entries()[0].result for p in (b, c, d) if p.history is not None]
             assert results == ["rejected", "forwarded", "forwarded"]
             assert not tones(b).ringing and "ring" not in tones(b).names()   # DND never rang
+            talking = await b.call(uri_of(e))              # E is busy with B (no call waiting) ...
+            await talking.wait_answered(5)
+            moved = await a.call(uri_of(e))               # ... so A's call is forwarded on busy
+            await moved.wait_ended(5)
+            assert moved.status == 302 and e.calls[-1].reason == "forwarded to sip:vm@127.0.0.1:9"
+            await talking.hangup()
             with pytest.raises(PhoneError, match="conference bridge"):
                 await a.conference(a.calls)
             with pytest.raises(CallError, match="cannot hold a call that is ended"):

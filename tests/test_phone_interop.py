@@ -58,8 +58,10 @@ def test_phones_register_with_kamailio_and_call_by_name(tmp_path: Path, kamailio
         alice = Phone(PhoneConfig(accounts=(_account("alice", "alicepw", kamailio),),
                                   speed_dial={"7": "bob"}),
                       audio=lambda: ToneAudio(1200))
+        (tmp_path / "book.vcf").write_text(
+            "BEGIN:VCARD\nVERSION:4.0\nFN:Alice Example\nTEL:alice\nEND:VCARD\n")
         bob = Phone(PhoneConfig(accounts=(_account("bob", "bobpw", kamailio),),
-                                policy=PolicyConfig(auto_answer=True)),
+                                policy=PolicyConfig(auto_answer=True), contacts=(tmp_path / "book.vcf",)),
                     audio=lambda: WavAudio(record=rec))
         wrong = Phone(PhoneConfig(accounts=(_account("carol", "nope", kamailio),)))
         seen: list[RegistrationChanged] = []
@@ -76,6 +78,7 @@ def test_phones_register_with_kamailio_and_call_by_name(tmp_path: Path, kamailio
             await call.wait_answered(10)
             ev = bob.calls[0]
             assert ev.remote_uri == f"sip:alice@127.0.0.1:{kamailio}"
+            assert ev.remote_name == "Alice Example"      # caller ID from the contacts file
             await asyncio.sleep(1.2)
             await call.hangup()
             await bob.calls[0].wait_ended(5)
