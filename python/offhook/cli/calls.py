@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-from dataclasses import dataclass
 
 from offhook.errors import OffhookError
-from offhook.sip.agent import SipAgent, local_address_towards
-from offhook.sip.auth import Credentials, DigestClient
-from offhook.sip.register import Registration, RegState
-from offhook.sip.ua import Call, CallState
+from offhook.phone import AccountConfig, Call, CallError, CallState, CallStateChanged, Phone, PhoneConfig
+from offhook.phone.audio import WavAudio
+from offhook.sip.agent import local_address_towards
 from offhook.sip.uri import SipURI, parse_uri
 
 __all__ = ["add_parsers", "run_answer", "run_call"]
@@ -105,12 +104,6 @@ def _media_options(parser: argparse.ArgumentParser) -> None:
                         help="hang up S seconds after the answer")
 
 
-@dataclass
-class _Media:
-    play: str | None
-    record: str | None
-
-
 def run_call(args: argparse.Namespace) -> int:
     if args.audio != "null":
         return _fail(f"--audio {args.audio}: only the null device is supported by offhook call yet")
@@ -118,9 +111,7 @@ def run_call(args: argparse.Namespace) -> int:
         return _fail("--user and --password go together")
     try:
         asyncio.run(_call(args))
-    except CallFailed as exc:
-        return _fail(str(exc))
-    except OffhookError as exc:
+    except (CallFailed, OffhookError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")
@@ -144,109 +135,92 @@ def _fail(reason: str) -> int:
     return 1
 
 
+def _phone(args: argparse.Namespace, listen: Address, domain: str | None) -> Phone:
+    """A Phone with one account (--user/--password[/--registrar]) or a peer-to-peer line."""
+    accounts: tuple[AccountConfig, ...] = ()
+    if args.user is not None:
+        accounts = (AccountConfig(user=args.user, password=args.password, registrar=args.registrar,
+                                  domain=None if args.registrar else domain, listen=listen,
+                                  name=args.user),)
+    elif args.registrar is not None:
+        raise CallFailed("--registrar needs --user and --password")
+    play, record = args.play, args.record
+    return Phone(PhoneConfig(accounts=accounts, listen=listen),
+                 audio=lambda: WavAudio(play=play, record=record))
+
+
+async def _start(phone: Phone) -> None:
+    await phone.start()
+    for name in phone.lines:
+        state, reason = phone.registration_state(name)
+        if state == "failed":
+            raise CallFailed(reason)
+
+
 async def _call(args: argparse.Namespace) -> None:
     target = parse_uri(args.uri)
     if not isinstance(target, SipURI):
         raise CallFailed(f"cannot call {args.uri}: only sip: and sips: URIs are supported")
     peer_host = args.registrar[0] if args.registrar else target.host_address
     listen = args.listen or (local_address_towards(peer_host), 0)
-    agent = await SipAgent.start(listen, user=args.user)
-    auth = DigestClient(Credentials(args.user, args.password)) if args.user else None
+    phone = _phone(args, listen, target.host)
     try:
-        if args.registrar is not None:
-            await _register(agent, args, auth)
-        elif args.user:
-            agent.ua.identity = SipURI(host=target.host, user=args.user)
-        caps = agent.capabilities()
-        call = agent.call(args.uri, caps, auth=auth, via=args.registrar)
-        await _run_call(agent, call, _Media(args.play, args.record), args.duration, caller=True)
+        await _start(phone)
+        call = await phone.call(args.uri)
+        try:
+            await call.wait_answered(timeout=_RING_TIMEOUT)
+        except TimeoutError:
+            await call.hangup()
+            raise CallFailed(f"no answer within {_RING_TIMEOUT:.0f} s at {call.sip.peer_text}") from None
+        except CallError:
+            pass   # the reason is reported below
+        await _talk(call, args.duration, hang_up_when_played=args.play is not None)
     finally:
-        await agent.close()
-
-
-async def _register(agent: SipAgent, args: argparse.Namespace, auth: DigestClient | None) -> None:
-    if args.user is None:
-        raise CallFailed("--registrar needs --user and --password")
-    aor = SipURI(host=args.registrar[0], user=args.user, port=args.registrar[1])
-    agent.ua.identity = aor
-    reg = Registration(aor, args.registrar, agent.ua.contact, expires=300, auth=auth)
-    try:
-        await agent.register(reg)
-    except TimeoutError:
-        raise CallFailed(f"no answer from the registrar at {reg.peer}") from None
-    if reg.state is not RegState.REGISTERED:
-        raise CallFailed(reg.reason)
+        await phone.stop()
 
 
 async def _answer(args: argparse.Namespace) -> None:
-    agent = await SipAgent.start(args.listen, user=args.user)
-    host, port = agent.transport.local["UDP"]
+    phone = _phone(args, args.listen, None)
     try:
-        if args.registrar is not None:
-            auth = DigestClient(Credentials(args.user, args.password)) if args.user else None
-            await _register(agent, args, auth)
+        await _start(phone)
+        line = next(iter(phone.lines.values()))
+        host, port = line.agent.transport.local["UDP"]
         print(f"listening on {host}:{port}", flush=True)
-        call = await agent.next_incoming()
-        agent.ring(call)
+        while True:
+            event = await phone.next_event()
+            if isinstance(event, CallStateChanged) and event.state is CallState.INCOMING:
+                call = event.call
+                break
         if not args.auto:
             loop = asyncio.get_running_loop()
-            print(f"incoming call from {call.invite.from_ if call.invite else '?'}: press Enter to answer",
-                  flush=True)
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line or call.state is CallState.ENDED:
+            print(f"incoming call from {call.party}: press Enter to answer", flush=True)
+            text = await loop.run_in_executor(None, sys.stdin.readline)
+            if not text or call.state is CallState.ENDED:
                 if call.state is not CallState.ENDED:
-                    agent.reject(call, 603)
+                    await call.reject()
                 raise CallFailed(call.reason or "declined")
         if call.state is CallState.ENDED:
             raise CallFailed(call.reason or f"the caller gave up ({call.status})")
-        agent.answer(call)
-        await _run_call(agent, call, _Media(args.play, args.record), args.duration, caller=False)
+        await call.answer()
+        await _talk(call, args.duration, hang_up_when_played=False)
     finally:
-        await agent.close()
+        await phone.stop()
 
 
-async def _run_call(agent: SipAgent, call: Call, media_files: _Media, duration: float | None,
-                    *, caller: bool) -> None:
-    from offhook.engine import MediaEngine
-    from offhook.media.call_media import CallMedia
-
-    engine = MediaEngine(sample_rate=16000, ptime=20)
-    media = CallMedia(engine, (agent.ua.contact.host, agent.media_ports[call.call_id]),
-                      play=media_files.play, record=media_files.record)
+async def _talk(call: Call, duration: float | None, *, hang_up_when_played: bool) -> None:
+    """From the answer to the end: hang up after `duration`, or once the --play file was sent
+    (the caller without --duration), else wait for the far end to hang up."""
     loop = asyncio.get_running_loop()
-    answered_at: float | None = None
-    try:
-        if not caller and call.media is not None:
-            media.apply(call.media)
-            answered_at = loop.time()
-        while True:
-            if call.state is CallState.ENDED:
-                break
-            if answered_at is not None:
-                if duration is not None and loop.time() - answered_at >= duration:
-                    agent.hangup(call)
-                    continue
-                if duration is None and caller and media_files.play is not None and media.played:
-                    await asyncio.sleep(0.2)   # let the last packets and the jitter buffer drain
-                    agent.hangup(call)
-                    continue
-            try:
-                wait = 0.1 if answered_at is not None else _RING_TIMEOUT
-                event = await agent.next_event(call, timeout=wait)
-            except TimeoutError:
-                if answered_at is None:
-                    agent.hangup(call)
-                    raise CallFailed(f"no answer within {_RING_TIMEOUT:.0f} s at {call.peer_text}") from None
-                continue
-            if event.kind == "media" and call.media is not None:
-                media.apply(call.media)   # early media (183) too
-            if event.kind in ("answered", "media") and call.state is not CallState.EARLY \
-                    and answered_at is None:
-                answered_at = loop.time()
-            elif event.kind == "ended":
-                break
-        if answered_at is None or call.status != 200 or call.reason:
-            raise CallFailed(call.reason or f"call failed ({call.status}) at {call.peer_text}")
-    finally:
-        media.close()
-        engine.close()
+    answered = loop.time()
+    while call.state is not CallState.ENDED:
+        if duration is not None and loop.time() - answered >= duration:
+            await call.hangup()
+            break
+        if duration is None and hang_up_when_played and call.stats().get("source_done"):
+            await asyncio.sleep(0.2)   # let the last packets and the jitter buffer drain
+            await call.hangup()
+            break
+        with contextlib.suppress(TimeoutError):
+            await call.wait(CallState.ENDED, timeout=0.1)
+    if call.answered_at is None or call.sip.status != 200 or call.sip.reason:
+        raise CallFailed(call.sip.reason or f"call failed ({call.sip.status}) at {call.sip.peer_text}")

@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--out", metavar="DIR", default=None,
                        help="write report.txt, report.json and probe.png into DIR")
     probe.add_argument("--json", action="store_true", help="print the report as JSON")
+    from offhook.cli.console import add_arguments
+    from offhook.cli.history_cmd import add_parser as add_history
+    add_history(commands)
+    add_arguments(parser)
     return parser
 
 
@@ -52,8 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        if not sys.stdin.isatty():
+            parser.print_help()   # scripts get the usage; a person at a terminal the console
+            return 0
+        from offhook.cli.console import run_console
+        return run_console(args)
+    if args.command == "history":
+        from offhook.cli.history_cmd import run_history
+        return run_history(args)
     if args.command == "bench" and args.bench_what == "codecs":
         from offhook.cli.bench_codecs import run
         return run(seconds=args.seconds, losses=args.loss or [0.0, 5.0, 20.0], as_json=args.json)

@@ -1,0 +1,53 @@
+"""What the phone tells its front-end: call states and events, registration states."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from offhook.phone.call import Call
+
+__all__ = ["CallState", "CallStateChanged", "DtmfReceived", "PhoneEvent", "RegistrationChanged"]
+
+
+class CallState(Enum):
+    """A call as the user sees it (events carry the new state)."""
+
+    INCOMING = "incoming"          # ringing here, not answered
+    DIALING = "dialing"            # INVITE sent, nothing back yet
+    RINGING = "ringing"            # the far end rings (180); local ringback plays
+    EARLY_MEDIA = "early media"    # the far end sends audio before answering (183)
+    ACTIVE = "active"              # answered, talking
+    HELD = "held"                  # we put it on hold
+    REMOTE_HELD = "remote hold"    # the far end put us on hold
+    TRANSFERRED = "transferred"    # handed over to someone else (it ends next)
+    ENDED = "ended"                # over: `call.reason` says why
+
+    @property
+    def live(self) -> bool:
+        return self not in (CallState.ENDED, CallState.TRANSFERRED)
+
+
+@dataclass(frozen=True, eq=False)
+class CallStateChanged:
+    call: Call
+    state: CallState
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RegistrationChanged:
+    account: str
+    state: str          # "registering", "registered", "failed", "unregistered"
+    reason: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class DtmfReceived:
+    call: Call
+    digit: str
+    duration_ms: int
+
+
+PhoneEvent = CallStateChanged | RegistrationChanged | DtmfReceived

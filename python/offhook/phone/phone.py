@@ -1,0 +1,712 @@
+"""The softphone: accounts, calls, call waiting, transfers, tones, history — over asyncio.
+
+    phone = Phone(load_config())
+    await phone.start()                               # registers every account
+    call = await phone.call("bob")                    # contact, number, speed dial or URI
+    await call.wait_answered()
+    await call.hold(); await call.resume(); await call.transfer("sip:carol@example.com")
+    event = await phone.next_event()                  # CallStateChanged, RegistrationChanged, DtmfReceived
+    await phone.stop()                                # hangs up, unregisters
+
+One SipAgent ("line") per account, each on its own port, so every account has its own
+identity, credentials and registration; with no account a single peer-to-peer line
+listens on `[phone] listen`. One MediaEngine carries the calls' audio; each call's
+CallAudio (phone/audio.py) is its microphone and speaker, LocalAudio the user's speaker
+for the phone's own sounds (ring, ringback, busy, call waiting).
+
+Incoming calls go through sip.message_im.CallPolicy (forward, DND, busy, auto-answer,
+ring with forward-on-no-answer) plus `forward_busy`: a call the policy would refuse as
+busy is forwarded there instead. An INVITE with Replaces (the last step of an attended
+transfer someone else made) is answered at once and the call it replaces hung up.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from offhook._media import MediaEngine
+from offhook.errors import OffhookError, SipParseError
+from offhook.media.call_media import CallMedia
+from offhook.phone.audio import CallAudio, LocalAudio, NullAudio, NullLocalAudio
+from offhook.phone.call import Call, CallError
+from offhook.phone.config import AccountConfig, PhoneConfig
+from offhook.phone.contacts import Contacts
+from offhook.phone.dialing import resolve_target
+from offhook.phone.events import CallState, CallStateChanged, DtmfReceived, PhoneEvent, RegistrationChanged
+from offhook.phone.history import History
+from offhook.phone.sipext import call_with_headers, redirect, send_in_dialog
+from offhook.sip.agent import SipAgent, local_address_towards
+from offhook.sip.auth import Credentials, DigestClient
+from offhook.sip.message import Request, Response
+from offhook.sip.message_im import AutoAnswer, CallPolicy, Forward, Reject, Ring
+from offhook.sip.refer import DialogRef, ReferAccept, Transferee, check_replaces, parse_replaces
+from offhook.sip.register import Registration, RegState
+from offhook.sip.transaction import response_for
+from offhook.sip.ua import Call as SipCall
+from offhook.sip.ua import CallEvent as SipEvent
+from offhook.sip.ua import CallState as SipCallState
+from offhook.sip.uri import SipURI
+
+__all__ = ["Phone", "PhoneError"]
+
+log = logging.getLogger("offhook.phone")
+_BUSY_TONE_SECONDS = 3.0
+_REGISTER_TIMEOUT = 10.0
+_KEEP_ENDED = 20
+
+
+class PhoneError(OffhookError):
+    """The phone cannot do what was asked (not started, no such account...)."""
+
+
+@dataclass
+class _Line:
+    """One account (or the peer-to-peer line): its SIP agent and registration."""
+
+    name: str
+    account: AccountConfig | None
+    agent: SipAgent
+    auth: DigestClient | None = None
+    registration: Registration | None = None
+    reg_state: str = "none"
+    reg_reason: str = ""
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def domain(self) -> str | None:
+        if self.account is not None and (self.account.registrar is not None or self.account.domain):
+            return self.account.sip_domain
+        host, port = self.agent.transport.local["UDP"]
+        return f"{host}:{port}"
+
+    @property
+    def via(self) -> tuple[str, int] | None:
+        return self.account.registrar if self.account is not None else None
+
+
+class Phone:
+    """See the module docstring. Not thread-safe: use it from one event loop."""
+
+    def __init__(self, config: PhoneConfig | None = None, *,
+                 audio: Callable[[], CallAudio] | None = None,
+                 local_audio: LocalAudio | None = None,
+                 history: History | None = None, contacts: Contacts | None = None) -> None:
+        self.config = config or PhoneConfig()
+        self.audio_factory: Callable[[], CallAudio] = audio or NullAudio
+        self.local_audio: LocalAudio = local_audio or NullLocalAudio()
+        p = self.config.policy
+        self.policy = CallPolicy(dnd=p.dnd, dnd_status=p.dnd_status,  # type: ignore[arg-type]
+                                 auto_answer=p.auto_answer, auto_answer_after=p.auto_answer_after,
+                                 forward_to=p.forward, no_answer_forward_to=p.forward_no_answer,
+                                 no_answer_forward_after=p.forward_no_answer_after,
+                                 max_calls=p.max_calls, call_waiting=p.call_waiting)
+        self.forward_busy = p.forward_busy
+        self.contacts = contacts if contacts is not None else Contacts.load(self.config.contacts)
+        self.history = history if history is not None else (
+            History.open(self.config.history) if self.config.history is not None else None)
+        self.lines: dict[str, _Line] = {}
+        self.calls: list[Call] = []
+        self.engine: MediaEngine | None = None
+        self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue()
+        self._listeners: list[Callable[[PhoneEvent], None]] = []
+        self._busy_until = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._dialing = False
+        self._started = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the lines, register every account (waiting up to 10 s for each outcome)."""
+        if self._started:
+            return
+        for acc in self.config.accounts:
+            if acc.srtp == "required":
+                raise PhoneError(f"account {acc.name} requires SRTP, which this engine build does "
+                                 "not have yet; set srtp = \"optional\" or \"off\"")
+        self.engine = MediaEngine(sample_rate=16000, ptime=20)
+        self._started = True
+        try:
+            if not self.config.accounts:
+                agent = await SipAgent.start(self.config.listen, user="offhook")
+                host, port = agent.transport.local["UDP"]
+                agent.ua.identity = SipURI(host=host, user="offhook", port=port)
+                await self._add_line(_Line("local", None, agent))
+            for acc in self.config.accounts:
+                await self._add_line(await self._open_account(acc))
+            await asyncio.gather(*(self._register(line) for line in self.lines.values()
+                                   if line.registration is not None))
+        except BaseException:
+            await self.stop()
+            raise
+        self._spawn(self._poll_media())
+
+    async def _open_account(self, acc: AccountConfig) -> _Line:
+        host, port = acc.listen
+        if host in ("0.0.0.0", "::"):
+            host = local_address_towards(acc.registrar[0]) if acc.registrar else "127.0.0.1"
+        transports = ("TCP",) if acc.transport == "tcp" else ("UDP", "TCP")
+        agent = await SipAgent.start((host, port), user=acc.user, transports=transports)
+        dom_host, dom_port = acc.domain_uri
+        agent.ua.identity = SipURI(host=dom_host, user=acc.user, port=dom_port)
+        agent.ua.display_name = acc.display_name
+        agent.ua.allowed_sources = frozenset(acc.allowed_sources)
+        line = _Line(acc.name, acc, agent)
+        if acc.password is not None:
+            line.auth = DigestClient(Credentials(acc.user, acc.password))
+        if acc.registrar is not None:
+            aor = agent.ua.identity
+            line.registration = Registration(aor, acc.registrar, agent.ua.contact, expires=acc.expires,
+                                             auth=line.auth, transport=acc.transport.upper())
+        if acc.srtp == "optional":
+            log.warning("account %s: SRTP is optional and the engine has none yet: media is not "
+                        "encrypted", acc.name)
+        return line
+
+    async def _add_line(self, line: _Line) -> None:
+        self.lines[line.name] = line
+        line.agent.ua.method_handlers["REFER"] = lambda c, r: self._on_refer(line, c, r)
+        line.agent.ua.method_handlers["NOTIFY"] = lambda c, r: self._on_notify(line, c, r)
+        line.tasks.append(asyncio.create_task(self._incoming_loop(line)))
+
+    async def _register(self, line: _Line) -> None:
+        reg = line.registration
+        assert reg is not None  # only lines with a registration get here
+        self._set_registration(line, "registering")
+        try:
+            await line.agent.register(reg, timeout=_REGISTER_TIMEOUT)
+        except TimeoutError:
+            self._set_registration(line, "failed", f"no answer from the registrar at {reg.peer}")
+        else:
+            self._reg_outcome(line)
+        line.tasks.append(asyncio.create_task(self._registration_loop(line)))
+
+    def _reg_outcome(self, line: _Line) -> None:
+        reg = line.registration
+        assert reg is not None
+        if reg.state is RegState.REGISTERED:
+            self._set_registration(line, "registered")
+        elif reg.state is RegState.FAILED:
+            self._set_registration(line, "failed", reg.reason)
+        elif reg.state is RegState.UNREGISTERED:
+            self._set_registration(line, "unregistered")
+
+    async def _registration_loop(self, line: _Line) -> None:
+        reg = line.registration
+        assert reg is not None
+        while True:
+            try:
+                await line.agent.wait_registration(reg, timeout=3600.0)
+            except TimeoutError:
+                continue
+            self._reg_outcome(line)
+
+    def _set_registration(self, line: _Line, state: str, reason: str = "") -> None:
+        if (line.reg_state, line.reg_reason) == (state, reason):
+            return
+        line.reg_state, line.reg_reason = state, reason
+        log.info("account %s: %s %s", line.name, state, reason)
+        self._emit(RegistrationChanged(line.name, state, reason))
+
+    async def stop(self) -> None:
+        """Hang up every call, unregister, close the lines and the engine."""
+        if not self._started:
+            return
+        self._started = False
+        for timer in self._timers:
+            timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for line in self.lines.values():
+            for task in line.tasks:
+                task.cancel()
+        for line in self.lines.values():
+            await line.agent.close()   # hangs up its calls, unregisters
+            if line.registration is not None and line.reg_state == "registered":
+                self._set_registration(line, "unregistered")
+        for call in self.calls:
+            if call.state is not CallState.ENDED:
+                self._ended(call, call.sip.reason or "phone stopped")
+        self.lines.clear()
+        if self.engine is not None:
+            self.engine.close()
+        self.local_audio.close()
+        if self.history is not None:
+            self.history.close()
+
+    async def __aenter__(self) -> Phone:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def _emit(self, event: PhoneEvent) -> None:
+        self._events.put_nowait(event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("phone event listener failed")
+
+    def _emit_state(self, call: Call, state: CallState, reason: str) -> None:
+        self._emit(CallStateChanged(call, state, reason))
+
+    async def next_event(self, timeout: float | None = None) -> PhoneEvent:
+        async with asyncio.timeout(timeout):
+            return await self._events.get()
+
+    def add_listener(self, listener: Callable[[PhoneEvent], None]) -> None:
+        """Call `listener(event)` for every event as it happens (front-ends redraw there)."""
+        self._listeners.append(listener)
+
+    def registration_state(self, account: str) -> tuple[str, str]:
+        line = self._line(account)
+        return line.reg_state, line.reg_reason
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- dialling ----------------------------------------------------------------------------
+
+    def _line(self, account: str | None) -> _Line:
+        if not self._started:
+            raise PhoneError("the phone is not started: await phone.start() first")
+        if account is None:
+            return next(iter(self.lines.values()))
+        try:
+            return self.lines[account]
+        except KeyError:
+            raise PhoneError(f"no account named {account!r} (accounts: {', '.join(self.lines)})") from None
+
+    def resolve(self, target: str, *, account: str | None = None) -> str:
+        """What the user dialled -> the URI it calls (see phone/dialing.py)."""
+        line = self._line(account)
+        return resolve_target(target, domain=line.domain, speed_dial=self.config.speed_dial,
+                              contacts=self.contacts)
+
+    @property
+    def live_calls(self) -> list[Call]:
+        return [c for c in self.calls if c.state.live]
+
+    @property
+    def active_call(self) -> Call | None:
+        for c in self.calls:
+            if c.state in (CallState.ACTIVE, CallState.REMOTE_HELD, CallState.EARLY_MEDIA):
+                return c
+        return None
+
+    async def call(self, target: str, *, account: str | None = None,
+                   audio: CallAudio | None = None, headers: list[tuple[str, str]] | None = None) -> Call:
+        """Dial `target` (number, contact name, speed-dial key, user@host or URI). Returns at once
+        with the call DIALING; `await call.wait_answered()` for the answer. A call already active
+        goes on hold first."""
+        line = self._line(account)
+        uri = self.resolve(target, account=line.name)
+        await self._hold_others(None)
+        caps = line.agent.capabilities()
+        sip = call_with_headers(line.agent, uri, caps, headers or [], auth=line.auth, via=line.via)
+        contact = self.contacts.name_for(_user_part(uri))
+        call = Call(self, line, sip, direction="out", remote_uri=uri, remote_name=contact or "",
+                    audio=audio or self.audio_factory(), state=CallState.DIALING)
+        self._track(call)
+        return call
+
+    async def redial(self) -> Call:
+        if self.history is None or (entry := self.history.last_dialled()) is None:
+            raise PhoneError("nothing to redial: no outgoing call in the history")
+        return await self.call(entry.party, account=entry.account if entry.account in self.lines else None)
+
+    async def call_back(self) -> Call:
+        if self.history is None or (entry := self.history.last_caller()) is None:
+            raise PhoneError("nobody to call back: no incoming call in the history")
+        return await self.call(entry.party, account=entry.account if entry.account in self.lines else None)
+
+    def _track(self, call: Call) -> None:
+        self.calls.append(call)
+        if self.history is not None:
+            call.history_id = self.history.start(call.direction, call.remote_uri, name=call.remote_name,
+                                                 account=call.account, at=call.started)
+        self._emit_state(call, call.state, "")
+        self._spawn(self._drive(call))
+        self._update_sounds()
+
+    # --- the call's SIP events -----------------------------------------------------------------
+
+    async def _drive(self, call: Call) -> None:
+        """The call's SIP events, in order, until it ends (every end comes as an "ended" event)."""
+        agent = call._line.agent
+        while True:
+            ev = await agent.next_event(call.sip)
+            self._on_sip_event(call, ev)
+            if ev.kind == "ended":
+                break
+        agent.ua.forget(call.sip)
+
+    def _on_sip_event(self, call: Call, ev: SipEvent) -> None:
+        sip = call.sip
+        if ev.kind == "progress":
+            if call.state is CallState.DIALING and ev.status is not None and ev.status > 100:
+                call._set_state(CallState.RINGING)
+            self._notify_transferee(call, ev.status or 100)
+        elif ev.kind == "media":
+            if sip.media is None:
+                return
+            if sip.state is SipCallState.EARLY and call.direction == "out":
+                self._apply_media(call)
+                call._set_state(CallState.EARLY_MEDIA)
+            elif call.state not in (CallState.INCOMING, CallState.DIALING, CallState.RINGING):
+                self._apply_media(call)
+                self._hold_state(call)
+        elif ev.kind == "answered":
+            self._notify_transferee(call, ev.status or 200)
+            self._answered(call)
+        elif ev.kind == "ended":
+            self._notify_transferee(call, sip.status or 500, final_failure=True)
+            self._ended(call, sip.reason)
+        self._update_sounds()
+
+    def _hold_state(self, call: Call) -> None:
+        neg = call.sip.media
+        if neg is None or not call.state.live or call.state is CallState.INCOMING:
+            return
+        call.remote_held = neg.held_by_remote
+        call.held = call._want_hold and neg.direction in ("sendonly", "inactive")
+        if call.held:
+            call._set_state(CallState.HELD)
+        elif call._want_hold:
+            pass   # our hold re-INVITE is still out
+        elif call.remote_held:
+            call._set_state(CallState.REMOTE_HELD)
+        else:
+            call._set_state(CallState.ACTIVE)
+
+    def _answered(self, call: Call) -> None:
+        if call.answered_at is not None:
+            return
+        call.answered_at = time.time()
+        if self.history is not None and call.history_id is not None:
+            self.history.answered(call.history_id, call.answered_at)
+        if call.sip.media is not None:
+            self._apply_media(call)
+        call._set_state(CallState.ACTIVE)
+        self._hold_state(call)
+        self._update_sounds()
+        if call.replaces is not None:
+            self._spawn(self._end_replaced(call))
+
+    def _ended(self, call: Call, reason: str) -> None:
+        if call.state is CallState.ENDED:
+            return
+        call.ended_at = time.time()
+        call.status = call.sip.status
+        if call.media is not None:
+            call.media.close()
+            call._stream = None
+        if call._transfer_done is not None and not call._transfer_done.done():
+            call._transfer_done.set_result(False)
+        result = _result(call)
+        if call.direction == "out" and call.sip.status in (486, 600) and self.active_call is None:
+            self._busy_until = time.monotonic() + _BUSY_TONE_SECONDS
+            loop = asyncio.get_running_loop()
+            self._timers.append(loop.call_later(_BUSY_TONE_SECONDS + 0.01, self._update_sounds))
+        if self.history is not None and call.history_id is not None:
+            try:
+                self.history.finish(call.history_id, result, reason, at=call.ended_at)
+            except OffhookError:
+                log.exception("call history")
+        if call.state is CallState.TRANSFERRED:
+            reason = call.reason
+        elif not reason and call.answered_at is not None:
+            reason = "hung up by the far end" if call.sip.ended_by_remote else "hung up"
+        call._set_state(CallState.ENDED, reason or result)
+        self._update_sounds()
+        ended = [c for c in self.calls if c.state is CallState.ENDED]
+        for old in ended[:-_KEEP_ENDED]:    # a phone that runs for weeks keeps the recent ones only
+            self.calls.remove(old)
+
+    # --- media -------------------------------------------------------------------------------
+
+    def _apply_media(self, call: Call) -> None:
+        neg = call.sip.media
+        if neg is None or self.engine is None:
+            return
+        if call.media is None:
+            agent = call._line.agent
+            call.media = CallMedia(self.engine, (agent.ua.contact.host, agent.media_ports[call.id]))
+        try:
+            call.media.apply(neg)
+        except (OffhookError, ValueError) as exc:
+            log.error("call %s: cannot start its audio: %s", call.remote_uri, exc)
+            return
+        stream = call.media.stream
+        if stream is not call._stream and stream is not None:
+            call._stream = stream
+            if call.recording is not None:
+                stream.record_wav(call.recording)
+            else:
+                call.audio.sink(stream)
+            self._apply_source(call)
+
+    def _apply_source(self, call: Call) -> None:
+        stream = call._stream
+        if stream is None or stream.closed:
+            return
+        if call.muted or call._want_hold:
+            stream.play_silence()
+        else:
+            call.audio.source(stream)
+
+    async def _poll_media(self) -> None:
+        """Received DTMF -> events (the engine queues them; 100 ms is quick enough for a human)."""
+        while True:
+            await asyncio.sleep(0.1)
+            for call in self.calls:
+                stream = call._stream
+                if stream is None or stream.closed:
+                    continue
+                for digit, ms in stream.dtmf_events():
+                    call.dtmf_received += digit
+                    self._emit(DtmfReceived(call, digit, ms))
+
+    # --- sounds ------------------------------------------------------------------------------
+
+    def _update_sounds(self) -> None:
+        """What the user hears from the phone itself, from the calls' states."""
+        talking = any(c.state in (CallState.ACTIVE, CallState.REMOTE_HELD, CallState.EARLY_MEDIA)
+                      for c in self.calls)
+        ringing_in = any(c.state is CallState.INCOMING
+                         and c.sip.state in (SipCallState.INCOMING, SipCallState.EARLY) for c in self.calls)
+        ringing_out = any(c.state is CallState.RINGING for c in self.calls)
+        tone: str | None = None
+        if ringing_in and talking:
+            tone = "call_waiting"
+        elif ringing_out and not talking:
+            tone = "ringback"
+        elif time.monotonic() < self._busy_until and not talking:
+            tone = "busy"
+        elif self._dialing and not talking and not ringing_in:
+            tone = "dial"
+        self.local_audio.tone(tone)
+        self.local_audio.ring(ringing_in and not talking)
+
+    def dialing(self, on: bool) -> None:
+        """The user is typing a number (the console's dial prompt): dial tone while no call talks."""
+        self._dialing = on
+        self._update_sounds()
+
+    # --- call waiting, swap, conference -----------------------------------------------------------
+
+    async def _hold_others(self, keep: Call | None) -> None:
+        """Put every talking call but `keep` on hold (one that ends meanwhile is no obstacle)."""
+        for other in list(self.calls):
+            if other is not keep and other.state in (CallState.ACTIVE, CallState.REMOTE_HELD):
+                try:
+                    await other.hold()
+                except CallError:
+                    if other.state.live:
+                        raise
+
+    async def swap(self) -> Call:
+        """Hold the active call and resume the held one; returns the call now active."""
+        held = [c for c in self.calls if c.state is CallState.HELD]
+        if not held:
+            raise PhoneError("no held call to swap to")
+        target = held[-1] if self.active_call is None else held[0]
+        await target.resume()   # holds the active one first
+        return target
+
+    async def conference(self, calls: list[Call]) -> None:
+        """Local N-way conference. Needs the engine to route streams through its mixer."""
+        raise PhoneError("local conferences need the engine's conference bridge (streams joined "
+                         "through ConferenceMixer), which this build of the media engine lacks")
+
+    # --- incoming ----------------------------------------------------------------------------
+
+    async def _incoming_loop(self, line: _Line) -> None:
+        while True:
+            sip = await line.agent.next_incoming()
+            try:
+                self._on_incoming(line, sip)
+            except Exception:
+                log.exception("incoming call from %s", sip.peer_text)
+                if sip.state is not SipCallState.ENDED:
+                    line.agent.reject(sip, 500)
+
+    def _on_incoming(self, line: _Line, sip: SipCall) -> None:
+        invite = sip.invite
+        assert invite is not None  # an incoming call has its INVITE
+        frm = invite.from_
+        uri = str(frm.uri)
+        name = frm.display_name or self.contacts.name_for(_user_part(uri)) or ""
+        call = Call(self, line, sip, direction="in", remote_uri=uri, remote_name=name,
+                    audio=self.audio_factory(), state=CallState.INCOMING)
+        replaces_text = invite.get("Replaces")
+        if replaces_text is not None:
+            self._on_replacing_invite(line, call, replaces_text)
+            return
+        active = len([c for c in self.calls if c.state.live])
+        decision = self.policy.decide(invite, active_calls=active)
+        if isinstance(decision, Reject) and decision.status == 486 and active and self.forward_busy:
+            decision = Forward(self.forward_busy)
+        # refused calls are answered first, so they are never rung; they still show (missed-call list)
+        if isinstance(decision, Forward):
+            redirect(line.agent, sip, decision.target, decision.status)
+            self._track(call)
+            return
+        if isinstance(decision, Reject):
+            line.agent.reject(sip, decision.status)
+            self._track(call)
+            return
+        line.agent.ring(sip)
+        self._track(call)
+        loop = asyncio.get_running_loop()
+        if isinstance(decision, AutoAnswer):
+            self._timers.append(loop.call_later(decision.after, lambda: self._spawn(self._auto_answer(call))))
+        elif isinstance(decision, Ring) and decision.forward_to is not None and decision.forward_after:
+            target = decision.forward_to
+            self._timers.append(loop.call_later(decision.forward_after,
+                                                lambda: self._forward_unanswered(call, target)))
+
+    async def _auto_answer(self, call: Call) -> None:
+        if call.state is CallState.INCOMING:
+            with contextlib.suppress(CallError):
+                await call.answer()
+
+    def _forward_unanswered(self, call: Call, target: str) -> None:
+        if call.state is CallState.INCOMING and call.sip.state is not SipCallState.ENDED:
+            redirect(call._line.agent, call.sip, target)
+
+    def _on_replacing_invite(self, line: _Line, call: Call, text: str) -> None:
+        try:
+            replaces = parse_replaces(text)
+        except SipParseError:
+            line.agent.reject(call.sip, 400)
+            self._track(call)
+            return
+        refs = []
+        for c in self.calls:
+            d = c.sip.dialog
+            if d is not None and c.state.live:
+                refs.append(DialogRef(d.call_id, d.local_tag, d.remote_tag, cast(Any, d.state.value),
+                                      c.direction == "out"))
+        check = check_replaces(replaces, refs)
+        if check.dialog is None:
+            line.agent.reject(call.sip, check.status or 481)
+            self._track(call)
+            return
+        call.replaces = replaces
+        line.agent.answer(call.sip)     # before it is shown: an attended transfer never rings
+        self._track(call)
+        self._answered(call)
+
+    async def _end_replaced(self, call: Call) -> None:
+        replaces = call.replaces
+        for other in self.calls:
+            if other is not call and replaces is not None and other.id == replaces.call_id \
+                    and other.state.live:
+                other._set_state(CallState.TRANSFERRED, "replaced by an attended transfer")
+                await other.hangup()
+
+    # --- transfers ----------------------------------------------------------------------------
+
+    def _find(self, sip: SipCall | None) -> Call | None:
+        if sip is None:
+            return None
+        for call in self.calls:
+            if call.sip is sip:
+                return call
+        return None
+
+    def _on_notify(self, line: _Line, sip: SipCall | None, request: Request) -> Response:
+        call = self._find(sip)
+        if call is None or call._transferor is None:
+            return response_for(request, 481)
+        verdict = call._transferor.on_notify(request)
+        done = call._transfer_done
+        if verdict.end_call:
+            call._set_state(CallState.TRANSFERRED, "transferred")
+            self._spawn(call.hangup())
+        if verdict.finished and done is not None and not done.done():
+            done.set_result(call._transferor.state == "succeeded")
+        return response_for(request, verdict.status, verdict.reason)
+
+    def _on_refer(self, line: _Line, sip: SipCall | None, request: Request) -> Response:
+        call = self._find(sip)
+        if call is None or not call.state.live or call.state is CallState.INCOMING:
+            return response_for(request, 481)
+        transferee = Transferee()
+        outcome = transferee.on_refer(request)
+        if not isinstance(outcome, ReferAccept):
+            return response_for(request, outcome.status, outcome.reason)
+        follow = self._follow_refer(call, transferee, outcome)
+        asyncio.get_running_loop().call_soon(lambda: self._spawn(follow))
+        return response_for(request, 202, "Accepted")
+
+    async def _follow_refer(self, old: Call, transferee: Transferee, accept: ReferAccept) -> None:
+        with contextlib.suppress(OffhookError):
+            send_in_dialog(old._line.agent, old.sip, "NOTIFY", body=accept.notify.body,
+                           content_type=None, headers=accept.notify.headers)
+        if old.state in (CallState.ACTIVE, CallState.REMOTE_HELD):
+            with contextlib.suppress(CallError, TimeoutError):
+                await old.hold()
+        headers = [(n, v) for n, v in accept.invite_headers]
+        try:
+            new = await self.call(str(accept.target), account=old.account, audio=old.audio, headers=headers)
+        except OffhookError as exc:
+            log.warning("transfer to %s: %s", accept.target, exc)
+            self._send_refer_notify(old, transferee.on_invite_failed(503))
+            return
+        new._transferee = transferee
+        new._referred_from = old
+
+    def _notify_transferee(self, call: Call, status: int, *, final_failure: bool = False) -> None:
+        transferee, old = call._transferee, call._referred_from
+        if transferee is None or old is None:
+            return
+        if final_failure and status < 300 and call.answered_at is not None:
+            return   # the call ended after it was answered: already reported
+        self._send_refer_notify(old, transferee.on_invite_response(status if status >= 100 else 500))
+        if 200 <= status < 300 and old.state.live:
+            old._set_state(CallState.TRANSFERRED, f"transferred to {call.remote_uri}")
+
+    def _send_refer_notify(self, old: Call, content: object) -> None:
+        from offhook.sip.refer import NotifyContent
+        if not isinstance(content, NotifyContent) or old.sip.state is SipCallState.ENDED:
+            return
+        with contextlib.suppress(OffhookError):
+            send_in_dialog(old._line.agent, old.sip, "NOTIFY", body=content.body, headers=content.headers)
+
+
+def _user_part(uri: str) -> str:
+    text = uri.split(":", 1)[-1]
+    return text.split("@", 1)[0] if "@" in text else text
+
+
+def _result(call: Call) -> str:
+    """The history's word for how a call ended."""
+    status = call.sip.status or 0
+    if call.state is CallState.TRANSFERRED or call.answered_at is not None:
+        return "answered"
+    if 300 <= status < 400:
+        return "forwarded"
+    if call.direction == "in":
+        # the caller gave up (CANCEL) or went away: missed; we refused it (reject, DND, busy): rejected
+        return "missed" if status == 487 or call.sip.ended_by_remote else "rejected"
+    if status in (486, 600):
+        return "busy"
+    if status == 487:
+        return "cancelled"
+    if status == 603:
+        return "rejected"
+    return "failed"

@@ -1,0 +1,64 @@
+"""Helpers for the softphone tests: phones on loopback, and measuring what they played."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from offhook.media.wav import read_wav
+from offhook.phone import CallAudio, Phone, PhoneConfig, PolicyConfig, ToneRecorder
+
+
+def dominant_hz(pcm: npt.NDArray[np.int16], rate: int) -> float:
+    """The strongest frequency (Hz) of a stretch of audio (Hann window, 1 Hz bins or finer)."""
+    x = pcm.astype(np.float64)
+    x = x - x.mean()
+    n = max(len(x), rate)
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)), n))
+    return float(np.argmax(spec) * rate / n)
+
+
+def band_share(pcm: npt.NDArray[np.int16], rate: int, freqs: tuple[int, ...], width: float = 15.0) -> float:
+    """The share (0..1) of the signal's energy within ±width Hz of `freqs`."""
+    x = pcm.astype(np.float64)
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    hz = np.fft.rfftfreq(len(x), 1 / rate)
+    mask = np.zeros_like(hz, dtype=bool)
+    for f in freqs:
+        mask |= np.abs(hz - f) <= width
+    total = float(spec.sum())
+    return float(spec[mask].sum()) / total if total > 0 else 0.0
+
+
+def rms_db(pcm: npt.NDArray[np.int16]) -> float:
+    x = pcm.astype(np.float64)
+    return float(10 * np.log10(np.mean(x * x) / 32768.0**2 + 1e-12))
+
+
+def recorded(path: Path) -> tuple[npt.NDArray[np.int16], int]:
+    wav = read_wav(path)
+    return wav.samples.ravel(), wav.sample_rate
+
+
+def uri_of(phone: Phone) -> str:
+    host, port = next(iter(phone.lines.values())).agent.transport.local["UDP"]
+    return f"sip:offhook@{host}:{port}"
+
+
+@contextlib.asynccontextmanager
+async def phones(*specs: tuple[Callable[[], CallAudio], PolicyConfig | None]) -> AsyncIterator[list[Phone]]:
+    """Peer-to-peer phones on 127.0.0.1, each with a ToneRecorder as its local speaker."""
+    started: list[Phone] = []
+    try:
+        for audio, policy in specs:
+            phone = Phone(PhoneConfig(policy=policy or PolicyConfig()), audio=audio,
+                          local_audio=ToneRecorder())
+            await phone.start()
+            started.append(phone)
+        yield started
+    finally:
+        for phone in started:
+            await phone.stop()
