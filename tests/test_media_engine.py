@@ -22,7 +22,7 @@ import pytest
 
 import offhook.engine as eng
 from offhook import CodecError, MediaError, SrtpError, WavError
-from offhook.media.quality import pesq_score
+from offhook.media.quality import align, pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav, write_wav
 
@@ -51,15 +51,6 @@ def goertzel_share(x: np.ndarray, freq: float, rate: int) -> float:
 def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
 
-
-def align(reference: np.ndarray, recorded: np.ndarray) -> np.ndarray:
-    """recorded from where reference starts in it (cross-correlation)."""
-    n = len(reference) + len(recorded)
-    size = 1 << (n - 1).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(recorded.astype(np.float64), size)
-                        * np.conj(np.fft.rfft(reference.astype(np.float64), size)), size)
-    lag = int(np.argmax(corr[:len(recorded)]))
-    return recorded[lag:lag + len(reference)]
 
 
 def codec_alone(name: str, ref16k: np.ndarray) -> np.ndarray:

@@ -15,12 +15,11 @@ import socket
 import struct
 import time
 
-import numpy as np
 import pytest
 
 import offhook.engine as eng
 from offhook import SrtpError
-from offhook.media.quality import pesq_score
+from offhook.media.quality import align, pesq_score
 from offhook.media.speech import speech
 from offhook.media.srtp import SrtpParams, new_srtp_key
 from offhook.media.wav import read_wav, write_wav
@@ -37,14 +36,6 @@ def wait_for(predicate, timeout: float = 5.0) -> None:
     while time.monotonic() < end and not predicate():
         time.sleep(0.01)
 
-
-def align(reference: np.ndarray, recorded: np.ndarray) -> np.ndarray:
-    n = len(reference) + len(recorded)
-    size = 1 << (n - 1).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(recorded.astype(np.float64), size)
-                        * np.conj(np.fft.rfft(reference.astype(np.float64), size)), size)
-    lag = int(np.argmax(corr[:len(recorded)]))
-    return recorded[lag:lag + len(reference)]
 
 
 def keys(suite: str) -> tuple[SrtpParams, SrtpParams]:

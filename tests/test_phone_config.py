@@ -91,6 +91,8 @@ def test_password_never_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> Non
     ('[policy]\nauto_answer_after = -1', "policy.auto_answer_after: must be a number from 0 to 3600"),
     ('[speed_dial]\n1 = 5', "speed_dial.1: must be a non-empty string, not 5"),
     ('[phone]\ntone_profile = "mars"', "phone.tone_profile: must be one of us, etsi, uk"),
+    ('[phone]\ncodecs = ["G729"]', "phone.codecs: 'G729' is not one of opus, G722, PCMU, PCMA"),
+    ('[phone]\ncodecs = ["PCMU", "PCMU"]', "phone.codecs: names a codec twice"),
     ('account = 3', "account: must be an array of tables"),
     ('[audoi]\ncapture="x"', "audoi: unknown key"),
     ('[[account]]\nuser="a"\n[[account]]\nuser="a"', "account names must differ: 'a@0.0.0.0' is used twice"),
@@ -101,6 +103,11 @@ def test_bad_config_names_the_key(text: str, message: str) -> None:
         parse_config(text)
     assert message in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+def test_codecs_in_order_of_preference() -> None:
+    assert parse_config("").codecs == ("opus", "G722", "PCMU", "PCMA")
+    assert parse_config('[phone]\ncodecs = ["PCMA", "G722"]').codecs == ("PCMA", "G722")
 
 
 def test_load_config_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

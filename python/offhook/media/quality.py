@@ -24,6 +24,18 @@ def pesq_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int,
     return float(pesq(sample_rate, _as_float(reference[:n]), _as_float(degraded[:n]), mode))
 
 
+def align(reference: np.ndarray, recorded: np.ndarray) -> np.ndarray:
+    """recorded from where reference starts in it (the lag of the cross-correlation's
+    peak), at most len(reference) samples: a recording of a call lined up with what was
+    played, for PESQ."""
+    n = len(reference) + len(recorded)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(recorded.astype(np.float64), size)
+                        * np.conj(np.fft.rfft(reference.astype(np.float64), size)), size)
+    lag = int(np.argmax(corr[:len(recorded)]))
+    return recorded[lag:lag + len(reference)]
+
+
 def snr_db(reference: np.ndarray, test: np.ndarray) -> float:
     """Signal-to-noise ratio of test against reference, in dB."""
     n = min(len(reference), len(test))

@@ -10,6 +10,7 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
     history = "~/.local/share/offhook/history.sqlite"
     contacts = ["~/contacts.vcf", "~/team.csv"]
     tone_profile = "us"             # us | etsi | uk  (ringback, busy, call waiting)
+    codecs = ["opus", "G722", "PCMU", "PCMA"]  # offered and accepted, in order of preference
 
     [[account]]
     name = "work"                   # default: user@domain
@@ -69,6 +70,9 @@ __all__ = [
 ]
 
 DEFAULT_PATH = Path("~/.config/offhook/config.toml")
+# The codecs a call may use (their SDP names), in the default order of preference:
+# wideband first, G.711 for everything else.
+CODECS = ("opus", "G722", "PCMU", "PCMA")
 Address = tuple[str, int]
 Transport = Literal["udp", "tcp", "tls"]
 SrtpPolicy = Literal["off", "optional", "required"]
@@ -160,6 +164,7 @@ class PhoneConfig:
     history: Path | None = None
     contacts: tuple[Path, ...] = ()
     tone_profile: str = "us"
+    codecs: tuple[str, ...] = CODECS
 
     def account(self, name: str | None = None) -> AccountConfig | None:
         """The account called `name` (ConfigError if none is), or the first one (None without any)."""
@@ -356,6 +361,12 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     contacts = tuple(_path(p, base) for p in phone.get_str_list("contacts"))
     profile = phone.get_choice("tone_profile", ("us", "etsi", "uk"), "us")
     listen = phone.get_address("listen", 0, ("127.0.0.1", 0)) or ("127.0.0.1", 0)
+    codecs = phone.get_str_list("codecs") or CODECS
+    for name in codecs:
+        if name not in CODECS:
+            raise phone.error("codecs", f"{name!r} is not one of {', '.join(CODECS)}")
+    if len(set(codecs)) != len(codecs):
+        raise phone.error("codecs", "names a codec twice")
     phone.finish()
 
     audio_t = _Table(root._get("audio") or {}, "audio", source)
@@ -376,7 +387,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     root.finish()
     return PhoneConfig(accounts=accounts, audio=audio, policy=policy, speed_dial=speed, listen=listen,
                        history=_path(history, base) if history else None, contacts=contacts,
-                       tone_profile=profile)
+                       tone_profile=profile, codecs=codecs)
 
 
 def load_config(path: str | Path | None = None) -> PhoneConfig:

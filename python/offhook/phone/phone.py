@@ -171,6 +171,7 @@ class Phone:
 
     async def _add_line(self, line: _Line) -> None:
         self.lines[line.name] = line
+        line.agent.codecs = self.config.codecs
         line.agent.ua.method_handlers["REFER"] = lambda c, r: self._on_refer(line, c, r)
         line.agent.ua.method_handlers["NOTIFY"] = lambda c, r: self._on_notify(line, c, r)
         line.tasks.append(asyncio.create_task(self._incoming_loop(line)))
