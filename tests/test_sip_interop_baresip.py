@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
-from baresip_peer import Baresip
 
+from baresip_peer import Baresip
 from offhook.engine import MediaEngine
 from offhook.media.call_media import CallMedia
 from offhook.sip.agent import SipAgent
@@ -64,11 +64,11 @@ def dominant(samples: np.ndarray, rate: int) -> tuple[float, float]:
 
 
 @pytest.fixture
-def baresip(tmp_path: Path) -> AsyncIterator[Baresip]:
+def baresip(tmp_path: Path) -> Iterator[Baresip]:
     tone = write_tone(tmp_path / "bs_tone.wav", BARESIP_TONE, 20, 8000)
     peer = Baresip(tmp_path / "baresip", tone)
     try:
-        yield peer  # type: ignore[misc]
+        yield peer
     finally:
         peer.close()
 
@@ -88,7 +88,8 @@ class Media:
         self.engine = MediaEngine(sample_rate=8000, ptime=20)
         self.record = tmp / f"offhook_{call.call_id[:6]}.wav"
         self.media = CallMedia(self.engine, (agent.ua.contact.host, agent.media_ports[call.call_id]),
-                               play=write_tone(tmp / "oh_tone.wav", OFFHOOK_TONE, 20, 8000), record=self.record)
+                               play=write_tone(tmp / "oh_tone.wav", OFFHOOK_TONE, 20, 8000),
+                               record=self.record)
 
     def close(self) -> None:
         self.media.close()
