@@ -141,6 +141,8 @@ class SipAgent:
                                                 item.other.offer_answer.capabilities.port)
                     self._queue(item.other)
                 self._queue(item.call).put_nowait(item)
+                if item.kind == "ended" and self.ua.linger is not None:
+                    self._loop.call_later(self.ua.linger + 5.0, self._drop, item.call.call_id)
             elif isinstance(item, RegistrationEvent):
                 self._registrations.put_nowait(item.registration)
             elif isinstance(item, MessageEvent):
@@ -148,6 +150,13 @@ class SipAgent:
             elif isinstance(item, KeepAlive):
                 self.transport.send(item.data, item.address, item.transport)
         self._rearm()
+
+    def _drop(self, call_id: str) -> None:
+        """Forget a call's event queue and RTP port once the core forgot the call."""
+        queue = self._call_events.get(call_id)
+        if call_id not in self.ua.calls and (queue is None or queue.empty()):
+            self._call_events.pop(call_id, None)
+            self.media_ports.pop(call_id, None)
 
     def _queue(self, call: Call) -> asyncio.Queue[CallEvent]:
         return self._call_events.setdefault(call.call_id, asyncio.Queue())

@@ -66,7 +66,9 @@ Extensions wired in from their pure modules:
 from __future__ import annotations
 
 import contextlib
+import heapq
 import ipaddress
+import itertools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -324,15 +326,24 @@ class UserAgent:
     new_call_capabilities: Callable[[], MediaCapabilities] = field(
         default=lambda: MediaCapabilities(address="127.0.0.1", port=40002))
     rng: random.Random = field(default_factory=random.Random)
+    linger: float | None = 32.0   # ended calls leave `calls` after this (None: keep until forget())
 
     def __post_init__(self) -> None:
         self.transactions = TransactionManager(self.timers)
         self._reg_tx: dict[int, Registration] = {}     # id(client tx) -> registration
         self._retransmit: dict[str, tuple[float, float]] = {}  # call id -> (due, interval)
         self._ok_deadline: dict[str, float] = {}
-        self._jobs: dict[tuple[str, int], tuple[float, Job]] = {}
+        self._jobs: dict[tuple[str, int], tuple[float, int, Job]] = {}
+        self._job_heap: list[tuple[float, int, tuple[str, int]]] = []
+        self._job_seq = itertools.count()
         self._msg_tx: dict[int, tuple[Request, DigestClient | None, Call | None, Address, str]] = {}
         self._keepalive_tx: dict[int, Registration] = {}
+        self._live: set[str] = set()     # Call-IDs of the calls not ended
+        self._clock = 0.0                 # the latest `now` seen (for jobs set in _end)
+
+    def _store(self, call: Call) -> None:
+        self.calls[call.call_id] = call
+        self._live.add(call.call_id)
 
     @property
     def allow(self) -> str:
@@ -345,7 +356,19 @@ class UserAgent:
         if due is None:
             self._jobs.pop(key, None)
         else:
-            self._jobs[key] = (due, job)
+            seq = next(self._job_seq)
+            self._jobs[key] = (due, seq, job)
+            heapq.heappush(self._job_heap, (due, seq, key))
+
+    def _next_job(self) -> float | None:
+        heap = self._job_heap
+        while heap:
+            due, seq, key = heap[0]
+            entry = self._jobs.get(key)
+            if entry is not None and entry[1] == seq:
+                return due
+            heapq.heappop(heap)   # cancelled or re-armed since
+        return None
 
     def _handled(self, call: Call | None, req: Request, tx: ServerTransaction, now: float,
                  out: list[Output]) -> bool:
@@ -383,8 +406,9 @@ class UserAgent:
         times = [t for t in (self.transactions.next_deadline(),) if t is not None]
         times += [due for due, _ in self._retransmit.values()]
         times += [r.refresh_at for r in self.registrations if r.refresh_at is not None]
-        if self._jobs:
-            times.append(min(due for due, _ in self._jobs.values()))
+        job = self._next_job()
+        if job is not None:
+            times.append(job)
         return min(times, default=None)
 
     def tick(self, now: float) -> list[Output]:
@@ -409,10 +433,10 @@ class UserAgent:
             if reg.refresh_at is not None and reg.refresh_at <= now:
                 reg.refresh_at = None
                 self._send_register(reg, reg.request(), now, out)
-        for key, (due, job) in sorted(self._jobs.items(), key=lambda kv: kv[1][0]):
-            if due <= now and self._jobs.get(key, (None, None))[1] is job:
-                del self._jobs[key]
-                job(now, out)
+        while (job_due := self._next_job()) is not None and job_due <= now:
+            _, _, key = heapq.heappop(self._job_heap)
+            _, _, job = self._jobs.pop(key)
+            job(now, out)
         self._transfer_progress(out, now)
         return out
 
@@ -481,7 +505,7 @@ class UserAgent:
         req.add_header("Content-Type", "application/sdp")
         req.add_header("Content-Length", str(len(offer)))
         req.body = offer
-        self.calls[call_id] = call
+        self._store(call)
         out: list[Output] = []
         self._send_invite(call, req, now, out)
         return call, out
@@ -1031,6 +1055,7 @@ class UserAgent:
         return out
 
     def _handle(self, actions: Iterable[object], now: float, out: list[Output]) -> None:
+        self._clock = now
         for action in actions:
             if isinstance(action, Send):
                 out.append(action)
@@ -1423,7 +1448,7 @@ class UserAgent:
         if not self.source_allowed(source):
             self._respond(tx, response_for(req, 403), now, out)
             return
-        if len([c for c in self.calls.values() if c.state is not CallState.ENDED]) >= self.max_calls:
+        if len(self._live) >= self.max_calls:
             resp = response_for(req, 486)
             self._respond(tx, resp, now, out)
             return
@@ -1460,7 +1485,7 @@ class UserAgent:
         call.peer_allow = _allowed(req)
         if replaced is not None:
             # RFC 3891: the new call takes over at once (the user already talks to this peer)
-            self.calls[call.call_id] = call
+            self._store(call)
             call.replaces, replaced.replaced_by = replaced, call
             out.extend(self.answer(call, now))
             out.append(CallEvent(replaced, "replaced", other=call))
@@ -1470,7 +1495,7 @@ class UserAgent:
             return
         if self.policy is not None and not self._apply_policy(call, req, tx, now, out):
             return
-        self.calls[call.call_id] = call
+        self._store(call)
         out.append(CallEvent(call, "incoming"))
         decision = call.decision
         if isinstance(decision, AutoAnswer):
@@ -1485,7 +1510,7 @@ class UserAgent:
                       out: list[Output]) -> bool:
         """Consult the CallPolicy; False when it answered the INVITE (forward, DND, busy)."""
         assert self.policy is not None  # checked by the caller
-        active = len([c for c in self.calls.values() if c.state is not CallState.ENDED])
+        active = len(self._live)
         decision = self.policy.decide(req, active_calls=active)
         call.decision = decision
         if isinstance(decision, Forward):
@@ -1590,16 +1615,25 @@ class UserAgent:
         call.reason = reason
         call.ended_by_remote = remote
         self._retransmit.pop(call.call_id, None)
+        self._ok_deadline.pop(call.call_id, None)
+        self._live.discard(call.call_id)
         for job in ("session", "glare", "forward", "autoanswer"):
             self._schedule(job, call, None, _no_job)
+        if self.linger is not None and self.calls.get(call.call_id) is call:
+            # keep it for late retransmissions (a dialog's 2xx/BYE), then drop it so the
+            # table stays bounded; a call that never had a dialog only needs a moment
+            linger = self.linger if (call.dialog is not None and call.dialog.state is not DialogState.EARLY) \
+                or call.status == 200 else min(self.linger, 5.0)
+            self._schedule("forget", call, self._clock + linger, lambda t, o: self.forget(call))
         if call.dialog is not None and not remote:
             call.dialog.terminate()
         out.append(CallEvent(call, "ended", status))
 
     def forget(self, call: Call) -> None:
-        """Drop an ended call from the table."""
-        if call.state is CallState.ENDED:
-            self.calls.pop(call.call_id, None)
+        """Drop an ended call from the table (done by itself `linger` seconds after the end)."""
+        if call.state is CallState.ENDED and self.calls.get(call.call_id) is call:
+            del self.calls[call.call_id]
+            self._schedule("forget", call, None, _no_job)
 
 
 def _no_job(now: float, out: list[Output]) -> None:
