@@ -427,3 +427,34 @@ def test_dns_resolver_keeps_numeric_hosts_and_fails_over(monkeypatch: pytest.Mon
     assert call.peer == B   # the 503 moved the INVITE to the next target
     net.run(B, b.answer(last_incoming(net, B), net.now))
     assert call.established
+
+
+# --- overload ------------------------------------------------------------------------------------------
+
+
+def _request(method: str, n: int) -> Request:
+    req = Request(method=method, uri=SipURI(host="127.0.0.1", port=5080))
+    for name, value in (("Via", f"SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{method}{n}"),
+                        ("From", "<sip:a@h>;tag=1"), ("To", "<sip:b@h>"), ("Call-ID", f"c{n}"),
+                        ("CSeq", f"1 {method}"), ("Content-Length", "0")):
+        req.add_header(name, value)
+    return req
+
+
+def test_full_table_sheds_answered_transactions_and_refuses_unanswered_ones() -> None:
+    from offhook.sip.transaction import DeliverRequest, TransactionManager
+    tm = TransactionManager(max_transactions=8)
+    for n in range(8):    # eight answered OPTIONS waiting out Timer J
+        [deliver] = tm.receive(_request("OPTIONS", n), A, "UDP", 0.0)
+        assert isinstance(deliver, DeliverRequest) and deliver.transaction is not None
+        tm.respond(deliver.transaction, response_for(deliver.request, 200), 0.0)
+    assert len(tm) == 8
+    pending = []
+    for n in range(8, 16):   # new INVITEs still get in (the oldest answered ones make room)
+        actions = tm.receive(_request("INVITE", n), A, "UDP", 0.0)
+        assert any(isinstance(x, DeliverRequest) for x in actions)
+        pending += [x for x in actions if isinstance(x, DeliverRequest)]
+    assert len(tm) == 8
+    [refused] = tm.receive(_request("INVITE", 99), A, "UDP", 0.0)   # all 8 ring: no room
+    assert isinstance(refused, Send) and refused.data.startswith(b"SIP/2.0 503 ")
+    assert b"Retry-After: 5" in refused.data

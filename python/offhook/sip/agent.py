@@ -153,8 +153,7 @@ class SipAgent:
 
     def _drop(self, call_id: str) -> None:
         """Forget a call's event queue and RTP port once the core forgot the call."""
-        queue = self._call_events.get(call_id)
-        if call_id not in self.ua.calls and (queue is None or queue.empty()):
+        if call_id not in self.ua.calls:   # events unread by now are stale
             self._call_events.pop(call_id, None)
             self.media_ports.pop(call_id, None)
 

@@ -740,17 +740,20 @@ class TransactionManager:
         """Make room in a full table: drop the oldest server transactions that already
         sent their final response (up to an eighth of the table): non-INVITE ones waiting
         out Timer J, INVITE ones with a failure response waiting for the ACK (Timer H) or
-        absorbing ACKs (Timer I). They only answer retransmissions of a request already
-        answered, so a flood of OPTIONS or rejected INVITEs must not lock out the next
-        call for 32 s; a retransmission arriving after this is treated as a new request
-        (answered again) and a lost ACK goes unnoticed. Transactions still waiting for
-        the TU's answer are never dropped: when those fill the table, new requests get
-        503. True if any room was made."""
+        absorbing ACKs (Timer I), INVITE ones answered 2xx waiting out Timer L (RFC 6026;
+        the TU retransmits the 2xx and takes the ACK itself). They only absorb
+        retransmissions of a request already answered, so sustained load (300 calls/s
+        keep ~20,000 such transactions alive for their 32 s) or a flood of OPTIONS must
+        not lock out the next call; a retransmission arriving after this is treated as
+        a new request (answered again, or 482 by the TU for a re-sent INVITE) and a lost
+        ACK for a failure goes unnoticed. Transactions still waiting for the TU's answer
+        are never dropped: when those fill the table, new requests get 503. True if any
+        room was made."""
         victims = []
         budget = max(1, self.max_transactions // 8)
         for key, tx in self._table.items():
             if isinstance(tx, (ServerNonInviteTransaction, ServerInviteTransaction)) and tx.state in (
-                    TransactionState.COMPLETED, TransactionState.CONFIRMED):
+                    TransactionState.COMPLETED, TransactionState.CONFIRMED, TransactionState.ACCEPTED):
                 victims.append(key)
                 if len(victims) >= budget:
                     break
@@ -758,6 +761,10 @@ class TransactionManager:
             tx = self._table.pop(key)
             tx.state = TransactionState.TERMINATED
             tx._deadlines.clear()
+        if len(self._heap) > 4 * max(len(self._table), 64):
+            # the timers of dropped transactions would otherwise stay queued for 32 s
+            self._heap = [entry for entry in self._heap if not entry[2].terminated]
+            heapq.heapify(self._heap)
         return bool(victims)
 
     def transport_error(self, transaction: Transaction, now: float,
