@@ -458,3 +458,15 @@ def test_full_table_sheds_answered_transactions_and_refuses_unanswered_ones() ->
     [refused] = tm.receive(_request("INVITE", 99), A, "UDP", 0.0)   # all 8 ring: no room
     assert isinstance(refused, Send) and refused.data.startswith(b"SIP/2.0 503 ")
     assert b"Retry-After: 5" in refused.data
+
+
+def test_session_refresh_by_reinvite_when_the_peer_has_no_update() -> None:
+    net, a, _b, _ = trio(session_timer=SessionTimerConfig(session_expires=90))
+    ab, ba = connect(net, a, A, "sip:bob@127.0.0.1:5080", B, 41000)
+    ba.peer_allow = frozenset({"INVITE", "ACK", "BYE"})   # as if Alice's Allow had no UPDATE
+    net.advance(50)
+    assert not requests(net, "UPDATE")
+    [refresh] = requests(net, "INVITE", A)   # from Bob, the refresher
+    assert refresh.get("Session-Expires") == "90;refresher=uac" and b"a=sendrecv" in refresh.body
+    assert ab.established and ba.established and ba.media is not None
+    assert ba.media.direction == "sendrecv"
