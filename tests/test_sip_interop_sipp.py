@@ -206,3 +206,27 @@ def test_sipp_refers_offhook_to_a_third_party(tmp_path: Path) -> None:
 
     reason, ok, code = asyncio.run(run())
     assert code == 0 and reason == "transferred" and ok
+
+
+def test_offhook_answer_follows_a_transfer(tmp_path: Path) -> None:
+    """The CLI answers SIPp, is referred to carol, and the call with carol is the one that
+    ends normally (exit 0)."""
+    async def run() -> tuple[int, str, int]:
+        carol = await SipAgent.start(("127.0.0.1", 0))
+        try:
+            ans = offhook("answer", "--listen", "127.0.0.1:0", "--auto", cwd=tmp_path)
+            port = await asyncio.to_thread(listening_port, ans)
+            sipp = Sipp("uac_refer.xml", tmp_path, remote=f"127.0.0.1:{port}",
+                        extra=["-set", "carol_port", str(carol.transport.local["UDP"][1])])
+            incoming = await carol.next_incoming(timeout=15)
+            carol.answer(incoming)
+            code = await asyncio.to_thread(sipp.wait)
+            await asyncio.sleep(0.5)
+            carol.hangup(incoming)
+            rc, err = await asyncio.to_thread(finish, ans)
+            return rc, err, code
+        finally:
+            await carol.close()
+
+    rc, err, code = asyncio.run(run())
+    assert code == 0 and rc == 0, err

@@ -11,6 +11,9 @@ up); otherwise 1 with a one-line reason on stderr, e.g.
 Usage errors exit 2. `offhook answer` prints `listening on HOST:PORT` on stdout
 first (so a script can start it on port 0), handles one call and exits.
 
+A REFER from the far side (transfer) is followed: the call to the transfer target
+takes over, with the same --play/--record files and --duration.
+
 How long a call lasts: --duration S hangs up S seconds after the answer;
 without it, the caller hangs up when its --play file has been sent (else it
 waits for the far end), and the answerer waits for the far end's BYE.
@@ -237,6 +240,14 @@ async def _run_call(agent: SipAgent, call: Call, media_files: _Media, duration: 
                 if answered_at is None:
                     agent.hangup(call)
                     raise CallFailed(f"no answer within {_RING_TIMEOUT:.0f} s at {call.peer_text}") from None
+                continue
+            if event.kind == "transferred" and event.other is not None:
+                # the far side referred us elsewhere: the new call carries on (same files)
+                call = event.other
+                media.close()
+                media = CallMedia(engine, (agent.ua.contact.host, agent.media_ports[call.call_id]),
+                                  play=media_files.play, record=media_files.record)
+                answered_at = None
                 continue
             if event.kind == "media" and call.media is not None:
                 media.apply(call.media)   # early media (183) too
