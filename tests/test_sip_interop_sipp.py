@@ -142,3 +142,82 @@ def test_200_retransmitted_until_acked(tmp_path: Path) -> None:
     assert code == 0, err
     assert received(sipp.messages(), "SIP/2.0 200 OK") >= 3   # first 200, >= 1 retransmission, BYE's
 
+
+
+def test_offhook_sends_a_blind_transfer_to_sipp(tmp_path: Path) -> None:
+    sipp = Sipp("uas_refer.xml", tmp_path)
+
+    async def run() -> tuple[list[int | None], str, int | None]:
+        agent = await SipAgent.start(("127.0.0.1", 0))
+        try:
+            call = agent.call(f"sip:sipp@127.0.0.1:{sipp.port}", agent.capabilities())
+            while (await agent.next_event(call, 10)).kind != "answered":
+                pass
+            agent.transfer(call, "sip:carol@127.0.0.1:5999")
+            statuses: list[int | None] = []
+            while (event := await agent.next_event(call, 10)).kind != "ended":
+                if event.kind == "transfer":
+                    statuses.append(event.status)
+            return statuses, call.reason, call.transfer_status
+        finally:
+            await agent.close()
+
+    statuses, reason, final = asyncio.run(run())
+    assert statuses == [202, 100, 200] and reason == "transferred" and final == 200
+    assert sipp.wait() == 0, sipp.errors()   # SIPp checked Refer-To and got its BYE
+
+
+def test_sipp_refers_offhook_to_a_third_party(tmp_path: Path) -> None:
+    async def run() -> tuple[str, bool, int]:
+        agent = await SipAgent.start(("127.0.0.1", 0))
+        carol = await SipAgent.start(("127.0.0.1", 0))
+        try:
+            host, port = agent.transport.local["UDP"]
+            carol_port = carol.transport.local["UDP"][1]
+            sipp = Sipp("uac_refer.xml", tmp_path, remote=f"{host}:{port}",
+                        extra=["-set", "carol_port", str(carol_port)])
+            call = await agent.next_incoming(timeout=10)
+            agent.answer(call)
+            incoming = await carol.next_incoming(timeout=10)
+            assert incoming.invite is not None
+            referred_by = incoming.invite.get("Referred-By") or ""
+            carol.answer(incoming)
+            await agent.wait_ended(call, timeout=10)
+            code = await asyncio.to_thread(sipp.wait)
+            child = call.transfer_child
+            assert child is not None
+            await asyncio.sleep(0.2)
+            ok = child.established and "sip:sipp@" in referred_by
+            agent.hangup(child)
+            await asyncio.sleep(0.1)
+            return call.reason, ok, code
+        finally:
+            await agent.close()
+            await carol.close()
+
+    reason, ok, code = asyncio.run(run())
+    assert code == 0 and reason == "transferred" and ok
+
+
+def test_offhook_answer_follows_a_transfer(tmp_path: Path) -> None:
+    """The CLI answers SIPp, is referred to carol, and the call with carol is the one that
+    ends normally (exit 0)."""
+    async def run() -> tuple[int, str, int]:
+        carol = await SipAgent.start(("127.0.0.1", 0))
+        try:
+            ans = offhook("answer", "--listen", "127.0.0.1:0", "--auto", cwd=tmp_path)
+            port = await asyncio.to_thread(listening_port, ans)
+            sipp = Sipp("uac_refer.xml", tmp_path, remote=f"127.0.0.1:{port}",
+                        extra=["-set", "carol_port", str(carol.transport.local["UDP"][1])])
+            incoming = await carol.next_incoming(timeout=15)
+            carol.answer(incoming)
+            code = await asyncio.to_thread(sipp.wait)
+            await asyncio.sleep(0.5)
+            carol.hangup(incoming)
+            rc, err = await asyncio.to_thread(finish, ans)
+            return rc, err, code
+        finally:
+            await carol.close()
+
+    rc, err, code = asyncio.run(run())
+    assert code == 0 and rc == 0, err

@@ -304,12 +304,12 @@ def test_extension_methods_plug_in_and_unknown_ones_get_501() -> None:
     theirs = incoming(net)
     net.run(B, b.answer(theirs, net.now))
     assert call.dialog is not None
-    for method in ("INFO", "MESSAGE"):
+    for method in ("INFO", "PUBLISH"):
         req = call.dialog.new_request(method, a.contact, body=b"Signal=5",
                                       content_type="application/dtmf-relay")
         _, actions = a.transactions.send_request(req, B, "UDP", net.now)
         net.run(A, [x for x in actions if isinstance(x, Send)])
     assert seen == [(theirs, "Signal=5")]
     statuses = [parse_message(d) for addr, d in net.wire if addr == A and d.startswith(b"SIP/2.0")]
-    assert [r.status for r in statuses if isinstance(r, Response) and r.cseq.method in ("INFO", "MESSAGE")] \
+    assert [r.status for r in statuses if isinstance(r, Response) and r.cseq.method in ("INFO", "PUBLISH")] \
         == [200, 501]

@@ -11,7 +11,9 @@ resolve.py: RFC 3263 server location (ServerLocator, DNS codec; async query/reso
 session_timer.py: RFC 4028 session timers. refer.py: REFER/NOTIFY, Replaces (RFC 3515/3891).
 message_im.py: MESSAGE and INFO DTMF bodies, CallPolicy (DND, auto-answer, forward).
 dialog.py: RFC 3261 §12 dialogs and forking; register.py: the REGISTER client.
-ua.py: the sans-I/O user agent core (calls, hold, CANCEL, registration, who may call).
+ua.py: the sans-I/O user agent core (calls, hold, CANCEL, registration, who may call), with
+the modules above wired in: transfer, session timers, UPDATE, glare, 3xx, policy, MESSAGE,
+INFO DTMF, keep-alives; resolve.DnsResolver plugs RFC 3263 into its `resolver`.
 transport.py / agent.py: the asyncio shell (UDP/TCP/TLS, timers, event queues).
 """
 from offhook.errors import DnsError, SipAuthError, SipParseError
@@ -65,7 +67,7 @@ from offhook.sip.refer import (
     sipfrag,
 )
 from offhook.sip.register import Registration, RegistrationError, RegState
-from offhook.sip.resolve import ServerLocator, Target, order_srv, parse_dns
+from offhook.sip.resolve import DnsResolver, ServerLocator, Target, order_srv, parse_dns
 from offhook.sip.session_timer import (
     Reject422,
     SessionExpires,
@@ -97,7 +99,16 @@ from offhook.sip.transaction import (
     response_for,
 )
 from offhook.sip.transport import SipTransport, TransportStats
-from offhook.sip.ua import Call, CallEvent, CallState, RegistrationEvent, UserAgent, default_resolver
+from offhook.sip.ua import (
+    Call,
+    CallEvent,
+    CallState,
+    KeepAlive,
+    MessageEvent,
+    RegistrationEvent,
+    UserAgent,
+    default_resolver,
+)
 from offhook.sip.uri import AbsoluteURI, SipURI, TelURI, parse_uri
 
 __all__ = [
@@ -128,11 +139,14 @@ __all__ = [
     "DigestResponse",
     "DigestServer",
     "DnsError",
+    "DnsResolver",
     "DtmfRelay",
     "ForkOutcome",
     "ForkedInvite",
     "InstantMessage",
+    "KeepAlive",
     "LocalContact",
+    "MessageEvent",
     "MessageReject",
     "NotifyContent",
     "NotifyVerdict",

@@ -24,9 +24,20 @@ from offhook.sip.auth import DigestClient
 from offhook.sip.dialog import LocalContact
 from offhook.sip.message import Request, Response
 from offhook.sip.register import Registration, RegState
+from offhook.sip.resolve import DnsResolver
 from offhook.sip.transaction import Send
 from offhook.sip.transport import SipTransport
-from offhook.sip.ua import Call, CallEvent, CallState, Output, RegistrationEvent, UserAgent
+from offhook.sip.ua import (
+    Call,
+    CallEvent,
+    CallState,
+    KeepAlive,
+    MessageEvent,
+    Output,
+    RegistrationEvent,
+    UserAgent,
+)
+from offhook.sip.uri import SipURI, parse_uri
 
 __all__ = ["SipAgent", "local_address_towards", "reserve_udp_port"]
 
@@ -63,12 +74,17 @@ class SipAgent:
         self._call_events: dict[str, asyncio.Queue[CallEvent]] = {}
         self._incoming: asyncio.Queue[Call] = asyncio.Queue()
         self._registrations: asyncio.Queue[Registration] = asyncio.Queue()
+        self._messages: asyncio.Queue[MessageEvent] = asyncio.Queue()
         self.media_ports: dict[str, int] = {}
 
     @classmethod
     async def start(cls, listen: Address, *, user: str | None = None,
-                    transports: tuple[str, ...] = ("UDP", "TCP"), **ua_options: Any) -> SipAgent:
-        """Listen on `listen` (port 0: any; TCP takes the port UDP got) and build the core."""
+                    transports: tuple[str, ...] = ("UDP", "TCP"), dns_server: Address | None = None,
+                    **ua_options: Any) -> SipAgent:
+        """Listen on `listen` (port 0: any; TCP takes the port UDP got) and build the core.
+        `dns_server`: locate host names by RFC 3263 through it (see `dial`)."""
+        if dns_server is not None and "resolver" not in ua_options:
+            ua_options["resolver"] = DnsResolver(dns_server)
         host, port = listen
         holder: list[SipAgent] = []
 
@@ -89,6 +105,7 @@ class SipAgent:
         agent = cls(ua, transport)
         holder.append(agent)
         ua.media_capabilities = agent._capabilities
+        ua.new_call_capabilities = agent.capabilities
         return agent
 
     # --- media ports for incoming calls -------------------------------------------
@@ -118,10 +135,27 @@ class SipAgent:
             elif isinstance(item, CallEvent):
                 if item.kind == "incoming":
                     self._incoming.put_nowait(item.call)
+                elif item.kind in ("transferred", "replaced") and item.other is not None:
+                    # a call the core placed or took by itself: its RTP port is in its offer/answer
+                    self.media_ports.setdefault(item.other.call_id,
+                                                item.other.offer_answer.capabilities.port)
+                    self._queue(item.other)
                 self._queue(item.call).put_nowait(item)
+                if item.kind == "ended" and self.ua.linger is not None:
+                    self._loop.call_later(self.ua.linger + 5.0, self._drop, item.call.call_id)
             elif isinstance(item, RegistrationEvent):
                 self._registrations.put_nowait(item.registration)
+            elif isinstance(item, MessageEvent):
+                self._messages.put_nowait(item)
+            elif isinstance(item, KeepAlive):
+                self.transport.send(item.data, item.address, item.transport)
         self._rearm()
+
+    def _drop(self, call_id: str) -> None:
+        """Forget a call's event queue and RTP port once the core forgot the call."""
+        if call_id not in self.ua.calls:   # events unread by now are stale
+            self._call_events.pop(call_id, None)
+            self.media_ports.pop(call_id, None)
 
     def _queue(self, call: Call) -> asyncio.Queue[CallEvent]:
         return self._call_events.setdefault(call.call_id, asyncio.Queue())
@@ -150,6 +184,42 @@ class SipAgent:
         self._queue(call)
         self._run(out)
         return call
+
+    async def dial(self, target: str, capabilities: MediaCapabilities, *, auth: DigestClient | None = None,
+                   via: Address | None = None, headers: tuple[tuple[str, str], ...] = ()) -> Call:
+        """call(), after locating a host name by RFC 3263 when the agent has a DNS resolver."""
+        uri = parse_uri(target)
+        resolver = self.ua.resolver
+        if via is None and isinstance(resolver, DnsResolver) and isinstance(uri, SipURI):
+            await resolver.prepare(uri)
+        call, out = self.ua.call(uri, capabilities, self._now(), auth=auth, via=via, headers=headers)
+        self.media_ports[call.call_id] = capabilities.port
+        self._queue(call)
+        self._run(out)
+        return call
+
+    def transfer(self, call: Call, target: str | Call) -> None:
+        """Blind (URI) or attended (another established Call) transfer: see UserAgent.transfer."""
+        self._run(self.ua.transfer(call, target, self._now()))
+
+    def send_message(self, target: str | Call, text: str, *, auth: DigestClient | None = None,
+                     via: Address | None = None) -> Request:
+        """Send an instant message; its outcome comes from next_message()."""
+        req, out = self.ua.send_message(target, text, self._now(), auth=auth, via=via)
+        self._run(out)
+        return req
+
+    def send_info_dtmf(self, call: Call, digit: str, duration_ms: int = 160) -> None:
+        self._run(self.ua.send_info_dtmf(call, digit, self._now(), duration_ms))
+
+    def refresh(self, call: Call) -> None:
+        """Refresh the session now (UPDATE or re-INVITE), as the session timer does."""
+        self._run(self.ua.refresh(call, self._now()))
+
+    async def next_message(self, timeout: float | None = None) -> MessageEvent:
+        """The next MessageEvent: a message received, or the outcome of one sent."""
+        async with asyncio.timeout(timeout):
+            return await self._messages.get()
 
     def ring(self, call: Call) -> None:
         self._run(self.ua.ring(call, self._now()))

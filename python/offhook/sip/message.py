@@ -60,9 +60,18 @@ LIST_HEADERS = frozenset({
 })
 
 
+_SEEN: dict[str, str] = {}   # names as written -> canonical (the hot path of every lookup)
+_SEEN_MAX = 4096             # a peer inventing header names cannot grow it further
+
+
 def canonical_name(name: str) -> str:
     """`v` -> `Via`, `call-id` -> `Call-ID`; unknown names are returned as given."""
-    return _CANONICAL.get(name.lower(), name)
+    found = _SEEN.get(name)
+    if found is None:
+        found = _CANONICAL.get(name.lower(), name)
+        if len(_SEEN) < _SEEN_MAX:
+            _SEEN[name] = found
+    return found
 
 
 @dataclass
@@ -74,15 +83,17 @@ class _Message:
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of a header (by canonical or compact name), as written."""
         want = canonical_name(name)
+        seen = _SEEN
         for n, v in self.headers:
-            if n == want or canonical_name(n) == want:
+            if n == want or (seen.get(n) or canonical_name(n)) == want:
                 return v
         return default
 
     def get_lines(self, name: str) -> list[str]:
         """The value of every header line with this name, unsplit."""
         want = canonical_name(name)
-        return [v for n, v in self.headers if n == want or canonical_name(n) == want]
+        seen = _SEEN
+        return [v for n, v in self.headers if n == want or (seen.get(n) or canonical_name(n)) == want]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header; list headers (Via, Contact, Allow...) split at commas

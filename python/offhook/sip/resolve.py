@@ -55,12 +55,13 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from offhook.errors import DnsError
-from offhook.sip.uri import SipURI
+from offhook.errors import DnsError, OffhookError
+from offhook.sip.uri import URI, SipURI
 
 __all__ = [
     "DnsError",
     "DnsMessage",
+    "DnsResolver",
     "DnsTimeoutError",
     "NaptrRecord",
     "Question",
@@ -722,3 +723,57 @@ async def resolve(uri: SipURI, server: tuple[str, int], *, timeout: float = 2.0,
         detail = f" ({'; '.join(failures[:3])})" if failures else ""
         raise DnsError(f"no SIP server found for {uri}{detail}")
     return loc.targets
+
+
+class DnsResolver:
+    """A UserAgent `resolver` backed by RFC 3263: `await prepare(uri)` looks a host name
+    up (NAPTR/SRV/A through `server`) and keeps the ordered targets; the synchronous
+    call the UA makes then answers from them. A numeric host needs no lookup: its
+    port (5060, 5061 for sips/TLS) and transport parameter are used as written.
+    `failover(uri)` drops the first target after a transport error or 503
+    (RFC 3263 §4.3), returning False when none is left."""
+
+    def __init__(self, server: tuple[str, int], *, timeout: float = 2.0,
+                 transports: Sequence[str] = ("udp", "tcp", "tls"), rng: random.Random | None = None) -> None:
+        self.server = server
+        self.timeout = timeout
+        self.transports = tuple(transports)
+        self.rng = rng
+        self._cache: dict[tuple[str, str, int | None, str | None], list[Target]] = {}
+
+    @staticmethod
+    def _key(uri: SipURI) -> tuple[str, str, int | None, str | None]:
+        return (uri.scheme, _norm(uri.host), uri.port, uri.transport)
+
+    def __call__(self, uri: URI) -> tuple[tuple[str, int], str]:
+        if not isinstance(uri, SipURI):
+            raise OffhookError(f"cannot route to {uri}: only sip: and sips: URIs are supported")
+        if _is_ip(uri.host_address):
+            transport = (uri.transport or ("tls" if uri.secure else "udp")).upper()
+            return (uri.host_address, uri.port or (5061 if transport == "TLS" else 5060)), transport
+        targets = self._cache.get(self._key(uri))
+        if not targets:
+            raise OffhookError(f"{uri.host} is not resolved: await resolver.prepare(uri) first "
+                               "(or the lookup found no server)")
+        first = targets[0]
+        return (first.address, first.port), first.transport.upper()
+
+    async def prepare(self, uri: URI) -> list[Target]:
+        """Look `uri` up unless its host is numeric or already known; DnsError if nothing is found."""
+        if not isinstance(uri, SipURI):
+            raise DnsError(f"only sip: and sips: URIs can be located, not {uri}")
+        if _is_ip(uri.host_address):
+            return []
+        key = self._key(uri)
+        if not self._cache.get(key):
+            self._cache[key] = await resolve(uri, self.server, timeout=self.timeout,
+                                             transports=self.transports, rng=self.rng)
+        return list(self._cache[key])
+
+    def failover(self, uri: URI) -> bool:
+        if not isinstance(uri, SipURI):
+            return False
+        targets = self._cache.get(self._key(uri))
+        if targets:
+            targets.pop(0)
+        return bool(targets)

@@ -663,7 +663,8 @@ class TransactionManager:
 
     At most `max_transactions` live at once (client and server together); a new
     request beyond that is answered 503 Service Unavailable without state, and
-    `send_request` raises TransactionError.
+    `send_request` raises TransactionError. Before refusing, completed non-INVITE
+    server transactions are evicted (see _evict_completed).
     """
 
     timers: TimerConfig = DEFAULT_TIMERS
@@ -718,7 +719,7 @@ class TransactionManager:
             return self._after(found, found.receive_request(message, now))
         if message.method == "ACK":
             return [DeliverRequest(message, None, source, transport)]  # ACK for a 2xx
-        if len(self._table) >= self.max_transactions:
+        if len(self._table) >= self.max_transactions and not self._evict_completed():
             resp = response_for(message, 503)
             resp.add_header("Retry-After", "5")
             return [Send(bytes(resp), source, transport.upper(), resp, None)]
@@ -734,6 +735,37 @@ class TransactionManager:
     def respond(self, transaction: ServerTransaction, response: Response, now: float
                 ) -> list[Action]:
         return self._after(transaction, transaction.respond(response, now))
+
+    def _evict_completed(self) -> bool:
+        """Make room in a full table: drop the oldest server transactions that already
+        sent their final response (up to an eighth of the table): non-INVITE ones waiting
+        out Timer J, INVITE ones with a failure response waiting for the ACK (Timer H) or
+        absorbing ACKs (Timer I), INVITE ones answered 2xx waiting out Timer L (RFC 6026;
+        the TU retransmits the 2xx and takes the ACK itself). They only absorb
+        retransmissions of a request already answered, so sustained load (300 calls/s
+        keep ~20,000 such transactions alive for their 32 s) or a flood of OPTIONS must
+        not lock out the next call; a retransmission arriving after this is treated as
+        a new request (answered again, or 482 by the TU for a re-sent INVITE) and a lost
+        ACK for a failure goes unnoticed. Transactions still waiting for the TU's answer
+        are never dropped: when those fill the table, new requests get 503. True if any
+        room was made."""
+        victims = []
+        budget = max(1, self.max_transactions // 8)
+        for key, tx in self._table.items():
+            if isinstance(tx, (ServerNonInviteTransaction, ServerInviteTransaction)) and tx.state in (
+                    TransactionState.COMPLETED, TransactionState.CONFIRMED, TransactionState.ACCEPTED):
+                victims.append(key)
+                if len(victims) >= budget:
+                    break
+        for key in victims:
+            tx = self._table.pop(key)
+            tx.state = TransactionState.TERMINATED
+            tx._deadlines.clear()
+        if len(self._heap) > 4 * max(len(self._table), 64):
+            # the timers of dropped transactions would otherwise stay queued for 32 s
+            self._heap = [entry for entry in self._heap if not entry[2].terminated]
+            heapq.heapify(self._heap)
+        return bool(victims)
 
     def transport_error(self, transaction: Transaction, now: float,
                         reason: str = "transport error") -> list[Action]:

@@ -33,13 +33,43 @@ requests are checked by dialog, not by source.
 
 Hooks: `resolver` maps a URI to (address, transport), by default the URI's host
 and port (5060, 5061 for sips) and its transport parameter; RFC 3263 DNS plugs in
-there. Session timers, REFER and MESSAGE live in their own modules: they plug in
-through `method_handlers` (method -> handler(call or None, request) -> response);
-other unknown methods answer 501 (405 for REGISTER/SUBSCRIBE).
+there (resolve.DnsResolver; its `failover()` is used after a 503 or a transport
+error on a new INVITE). `method_handlers` (method -> handler(call or None, request)
+-> response) take a method before the core does; other unknown methods answer 501
+(405 for REGISTER/SUBSCRIBE).
+
+Extensions wired in from their pure modules:
+- Transfer (refer.py): `transfer(call, uri)` sends a REFER and turns each NOTIFY
+  sipfrag into a "transfer" event, BYE-ing the call on success; `transfer(call,
+  other_call)` is an attended transfer (Refer-To with Replaces). A REFER received
+  is answered 202, a NOTIFY 100 goes back, and the core INVITEs the target itself
+  ("transferred" event with the new call), reporting 180/200/failure in NOTIFYs and
+  hanging up the old call once the new one is answered (`transferee_hangs_up`).
+  An INVITE whose Replaces matches one of our dialogs (RFC 3891 §3) is answered at
+  once and the replaced call hung up ("replaced" event); a mismatch gets 481.
+- Session timers (session_timer.py, `session_timer=` config, None to switch off):
+  offered on INVITEs, inserted when answering, 422 handled both ways; the
+  refresher sends UPDATE (no SDP) when the peer allows it, else a re-INVITE; a
+  session nobody refreshed ends with a BYE (status 408, "session expired").
+- UPDATE (RFC 3311) received: with SDP it is an offer like a re-INVITE's, without
+  it a session refresh.
+- Glare: a 491 to our re-INVITE retries it after RFC 3261 §14.1's random interval
+  (2.1-4 s if we own the Call-ID, else 0-2 s).
+- 3xx: followed to the first untried Contact, at most `max_redirects` times.
+- `policy` (message_im.CallPolicy): forward (302), DND, busy, auto-answer (the
+  core answers after the delay), forward on no answer.
+- MESSAGE in and out of dialogs (MessageEvent), INFO DTMF in ("dtmf" events) and
+  out (`send_info_dtmf`), OPTIONS answered with Allow, Accept and Supported.
+- `keepalive_interval`: registrations are kept alive with a double CRLF (TCP/TLS,
+  a KeepAlive output) or an OPTIONS (UDP; a timeout re-registers at once).
 """
 from __future__ import annotations
 
+import contextlib
+import heapq
 import ipaddress
+import itertools
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -59,7 +89,31 @@ from offhook.sip.dialog import (
     new_tag,
 )
 from offhook.sip.message import Request, Response
+from offhook.sip.message_im import (
+    AutoAnswer,
+    CallDecision,
+    CallPolicy,
+    Forward,
+    InstantMessage,
+    MessageReject,
+    Reject,
+    Ring,
+    dtmf_relay_body,
+    message_body,
+    parse_dtmf_info,
+    receive_message,
+)
+from offhook.sip.refer import (
+    DialogRef,
+    ReferReject,
+    Replaces,
+    Transferee,
+    Transferor,
+    check_replaces,
+    parse_replaces,
+)
 from offhook.sip.register import Registration, RegState
+from offhook.sip.session_timer import Reject422, SessionTimer, SessionTimerConfig
 from offhook.sip.transaction import (
     ClientInviteTransaction,
     DeliverRequest,
@@ -79,6 +133,8 @@ __all__ = [
     "Call",
     "CallEvent",
     "CallState",
+    "KeepAlive",
+    "MessageEvent",
     "Output",
     "RegistrationEvent",
     "Resolver",
@@ -92,7 +148,9 @@ Resolver = Callable[[URI], tuple[Address, str]]
 # A handler for a method the core does not know (REFER, MESSAGE, INFO, NOTIFY...): it gets
 # the call the request belongs to (None out of dialog) and returns the response to send.
 MethodHandler = Callable[["Call | None", Request], Response]
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, NOTIFY, MESSAGE, INFO"
+SUPPORTED = "replaces, timer"
+_TIMER_HEADERS = ("session-expires", "x", "min-se", "supported", "k")
 
 _LABELS = {
     400: "bad request", 401: "authentication failed", 403: "forbidden", 404: "not found",
@@ -154,6 +212,22 @@ class Call:
     _ack_to: Address | None = None
     _reinvite_tx: ClientInviteTransaction | None = None
     _reinvite_hold: bool | None = None
+    # extensions: policy, session timer, transfer, redirects
+    decision: CallDecision | None = None     # what the CallPolicy said about this incoming call
+    transfer_status: int | None = None       # the last sipfrag status of our REFER (transferor)
+    transfer_parent: Call | None = None      # the call whose REFER made us place this one
+    transfer_child: Call | None = None       # the call we placed for the far side's REFER
+    replaced_by: Call | None = None          # an INVITE with Replaces took this call over
+    replaces: Call | None = None             # the call this one replaced
+    redirects: int = 0
+    peer_allow: frozenset[str] = frozenset()  # methods the far side said it allows
+    _timer: SessionTimer | None = None
+    _timer_headers: list[tuple[str, str]] = field(default_factory=list)
+    _transferor: Transferor | None = None
+    _transferee: Transferee | None = None
+    _update_tx: object | None = None
+    _invite_headers: list[tuple[str, str]] = field(default_factory=list)
+    _tried: set[str] = field(default_factory=set)   # targets a 3xx already sent us to
 
     @property
     def established(self) -> bool:
@@ -164,18 +238,50 @@ class Call:
         return f"{self.peer[0]}:{self.peer[1]}"
 
 
-CallEventKind = Literal["incoming", "progress", "answered", "media", "ended", "confirmed"]
+CallEventKind = Literal["incoming", "progress", "answered", "media", "ended", "confirmed",
+                        "redirected", "dtmf", "transfer", "transferred", "replaced"]
 
 
 @dataclass(frozen=True, eq=False)
 class CallEvent:
     """Something happened to a call: "incoming" (ring the user), "progress" (1xx,
     `status`), "answered" (2xx; ACK sent), "confirmed" (our 200 was ACKed), "media"
-    (`call.media` changed: answer, hold, resume), "ended" (`status`, `call.reason`)."""
+    (`call.media` changed: answer, hold, resume), "ended" (`status`, `call.reason`),
+    "redirected" (a 3xx was followed: `status`, the INVITE went to `call.peer`),
+    "dtmf" (an INFO carried `digit`), "transfer" (our REFER progressed: `status` is
+    the REFER's final status, then each NOTIFY's sipfrag status), "transferred" (the
+    far side's REFER made us call `other`), "replaced" (an INVITE with Replaces took
+    this call over: `other` is the new, already answered call)."""
 
     call: Call
     kind: CallEventKind
     status: int | None = None
+    digit: str | None = None
+    other: Call | None = None
+
+
+MessageEventKind = Literal["received", "delivered", "failed"]
+
+
+@dataclass(frozen=True, eq=False)
+class MessageEvent:
+    """An instant message (RFC 3428): "received" (`message`, `call` when in a dialog),
+    "delivered" / "failed" (`status`) for one we sent (`request`)."""
+
+    kind: MessageEventKind
+    request: Request
+    message: InstantMessage | None = None
+    status: int | None = None
+    call: Call | None = None
+
+
+@dataclass(frozen=True)
+class KeepAlive:
+    """Send these bytes (a double CRLF, RFC 5626 §3.5.1) over a stream connection."""
+
+    data: bytes
+    address: Address
+    transport: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,7 +291,8 @@ class RegistrationEvent:
     registration: Registration
 
 
-Output = Send | CallEvent | RegistrationEvent
+Output = Send | CallEvent | RegistrationEvent | MessageEvent | KeepAlive
+Job = Callable[[float, list[Output]], None]
 
 
 @dataclass
@@ -207,16 +314,61 @@ class UserAgent:
     method_handlers: dict[str, MethodHandler] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)
     registrations: list[Registration] = field(default_factory=list)
+    # RFC 4028 session timers on every call (None: neither ask for nor insert one)
+    session_timer: SessionTimerConfig | None = field(default_factory=SessionTimerConfig)
+    # who may ring, DND, auto-answer, forwarding (None: every allowed INVITE rings)
+    policy: CallPolicy | None = None
+    accept_transfers: bool = True          # act on the far side's REFER
+    transferee_hangs_up: bool = True       # BYE the transferor once the new call is answered
+    max_redirects: int = 3                 # 3xx responses followed per call
+    keepalive_interval: float | None = None  # CRLF (TCP/TLS) or OPTIONS (UDP) to registrars
+    # capabilities for calls we place by ourselves (REFER): the driver reserves a port
+    new_call_capabilities: Callable[[], MediaCapabilities] = field(
+        default=lambda: MediaCapabilities(address="127.0.0.1", port=40002))
+    rng: random.Random = field(default_factory=random.Random)
+    linger: float | None = 32.0   # ended calls leave `calls` after this (None: keep until forget())
 
     def __post_init__(self) -> None:
         self.transactions = TransactionManager(self.timers)
         self._reg_tx: dict[int, Registration] = {}     # id(client tx) -> registration
         self._retransmit: dict[str, tuple[float, float]] = {}  # call id -> (due, interval)
         self._ok_deadline: dict[str, float] = {}
+        self._jobs: dict[tuple[str, int], tuple[float, int, Job]] = {}
+        self._job_heap: list[tuple[float, int, tuple[str, int]]] = []
+        self._job_seq = itertools.count()
+        self._msg_tx: dict[int, tuple[Request, DigestClient | None, Call | None, Address, str]] = {}
+        self._keepalive_tx: dict[int, Registration] = {}
+        self._live: set[str] = set()     # Call-IDs of the calls not ended
+        self._clock = 0.0                 # the latest `now` seen (for jobs set in _end)
+
+    def _store(self, call: Call) -> None:
+        self.calls[call.call_id] = call
+        self._live.add(call.call_id)
 
     @property
     def allow(self) -> str:
-        return ", ".join([ALLOW, *self.method_handlers])
+        names = [m.strip() for m in ALLOW.split(",")]
+        return ", ".join(names + [m for m in self.method_handlers if m not in names])
+
+    def _schedule(self, name: str, owner: object, due: float | None, job: Job) -> None:
+        """Run job(now, out) at `due` (None cancels); one job per (name, owner)."""
+        key = (name, id(owner))
+        if due is None:
+            self._jobs.pop(key, None)
+        else:
+            seq = next(self._job_seq)
+            self._jobs[key] = (due, seq, job)
+            heapq.heappush(self._job_heap, (due, seq, key))
+
+    def _next_job(self) -> float | None:
+        heap = self._job_heap
+        while heap:
+            due, seq, key = heap[0]
+            entry = self._jobs.get(key)
+            if entry is not None and entry[1] == seq:
+                return due
+            heapq.heappop(heap)   # cancelled or re-armed since
+        return None
 
     def _handled(self, call: Call | None, req: Request, tx: ServerTransaction, now: float,
                  out: list[Output]) -> bool:
@@ -254,6 +406,9 @@ class UserAgent:
         times = [t for t in (self.transactions.next_deadline(),) if t is not None]
         times += [due for due, _ in self._retransmit.values()]
         times += [r.refresh_at for r in self.registrations if r.refresh_at is not None]
+        job = self._next_job()
+        if job is not None:
+            times.append(job)
         return min(times, default=None)
 
     def tick(self, now: float) -> list[Output]:
@@ -278,6 +433,11 @@ class UserAgent:
             if reg.refresh_at is not None and reg.refresh_at <= now:
                 reg.refresh_at = None
                 self._send_register(reg, reg.request(), now, out)
+        while (job_due := self._next_job()) is not None and job_due <= now:
+            _, _, key = heapq.heappop(self._job_heap)
+            _, _, job = self._jobs.pop(key)
+            job(now, out)
+        self._transfer_progress(out, now)
         return out
 
     # --- registration -----------------------------------------------------------
@@ -304,9 +464,11 @@ class UserAgent:
 
     def call(self, target: str | URI, capabilities: MediaCapabilities, now: float, *,
              auth: DigestClient | None = None, via: Address | None = None,
-             transport: str | None = None) -> tuple[Call, list[Output]]:
+             transport: str | None = None,
+             headers: Iterable[tuple[str, str]] = ()) -> tuple[Call, list[Output]]:
         """Send an INVITE to `target` with an offer built from `capabilities`.
-        `via` sends it to that address (an outbound proxy) instead of the URI's host."""
+        `via` sends it to that address (an outbound proxy) instead of the URI's host;
+        `headers` are added to the INVITE (Replaces, Referred-By...)."""
         uri = parse_uri(target) if isinstance(target, str) else target
         if not isinstance(uri, SipURI):
             raise OffhookError(f"cannot call {target}: only sip: and sips: URIs are supported")
@@ -332,10 +494,18 @@ class UserAgent:
         req.add_header("Contact", me.contact())
         req.add_header("Allow", self.allow)
         req.add_header("User-Agent", self.user_agent)
+        call._invite_headers = list(headers)
+        for name, value in call._invite_headers:
+            req.add_header(name, value)
+        if self.session_timer is not None:
+            call._timer = SessionTimer(self.session_timer)
+            _set_timer_headers(req, call._timer.request_headers())
+        else:
+            req.add_header("Supported", SUPPORTED.replace(", timer", ""))
         req.add_header("Content-Type", "application/sdp")
         req.add_header("Content-Length", str(len(offer)))
         req.body = offer
-        self.calls[call_id] = call
+        self._store(call)
         out: list[Output] = []
         self._send_invite(call, req, now, out)
         return call, out
@@ -387,13 +557,17 @@ class UserAgent:
     def resume(self, call: Call, now: float) -> list[Output]:
         return self._reinvite(call, False, now)
 
-    def _reinvite(self, call: Call, hold: bool, now: float) -> list[Output]:
+    def _reinvite(self, call: Call, hold: bool | None, now: float) -> list[Output]:
+        what = "refresh" if hold is None else "hold" if hold else "resume"
         if call.state is not CallState.ESTABLISHED or call.dialog is None:
-            raise OffhookError(f"cannot {'hold' if hold else 'resume'} a call that is {call.state.value}")
+            raise OffhookError(f"cannot {what} a call that is {call.state.value}")
         if call._reinvite_tx is not None:
             raise OffhookError("a re-INVITE is already in progress; wait for its answer")
+        self._schedule("glare", call, None, _no_job)
         offer = bytes(call.offer_answer.create_offer(hold=hold))
-        req = call.dialog.new_request("INVITE", self._contact(call.transport), body=offer)
+        extra = call._timer.request_headers() if call._timer is not None and call._timer.active else []
+        req = call.dialog.new_request("INVITE", self._contact(call.transport), body=offer,
+                                      extra_headers=extra)
         if call._auth is not None:
             call._auth.authorize(req)
         address, tp = self._dialog_address(call)
@@ -403,6 +577,395 @@ class UserAgent:
         out: list[Output] = []
         self._handle(actions, now, out)
         return out
+
+    # --- transfer (RFC 3515, 3891) ------------------------------------------------
+
+    def transfer(self, call: Call, target: str | URI | Call, now: float) -> list[Output]:
+        """Send a REFER asking the far side of `call` to call `target`: a URI (blind
+        transfer) or another established call of ours (attended: the far side's INVITE
+        carries Replaces naming that call's dialog, so its peer swaps us out). Progress
+        comes as "transfer" events; when the NOTIFY reports success we BYE `call`."""
+        if call.state is not CallState.ESTABLISHED or call.dialog is None:
+            raise OffhookError(f"cannot transfer a call that is {call.state.value}")
+        if call._transferor is not None and call._transferor.state in ("requested", "accepted", "progress"):
+            raise OffhookError("a transfer of this call is already in progress")
+        replaces: Replaces | None = None
+        if isinstance(target, Call):
+            other = target.dialog
+            if target is call or other is None or target.state is not CallState.ESTABLISHED:
+                raise OffhookError("an attended transfer needs a second, established call")
+            # the dialog as the target sees it: its local tag is our remote tag
+            replaces = Replaces(other.call_id, to_tag=other.remote_tag, from_tag=other.local_tag)
+            uri: str | URI = other.remote_target
+        else:
+            uri = target
+        try:
+            transferor = Transferor(uri if isinstance(uri, str) else str(uri), replaces=replaces,
+                                    referred_by=f"<{self.identity}>")
+        except (ValueError, SipParseError) as exc:
+            raise OffhookError(f"cannot transfer to {target}: {exc}") from None
+        dialog = call.dialog
+        dialog.local_seq += 1
+        req = dialog.new_request("REFER", self._contact(call.transport), cseq=dialog.local_seq,
+                                 extra_headers=transferor.refer_headers(dialog.local_seq))
+        if call._auth is not None:
+            call._auth.authorize(req)
+        call._transferor = transferor
+        call.transfer_status = None
+        address, tp = self._dialog_address(call)
+        out: list[Output] = []
+        _, actions = self.transactions.send_request(req, address, tp, now)
+        self._handle(actions, now, out)
+        return out
+
+    def _on_refer(self, call: Call, req: Request, tx: ServerTransaction, now: float,
+                  out: list[Output]) -> None:
+        """We are the transferee: 202, NOTIFY 100, then INVITE the target."""
+        transferee = Transferee(allow=self.accept_transfers)
+        verdict = transferee.on_refer(req)
+        if isinstance(verdict, ReferReject):
+            resp = response_for(req, verdict.status, verdict.reason)
+            if verdict.detail:
+                resp.add_header("Warning", f'399 offhook "{_quote(verdict.detail)}"')
+            self._respond(tx, resp, now, out)
+            return
+        self._respond(tx, self._reply(call, req, 202), now, out)
+        call._transferee = transferee
+        self._send_notify(call, verdict.notify.headers, verdict.notify.body, now, out)
+        try:
+            child, child_out = self.call(verdict.target, self.new_call_capabilities(), now,
+                                         auth=call._auth, headers=verdict.invite_headers)
+        except OffhookError as exc:
+            content = transferee.on_invite_failed(503, str(exc)[:60].replace("\r", " ").replace("\n", " "))
+            if content is not None:
+                self._send_notify(call, content.headers, content.body, now, out)
+            return
+        child.transfer_parent = call
+        call.transfer_child = child
+        out.append(CallEvent(call, "transferred", other=child))
+        out.extend(child_out)
+
+    def _send_notify(self, call: Call, headers: list[tuple[str, str]], body: bytes, now: float,
+                     out: list[Output]) -> None:
+        dialog = call.dialog
+        if dialog is None or dialog.state is DialogState.TERMINATED:
+            return
+        content_type = dict((n.lower(), v) for n, v in headers).get("content-type")
+        extra = [(n, v) for n, v in headers if n.lower() != "content-type"]
+        notify = dialog.new_request("NOTIFY", self._contact(call.transport), body=body,
+                                    content_type=content_type, extra_headers=extra)
+        if call._auth is not None:
+            call._auth.authorize(notify)
+        address, tp = self._dialog_address(call)
+        _, actions = self.transactions.send_request(notify, address, tp, now)
+        self._handle(actions, now, out)
+
+    def _transfer_progress(self, out: list[Output], now: float) -> None:
+        """Report what happened to calls we placed for a REFER in NOTIFYs to the transferor."""
+        for item in list(out):
+            if not isinstance(item, CallEvent) or item.call.transfer_parent is None:
+                continue
+            parent = item.call.transfer_parent
+            transferee = parent._transferee
+            if transferee is None:
+                continue
+            if item.kind == "progress" and item.status is not None:
+                content = transferee.on_invite_response(item.status)
+            elif item.kind == "answered":
+                content = transferee.on_invite_response(item.status or 200)
+            elif item.kind == "ended" and item.call.status is not None and item.call.status >= 300:
+                content = transferee.on_invite_response(item.call.status)
+            else:
+                continue
+            if content is None:
+                continue
+            self._send_notify(parent, content.headers, content.body, now, out)
+            if item.kind == "answered" and self.transferee_hangs_up and parent.state is CallState.ESTABLISHED:
+                self._bye(parent, now, out)
+                self._end(parent, 200, "transferred", out, remote=False)
+
+    def _on_notify(self, call: Call, req: Request, tx: ServerTransaction, now: float,
+                   out: list[Output]) -> None:
+        transferor = call._transferor
+        if transferor is None:
+            self._respond(tx, response_for(req, 481, "Subscription Does Not Exist"), now, out)
+            return
+        verdict = transferor.on_notify(req)
+        self._respond(tx, response_for(req, verdict.status, verdict.reason), now, out)
+        if verdict.frag is not None:
+            call.transfer_status = verdict.frag.status
+            out.append(CallEvent(call, "transfer", verdict.frag.status))
+        if verdict.end_call and call.state is CallState.ESTABLISHED:
+            self._bye(call, now, out)
+            self._end(call, 200, "transferred", out, remote=False)
+
+    def _replaced_call(self, req: Request) -> tuple[Call | None, int | None]:
+        """The call an INVITE's Replaces names (RFC 3891 §3), or the status to refuse it with."""
+        value = req.get("Replaces")
+        if value is None:
+            return None, None
+        try:
+            replaces = parse_replaces(value)
+        except SipParseError:
+            return None, 400
+        refs: dict[int, Call] = {}
+        dialogs: list[DialogRef] = []
+        for c in self.calls.values():
+            d = c.dialog
+            if d is None:
+                continue
+            state: Literal["early", "confirmed", "terminated"] = (
+                "terminated" if c.state is CallState.ENDED or d.state is DialogState.TERMINATED
+                else "confirmed" if d.state is DialogState.CONFIRMED else "early")
+            ref = DialogRef(d.call_id, d.local_tag, d.remote_tag or None, state, c.outgoing)
+            refs[id(ref)] = c
+            dialogs.append(ref)
+        check = check_replaces(replaces, dialogs)
+        if check.dialog is None:
+            return None, check.status
+        return refs[id(check.dialog)], None
+
+    # --- session timers (RFC 4028) ----------------------------------------------------
+
+    def _arm_session_timer(self, call: Call) -> None:
+        timer = call._timer
+        due = timer.next_deadline() if timer is not None else None
+        self._schedule("session", call, due, lambda now, out: self._session_tick(call, now, out))
+
+    def _session_tick(self, call: Call, now: float, out: list[Output]) -> None:
+        timer = call._timer
+        if timer is None or call.state is CallState.ENDED:
+            return
+        event = timer.tick(now)
+        if event == "bye":
+            self._bye(call, now, out)
+            self._end(call, 408, f"session expired: no refresh from {call.peer_text}", out, remote=False)
+            return
+        if event == "refresh":
+            self._refresh(call, now, out)
+        self._arm_session_timer(call)
+
+    def _refresh(self, call: Call, now: float, out: list[Output]) -> None:
+        """Refresh the session: UPDATE without a body when the peer allows it, else a re-INVITE."""
+        if call.dialog is None or call._timer is None or call.state is not CallState.ESTABLISHED:
+            return
+        if call._reinvite_tx is not None or call._update_tx is not None:
+            call._timer.refresh_at = now + 2.0   # a transaction is running: try again shortly
+            return
+        if "UPDATE" in call.peer_allow:
+            req = call.dialog.new_request("UPDATE", self._contact(call.transport),
+                                          extra_headers=call._timer.request_headers())
+            if call._auth is not None:
+                call._auth.authorize(req)
+            address, tp = self._dialog_address(call)
+            tx, actions = self.transactions.send_request(req, address, tp, now)
+            call._update_tx = tx
+            self._handle(actions, now, out)
+            return
+        out.extend(self._reinvite(call, None, now))
+
+    def refresh(self, call: Call, now: float) -> list[Output]:
+        """Refresh the session now (what the session timer does at half its interval)."""
+        out: list[Output] = []
+        self._refresh(call, now, out)
+        return out
+
+    def _on_update_response(self, call: Call, resp: Response, now: float, out: list[Output]) -> None:
+        if resp.status < 200:
+            return
+        call._update_tx = None
+        timer = call._timer
+        if 200 <= resp.status < 300:
+            if timer is not None:
+                try:
+                    timer.on_response(resp, now)
+                except SipParseError:
+                    timer.stop()
+                self._arm_session_timer(call)
+        elif resp.status == 422 and timer is not None and timer.on_422(resp):
+            self._refresh(call, now, out)
+        elif resp.status in (408, 481):
+            self._bye(call, now, out)
+            self._end(call, resp.status, f"session refresh failed ({resp.status}) at {call.peer_text}",
+                      out, remote=True)
+
+    def _timer_answer(self, call: Call, req: Request, tx: ServerTransaction, now: float,
+                      out: list[Output]) -> bool:
+        """Session timer rules for a request of the peer that may refresh the session:
+        sets call._timer_headers for our 2xx; False when it was answered 422/400 here."""
+        call._timer_headers = []
+        if self.session_timer is None:
+            return True
+        timer = call._timer or SessionTimer(self.session_timer)
+        try:
+            verdict = timer.on_request(req, now)
+        except SipParseError as exc:
+            resp = response_for(req, 400, to_tag=call.local_tag)
+            resp.add_header("Warning", f'399 offhook "{_quote(str(exc))}"')
+            self._respond(tx, resp, now, out)
+            return False
+        if isinstance(verdict, Reject422):
+            resp = response_for(req, 422, verdict.reason, to_tag=call.local_tag)
+            for name, value in verdict.headers:
+                resp.add_header(name, value)
+            self._respond(tx, resp, now, out)
+            return False
+        call._timer = timer if timer.active else None
+        call._timer_headers = list(verdict.headers)
+        return True
+
+    # --- instant messages (RFC 3428) ------------------------------------------------
+
+    def send_message(self, target: str | URI | Call, text: str, now: float, *,
+                     auth: DigestClient | None = None, via: Address | None = None
+                     ) -> tuple[Request, list[Output]]:
+        """Send `text` as a MESSAGE to a URI (out of dialog) or inside a call; the outcome
+        comes as a MessageEvent ("delivered" or "failed" with the status)."""
+        try:
+            headers, body = message_body(text)
+        except ValueError as exc:
+            raise OffhookError(str(exc)) from None
+        call: Call | None = None
+        if isinstance(target, Call):
+            call = target
+            if call.dialog is None or call.dialog.state is DialogState.TERMINATED:
+                raise OffhookError(f"cannot send a message in a call that is {call.state.value}")
+            req = call.dialog.new_request("MESSAGE", self._contact(call.transport), body=body,
+                                          content_type=headers[0][1])
+            address, tp = self._dialog_address(call)
+            auth = auth or call._auth
+        else:
+            uri = parse_uri(target) if isinstance(target, str) else target
+            if not isinstance(uri, SipURI):
+                raise OffhookError(f"cannot send a message to {target}: only sip: and sips: URIs")
+            address, tp = self.resolver(uri)
+            if via is not None:
+                address = via
+            req = Request(method="MESSAGE", uri=uri)
+            req.add_header("Via", self._contact(tp).via())
+            req.add_header("Max-Forwards", "70")
+            req.add_header("From", f"<{self.identity}>;tag={new_tag()}")
+            req.add_header("To", f"<{SipURI(host=uri.host, user=uri.user, port=uri.port)}>")
+            req.add_header("Call-ID", new_call_id(self.contact.host))
+            req.add_header("CSeq", f"{initial_cseq()} MESSAGE")
+            req.add_header("User-Agent", self.user_agent)
+            req.add_header("Content-Type", headers[0][1])
+            req.add_header("Content-Length", str(len(body)))
+            req.body = body
+        out: list[Output] = []
+        self._send_message(req, auth, call, address, tp, now, out)
+        return req, out
+
+    def _send_message(self, req: Request, auth: DigestClient | None, call: Call | None,
+                      address: Address, tp: str, now: float, out: list[Output]) -> None:
+        if auth is not None:
+            auth.authorize(req)
+        tx, actions = self.transactions.send_request(req, address, tp, now)
+        self._msg_tx[id(tx)] = (req, auth, call, address, tp)
+        self._handle(actions, now, out)
+
+    def _on_message_response(self, pending: tuple[Request, DigestClient | None, Call | None, Address, str],
+                             resp: Response, now: float, out: list[Output]) -> None:
+        req, auth, call, address, tp = pending
+        if resp.status in (401, 407) and auth is not None and req.get("Authorization") is None \
+                and req.get("Proxy-Authorization") is None:
+            try:
+                auth.handle_response(resp, peer=f"{address[0]}:{address[1]}")
+            except SipAuthError:
+                out.append(MessageEvent("failed", req, status=resp.status, call=call))
+                return
+            retry = Request(method="MESSAGE", uri=req.uri, headers=[
+                (n, v) for n, v in req.headers if n.lower() not in ("via", "v", "cseq")])
+            retry.headers.insert(0, ("Via", self._contact(tp).via()))
+            retry.add_header("CSeq", f"{req.cseq.number + 1} MESSAGE")
+            retry.body = req.body
+            self._send_message(retry, auth, call, address, tp, now, out)
+            return
+        kind: MessageEventKind = "delivered" if resp.status < 300 else "failed"
+        out.append(MessageEvent(kind, req, status=resp.status, call=call))
+
+    def _on_message(self, call: Call | None, req: Request, tx: ServerTransaction, now: float,
+                    out: list[Output]) -> None:
+        result = receive_message(req)
+        if isinstance(result, MessageReject):
+            resp = response_for(req, result.status, result.reason)
+            for name, value in result.headers:
+                resp.add_header(name, value)
+            self._respond(tx, resp, now, out)
+            return
+        self._respond(tx, response_for(req, 200, to_tag=new_tag() if call is None else None), now, out)
+        out.append(MessageEvent("received", req, message=result, call=call))
+
+    def _on_info(self, call: Call, req: Request, tx: ServerTransaction, now: float,
+                 out: list[Output]) -> None:
+        try:
+            dtmf = parse_dtmf_info(req)
+        except SipParseError as exc:
+            resp = response_for(req, 400)
+            resp.add_header("Warning", f'399 offhook "{_quote(str(exc))}"')
+            self._respond(tx, resp, now, out)
+            return
+        if dtmf is None:
+            resp = response_for(req, 415, "Unsupported Media Type")
+            resp.add_header("Accept", "application/dtmf-relay, application/dtmf")
+            self._respond(tx, resp, now, out)
+            return
+        self._respond(tx, response_for(req, 200), now, out)
+        out.append(CallEvent(call, "dtmf", digit=dtmf.signal))
+
+    def send_info_dtmf(self, call: Call, digit: str, now: float, duration_ms: int = 160) -> list[Output]:
+        """Send one DTMF digit as an INFO (application/dtmf-relay): the fallback for peers
+        that do not take RFC 4733 telephone-events."""
+        if call.state is not CallState.ESTABLISHED or call.dialog is None:
+            raise OffhookError(f"cannot send DTMF in a call that is {call.state.value}")
+        try:
+            headers, body = dtmf_relay_body(digit, duration_ms)
+        except ValueError as exc:
+            raise OffhookError(str(exc)) from None
+        req = call.dialog.new_request("INFO", self._contact(call.transport), body=body,
+                                      content_type=headers[0][1])
+        if call._auth is not None:
+            call._auth.authorize(req)
+        address, tp = self._dialog_address(call)
+        out: list[Output] = []
+        _, actions = self.transactions.send_request(req, address, tp, now)
+        self._handle(actions, now, out)
+        return out
+
+    def _options_response(self, req: Request) -> Response:
+        resp = response_for(req, 200)
+        resp.add_header("Allow", self.allow)
+        resp.add_header("Accept", "application/sdp")
+        resp.add_header("Supported", SUPPORTED)
+        resp.add_header("User-Agent", self.user_agent)
+        return resp
+
+    # --- keep-alives for registrations ---------------------------------------------------
+
+    def _arm_keepalive(self, reg: Registration, now: float) -> None:
+        interval = self.keepalive_interval
+        due = now + interval if interval and reg.state is RegState.REGISTERED else None
+        self._schedule("keepalive", reg, due, lambda t, out: self._keepalive(reg, t, out))
+
+    def _keepalive(self, reg: Registration, now: float, out: list[Output]) -> None:
+        if reg.state is not RegState.REGISTERED or reg not in self.registrations:
+            return
+        if reg.transport.upper() in ("TCP", "TLS"):
+            out.append(KeepAlive(b"\r\n\r\n", reg.registrar, reg.transport.upper()))
+        else:
+            req = Request(method="OPTIONS", uri=SipURI(host=reg.registrar[0], port=reg.registrar[1]))
+            req.add_header("Via", self._contact(reg.transport).via())
+            req.add_header("Max-Forwards", "70")
+            req.add_header("From", f"<{reg.aor}>;tag={new_tag()}")
+            req.add_header("To", f"<{SipURI(host=reg.registrar[0], port=reg.registrar[1])}>")
+            req.add_header("Call-ID", new_call_id(self.contact.host))
+            req.add_header("CSeq", f"{initial_cseq()} OPTIONS")
+            req.add_header("User-Agent", self.user_agent)
+            req.add_header("Content-Length", "0")
+            tx, actions = self.transactions.send_request(req, reg.registrar, reg.transport, now)
+            self._keepalive_tx[id(tx)] = reg
+            self._handle(actions, now, out)
+        self._arm_keepalive(reg, now)
 
     # --- incoming calls ---------------------------------------------------------
 
@@ -430,6 +993,10 @@ class UserAgent:
         if call.transport == "UDP":
             self._retransmit[call.call_id] = (now + self.timers.t1, self.timers.t1)
             self._ok_deadline[call.call_id] = now + self.timers.b
+        if call._timer is not None:
+            self._arm_session_timer(call)
+        self._schedule("forward", call, None, _no_job)
+        self._schedule("autoanswer", call, None, _no_job)
         return out
 
     def reject(self, call: Call, status: int, now: float) -> list[Output]:
@@ -461,6 +1028,12 @@ class UserAgent:
                 resp.add_header("Record-Route", rr)
             resp.add_header("Contact", self._contact(call.transport).contact())
             resp.add_header("Allow", self.allow)
+            resp.add_header("Supported", SUPPORTED)
+            if 200 <= status < 300:
+                for name, value in call._timer_headers:
+                    resp.add_header(name, value)
+        elif status < 300 and request.method == "REFER":
+            resp.add_header("Contact", self._contact(call.transport).contact())
         resp.add_header("User-Agent", self.user_agent)
         if body:
             resp.add_header("Content-Type", "application/sdp")
@@ -478,9 +1051,11 @@ class UserAgent:
         except SipParseError:
             return out  # the transport checks the essentials; a stray bad one is dropped
         self._handle(actions, now, out)
+        self._transfer_progress(out, now)
         return out
 
     def _handle(self, actions: Iterable[object], now: float, out: list[Output]) -> None:
+        self._clock = now
         for action in actions:
             if isinstance(action, Send):
                 out.append(action)
@@ -498,16 +1073,32 @@ class UserAgent:
             reg.timeout()
             out.append(RegistrationEvent(reg))
             return
+        pending = self._msg_tx.pop(id(tx), None)
+        if pending is not None:
+            out.append(MessageEvent("failed", pending[0], status=408 if isinstance(action, Timeout) else 503,
+                                    call=pending[2]))
+            return
+        reg = self._keepalive_tx.pop(id(tx), None)
+        if reg is not None:
+            if reg.state is RegState.REGISTERED:   # the registrar is gone: register again now
+                reg.refresh_at = now
+            return
         call = self.calls.get(tx.request.call_id)
         if call is None or call.state is CallState.ENDED:
             return
         if tx is call._invite_tx:
+            if call.outgoing and self._failover(call, now, out):
+                return
             if isinstance(action, Timeout) and action.timer == "H":
                 self._end(call, 408, "no ACK for our final response", out, remote=True)
             elif call.outgoing:
                 status = 408 if isinstance(action, Timeout) else 503
                 self._end(call, status, f"{failure_label(status)} ({status}) at {call.peer_text}",
                           out, remote=True)
+        elif tx is call._update_tx:
+            call._update_tx = None
+            self._bye(call, now, out)
+            self._end(call, 408, f"no answer to our session refresh at {call.peer_text}", out, remote=True)
         elif tx is call._reinvite_tx:
             call._reinvite_tx = None
             self._bye(call, now, out)
@@ -526,7 +1117,15 @@ class UserAgent:
                     self._send_register(reg, retry, now, out)
                 else:
                     out.append(RegistrationEvent(reg))
+                    self._arm_keepalive(reg, now)
             return
+        if tx is not None and resp.status >= 200:
+            pending = self._msg_tx.pop(id(tx), None)
+            if pending is not None:
+                self._on_message_response(pending, resp, now, out)
+                return
+            if self._keepalive_tx.pop(id(tx), None) is not None:
+                return   # any answer shows the path is alive
         call = self.calls.get(resp.call_id)
         if call is None:
             return
@@ -536,6 +1135,13 @@ class UserAgent:
             self._on_reinvite_response(call, resp, now, out)
         elif method == "INVITE":
             self._on_invite_response(call, resp, now, out)
+        elif method == "UPDATE" and tx is not None and tx is call._update_tx:
+            self._on_update_response(call, resp, now, out)
+        elif method == "REFER" and call._transferor is not None and resp.status >= 200:
+            state = call._transferor.on_refer_response(resp.status)
+            if state == "failed":
+                call.transfer_status = resp.status
+            out.append(CallEvent(call, "transfer", resp.status))
         elif method == "BYE" and resp.status >= 200:
             pass  # the call ended when we sent it
 
@@ -547,6 +1153,15 @@ class UserAgent:
         status = resp.status
         if status in (401, 407) and call.state in (CallState.CALLING, CallState.EARLY):
             self._auth_retry(call, resp, now, out)
+            return
+        if status == 422 and call._timer is not None and call.state in (CallState.CALLING, CallState.EARLY) \
+                and call._timer.on_422(resp):
+            self._resend_invite(call, now, out)
+            return
+        if status == 503 and self._failover(call, now, out):
+            return
+        if 300 <= status < 400 and call.state in (CallState.CALLING, CallState.EARLY) \
+                and not call._cancel_pending and self._redirect(call, resp, now, out):
             return
         try:
             outcome = fork.receive_response(resp)
@@ -592,6 +1207,13 @@ class UserAgent:
             self._end(call, 487, "cancelled", out, remote=False)
             return
         call.state = CallState.ESTABLISHED
+        call.peer_allow = _allowed(resp)
+        if call._timer is not None:
+            try:
+                call._timer.on_response(resp, now)
+            except SipParseError:
+                call._timer.stop()
+            self._arm_session_timer(call)
         out.append(CallEvent(call, "answered", status))
         if call.offer_answer.pending_offer is None:
             return   # the answer came early (183 with SDP) and stays the session's
@@ -630,13 +1252,70 @@ class UserAgent:
             self._end(call, resp.status, f"authentication failed ({resp.status}) at {call.peer_text}",
                       out, remote=True)
             return
-        retry = Request(method="INVITE", uri=invite.uri, headers=[
-            (n, v) for n, v in invite.headers
-            if n.lower() not in ("via", "v", "cseq", "authorization", "proxy-authorization")])
+        self._resend_invite(call, now, out)
+
+    def _resend_invite(self, call: Call, now: float, out: list[Output], uri: URI | None = None) -> None:
+        """The INVITE again with a new branch and CSeq (after 401/407, 422 or a 3xx to `uri`)."""
+        invite = call.invite
+        assert invite is not None  # checked by the callers
+        drop = {"via", "v", "cseq", "authorization", "proxy-authorization"}
+        if call._timer is not None:
+            drop.update(_TIMER_HEADERS)
+        if uri is not None:
+            drop.update(("to", "t"))
+        retry = Request(method="INVITE", uri=uri or invite.uri, headers=[
+            (n, v) for n, v in invite.headers if n.lower() not in drop])
         retry.headers.insert(0, ("Via", self._contact(call.transport).via()))
+        if uri is not None and isinstance(uri, SipURI):
+            retry.headers.insert(1, ("To", f"<{SipURI(host=uri.host, user=uri.user, port=uri.port)}>"))
         retry.add_header("CSeq", f"{invite.cseq.number + 1} INVITE")
+        if call._timer is not None:
+            _set_timer_headers(retry, call._timer.request_headers())
+            # keep Content-Type/Length last, as a reader expects
+            retry.headers = [h for h in retry.headers
+                             if h[0].lower() not in ("content-type", "content-length")]
+            retry.add_header("Content-Type", "application/sdp")
+            retry.add_header("Content-Length", str(len(invite.body)))
         retry.body = invite.body
         self._send_invite(call, retry, now, out)
+
+    def _failover(self, call: Call, now: float, out: list[Output]) -> bool:
+        """RFC 3263 §4.3: after a transport error or 503, the next server of the lookup."""
+        failover = getattr(self.resolver, "failover", None)
+        invite = call.invite
+        if failover is None or invite is None or call.state is not CallState.CALLING or call._provisional:
+            return False
+        if not failover(invite.uri):
+            return False
+        try:
+            call.peer, call.transport = self.resolver(invite.uri)
+        except OffhookError:
+            return False
+        self._resend_invite(call, now, out)
+        return True
+
+    def _redirect(self, call: Call, resp: Response, now: float, out: list[Output]) -> bool:
+        """Follow a 3xx to its first usable Contact (RFC 3261 §8.1.3.4), at most
+        max_redirects times per call; False when there is nowhere (else) to go."""
+        if call.redirects >= self.max_redirects or call.invite is None:
+            return False
+        tried = call._tried
+        tried.add(str(call.invite.uri))
+        for contact in resp.contacts:
+            uri = contact.uri
+            if not isinstance(uri, SipURI) or str(uri) in tried:
+                continue
+            try:
+                address, tp = self.resolver(uri)
+            except OffhookError:
+                continue
+            call.redirects += 1
+            call.peer, call.transport = address, tp
+            call._provisional = False
+            out.append(CallEvent(call, "redirected", resp.status))
+            self._resend_invite(call, now, out, uri=uri)
+            return True
+        return False
 
     def _on_reinvite_response(self, call: Call, resp: Response, now: float, out: list[Output]) -> None:
         tx = call._reinvite_tx
@@ -648,6 +1327,12 @@ class UserAgent:
         if 200 <= resp.status < 300:
             call.dialog.confirm(resp)
             self._send_ack(call.dialog, tx.request.cseq.number, now, out, remember=call)
+            if call._timer is not None:
+                try:
+                    call._timer.on_response(resp, now)
+                except SipParseError:
+                    call._timer.stop()
+                self._arm_session_timer(call)
             try:
                 call.media = call.offer_answer.receive_answer(parse_sdp(resp.body))
             except (SdpError, NegotiationError):
@@ -655,10 +1340,25 @@ class UserAgent:
             out.append(CallEvent(call, "media"))
             return
         call.offer_answer.rollback()
+        hold = call._reinvite_hold
+        if resp.status == 491:
+            # §14.1 glare: retry after 2.1-4 s if we own the Call-ID (we placed the call), else 0-2 s
+            delay = (self.rng.randint(210, 400) if call.outgoing else self.rng.randint(0, 200)) / 100
+            self._schedule("glare", call, now + delay, lambda t, o: self._retry_reinvite(call, hold, t, o))
+            return
+        if resp.status == 422 and call._timer is not None and call._timer.on_422(resp):
+            self._retry_reinvite(call, hold, now, out)
+            return
         if resp.status in (408, 481):   # §14.1: the dialog is gone
             self._bye(call, now, out)
             self._end(call, resp.status, f"re-INVITE failed ({resp.status}) at {call.peer_text}",
                       out, remote=True)
+
+    def _retry_reinvite(self, call: Call, hold: bool | None, now: float, out: list[Output]) -> None:
+        if call.state is CallState.ESTABLISHED and call._reinvite_tx is None:
+            # an offer of the peer may be pending: theirs won, ours is moot
+            with contextlib.suppress(OffhookError, NegotiationError):
+                out.extend(self._reinvite(call, hold, now))
 
     def _send_ack(self, dialog: Dialog, cseq: int, now: float, out: list[Output], *,
                   remember: Call | None) -> None:
@@ -716,12 +1416,15 @@ class UserAgent:
         if req.method == "INVITE":
             self._on_invite(req, tx, action.source, action.transport, now, out)
         elif req.method == "OPTIONS":
-            resp = response_for(req, 200)
-            resp.add_header("Allow", self.allow)
-            resp.add_header("Accept", "application/sdp")
-            self._respond(tx, resp, now, out)
-        elif req.method in ("BYE", "UPDATE"):
-            self._respond(tx, response_for(req, 481), now, out)
+            self._respond(tx, self._options_response(req), now, out)
+        elif req.method in ("BYE", "UPDATE", "REFER", "NOTIFY", "INFO"):
+            if not self._handled(None, req, tx, now, out):
+                self._respond(tx, response_for(req, 481), now, out)
+        elif req.method == "MESSAGE" and "MESSAGE" not in self.method_handlers:
+            if not self.source_allowed(action.source):
+                self._respond(tx, response_for(req, 403), now, out)
+            else:
+                self._on_message(None, req, tx, now, out)
         elif not self._handled(None, req, tx, now, out):
             resp = response_for(req, 405 if req.method in ("REGISTER", "SUBSCRIBE") else 501)
             resp.add_header("Allow", self.allow)
@@ -745,12 +1448,16 @@ class UserAgent:
         if not self.source_allowed(source):
             self._respond(tx, response_for(req, 403), now, out)
             return
-        if len([c for c in self.calls.values() if c.state is not CallState.ENDED]) >= self.max_calls:
+        if len(self._live) >= self.max_calls:
             resp = response_for(req, 486)
             self._respond(tx, resp, now, out)
             return
         if req.call_id in self.calls:
             self._respond(tx, response_for(req, 482, "Loop Detected"), now, out)
+            return
+        replaced, refusal = self._replaced_call(req)
+        if refusal is not None:
+            self._respond(tx, response_for(req, refusal), now, out)
             return
         caps = self.media_capabilities(req)
         call = Call(call_id=req.call_id, outgoing=False, peer=source, transport=transport,
@@ -773,8 +1480,60 @@ class UserAgent:
             resp.add_header("Warning", f'304 offhook "{str(exc)[:100]}"')
             self._respond(tx, resp, now, out)
             return
-        self.calls[call.call_id] = call
+        if not self._timer_answer(call, req, tx, now, out):
+            return
+        call.peer_allow = _allowed(req)
+        if replaced is not None:
+            # RFC 3891: the new call takes over at once (the user already talks to this peer)
+            self._store(call)
+            call.replaces, replaced.replaced_by = replaced, call
+            out.extend(self.answer(call, now))
+            out.append(CallEvent(replaced, "replaced", other=call))
+            if replaced.state is not CallState.ENDED:
+                out.extend(self.hangup(replaced, now))
+                replaced.reason = "replaced"
+            return
+        if self.policy is not None and not self._apply_policy(call, req, tx, now, out):
+            return
+        self._store(call)
         out.append(CallEvent(call, "incoming"))
+        decision = call.decision
+        if isinstance(decision, AutoAnswer):
+            self._schedule("autoanswer", call, now + decision.after,
+                           lambda t, o: o.extend(self.answer(call, t)) if _unanswered(call) else None)
+        elif isinstance(decision, Ring) and decision.forward_to is not None:
+            target = decision.forward_to
+            self._schedule("forward", call, now + (decision.forward_after or 0.0),
+                           lambda t, o: self._forward(call, target, t, o))
+
+    def _apply_policy(self, call: Call, req: Request, tx: ServerTransaction, now: float,
+                      out: list[Output]) -> bool:
+        """Consult the CallPolicy; False when it answered the INVITE (forward, DND, busy)."""
+        assert self.policy is not None  # checked by the caller
+        active = len(self._live)
+        decision = self.policy.decide(req, active_calls=active)
+        call.decision = decision
+        if isinstance(decision, Forward):
+            resp = self._reply(call, req, decision.status)
+            resp.reason = decision.reason
+            for name, value in decision.headers:
+                resp.add_header(name, value)
+            self._respond(tx, resp, now, out)
+            return False
+        if isinstance(decision, Reject):
+            self._respond(tx, self._reply(call, req, decision.status), now, out)
+            return False
+        return True
+
+    def _forward(self, call: Call, target: str, now: float, out: list[Output]) -> None:
+        """Forward on no answer: 302 to `target` if the call still rings."""
+        tx = call._invite_tx
+        if not _unanswered(call) or not isinstance(tx, ServerInviteTransaction):
+            return
+        resp = self._reply(call, tx.request, 302)
+        resp.add_header("Contact", f"<{target}>")
+        self._respond(tx, resp, now, out)
+        self._end(call, 302, f"forwarded to {target}", out, remote=False)
 
     def _on_cancel(self, req: Request, tx: ServerTransaction, now: float, out: list[Output]) -> None:
         invite_tx = self.transactions.find_invite(req)
@@ -802,12 +1561,28 @@ class UserAgent:
         elif req.method in ("INVITE", "UPDATE"):
             self._on_reoffer(call, req, tx, now, out)
         elif req.method == "OPTIONS":
-            self._respond(tx, response_for(req, 200), now, out)
-        elif not self._handled(call, req, tx, now, out):
+            self._respond(tx, self._options_response(req), now, out)
+        elif self._handled(call, req, tx, now, out):
+            pass
+        elif req.method == "REFER":
+            self._on_refer(call, req, tx, now, out)
+        elif req.method == "NOTIFY":
+            self._on_notify(call, req, tx, now, out)
+        elif req.method == "INFO":
+            self._on_info(call, req, tx, now, out)
+        elif req.method == "MESSAGE":
+            self._on_message(call, req, tx, now, out)
+        else:
             self._respond(tx, response_for(req, 501, "Not Implemented"), now, out)
 
     def _on_reoffer(self, call: Call, req: Request, tx: ServerTransaction, now: float,
                     out: list[Output]) -> None:
+        if not self._timer_answer(call, req, tx, now, out):
+            return
+        if req.method == "UPDATE" and not req.body:   # RFC 3311 without SDP: a session refresh
+            self._respond(tx, self._reply(call, req, 200), now, out)
+            self._arm_session_timer(call)
+            return
         if not req.body:   # offerless re-INVITE: offer our current SDP in the 200 (not supported)
             self._respond(tx, response_for(req, 488, "Not Acceptable Here"), now, out)
             return
@@ -822,6 +1597,7 @@ class UserAgent:
             return
         ok = self._reply(call, req, 200, bytes(answer))
         self._respond(tx, ok, now, out)
+        self._arm_session_timer(call)
         if req.method == "INVITE" and call.transport == "UDP":
             call._ok = ok
             call.state = CallState.ANSWERING
@@ -839,14 +1615,46 @@ class UserAgent:
         call.reason = reason
         call.ended_by_remote = remote
         self._retransmit.pop(call.call_id, None)
+        self._ok_deadline.pop(call.call_id, None)
+        self._live.discard(call.call_id)
+        for job in ("session", "glare", "forward", "autoanswer"):
+            self._schedule(job, call, None, _no_job)
+        if self.linger is not None and self.calls.get(call.call_id) is call:
+            # keep it for late retransmissions (a dialog's 2xx/BYE), then drop it so the
+            # table stays bounded; a call that never had a dialog only needs a moment
+            linger = self.linger if (call.dialog is not None and call.dialog.state is not DialogState.EARLY) \
+                or call.status == 200 else min(self.linger, 5.0)
+            self._schedule("forget", call, self._clock + linger, lambda t, o: self.forget(call))
         if call.dialog is not None and not remote:
             call.dialog.terminate()
         out.append(CallEvent(call, "ended", status))
 
     def forget(self, call: Call) -> None:
-        """Drop an ended call from the table."""
-        if call.state is CallState.ENDED:
-            self.calls.pop(call.call_id, None)
+        """Drop an ended call from the table (done by itself `linger` seconds after the end)."""
+        if call.state is CallState.ENDED and self.calls.get(call.call_id) is call:
+            del self.calls[call.call_id]
+            self._schedule("forget", call, None, _no_job)
+
+
+def _no_job(now: float, out: list[Output]) -> None:
+    return None
+
+
+def _quote(text: str) -> str:
+    """Text for a Warning header's quoted string."""
+    return text.replace("\\", "").replace('"', "'").replace("\r", " ").replace("\n", " ")[:100]
+
+
+def _set_timer_headers(req: Request, headers: list[tuple[str, str]]) -> None:
+    """Replace the session timer headers (and Supported) of a request we send."""
+    req.headers = [(n, v) for n, v in req.headers if n.lower() not in _TIMER_HEADERS]
+    for name, value in headers:
+        req.add_header(name, SUPPORTED if name == "Supported" else value)
+
+
+def _allowed(msg: Request | Response) -> frozenset[str]:
+    return frozenset(m.strip().upper() for value in msg.get_all("Allow")
+                     for m in value.split(",") if m.strip())
 
 
 def _is_ended(call: Call) -> bool:

@@ -1,0 +1,246 @@
+"""offhook and baresip (Debian `baresip`) call each other on 127.0.0.1: audio both ways (a
+tone played on one side is found, by frequency, in what the other side decoded), hold and
+resume from each side, RFC 4733 DTMF both ways, and a blind transfer sent by offhook.
+
+baresip plays a 1 kHz tone (aufile) into every call and dumps what it decodes (sndfile);
+offhook plays 600 Hz and records through its media engine."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import wave
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baresip_peer import Baresip
+from offhook.engine import MediaEngine
+from offhook.media.call_media import CallMedia
+from offhook.sip.agent import SipAgent
+from offhook.sip.ua import Call, CallState
+
+pytestmark = pytest.mark.skipif(shutil.which("baresip") is None,
+                                reason="baresip is not installed (Debian package: baresip)")
+
+BARESIP_TONE = 1000.0
+OFFHOOK_TONE = 600.0
+
+
+def write_tone(path: Path, freq: float, seconds: float, rate: int) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    pcm = (8000 * np.sin(2 * np.pi * freq * t)).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as w:
+        rate = w.getframerate()
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        if w.getnchannels() > 1:
+            data = data.reshape(-1, w.getnchannels())[:, 0]
+    return data.astype(np.float64), rate
+
+
+def dominant(samples: np.ndarray, rate: int) -> tuple[float, float]:
+    """(frequency of the strongest bin, its share of the signal's energy) over the loud part."""
+    nonzero = np.flatnonzero(np.abs(samples) > 100)
+    loud = samples[nonzero[0]: nonzero[-1] + 1] if nonzero.size else samples[:0]
+    if loud.size < rate // 10:
+        return 0.0, 0.0
+    window = loud[: rate * 4] * np.hanning(min(loud.size, rate * 4))
+    spectrum = np.abs(np.fft.rfft(window)) ** 2
+    freqs = np.fft.rfftfreq(window.size, 1 / rate)
+    peak = int(np.argmax(spectrum))
+    band = spectrum[max(0, peak - 3): peak + 4].sum()
+    return float(freqs[peak]), float(band / spectrum.sum())
+
+
+@pytest.fixture
+def baresip(tmp_path: Path) -> Iterator[Baresip]:
+    tone = write_tone(tmp_path / "bs_tone.wav", BARESIP_TONE, 20, 8000)
+    peer = Baresip(tmp_path / "baresip", tone)
+    try:
+        yield peer
+    finally:
+        peer.close()
+
+
+@asynccontextmanager
+async def offhook_agent() -> AsyncIterator[SipAgent]:
+    agent = await SipAgent.start(("127.0.0.1", 0), user="alice")
+    agent.codecs = ("PCMU",)
+    try:
+        yield agent
+    finally:
+        await agent.close()
+
+
+class Media:
+    def __init__(self, agent: SipAgent, call: Call, tmp: Path) -> None:
+        self.engine = MediaEngine(sample_rate=8000, ptime=20)
+        self.record = tmp / f"offhook_{call.call_id[:6]}.wav"
+        self.media = CallMedia(self.engine, (agent.ua.contact.host, agent.media_ports[call.call_id]),
+                               play=write_tone(tmp / "oh_tone.wav", OFFHOOK_TONE, 20, 8000),
+                               record=self.record)
+
+    def close(self) -> None:
+        self.media.close()
+        self.engine.close()
+
+
+async def pump(agent: SipAgent, call: Call, media: Media, seconds: float) -> list[str]:
+    """Follow the call's events for `seconds`, applying media changes; returns the kinds."""
+    kinds: list[str] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        try:
+            event = await agent.next_event(call, timeout=left)
+        except TimeoutError:
+            break
+        kinds.append(event.kind)
+        if event.kind == "media" and call.media is not None:
+            media.media.apply(call.media)
+        if event.kind == "ended":
+            break
+    return kinds
+
+
+async def until(predicate: object, seconds: float = 5.0) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        if callable(predicate) and predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def test_baresip_calls_offhook_audio_both_ways_hold_and_dtmf(baresip: Baresip, tmp_path: Path) -> None:
+    async def run() -> None:
+        async with offhook_agent() as agent:
+            host, port = agent.transport.local["UDP"]
+            reply = await asyncio.to_thread(baresip.command, "dial", f"sip:alice@{host}:{port}")
+            assert reply.get("ok"), reply
+            call = await agent.next_incoming(timeout=10)
+            agent.answer(call)
+            media = Media(agent, call, tmp_path)
+            try:
+                assert call.media is not None
+                media.media.apply(call.media)
+                await pump(agent, call, media, 2.5)
+                assert call.established
+                await asyncio.to_thread(baresip.wait_event, "CALL_ESTABLISHED")
+                # DTMF (RFC 4733) from baresip reaches offhook's engine stream
+                await asyncio.to_thread(baresip.command, "sndcode", "5")
+                await asyncio.sleep(0.4)
+                await asyncio.to_thread(baresip.command, "sndcode", "#")
+                stream = media.media.stream
+                assert stream is not None
+                got: list[str] = []
+                assert await until(lambda: got.extend(d for d, _ in stream.dtmf_events()) or
+                                   "".join(got) == "5#", 3.0), got
+                # offhook holds and resumes
+                agent.hold(call)
+                kinds = await pump(agent, call, media, 1.0)
+                assert "media" in kinds and call.media is not None and call.media.direction in (
+                    "sendonly", "inactive")
+                agent.resume(call)
+                await pump(agent, call, media, 1.0)
+                assert call.media.direction == "sendrecv"
+                # baresip holds and resumes
+                await asyncio.to_thread(baresip.command, "hold")
+                await pump(agent, call, media, 1.0)
+                assert call.media.held_by_remote
+                await asyncio.to_thread(baresip.command, "resume")
+                await pump(agent, call, media, 1.5)
+                assert not call.media.held_by_remote and call.media.direction == "sendrecv"
+                agent.hangup(call)
+                await asyncio.to_thread(baresip.wait_event, "CALL_CLOSED")
+            finally:
+                media.close()
+            heard, rate = read_wav(media.record)
+            freq, share = dominant(heard, rate)
+            assert abs(freq - BARESIP_TONE) < 15 and share > 0.5, (freq, share)
+            wavs = baresip.decoded_wavs()
+            assert wavs, baresip.log_text()[-800:]
+            freq, share = dominant(read_wav(wavs[-1])[0], read_wav(wavs[-1])[1])
+            assert abs(freq - OFFHOOK_TONE) < 15 and share > 0.5, (freq, share)
+
+    asyncio.run(run())
+
+
+def test_offhook_calls_baresip_dtmf_to_baresip_and_blind_transfer(baresip: Baresip, tmp_path: Path) -> None:
+    async def run() -> None:
+        async with offhook_agent() as agent, offhook_agent() as carol:
+            call = agent.call(baresip.uri, agent.capabilities())
+            await asyncio.to_thread(baresip.wait_event, "CALL_INCOMING")
+            assert (await asyncio.to_thread(baresip.command, "accept")).get("ok")
+            media = Media(agent, call, tmp_path)
+            try:
+                kinds = await pump(agent, call, media, 2.0)
+                assert kinds[-2:] == ["answered", "media"] and call.established
+                stream = media.media.stream
+                assert stream is not None
+                stream.send_dtmf("7")
+                start = await asyncio.to_thread(baresip.wait_event, "CALL_DTMF_START", 5.0)
+                assert start.get("param") == "7"
+                # blind transfer: baresip is asked to call Carol (a second offhook)
+                host, port = carol.transport.local["UDP"]
+                agent.transfer(call, f"sip:carol@{host}:{port}")
+                incoming = await carol.next_incoming(timeout=10)
+                carol.answer(incoming)
+                statuses: list[int | None] = []
+                while call.state is not CallState.ENDED:
+                    event = await agent.next_event(call, timeout=10)
+                    if event.kind == "transfer":
+                        statuses.append(event.status)
+                assert statuses[0] == 202 and statuses[-1] == 200, statuses
+                assert call.reason == "transferred" and call.transfer_status == 200
+                await carol.next_event(incoming, timeout=5)   # confirmed (baresip's ACK)
+                assert incoming.established
+                assert incoming.peer == ("127.0.0.1", baresip.sip_port)   # baresip placed it
+                carol.hangup(incoming)
+                await asyncio.sleep(0.2)
+            finally:
+                media.close()
+            freq, share = dominant(*read_wav(media.record))
+            assert abs(freq - BARESIP_TONE) < 15 and share > 0.5, (freq, share)
+
+    asyncio.run(run())
+
+
+def test_baresip_transfers_offhook_to_a_third_party(baresip: Baresip, tmp_path: Path) -> None:
+    """baresip sends the REFER: offhook (transferee) calls Carol, reports NOTIFYs, hangs up."""
+    async def run() -> None:
+        async with offhook_agent() as agent, offhook_agent() as carol:
+            host, port = agent.transport.local["UDP"]
+            assert (await asyncio.to_thread(baresip.command, "dial", f"sip:alice@{host}:{port}")).get("ok")
+            call = await agent.next_incoming(timeout=10)
+            agent.answer(call)
+            await asyncio.to_thread(baresip.wait_event, "CALL_ESTABLISHED")
+            chost, cport = carol.transport.local["UDP"]
+            reply = await asyncio.to_thread(baresip.command, "transfer", f"sip:carol@{chost}:{cport}")
+            assert reply.get("ok"), reply
+            incoming = await carol.next_incoming(timeout=10)
+            carol.answer(incoming)
+            kinds = []
+            while call.state is not CallState.ENDED:
+                kinds.append((await agent.next_event(call, timeout=10)).kind)
+            assert "transferred" in kinds and call.reason == "transferred"
+            child = call.transfer_child
+            assert await until(lambda: incoming.established, 3.0)
+            assert child is not None and child.established
+            await asyncio.to_thread(baresip.wait_event, "CALL_CLOSED")
+            agent.hangup(child)
+            await asyncio.sleep(0.2)
+
+    asyncio.run(run())
