@@ -203,6 +203,27 @@ def test_attended_transfer(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def test_a_forwarded_call_is_followed_to_where_it_was_sent(tmp_path: Path) -> None:
+    async def run() -> None:
+        rec = tmp_path / "at_f.wav"
+        async with phones((lambda: WavAudio(record=rec), PolicyConfig(auto_answer=True))) as (f,):  # noqa: SIM117 - the inner phones need f's address
+            async with phones((lambda: ToneAudio(900), None),
+                              (NullAudio, PolicyConfig(forward=uri_of(f)))) as (a, c):
+                c.history = History.open(tmp_path / "c.sqlite")
+                call = await a.call(uri_of(c))
+                await call.wait_answered(5)               # answered by F: the 302 was followed
+                fc = f.calls[0]
+                assert fc.state is CallState.ACTIVE and c.calls[0].state is CallState.ENDED
+                assert c.history.entries()[0].result == "forwarded"
+                await asyncio.sleep(0.8)
+                await call.hangup()
+                await fc.wait_ended(5)
+        pcm, rate = recorded(rec)
+        assert abs(dominant_hz(pcm[rate // 5:], rate) - 900) < 5      # A's audio reached F
+
+    asyncio.run(run())
+
+
 def test_policies_dnd_forward_busy_tone_and_conference(tmp_path: Path) -> None:
     async def run() -> None:
         async with phones((NullAudio, None), (NullAudio, PolicyConfig(dnd=True)),
@@ -213,6 +234,8 @@ def test_policies_dnd_forward_busy_tone_and_conference(tmp_path: Path) -> None:
                                                    forward_busy="sip:vm@127.0.0.1:9"))) as (a, b, c, d, e):
             for phone, name in ((b, "b"), (c, "c"), (d, "d")):
                 phone.history = History.open(tmp_path / f"{name}.sqlite")
+            for line in a.lines.values():      # A shows each 302 instead of following it
+                line.agent.ua.max_redirects = 0
             busy = await a.call(uri_of(b))
             await busy.wait_ended(5)
             assert busy.reason.startswith("busy (486)")

@@ -212,15 +212,21 @@ async def _talk(call: Call, duration: float | None, *, hang_up_when_played: bool
     (the caller without --duration), else wait for the far end to hang up."""
     loop = asyncio.get_running_loop()
     answered = loop.time()
-    while call.state is not CallState.ENDED:
-        if duration is not None and loop.time() - answered >= duration:
-            await call.hangup()
+    while True:
+        while call.state is not CallState.ENDED:
+            if duration is not None and loop.time() - answered >= duration:
+                await call.hangup()
+                break
+            if duration is None and hang_up_when_played and call.stats().get("source_done"):
+                await asyncio.sleep(0.2)   # let the last packets and the jitter buffer drain
+                await call.hangup()
+                break
+            with contextlib.suppress(TimeoutError):
+                await call.wait(CallState.ENDED, timeout=0.1)
+        if call.transferred_to is None:
             break
-        if duration is None and hang_up_when_played and call.stats().get("source_done"):
-            await asyncio.sleep(0.2)   # let the last packets and the jitter buffer drain
-            await call.hangup()
-            break
-        with contextlib.suppress(TimeoutError):
-            await call.wait(CallState.ENDED, timeout=0.1)
+        call = call.transferred_to      # the far side transferred us: carry on (same files)
+        with contextlib.suppress(CallError, TimeoutError):
+            await call.wait_answered(timeout=_RING_TIMEOUT)
     if call.answered_at is None or call.sip.status != 200 or call.sip.reason:
         raise CallFailed(call.sip.reason or f"call failed ({call.sip.status}) at {call.sip.peer_text}")

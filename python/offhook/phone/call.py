@@ -20,7 +20,6 @@ from offhook.media.call_media import CallMedia
 from offhook.phone.audio import CallAudio
 from offhook.phone.events import CallState
 from offhook.phone.mos import CallQuality, quality_from_stats
-from offhook.sip.refer import Replaces, Transferee, Transferor
 from offhook.sip.ua import Call as SipCall
 
 if TYPE_CHECKING:
@@ -63,14 +62,12 @@ class Call:
         self.dtmf_received = ""
         self.recording: Path | None = None
         self.history_id: int | None = None
-        self.replaces: Replaces | None = None       # an attended transfer's INVITE: the call it replaces
         self._stream: MediaStream | None = None
         self._want_hold = False
         self._changed = asyncio.Event()
-        self._transferor: Transferor | None = None
+        self.replaces: Call | None = None          # the call this one took over (an INVITE with Replaces)
+        self.transferred_to: Call | None = None    # the call that took this one over (REFER or Replaces)
         self._transfer_done: asyncio.Future[bool] | None = None
-        self._transferee: Transferee | None = None   # set on the new call we place for a REFER
-        self._referred_from: Call | None = None
 
     def __repr__(self) -> str:
         return f"<Call {self.direction} {self.remote_uri} {self.state.value}>"
@@ -219,8 +216,7 @@ class Call:
     async def transfer(self, target: str) -> None:
         """Blind transfer (REFER): the far end calls `target` (a number, name, speed-dial key or URI);
         returns when the target answered (this call then ends as TRANSFERRED), CallError otherwise."""
-        uri = self._phone.resolve(target, account=self._line.name)
-        await self._refer(Transferor(uri, referred_by=str(self._line.agent.ua.identity)))
+        await self._refer(self._phone.resolve(target, account=self._line.name))
 
     async def transfer_to(self, other: Call) -> None:
         """Attended transfer: connect this call's party with `other`'s (REFER with Replaces naming
@@ -228,30 +224,24 @@ class Call:
         if other is self:
             raise CallError("cannot transfer a call to itself")
         other._require("transfer to", CallState.ACTIVE, CallState.HELD, CallState.REMOTE_HELD)
-        dialog = other.sip.dialog
-        if dialog is None:
-            raise CallError("the other call has no dialog to replace")
-        replaces = Replaces(other.id, to_tag=dialog.remote_tag, from_tag=dialog.local_tag)
-        target = str(dialog.remote_target)
-        await self._refer(Transferor(target, replaces=replaces,
-                                     referred_by=str(self._line.agent.ua.identity)))
+        await self._refer(other)
         if other.state is not CallState.ENDED:
             await other.wait(CallState.ENDED, timeout=5.0)
         if other.state is not CallState.ENDED:
             await other.hangup()
 
-    async def _refer(self, transferor: Transferor) -> None:
+    async def _refer(self, target: str | Call) -> None:
+        """REFER the far end to `target` (a URI, or another call to replace: attended)."""
         self._require("transfer", CallState.ACTIVE, CallState.HELD, CallState.REMOTE_HELD)
         pending = self._transfer_done
         if pending is not None and not pending.done():
             raise CallError("a transfer of this call is already in progress")
-        from offhook.phone.sipext import send_in_dialog
-        dialog = self.sip.dialog
-        assert dialog is not None  # a live call has one
-        self._transferor = transferor
         self._transfer_done = asyncio.get_running_loop().create_future()
-        send_in_dialog(self._line.agent, self.sip, "REFER",
-                       headers=transferor.refer_headers(dialog.local_seq + 1))
+        try:
+            self._line.agent.transfer(self.sip, target.sip if isinstance(target, Call) else target)
+        except OffhookError as exc:
+            self._transfer_done = None
+            raise CallError(str(exc)) from None
         try:
             async with asyncio.timeout(_TRANSFER_TIMEOUT):
                 ok = await self._transfer_done
@@ -259,9 +249,8 @@ class Call:
             raise CallError("no answer to the transfer (REFER) within "
                             f"{_TRANSFER_TIMEOUT:.0f} s") from None
         if not ok:
-            frag = transferor.result
-            raise CallError("transfer failed" + (f": the target answered {frag.status} {frag.reason}"
-                                                  if frag is not None else ""))
+            status = self.sip.transfer_status
+            raise CallError("transfer failed" + (f": the target answered {status}" if status else ""))
 
     # --- quality -------------------------------------------------------------------------
 

@@ -27,10 +27,10 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from offhook._media import MediaEngine
-from offhook.errors import OffhookError, SipParseError
+from offhook.errors import OffhookError
 from offhook.media.call_media import CallMedia
 from offhook.phone.audio import CallAudio, LocalAudio, NullAudio, NullLocalAudio
 from offhook.phone.call import Call, CallError
@@ -39,14 +39,10 @@ from offhook.phone.contacts import Contacts
 from offhook.phone.dialing import resolve_target
 from offhook.phone.events import CallState, CallStateChanged, DtmfReceived, PhoneEvent, RegistrationChanged
 from offhook.phone.history import History
-from offhook.phone.sipext import call_with_headers, redirect, send_in_dialog
 from offhook.sip.agent import SipAgent, local_address_towards
 from offhook.sip.auth import Credentials, DigestClient
-from offhook.sip.message import Request, Response
 from offhook.sip.message_im import AutoAnswer, CallPolicy, Forward, Reject, Ring
-from offhook.sip.refer import DialogRef, ReferAccept, Transferee, check_replaces, parse_replaces
 from offhook.sip.register import Registration, RegState
-from offhook.sip.transaction import response_for
 from offhook.sip.ua import Call as SipCall
 from offhook.sip.ua import CallEvent as SipEvent
 from offhook.sip.ua import CallState as SipCallState
@@ -172,8 +168,6 @@ class Phone:
     async def _add_line(self, line: _Line) -> None:
         self.lines[line.name] = line
         line.agent.codecs = self.config.codecs
-        line.agent.ua.method_handlers["REFER"] = lambda c, r: self._on_refer(line, c, r)
-        line.agent.ua.method_handlers["NOTIFY"] = lambda c, r: self._on_notify(line, c, r)
         line.tasks.append(asyncio.create_task(self._incoming_loop(line)))
 
     async def _register(self, line: _Line) -> None:
@@ -316,7 +310,7 @@ class Phone:
         uri = self.resolve(target, account=line.name)
         await self._hold_others(None)
         caps = line.agent.capabilities()
-        sip = call_with_headers(line.agent, uri, caps, headers or [], auth=line.auth, via=line.via)
+        sip = line.agent.call(uri, caps, auth=line.auth, via=line.via, headers=tuple(headers or ()))
         contact = self.contacts.name_for(_user_part(uri))
         call = Call(self, line, sip, direction="out", remote_uri=uri, remote_name=contact or "",
                     audio=audio or self.audio_factory(), state=CallState.DIALING)
@@ -359,7 +353,10 @@ class Phone:
         if ev.kind == "progress":
             if call.state is CallState.DIALING and ev.status is not None and ev.status > 100:
                 call._set_state(CallState.RINGING)
-            self._notify_transferee(call, ev.status or 100)
+        elif ev.kind == "transfer":
+            self._transfer_progress(call)
+        elif ev.kind in ("transferred", "replaced") and ev.other is not None:
+            self._taken_over(call, ev.other, replaced=ev.kind == "replaced")
         elif ev.kind == "media":
             if sip.media is None:
                 return
@@ -370,10 +367,11 @@ class Phone:
                 self._apply_media(call)
                 self._hold_state(call)
         elif ev.kind == "answered":
-            self._notify_transferee(call, ev.status or 200)
             self._answered(call)
+            parent = self._find(sip.transfer_parent)
+            if parent is not None and parent.state.live:
+                parent._set_state(CallState.TRANSFERRED, f"transferred to {call.remote_uri}")
         elif ev.kind == "ended":
-            self._notify_transferee(call, sip.status or 500, final_failure=True)
             self._ended(call, sip.reason)
         self._update_sounds()
 
@@ -403,8 +401,6 @@ class Phone:
         call._set_state(CallState.ACTIVE)
         self._hold_state(call)
         self._update_sounds()
-        if call.replaces is not None:
-            self._spawn(self._end_replaced(call))
 
     def _ended(self, call: Call, reason: str) -> None:
         if call.state is CallState.ENDED:
@@ -552,17 +548,13 @@ class Phone:
         name = frm.display_name or self.contacts.name_for(_user_part(uri)) or ""
         call = Call(self, line, sip, direction="in", remote_uri=uri, remote_name=name,
                     audio=self.audio_factory(), state=CallState.INCOMING)
-        replaces_text = invite.get("Replaces")
-        if replaces_text is not None:
-            self._on_replacing_invite(line, call, replaces_text)
-            return
         active = len([c for c in self.calls if c.state.live])
         decision = self.policy.decide(invite, active_calls=active)
         if isinstance(decision, Reject) and decision.status == 486 and active and self.forward_busy:
             decision = Forward(self.forward_busy)
         # refused calls are answered first, so they are never rung; they still show (missed-call list)
         if isinstance(decision, Forward):
-            redirect(line.agent, sip, decision.target, decision.status)
+            line.agent.redirect(sip, decision.target, decision.status)
             self._track(call)
             return
         if isinstance(decision, Reject):
@@ -586,38 +578,7 @@ class Phone:
 
     def _forward_unanswered(self, call: Call, target: str) -> None:
         if call.state is CallState.INCOMING and call.sip.state is not SipCallState.ENDED:
-            redirect(call._line.agent, call.sip, target)
-
-    def _on_replacing_invite(self, line: _Line, call: Call, text: str) -> None:
-        try:
-            replaces = parse_replaces(text)
-        except SipParseError:
-            line.agent.reject(call.sip, 400)
-            self._track(call)
-            return
-        refs = []
-        for c in self.calls:
-            d = c.sip.dialog
-            if d is not None and c.state.live:
-                refs.append(DialogRef(d.call_id, d.local_tag, d.remote_tag, cast(Any, d.state.value),
-                                      c.direction == "out"))
-        check = check_replaces(replaces, refs)
-        if check.dialog is None:
-            line.agent.reject(call.sip, check.status or 481)
-            self._track(call)
-            return
-        call.replaces = replaces
-        line.agent.answer(call.sip)     # before it is shown: an attended transfer never rings
-        self._track(call)
-        self._answered(call)
-
-    async def _end_replaced(self, call: Call) -> None:
-        replaces = call.replaces
-        for other in self.calls:
-            if other is not call and replaces is not None and other.id == replaces.call_id \
-                    and other.state.live:
-                other._set_state(CallState.TRANSFERRED, "replaced by an attended transfer")
-                await other.hangup()
+            call._line.agent.redirect(call.sip, target)
 
     # --- transfers ----------------------------------------------------------------------------
 
@@ -629,64 +590,38 @@ class Phone:
                 return call
         return None
 
-    def _on_notify(self, line: _Line, sip: SipCall | None, request: Request) -> Response:
-        call = self._find(sip)
-        if call is None or call._transferor is None:
-            return response_for(request, 481)
-        verdict = call._transferor.on_notify(request)
-        done = call._transfer_done
-        if verdict.end_call:
+    def _transfer_progress(self, call: Call) -> None:
+        """Our REFER moved on (its response, then NOTIFYs): a success ends the call as
+        TRANSFERRED (the core sends the BYE), a failure lets Call.transfer() report it."""
+        state = call.sip.transfer_state
+        if state == "succeeded" and call.state.live:
             call._set_state(CallState.TRANSFERRED, "transferred")
-            self._spawn(call.hangup())
-        if verdict.finished and done is not None and not done.done():
-            done.set_result(call._transferor.state == "succeeded")
-        return response_for(request, verdict.status, verdict.reason)
+        done = call._transfer_done
+        if state in ("succeeded", "failed") and done is not None and not done.done():
+            done.set_result(state == "succeeded")
 
-    def _on_refer(self, line: _Line, sip: SipCall | None, request: Request) -> Response:
-        call = self._find(sip)
-        if call is None or not call.state.live or call.state is CallState.INCOMING:
-            return response_for(request, 481)
-        transferee = Transferee()
-        outcome = transferee.on_refer(request)
-        if not isinstance(outcome, ReferAccept):
-            return response_for(request, outcome.status, outcome.reason)
-        follow = self._follow_refer(call, transferee, outcome)
-        asyncio.get_running_loop().call_soon(lambda: self._spawn(follow))
-        return response_for(request, 202, "Accepted")
-
-    async def _follow_refer(self, old: Call, transferee: Transferee, accept: ReferAccept) -> None:
-        with contextlib.suppress(OffhookError):
-            send_in_dialog(old._line.agent, old.sip, "NOTIFY", body=accept.notify.body,
-                           content_type=None, headers=accept.notify.headers)
-        if old.state in (CallState.ACTIVE, CallState.REMOTE_HELD):
-            with contextlib.suppress(CallError, TimeoutError):
-                await old.hold()
-        headers = [(n, v) for n, v in accept.invite_headers]
-        try:
-            new = await self.call(str(accept.target), account=old.account, audio=old.audio, headers=headers)
-        except OffhookError as exc:
-            log.warning("transfer to %s: %s", accept.target, exc)
-            self._send_refer_notify(old, transferee.on_invite_failed(503))
+    def _taken_over(self, old: Call, sip: SipCall, *, replaced: bool) -> None:
+        """The core placed a call for the far side's REFER ("transferred"), or answered an
+        INVITE with Replaces naming `old` ("replaced"): the new call carries on with old's audio."""
+        if self._find(sip) is not None:
             return
-        new._transferee = transferee
-        new._referred_from = old
-
-    def _notify_transferee(self, call: Call, status: int, *, final_failure: bool = False) -> None:
-        transferee, old = call._transferee, call._referred_from
-        if transferee is None or old is None:
-            return
-        if final_failure and status < 300 and call.answered_at is not None:
-            return   # the call ended after it was answered: already reported
-        self._send_refer_notify(old, transferee.on_invite_response(status if status >= 100 else 500))
-        if 200 <= status < 300 and old.state.live:
-            old._set_state(CallState.TRANSFERRED, f"transferred to {call.remote_uri}")
-
-    def _send_refer_notify(self, old: Call, content: object) -> None:
-        from offhook.sip.refer import NotifyContent
-        if not isinstance(content, NotifyContent) or old.sip.state is SipCallState.ENDED:
-            return
-        with contextlib.suppress(OffhookError):
-            send_in_dialog(old._line.agent, old.sip, "NOTIFY", body=content.body, headers=content.headers)
+        if replaced:
+            invite = sip.invite
+            uri = str(invite.from_.uri) if invite is not None else old.remote_uri
+            new = Call(self, old._line, sip, direction="in", remote_uri=uri,
+                       remote_name=self.contacts.name_for(_user_part(uri)) or "",
+                       audio=old.audio, state=CallState.INCOMING)
+            new.replaces = old
+            old._set_state(CallState.TRANSFERRED, "replaced by an attended transfer")
+        else:
+            uri = str(sip.invite.uri) if sip.invite is not None else old.remote_uri
+            new = Call(self, old._line, sip, direction="out", remote_uri=uri,
+                       remote_name=self.contacts.name_for(_user_part(uri)) or "",
+                       audio=old.audio, state=CallState.DIALING)
+        old.transferred_to = new
+        self._track(new)
+        if replaced:
+            self._answered(new)
 
 
 def _user_part(uri: str) -> str:

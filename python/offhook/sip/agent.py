@@ -178,8 +178,8 @@ class SipAgent:
     # --- what the application does ------------------------------------------------
 
     def call(self, target: str, capabilities: MediaCapabilities, *, auth: DigestClient | None = None,
-             via: Address | None = None) -> Call:
-        call, out = self.ua.call(target, capabilities, self._now(), auth=auth, via=via)
+             via: Address | None = None, headers: tuple[tuple[str, str], ...] = ()) -> Call:
+        call, out = self.ua.call(target, capabilities, self._now(), auth=auth, via=via, headers=headers)
         self.media_ports[call.call_id] = capabilities.port
         self._queue(call)
         self._run(out)
@@ -232,6 +232,10 @@ class SipAgent:
 
     def reject(self, call: Call, status: int = 603) -> None:
         self._run(self.ua.reject(call, status, self._now()))
+
+    def redirect(self, call: Call, target: str, status: int = 302) -> None:
+        """Forward an unanswered incoming call: a 3xx naming `target`."""
+        self._run(self.ua.redirect(call, target, self._now(), status))
 
     def hangup(self, call: Call) -> None:
         self._run(self.ua.hangup(call, self._now()))

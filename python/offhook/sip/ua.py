@@ -234,6 +234,11 @@ class Call:
         return self.state is CallState.ESTABLISHED
 
     @property
+    def transfer_state(self) -> str | None:
+        """Our REFER's progress: requested, accepted, progress, succeeded or failed (None: none sent)."""
+        return self._transferor.state if self._transferor is not None else None
+
+    @property
     def peer_text(self) -> str:
         return f"{self.peer[0]}:{self.peer[1]}"
 
@@ -1008,6 +1013,20 @@ class UserAgent:
         self._end(call, status, failure_label(status), out, remote=False)
         return out
 
+    def redirect(self, call: Call, target: str, now: float, status: int = 302) -> list[Output]:
+        """Answer an unanswered incoming call with a 3xx whose Contact is `target` (forwarding)."""
+        tx = call._invite_tx
+        if not _unanswered(call) or not isinstance(tx, ServerInviteTransaction):
+            raise OffhookError(f"cannot forward a call that is {call.state.value}")
+        if not 300 <= status < 400:
+            raise ValueError(f"a redirect is a 3xx status, not {status}")
+        out: list[Output] = []
+        resp = self._reply(call, tx.request, status)
+        resp.add_header("Contact", f"<{target}>")
+        self._respond(tx, resp, now, out)
+        self._end(call, status, f"forwarded to {target}", out, remote=False)
+        return out
+
     def _provisional_reply(self, call: Call, status: int, now: float, *,
                            with_sdp: bool = False) -> list[Output]:
         out: list[Output] = []
@@ -1527,13 +1546,8 @@ class UserAgent:
 
     def _forward(self, call: Call, target: str, now: float, out: list[Output]) -> None:
         """Forward on no answer: 302 to `target` if the call still rings."""
-        tx = call._invite_tx
-        if not _unanswered(call) or not isinstance(tx, ServerInviteTransaction):
-            return
-        resp = self._reply(call, tx.request, 302)
-        resp.add_header("Contact", f"<{target}>")
-        self._respond(tx, resp, now, out)
-        self._end(call, 302, f"forwarded to {target}", out, remote=False)
+        if _unanswered(call) and isinstance(call._invite_tx, ServerInviteTransaction):
+            out.extend(self.redirect(call, target, now))
 
     def _on_cancel(self, req: Request, tx: ServerTransaction, now: float, out: list[Output]) -> None:
         invite_tx = self.transactions.find_invite(req)
