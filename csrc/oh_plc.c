@@ -58,6 +58,7 @@
 #include "offhook/oh_plc.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "oh_alloc.h"
@@ -69,6 +70,8 @@
 #define DEC_WIN (DEC_RATE / 50)
 #define DEC_MAXLAG (DEC_RATE * 3 / 200)
 #define BLOCK 256
+/* lags tried by the pitch search on the future of an interpolated gap */
+#define OH_PLC_MAX_LAGS 256
 
 struct oh_plc {
     int rate;        /* Hz */
@@ -84,6 +87,9 @@ struct oh_plc {
     float *tpl;      /* 3 * pmax: the template of m periods */
     float *xfade;    /* pmax / 4: the old template's continuation after a change of m */
     float *seam;     /* pmax / 4: correction added to the first L samples of a loss */
+    float *fwd;      /* 2 * ms10: the past extrapolated over an interpolated gap */
+    float *bwd;      /* 2 * ms10: the future extrapolated backwards over it */
+    float *btpl;     /* pmax: one period of the future, its start blended into the next */
 
     /* current loss */
     int lost;        /* 1 between the first concealed sample and the next good one */
@@ -104,7 +110,8 @@ struct oh_plc {
 /* Float work areas used only while concealing: pb, tpl, xfade, seam. */
 static size_t work_floats(const oh_plc *plc)
 {
-    return (size_t)plc->hlen + 3 * (size_t)plc->pmax + 2 * (size_t)(plc->pmax / 4);
+    return (size_t)plc->hlen + 3 * (size_t)plc->pmax + 2 * (size_t)(plc->pmax / 4) +
+           4 * (size_t)plc->ms10 + (size_t)plc->pmax;
 }
 
 static size_t buffer_bytes(const oh_plc *plc)
@@ -145,7 +152,10 @@ oh_status oh_plc_create(const oh_plc_config *cfg, oh_plc **out)
     plc->tpl = plc->pb + plc->hlen;
     plc->xfade = plc->tpl + 3 * plc->pmax;
     plc->seam = plc->xfade + plc->pmax / 4;
-    plc->hist = (int16_t *)(void *)(plc->seam + plc->pmax / 4);
+    plc->fwd = plc->seam + plc->pmax / 4;
+    plc->bwd = plc->fwd + 2 * plc->ms10;
+    plc->btpl = plc->bwd + 2 * plc->ms10;
+    plc->hist = (int16_t *)(void *)(plc->btpl + plc->pmax);
     oh_plc_reset(plc);
     *out = plc;
     return OH_OK;
@@ -416,4 +426,132 @@ void oh_plc_good(oh_plc *plc, int16_t *pcm, size_t n)
         i += r;
     }
     history_push(plc, pcm, n);
+}
+
+/* Pitch period of the start of x (n samples): the lag in pmin..pmax (as far
+ * as n allows) with the highest normalised correlation of x[0, W) with
+ * x[lag, lag + W), preferring the shortest lag within 10 % of the best so
+ * that a multiple of the period does not win. 0 when n is too short. */
+static int future_pitch(const oh_plc *plc, const float *x, int n)
+{
+    int hi = plc->pmax;
+    if (hi > n - plc->ms10 / 2)
+        hi = n - plc->ms10 / 2;
+    if (hi < plc->pmin)
+        return 0;
+    int w = n - hi < plc->corr_len ? n - hi : plc->corr_len;
+    float e0 = dot(x, x, w);
+    float score[OH_PLC_MAX_LAGS];
+    float best = -INFINITY;
+    int span = hi - plc->pmin + 1;
+    if (span > OH_PLC_MAX_LAGS)
+        span = OH_PLC_MAX_LAGS;
+    for (int i = 0; i < span; i++) {
+        int lag = plc->pmin + i * (hi - plc->pmin + 1) / span;
+        float c = dot(x, x + lag, w);
+        float e1 = dot(x + lag, x + lag, w);
+        score[i] = c / sqrtf(e0 * e1 + 1.0f);
+        if (score[i] > best)
+            best = score[i];
+    }
+    for (int i = 0; i < span; i++)
+        if (score[i] >= best - 0.1f * fabsf(best))
+            return plc->pmin + i * (hi - plc->pmin + 1) / span;
+    return plc->pmin;
+}
+
+void oh_plc_conceal_into(oh_plc *plc, int16_t *pcm, size_t n, int16_t *next, size_t next_n, size_t settle)
+{
+    const int wmax = 2 * plc->ms10;
+    if (n == 0) {
+        oh_plc_good(plc, next, next_n);
+        return;
+    }
+    if (!plc->lost)
+        start_loss(plc);
+    if (n > (size_t)wmax) { /* plain extrapolation up to the last 20 ms */
+        oh_plc_conceal(plc, pcm, n - (size_t)wmax);
+        pcm += n - (size_t)wmax;
+        n = (size_t)wmax;
+    }
+    int w = (int)n;
+    /* the past first: a template change during the gap reads the frozen
+     * history, whose buffer then holds the future */
+    synthesise(plc, plc->fwd, n);
+    float *nx = plc->pb;
+    int nn = next_n > (size_t)plc->hlen ? plc->hlen : (int)next_n;
+    for (int i = 0; i < nn; i++)
+        nx[i] = (float)next[i];
+    /* the future is repeated from a little way into it: a stateful
+     * decoder (G.722's ADPCM) needs a few ms after a gap to settle, and
+     * those first samples are then cross-faded from the repetition */
+    int off = settle > (size_t)plc->ms10 ? plc->ms10 : (int)settle;
+    int p2 = nn > off ? future_pitch(plc, nx + off, nn - off) : 0;
+    if (p2 == 0 || nn < off + p2 + p2 / 4 + 1) { /* too little future: extrapolate, then recover */
+        for (int j = 0; j < w; j++)
+            pcm[j] = to_pcm(plc->fwd[j]);
+        history_push(plc, pcm, n);
+        oh_plc_good(plc, next, next_n);
+        return;
+    }
+
+    /* one period of the future, its first L samples blended into the
+     * period after them, so that it repeats backwards without a step */
+    const float *x = nx + off;
+    int L = p2 / 4;
+    for (int i = 0; i < p2; i++)
+        plc->btpl[i] = x[i];
+    for (int i = 0; i < L; i++) {
+        float a = (float)(i + 1) / (float)(L + 1);
+        plc->btpl[i] = a * x[i] + (1.0f - a) * x[i + p2];
+    }
+    for (int j = 0; j < w; j++) {
+        int tau = ((j - w - off) % p2 + p2) % p2;
+        plc->bwd[j] = plc->btpl[tau];
+    }
+    for (int j = 0; j < off; j++) {
+        int tau = ((j - off) % p2 + p2) % p2;
+        float a = (float)(j + 1) / (float)(off + 1);
+        next[j] = to_pcm((1.0f - a) * plc->btpl[tau] + a * (float)next[j]);
+    }
+
+    /* splice where the two extrapolations agree best (normalised
+     * correlation over one cross-fade), leaning towards the gap's middle;
+     * where the past has faded out, the future takes one period and the
+     * cross-fade */
+    int lx = p2 < w / 2 ? p2 : w / 2;
+    if (lx < plc->ms10 / 4)
+        lx = w < plc->ms10 / 4 ? w : plc->ms10 / 4;
+    int best_c = w - lx - p2 > 0 ? w - lx - p2 : 0;
+    float best = -INFINITY;
+    for (int c = 0; c + lx <= w; c++) {
+        const float *e = plc->fwd + c, *b = plc->bwd + c;
+        float ee = dot(e, e, lx), bb = dot(b, b, lx);
+        if (ee < 1e-3f * bb + 100.0f * (float)lx)
+            continue; /* the past has faded: nothing to match */
+        float sc = dot(e, b, lx) / sqrtf(ee * bb + 1.0f);
+        float mid = fabsf((float)c + 0.5f * (float)lx - 0.5f * (float)w) / (0.5f * (float)w);
+        sc -= 0.1f * mid;
+        if (sc > best) {
+            best = sc;
+            best_c = c;
+        }
+    }
+    for (int j = 0; j < w; j++) {
+        float v;
+        if (j < best_c) {
+            v = plc->fwd[j];
+        } else if (j < best_c + lx) {
+            float a = (float)(j - best_c + 1) / (float)(lx + 1);
+            v = (1.0f - a) * plc->fwd[j] + a * plc->bwd[j];
+        } else {
+            v = plc->bwd[j];
+        }
+        pcm[j] = to_pcm(v);
+    }
+    history_push(plc, pcm, n);
+    plc->lost = 0;
+    plc->active = 0;
+    plc->rec_len = plc->rec_pos = 0;
+    history_push(plc, next, next_n);
 }

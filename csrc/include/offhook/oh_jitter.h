@@ -56,7 +56,7 @@ typedef struct oh_jitter_frame {
     oh_jitter_status status;
     const uint8_t *payload; /* NORMAL, ACCELERATED: the payload to decode, else NULL */
     size_t len;
-    uint16_t seq;
+    uint16_t seq;           /* NORMAL, ACCELERATED: the payload's; LOST with fec: the lost frame's */
     uint32_t timestamp;
     int samples;            /* timestamp units the payload covers */
     const uint8_t *skipped; /* ACCELERATED: the next payload, to be played in the same tick,
