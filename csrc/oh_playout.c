@@ -188,8 +188,24 @@ static size_t decode_frame(oh_playout *pl, uint16_t seq, const uint8_t *p, size_
         }
         return k;
     }
-    pl->ahead_len = 0;
-    return decode_or_conceal(pl, p, len, dst, cap);
+    size_t got = decode_or_conceal(pl, p, len, dst, cap);
+    if (pl->ahead_len) {
+        /* a frame other than the one the gap was interpolated into: the
+         * concealed frame itself, come a tick late (oh_jitter plays it
+         * after all). What was heard last ends where the frame decoded
+         * ahead begins, so cross-fade from that into this one (2.5 ms). */
+        size_t x = (size_t)pl->rate / 400;
+        if (x > pl->ahead_len)
+            x = pl->ahead_len;
+        if (x > got)
+            x = got;
+        for (size_t i = 0; i < x; i++) {
+            float a = (float)(i + 1) / (float)(x + 1);
+            dst[i] = (int16_t)lrintf((1.0f - a) * (float)pl->ahead[i] + a * (float)dst[i]);
+        }
+        pl->ahead_len = 0;
+    }
+    return got;
 }
 
 /* Tells the buffer whether this tick was speech: louder than 20 dB below

@@ -31,7 +31,7 @@ typedef struct oh_plc oh_plc;
 /* Default: 8000 Hz. */
 void oh_plc_config_default(oh_plc_config *cfg);
 /* OH_EINVAL for a NULL argument or an unsupported rate, OH_ENOMEM; *out is
- * NULL on failure. Memory: about 3 * 48.75 ms of float samples. */
+ * NULL on failure. Memory: about 4 * 48.75 + 55 ms of float samples. */
 oh_status oh_plc_create(const oh_plc_config *cfg, oh_plc **out);
 /* NULL is allowed. */
 void oh_plc_destroy(oh_plc *plc);
