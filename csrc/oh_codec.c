@@ -148,10 +148,6 @@ int oh_codec_decode_fec(oh_codec *codec, const uint8_t *next_payload, size_t len
     return oh_codec_conceal(codec, pcm, n);
 }
 
-#ifndef SETTLE_MS
-#define SETTLE_MS 5
-#endif
-
 int oh_codec_decode_after_gap(oh_codec *codec, const uint8_t *payload, size_t len, int16_t *gap, size_t gap_n,
                               int16_t *pcm, size_t cap)
 {
@@ -168,10 +164,12 @@ int oh_codec_decode_after_gap(oh_codec *codec, const uint8_t *payload, size_t le
         oh_plc_conceal(codec->plc, gap, gap_n);
         return n;
     }
-    /* G.722's ADPCM predictors missed the gap: its first ms are unsure
-     * (measured, PESQ-WB on single losses: settle 0 ms -0.07, 5 ms +0.09
-     * against extrapolation alone); G.711 is stateless */
-    size_t settle = codec->ops->id == OH_CODEC_G722 ? (size_t)SETTLE_MS * (size_t)codec->sample_rate / 1000 : 0;
+    /* G.722's ADPCM predictors missed the gap: its first ms are unsure, so
+     * the interpolation repeats the frame from 2.5 ms in. Measured, PESQ-WB
+     * gain over extrapolation on single losses (20 s, seeds 1-4): settle 0
+     * -0.07 (30 s), 1.25 ms +0.07, 2.5 ms +0.07, 5 ms +0.04, 10 ms -0.14
+     * (too little frame left for the pitch search). G.711 is stateless. */
+    size_t settle = codec->ops->id == OH_CODEC_G722 ? (size_t)codec->sample_rate / 400 : 0;
     oh_plc_conceal_into(codec->plc, gap, gap_n, pcm, (size_t)n, settle);
     return n;
 }
