@@ -17,8 +17,16 @@
  * EXPANDED is a tick of the codec's own concealment (pitch repetition for
  * G.711/G.722, Opus PLC): on espeak speech it scored 0.01-0.05 PESQ above
  * oh_tsm_expand's repetition, and the decoder then cross-fades into the
- * next frame itself; LOST recovers the frame from the next payload's in-band
- * FEC when the codec has it (oh_codec_decode_fec; concealment otherwise),
+ * next frame itself; LOST, when the payload after the lost frame is already
+ * buffered, decodes that payload a tick early and fills the gap with
+ * oh_codec_decode_after_gap: Opus recovers it from the payload's in-band
+ * FEC, G.711/G.722 interpolate between the past and the decoded future
+ * (oh_plc_conceal_into) instead of extrapolating and then cross-fading into
+ * the next frame; the early-decoded frame is played on its own tick (a
+ * different frame coming first is cross-faded from it). This is the one
+ * concealment that needs the buffer: a decoder-only PLC (a speex-style
+ * pipeline, whose jitter buffer does not say whether a later packet is
+ * there) can only extrapolate. Without a later payload LOST conceals,
  * LATE conceals (oh_codec_conceal); SILENCE is zeros. Every tick then goes
  * through oh_tsm so that its history is the audio actually played, and the
  * first frame after an expansion is spliced in without a click. A payload

@@ -38,6 +38,26 @@
  *   samples plus 4 ms per further 10 ms of loss, at most 10 ms, since the
  *   decoder state and the synthesis drift apart more the longer the loss.
  *   A crossfade may span several calls; a loss during one starts afresh.
+ * - Interpolation (oh_plc_conceal_into). When the audio after the gap is
+ *   already decoded (a jitter buffer holding the next packet, the way
+ *   NetEQ's "expand, then merge" uses it), the gap need not be a guess from
+ *   the past alone. The past is extrapolated as above; the future is
+ *   extrapolated backwards by repeating its first pitch period (found by
+ *   normalised autocorrelation of the future, the shortest lag within 10 %
+ *   of the best so that a multiple of the period does not win), with the
+ *   same seam treatment mirrored onto its end so that it runs into the
+ *   future without a step. The two are cross-faded over one period (at
+ *   least 2.5 ms) where they correlate best, leaning slightly towards the
+ *   gap's middle, so that the pitch phases meet rather than cancel; where
+ *   the past has faded out (late in a burst) the future takes the last
+ *   period. The future is then played untouched: no recovery cross-fade,
+ *   which is where plain concealment smears the first good frame. A
+ *   stateful decoder that missed the gap (G.722's ADPCM) produces a few
+ *   unsure ms first: with settle > 0 the repetition is taken from after
+ *   them and they are cross-faded from it. Measured on 20 s of speech with
+ *   5 % single losses: PESQ +0.10..+0.29 (G.711), -0.01..+0.12 (G.722)
+ *   over extrapolation; on bursty loss it fires only on the last frame of
+ *   a burst, whose successor is the one packet then buffered.
  *
  * Choices. The synthesis is a per-sample state machine over precomputed
  * buffers (template, seam correction, crossfade), so concealing n samples in
