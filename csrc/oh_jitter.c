@@ -949,9 +949,15 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
          * after an acceleration, which brought err below 0 on purpose */
         if (err < jb->win_lo || (err < 0.0 && jb->since_accel > ACCEL_SETTLE_TICKS && !likely_lost(jb)))
             return finish(jb, f, OH_JITTER_EXPANDED);
-        if (slot_has(jb, jb->next_seq + 1)) { /* may carry the lost frame (Opus FEC) */
-            f->fec = jb->data + (size_t)((jb->next_seq + 1) & jb->mask) * (size_t)jb->cfg.max_payload;
-            f->fec_len = slot_for(jb, jb->next_seq + 1)->len;
+        /* the packet that follows this tick's frame, when here: it may carry
+         * the lost frame (Opus FEC) and lets the playout interpolate. In a
+         * burst next_seq stays at its first frame: look past the gap. */
+        int64_t m = next_present(jb, jb->next_seq + 1);
+        int64_t dur = jb->dur_est > jb->tick ? jb->dur_est : jb->tick;
+        if (m >= 0 && slot_for(jb, m)->ts == jb->play_ts + dur) {
+            f->fec = jb->data + (size_t)(m & jb->mask) * (size_t)jb->cfg.max_payload;
+            f->fec_len = slot_for(jb, m)->len;
+            f->seq = (uint16_t)(slot_for(jb, m)->raw_seq - 1u);
         }
         return conceal_tick(jb, f, OH_JITTER_LOST);
     }

@@ -17,8 +17,16 @@
  * EXPANDED is a tick of the codec's own concealment (pitch repetition for
  * G.711/G.722, Opus PLC): on espeak speech it scored 0.01-0.05 PESQ above
  * oh_tsm_expand's repetition, and the decoder then cross-fades into the
- * next frame itself; LOST recovers the frame from the next payload's in-band
- * FEC when the codec has it (oh_codec_decode_fec; concealment otherwise),
+ * next frame itself; LOST, when the payload after the lost frame is already
+ * buffered, decodes that payload a tick early and fills the gap with
+ * oh_codec_decode_after_gap: Opus recovers it from the payload's in-band
+ * FEC, G.711/G.722 interpolate between the past and the decoded future
+ * (oh_plc_conceal_into) instead of extrapolating and then cross-fading into
+ * the next frame; the early-decoded frame is played on its own tick (a
+ * different frame coming first is cross-faded from it). This is the one
+ * concealment that needs the buffer: a decoder-only PLC (a speex-style
+ * pipeline, whose jitter buffer does not say whether a later packet is
+ * there) can only extrapolate. Without a later payload LOST conceals,
  * LATE conceals (oh_codec_conceal); SILENCE is zeros. Every tick then goes
  * through oh_tsm so that its history is the audio actually played, and the
  * first frame after an expansion is spliced in without a click. A payload
@@ -47,6 +55,10 @@ struct oh_playout {
     int16_t *store;    /* decoded audio not yet played (CONTINUED ticks) */
     size_t store_cap, store_len, store_pos;
     int16_t *pair;     /* 2n: the two frames of an ACCELERATED tick */
+    int16_t *ahead;    /* the frame after a LOST tick, decoded with it (interpolation) */
+    size_t ahead_len;  /* 0: none pending */
+    uint16_t ahead_seq;
+    int interpolate;
     int hint;          /* stretch_in_pauses */
     double level;      /* speech level: peak of the ticks' mean square, decaying */
     double decay;      /* per tick */
@@ -59,6 +71,7 @@ void oh_playout_config_default(oh_playout_config *cfg, oh_codec_id id)
     oh_jitter_config_default(&cfg->jitter);
     cfg->jitter.clock_rate = id == OH_CODEC_OPUS ? 48000 : 8000;
     cfg->stretch_in_pauses = 1;
+    cfg->interpolate = 1;
     if (id == OH_CODEC_OPUS)
         cfg->jitter.max_payload = 1500;
 }
@@ -84,6 +97,8 @@ oh_status oh_playout_create(const oh_playout_config *cfg, oh_playout **out)
     }
     pl->n = (size_t)pl->rate * (size_t)cfg->jitter.frame_ms / 1000;
     pl->hint = cfg->stretch_in_pauses != 0;
+    pl->interpolate = cfg->interpolate != 0;
+    pl->ahead_len = 0;
     pl->level = 0.0;
     pl->quiet_before = 0;
     /* the level forgets 20 dB in 5 s: it follows a talker getting quieter */
@@ -98,7 +113,8 @@ oh_status oh_playout_create(const oh_playout_config *cfg, oh_playout **out)
     pl->store_cap = (size_t)pl->rate * MAX_PACKET_MS / 1000;
     pl->store = oh_alloc(pl->store_cap * sizeof *pl->store);
     pl->pair = oh_alloc(2 * pl->n * sizeof *pl->pair);
-    if (!pl->store || !pl->pair) {
+    pl->ahead = oh_alloc(pl->store_cap * sizeof *pl->ahead);
+    if (!pl->store || !pl->pair || !pl->ahead) {
         st = OH_ENOMEM;
         goto fail;
     }
@@ -119,6 +135,7 @@ void oh_playout_destroy(oh_playout *pl)
     oh_tsm_destroy(pl->tsm);
     oh_free(pl->store);
     oh_free(pl->pair);
+    oh_free(pl->ahead);
     oh_free(pl);
 }
 
@@ -128,6 +145,7 @@ void oh_playout_reset(oh_playout *pl)
     oh_jitter_reset(pl->jb);
     oh_tsm_reset(pl->tsm);
     pl->store_len = pl->store_pos = 0;
+    pl->ahead_len = 0;
     pl->level = 0.0;
     pl->quiet_before = 0;
 }
@@ -161,6 +179,41 @@ static size_t decode_or_conceal(oh_playout *pl, const uint8_t *p, size_t len, in
     }
     oh_codec_conceal(pl->codec, dst, pl->n);
     return pl->n;
+}
+
+/* As decode_or_conceal, but a frame decoded ahead with the LOST tick
+ * before it is taken from there (decoding it again would run the decoder
+ * twice over it). */
+static size_t decode_frame(oh_playout *pl, uint16_t seq, const uint8_t *p, size_t len, int16_t *dst, size_t cap)
+{
+    if (pl->ahead_len && seq == pl->ahead_seq) {
+        size_t k = pl->ahead_len < cap ? pl->ahead_len : cap;
+        memcpy(dst, pl->ahead, k * sizeof *dst);
+        pl->ahead_len = 0;
+        if (k < pl->n) {
+            oh_codec_conceal(pl->codec, dst + k, pl->n - k);
+            k = pl->n;
+        }
+        return k;
+    }
+    size_t got = decode_or_conceal(pl, p, len, dst, cap);
+    if (pl->ahead_len) {
+        /* a frame other than the one the gap was interpolated into: the
+         * concealed frame itself, come a tick late (oh_jitter plays it
+         * after all). What was heard last ends where the frame decoded
+         * ahead begins, so cross-fade from that into this one (2.5 ms). */
+        size_t x = (size_t)pl->rate / 400;
+        if (x > pl->ahead_len)
+            x = pl->ahead_len;
+        if (x > got)
+            x = got;
+        for (size_t i = 0; i < x; i++) {
+            float a = (float)(i + 1) / (float)(x + 1);
+            dst[i] = (int16_t)lrintf((1.0f - a) * (float)pl->ahead[i] + a * (float)dst[i]);
+        }
+        pl->ahead_len = 0;
+    }
+    return got;
 }
 
 /* Tells the buffer whether this tick was speech: louder than 20 dB below
@@ -200,7 +253,7 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
         pl->store_len = pl->store_pos = 0; /* what was decoded before is over */
     switch (f.status) {
     case OH_JITTER_NORMAL:
-        pl->store_len = decode_or_conceal(pl, f.payload, f.len, pl->store, pl->store_cap);
+        pl->store_len = decode_frame(pl, f.seq, f.payload, f.len, pl->store, pl->store_cap);
         memcpy(pcm, pl->store, n * sizeof *pcm);
         pl->store_pos = n;
         break;
@@ -214,10 +267,10 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
         break;
     case OH_JITTER_ACCELERATED:
         if (f.skipped) {
-            decode_or_conceal(pl, f.payload, f.len, pl->pair, n);
+            decode_frame(pl, f.seq, f.payload, f.len, pl->pair, n);
             decode_or_conceal(pl, f.skipped, f.skipped_len, pl->pair + n, n);
         } else { /* one payload of two ticks */
-            size_t got = decode_or_conceal(pl, f.payload, f.len, pl->pair, 2 * n);
+            size_t got = decode_frame(pl, f.seq, f.payload, f.len, pl->pair, 2 * n);
             if (got < 2 * n)
                 oh_codec_conceal(pl->codec, pl->pair + got, 2 * n - got);
         }
@@ -229,7 +282,21 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
         oh_codec_conceal(pl->codec, pcm, n);
         break;
     case OH_JITTER_LOST:
-        if (f.fec)
+        if (f.fec && pl->interpolate) {
+            /* the next frame is here: decode it now and end the gap in it
+             * (a lost packet of several ticks: the gap is all of it, the
+             * rest played from the store as CONTINUED ticks) */
+            size_t gap = (size_t)((long)f.samples * pl->rate / pl->clock_rate);
+            if (gap < n || gap > pl->store_cap)
+                gap = n;
+            int r = oh_codec_decode_after_gap(pl->codec, f.fec, f.fec_len, pl->store, gap, pl->ahead,
+                                              pl->store_cap);
+            memcpy(pcm, pl->store, n * sizeof *pcm);
+            pl->store_len = gap;
+            pl->store_pos = n;
+            pl->ahead_len = r > 0 ? (size_t)r : 0;
+            pl->ahead_seq = (uint16_t)(f.seq + 1u);
+        } else if (f.fec)
             oh_codec_decode_fec(pl->codec, f.fec, f.fec_len, pcm, n);
         else
             oh_codec_conceal(pl->codec, pcm, n);

@@ -38,6 +38,26 @@
  *   samples plus 4 ms per further 10 ms of loss, at most 10 ms, since the
  *   decoder state and the synthesis drift apart more the longer the loss.
  *   A crossfade may span several calls; a loss during one starts afresh.
+ * - Interpolation (oh_plc_conceal_into). When the audio after the gap is
+ *   already decoded (a jitter buffer holding the next packet, the way
+ *   NetEQ's "expand, then merge" uses it), the gap need not be a guess from
+ *   the past alone. The past is extrapolated as above; the future is
+ *   extrapolated backwards by repeating its first pitch period (found by
+ *   normalised autocorrelation of the future, the shortest lag within 10 %
+ *   of the best so that a multiple of the period does not win), with the
+ *   same seam treatment mirrored onto its end so that it runs into the
+ *   future without a step. The two are cross-faded over one period (at
+ *   least 2.5 ms) where they correlate best, leaning slightly towards the
+ *   gap's middle, so that the pitch phases meet rather than cancel; where
+ *   the past has faded out (late in a burst) the future takes the last
+ *   period. The future is then played untouched: no recovery cross-fade,
+ *   which is where plain concealment smears the first good frame. A
+ *   stateful decoder that missed the gap (G.722's ADPCM) produces a few
+ *   unsure ms first: with settle > 0 the repetition is taken from after
+ *   them and they are cross-faded from it. Measured on 20 s of speech with
+ *   5 % single losses: PESQ +0.10..+0.29 (G.711), -0.01..+0.12 (G.722)
+ *   over extrapolation; on bursty loss it fires only on the last frame of
+ *   a burst, whose successor is the one packet then buffered.
  *
  * Choices. The synthesis is a per-sample state machine over precomputed
  * buffers (template, seam correction, crossfade), so concealing n samples in
@@ -58,6 +78,7 @@
 #include "offhook/oh_plc.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "oh_alloc.h"
@@ -69,6 +90,8 @@
 #define DEC_WIN (DEC_RATE / 50)
 #define DEC_MAXLAG (DEC_RATE * 3 / 200)
 #define BLOCK 256
+/* lags tried by the pitch search on the future of an interpolated gap */
+#define OH_PLC_MAX_LAGS 256
 
 struct oh_plc {
     int rate;        /* Hz */
@@ -84,6 +107,10 @@ struct oh_plc {
     float *tpl;      /* 3 * pmax: the template of m periods */
     float *xfade;    /* pmax / 4: the old template's continuation after a change of m */
     float *seam;     /* pmax / 4: correction added to the first L samples of a loss */
+    float *fwd;      /* 2 * ms10: the past extrapolated over an interpolated gap */
+    float *bwd;      /* 2 * ms10: the future extrapolated backwards over it */
+    float *fut;      /* hlen: the future of an interpolated gap */
+    float *btpl;     /* pmax: one period of the future, its start blended into the next */
 
     /* current loss */
     int lost;        /* 1 between the first concealed sample and the next good one */
@@ -104,7 +131,8 @@ struct oh_plc {
 /* Float work areas used only while concealing: pb, tpl, xfade, seam. */
 static size_t work_floats(const oh_plc *plc)
 {
-    return (size_t)plc->hlen + 3 * (size_t)plc->pmax + 2 * (size_t)(plc->pmax / 4);
+    return (size_t)plc->hlen + 3 * (size_t)plc->pmax + 2 * (size_t)(plc->pmax / 4) +
+           4 * (size_t)plc->ms10 + (size_t)plc->pmax + (size_t)plc->hlen;
 }
 
 static size_t buffer_bytes(const oh_plc *plc)
@@ -145,7 +173,11 @@ oh_status oh_plc_create(const oh_plc_config *cfg, oh_plc **out)
     plc->tpl = plc->pb + plc->hlen;
     plc->xfade = plc->tpl + 3 * plc->pmax;
     plc->seam = plc->xfade + plc->pmax / 4;
-    plc->hist = (int16_t *)(void *)(plc->seam + plc->pmax / 4);
+    plc->fwd = plc->seam + plc->pmax / 4;
+    plc->bwd = plc->fwd + 2 * plc->ms10;
+    plc->btpl = plc->bwd + 2 * plc->ms10;
+    plc->fut = plc->btpl + plc->pmax;
+    plc->hist = (int16_t *)(void *)(plc->fut + plc->hlen);
     oh_plc_reset(plc);
     *out = plc;
     return OH_OK;
@@ -416,4 +448,144 @@ void oh_plc_good(oh_plc *plc, int16_t *pcm, size_t n)
         i += r;
     }
     history_push(plc, pcm, n);
+}
+
+/* Pitch period of the start of x (n samples): the lag in pmin..pmax (as far
+ * as n allows) with the highest normalised correlation of x[0, W) with
+ * x[lag, lag + W), preferring the shortest lag within 10 % of the best so
+ * that a multiple of the period does not win. 0 when n is too short. */
+static int future_pitch(const oh_plc *plc, const float *x, int n)
+{
+    int hi = plc->pmax;
+    if (hi > n - plc->ms10 / 2)
+        hi = n - plc->ms10 / 2;
+    if (hi < plc->pmin)
+        return 0;
+    int w = n - hi < plc->corr_len ? n - hi : plc->corr_len;
+    float e0 = dot(x, x, w);
+    float score[OH_PLC_MAX_LAGS];
+    float best = -INFINITY;
+    int span = hi - plc->pmin + 1;
+    if (span > OH_PLC_MAX_LAGS)
+        span = OH_PLC_MAX_LAGS;
+    for (int i = 0; i < span; i++) {
+        int lag = plc->pmin + i * (hi - plc->pmin + 1) / span;
+        float c = dot(x, x + lag, w);
+        float e1 = dot(x + lag, x + lag, w);
+        score[i] = c / sqrtf(e0 * e1 + 1.0f);
+        if (score[i] > best)
+            best = score[i];
+    }
+    for (int i = 0; i < span; i++)
+        if (score[i] >= best - 0.1f * fabsf(best))
+            return plc->pmin + i * (hi - plc->pmin + 1) / span;
+    return plc->pmin;
+}
+
+/* The future x repeated backwards over a gap of w samples with period p:
+ * one period from x (its first L samples blended into the period after
+ * them, so that it repeats without a step), in phase with x at off. */
+static void build_backward(oh_plc *plc, const float *x, int p, int w, int off)
+{
+    int L = p / 4;
+    for (int i = 0; i < p; i++)
+        plc->btpl[i] = x[i];
+    for (int i = 0; i < L; i++) {
+        float a = (float)(i + 1) / (float)(L + 1);
+        plc->btpl[i] = a * x[i] + (1.0f - a) * x[i + p];
+    }
+    for (int j = 0; j < w; j++)
+        plc->bwd[j] = plc->btpl[((j - w - off) % p + p) % p];
+    if (off > 0)
+        return; /* the future's first samples are cross-faded from this instead */
+    /* the step between the period's end and x[0] (where a periodic signal
+     * would have x[p]) is added to the last L samples, faded in with a
+     * raised cosine, so that the gap runs into x without a click */
+    float d0 = x[0] - x[p];
+    for (int k = 0; k < L && k < w; k++)
+        plc->bwd[w - 1 - k] += d0 * 0.5f * (1.0f + cosf((float)OH_PLC_PI * (float)(k + 1) / (float)(L + 1)));
+}
+
+void oh_plc_conceal_into(oh_plc *plc, int16_t *pcm, size_t n, int16_t *next, size_t next_n, size_t settle)
+{
+    const int wmax = 2 * plc->ms10;
+    if (n == 0) {
+        oh_plc_good(plc, next, next_n);
+        return;
+    }
+    if (!plc->lost)
+        start_loss(plc);
+    if (n > (size_t)wmax) { /* plain extrapolation up to the last 20 ms */
+        oh_plc_conceal(plc, pcm, n - (size_t)wmax);
+        pcm += n - (size_t)wmax;
+        n = (size_t)wmax;
+    }
+    int w = (int)n;
+    synthesise(plc, plc->fwd, n);
+    float *nx = plc->fut;
+    int nn = next_n > (size_t)plc->hlen ? plc->hlen : (int)next_n;
+    for (int i = 0; i < nn; i++)
+        nx[i] = (float)next[i];
+    /* the future is repeated from a little way into it: a stateful
+     * decoder (G.722's ADPCM) needs a few ms after a gap to settle, and
+     * those first samples are then cross-faded from the repetition */
+    int off = settle > (size_t)plc->ms10 ? plc->ms10 : (int)settle;
+    int p2 = nn > off ? future_pitch(plc, nx + off, nn - off) : 0;
+    if (p2 == 0 || nn < off + p2 + p2 / 4 + 1) { /* too little future: extrapolate, then recover */
+        for (int j = 0; j < w; j++)
+            pcm[j] = to_pcm(plc->fwd[j]);
+        history_push(plc, pcm, n);
+        oh_plc_good(plc, next, next_n);
+        return;
+    }
+
+    /* splice where the two extrapolations agree best (normalised
+     * correlation over one cross-fade of a period, at least 2.5 ms),
+     * leaning a little towards the gap's middle; where the past has faded
+     * out there is nothing to match: the future takes the last period
+     * and the cross-fade. (Measured on bench_jitter's loss3/loss10, seeds
+     * 1-4: searching the future's period +-10 % for a better phase match,
+     * a cross-fade over the rest of the gap, or no lean to the middle all
+     * scored within 0.01 PESQ of this.) */
+    const float *x = nx + off;
+    build_backward(plc, x, p2, w, off);
+    int lx = p2 < w / 2 ? p2 : w / 2;
+    if (lx < plc->ms10 / 4)
+        lx = w < plc->ms10 / 4 ? w : plc->ms10 / 4;
+    int best_c = w - lx - p2 > 0 ? w - lx - p2 : 0;
+    float best = -INFINITY;
+    for (int c = 0; c + lx <= w; c++) {
+        const float *e = plc->fwd + c, *b = plc->bwd + c;
+        float ee = dot(e, e, lx), bb = dot(b, b, lx);
+        if (ee < 1e-3f * bb + 100.0f * (float)lx)
+            continue; /* the past has faded here */
+        float sc = dot(e, b, lx) / sqrtf(ee * bb + 1.0f);
+        sc -= 0.1f * fabsf((float)c + 0.5f * (float)lx - 0.5f * (float)w) / (0.5f * (float)w);
+        if (sc > best) {
+            best = sc;
+            best_c = c;
+        }
+    }
+    for (int j = 0; j < off; j++) {
+        int tau = ((j - off) % p2 + p2) % p2;
+        float a = (float)(j + 1) / (float)(off + 1);
+        next[j] = to_pcm((1.0f - a) * plc->btpl[tau] + a * (float)next[j]);
+    }
+    for (int j = 0; j < w; j++) {
+        float v;
+        if (j < best_c) {
+            v = plc->fwd[j];
+        } else if (j < best_c + lx) {
+            float a = (float)(j - best_c + 1) / (float)(lx + 1);
+            v = (1.0f - a) * plc->fwd[j] + a * plc->bwd[j];
+        } else {
+            v = plc->bwd[j];
+        }
+        pcm[j] = to_pcm(v);
+    }
+    history_push(plc, pcm, n);
+    plc->lost = 0;
+    plc->active = 0;
+    plc->rec_len = plc->rec_pos = 0;
+    history_push(plc, next, next_n);
 }

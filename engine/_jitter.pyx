@@ -241,11 +241,14 @@ cdef class Playout:
     its concealment, and time scaling (what the media engine holds per stream).
 
     Playout(codec="PCMU", sample_rate=None, *, frame_ms=20, **jitter options as JitterBuffer,
-            stretch_in_pauses=True)
+            stretch_in_pauses=True, interpolate=True)
 
     stretch_in_pauses: accelerations that can wait are postponed (up to 2 s)
     until the audio played is a pause; False plays exactly what a
     JitterBuffer with the same packets decides.
+    interpolate: a lost frame whose successor is already buffered is
+    interpolated between the past and that successor (decoded a tick early)
+    rather than extrapolated from the past alone.
 
     put() payloads as they arrive; get(now_ms) once per tick returns
     (int16 array of one tick, JitterStatus).
@@ -257,7 +260,8 @@ cdef class Playout:
 
     def __cinit__(self, str codec="PCMU", sample_rate=None, *, int frame_ms=20, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=0,
-                  double late_ratio=0.0095, double memory_s=20.0, bint stretch_in_pauses=True):
+                  double late_ratio=0.0095, double memory_s=20.0, bint stretch_in_pauses=True,
+                  bint interpolate=True):
         info = lookup(codec)
         rate = info.native_rate if sample_rate is None else sample_rate
         if rate not in info.sample_rates:
@@ -269,6 +273,7 @@ cdef class Playout:
                        max_payload or cfg.jitter.max_payload, late_ratio, memory_s)
         cfg.codec.sample_rate = rate
         cfg.stretch_in_pauses = stretch_in_pauses
+        cfg.interpolate = interpolate
         check(p.oh_playout_create(&cfg, &self._pl), ValueError, f"{info.name} playout create")
         self.codec = info.name
         self.sample_rate = rate

@@ -34,3 +34,5 @@ cdef extern from "offhook/oh_codec.h":
     int oh_codec_decode(oh_codec *codec, const uint8_t *payload, size_t len, int16_t *pcm, size_t cap) nogil
     int oh_codec_conceal(oh_codec *codec, int16_t *pcm, size_t n) nogil
     int oh_codec_decode_fec(oh_codec *codec, const uint8_t *next_payload, size_t len, int16_t *pcm, size_t n) nogil
+    int oh_codec_decode_after_gap(oh_codec *codec, const uint8_t *payload, size_t len, int16_t *gap,
+                                  size_t gap_n, int16_t *pcm, size_t cap) nogil

@@ -9,6 +9,7 @@ cdef extern from "offhook/oh_playout.h":
         oh_codec_config codec
         oh_jitter_config jitter
         int stretch_in_pauses
+        int interpolate
 
     ctypedef struct oh_playout:
         pass

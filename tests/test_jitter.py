@@ -490,7 +490,7 @@ def test_playout_plays_exactly_what_the_packet_buffer_decides(name):
     """Playout (C) = JitterBuffer decisions + G.711 decode/conceal + TimeScaler, sample for sample."""
     _, payloads = _payloads(10.0)
     trace = nt.make_trace(name, 10.0)
-    ours = nt.replay_audio(trace, Playout("PCMU", stretch_in_pauses=False), payloads)
+    ours = nt.replay_audio(trace, Playout("PCMU", stretch_in_pauses=False, interpolate=False), payloads)
     r = nt.replay(trace, JitterBuffer())
     r.ticks = [(s, f) for s, f in r.ticks if all(x < len(payloads) for x in f)]
     reference = nt.render(r, payloads, codec("PCMU"), 160, TimeScaler(8000, 160))
@@ -525,16 +525,76 @@ def test_playout_postpones_small_accelerations_into_pauses():
 
 
 @pytest.mark.parametrize("name", ["loss3", "loss10"])
-def test_playout_on_lossy_links_is_no_worse_than_speex(speex, name):
-    # Issue 4 asks for speex + 0.2 here; with G.711's placeholder PLC (silence)
-    # and the same concealment on both sides, parity is what is reached so far.
+def test_playout_on_lossy_links_beats_speex_by_interpolating(speex, name):
+    # Issue 4 asks for speex + 0.2 here. Both pipelines play the same frames
+    # with the same extrapolating PLC; offhook's Playout also interpolates a
+    # lost frame into its successor when that is buffered, which speex's API
+    # cannot tell. This clip (20 s, seed 1): loss3 +0.09, loss10 +0.20 over
+    # speex (30 s means over seeds 1-4: +0.00 and +0.08, bench/RESULTS.md).
     clean, payloads = _payloads(20.0)
     trace = nt.make_trace(name, 20.0)
     ours = pesq_score(clean, nt.replay_audio(trace, Playout("PCMU"), payloads), 8000)
     r = nt.replay(trace, speex(160))
     r.ticks = [(s, f) for s, f in r.ticks if all(x < len(payloads) for x in f)]
     theirs = pesq_score(clean, nt.render(r, payloads, codec("PCMU"), 160), 8000)
-    assert ours >= theirs - 0.02
+    assert ours >= theirs + 0.05
+
+
+def _single_losses(seconds: float, seed: int) -> nt.Trace:
+    """5 % single-frame losses, 0-2 ms jitter: with 60 ms buffered the next frame is always there."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 50)
+    send = np.arange(n) * 20.0
+    arrival = send + nt.BASE_MS + rng.uniform(0.0, 2.0, n)
+    lost = rng.random(n) < 0.05
+    lost[:5] = False
+    arrival[lost] = np.nan
+    packets = sorted((float(arrival[i]), i) for i in range(n) if not lost[i])
+    return nt.Trace("single", 20, 8000, send, arrival, packets)
+
+
+@pytest.mark.parametrize(("name", "rate", "gain"), [("PCMU", 8000, 0.1), ("G722", 16000, 0.04)])
+def test_interpolating_into_the_next_frame_beats_extrapolation(name, rate, gain):
+    # Measured on 20 s, seeds 1-4: PCMU +0.22 +0.29 +0.10 +0.18; G.722 +0.12 +0.06 +0.10 -0.01
+    # (G.722's decoder missed the gap, so the frame after it starts unsure).
+    n = rate // 50
+    clean = speech(20.0, rate)
+    payloads = encode_frames(clean, name, n)
+    trace = _single_losses(20.0, 1)
+    scores = {}
+    for interpolate in (False, True):
+        pl = Playout(name, min_delay_ms=60, interpolate=interpolate)
+        scores[interpolate] = pesq_score(clean, nt.replay_audio(trace, pl, payloads), rate)
+    assert scores[True] >= scores[False] + gain, scores
+
+
+@pytest.mark.parametrize("name", ["loss10", "pareto"])
+def test_interpolation_changes_only_concealed_ticks_and_the_ticks_after_them(name):
+    """The buffer's decisions are the same; audio differs only where a frame was missing."""
+    _, payloads = _payloads(10.0)
+    trace = nt.make_trace(name, 10.0)
+    pk = [(a, i) for a, i in trace.packets if i < len(payloads)]
+    out = {}
+    for interpolate in (False, True):
+        pl = Playout("PCMU", interpolate=interpolate)
+        t0, j, ticks = pk[0][0], 0, []
+        for k in range(int((pk[-1][0] - t0) / 20)):
+            while j < len(pk) and pk[j][0] <= t0 + 20.0 * k:
+                a, i = pk[j]
+                pl.put(i & 0xFFFF, i * 160, payloads[i], a)
+                j += 1
+            ticks.append(pl.get(t0 + 20.0 * k))
+        out[interpolate] = ticks
+    statuses = [s for _, s in out[False]]
+    assert statuses == [s for _, s in out[True]]
+    lost = [k for k, s in enumerate(statuses) if s == JitterStatus.LOST]
+    assert len(lost) >= 4
+    pairs = zip(out[False], out[True], strict=True)
+    changed = [k for k, ((a, _), (b, _)) in enumerate(pairs) if not np.array_equal(a, b)]
+    assert set(lost) & set(changed)
+    concealed = (JitterStatus.LOST, JitterStatus.LATE, JitterStatus.EXPANDED)
+    for k in changed:  # a concealed tick, or the recovery cross-fade out of one
+        assert statuses[k] in concealed or statuses[k - 1] in concealed, (k, statuses[k - 2:k + 2])
 
 
 def test_playout_bad_input_is_clear():

@@ -81,6 +81,16 @@ int oh_codec_conceal(oh_codec *codec, int16_t *pcm, size_t n);
  * negative status. Decode next_payload itself with oh_codec_decode afterwards. */
 int oh_codec_decode_fec(oh_codec *codec, const uint8_t *next_payload, size_t len, int16_t *pcm, size_t n);
 
+/* The lost frame (gap_n samples into gap) and the payload after it (into
+ * pcm, capacity cap) in one call, when the payload is already at hand (a
+ * jitter buffer that holds it): codecs concealed by oh_plc interpolate the
+ * gap between the past and the decoded payload (oh_plc_conceal_into); Opus
+ * recovers the gap from the payload's FEC, as oh_codec_decode_fec, then
+ * decodes it. Returns the samples decoded into pcm or a negative status
+ * (the gap is concealed even then). */
+int oh_codec_decode_after_gap(oh_codec *codec, const uint8_t *payload, size_t len, int16_t *gap, size_t gap_n,
+                              int16_t *pcm, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

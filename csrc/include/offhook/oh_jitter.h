@@ -56,14 +56,15 @@ typedef struct oh_jitter_frame {
     oh_jitter_status status;
     const uint8_t *payload; /* NORMAL, ACCELERATED: the payload to decode, else NULL */
     size_t len;
-    uint16_t seq;
+    uint16_t seq;           /* NORMAL, ACCELERATED: the payload's; LOST with fec: the lost frame's */
     uint32_t timestamp;
     int samples;            /* timestamp units the payload covers */
     const uint8_t *skipped; /* ACCELERATED: the next payload, to be played in the same tick,
                                or NULL (payload lasts two ticks: play all of it in one) */
     size_t skipped_len;
-    const uint8_t *fec;     /* LOST: the payload after the lost one when here, for
-                               oh_codec_decode_fec (it stays in the buffer); else NULL */
+    const uint8_t *fec;     /* LOST: the payload that follows the lost frame when here (also
+                               at the last frame of a burst), for oh_codec_decode_fec or
+                               oh_codec_decode_after_gap (it stays in the buffer); else NULL */
     size_t fec_len;
 } oh_jitter_frame;
 

@@ -29,6 +29,9 @@ typedef struct oh_playout_config {
     int stretch_in_pauses;   /* 1 (default): tell the buffer when speech is playing, so that
                                 accelerations that can wait fall into pauses (oh_jitter_set_speech);
                                 0: play exactly what oh_jitter alone decides */
+    int interpolate;         /* 1 (default): a LOST tick whose next frame is already here is
+                                interpolated between the past and that frame (decoded a tick early;
+                                oh_codec_decode_after_gap); 0: concealed from the past alone */
 } oh_playout_config;
 
 typedef struct oh_playout oh_playout;

@@ -31,7 +31,7 @@ typedef struct oh_plc oh_plc;
 /* Default: 8000 Hz. */
 void oh_plc_config_default(oh_plc_config *cfg);
 /* OH_EINVAL for a NULL argument or an unsupported rate, OH_ENOMEM; *out is
- * NULL on failure. Memory: about 3 * 48.75 ms of float samples. */
+ * NULL on failure. Memory: about 4 * 48.75 + 55 ms of float samples. */
 oh_status oh_plc_create(const oh_plc_config *cfg, oh_plc **out);
 /* NULL is allowed. */
 void oh_plc_destroy(oh_plc *plc);
@@ -43,6 +43,20 @@ void oh_plc_good(oh_plc *plc, int16_t *pcm, size_t n);
 
 /* Writes n samples of concealment. Long losses fade to silence. */
 void oh_plc_conceal(oh_plc *plc, int16_t *pcm, size_t n);
+
+/* Writes n samples of concealment for a gap that the next_n samples in next
+ * end (decoded audio that follows the gap: a jitter buffer knows it when a
+ * later packet is already there). The past is extrapolated forwards as by
+ * oh_plc_conceal, the future backwards by repeating its first pitch period,
+ * and the two are cross-faded where they agree best; next is then recorded
+ * as played, unchanged (no recovery cross-fade: the gap already ends in it)
+ * except for its first settle samples (at most 10 ms): a stateful decoder
+ * (ADPCM) that missed the gap needs a few ms to settle, so the repetition
+ * is taken from after them and they are cross-faded from it into next.
+ * Only the last 20 ms of a longer gap are interpolated. With fewer than
+ * about 10 ms of future this conceals and then smooths next in place as
+ * oh_plc_good does. */
+void oh_plc_conceal_into(oh_plc *plc, int16_t *pcm, size_t n, int16_t *next, size_t next_n, size_t settle);
 
 /* Pitch period (samples) estimated at the start of the latest loss; 0 before
  * the first loss. For tests and statistics. */
