@@ -1,4 +1,4 @@
-"""The `offhook` command's basic contract: --version, --help, and bench codecs."""
+"""The `offhook` command's basic contract: --version, --help, bench codecs and bench call."""
 import json
 import subprocess
 import sys
@@ -43,3 +43,19 @@ def test_bench_codecs_reports_quality_and_speed_for_every_codec(capsys):
     assert results["PCMU"]["pesq"]["0%"] > 3.9  # measured 3.99 on these 4 s
     assert results["PCMU"]["kbit_s"] == 64.0
     assert results["G722 64k"]["kbit_s"] == 64.0
+
+
+def test_bench_call_places_real_calls_with_a_quality_report(capsys):
+    # the README's main command: calls through SIP, the media thread and back, measured
+    assert main(["bench", "call", "--codec", "PCMU", "--codec", "G722", "--seconds", "3", "--json"]) == 0
+    reports = {r["codec"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(reports) == {"PCMU", "G722"}
+    assert reports["PCMU"]["pesq_a_to_b"] > 3.5 and reports["PCMU"]["pesq_b_to_a"] > 3.5
+    assert reports["G722"]["pesq_a_to_b"] > 2.6 and reports["G722"]["pesq_b_to_a"] > 2.6
+    for r in reports.values():
+        assert r["mos"] > 4.0 and r["loss_percent"] == 0.0
+
+
+def test_bench_call_refuses_an_unknown_codec():
+    result = run_cli("bench", "call", "--codec", "G729")
+    assert result.returncode == 2 and "invalid choice: 'G729'" in result.stderr

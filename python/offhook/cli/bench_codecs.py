@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from offhook.cli.table import print_table
 from offhook.media.codecs import codec
 from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
@@ -114,10 +115,7 @@ def run(seconds: float, losses: list[float], as_json: bool) -> int:
     rows = [[r.codec, f"{r.sample_rate // 1000} kHz", f"{r.kbit_s:.1f}",
              *(f"{v:.2f}" for v in r.pesq.values()),
              f"{r.encode_decode_us:.1f}", f"{r.times_real_time:,.0f}"] for r in results]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print(f"Speech ({seconds:g} s, espeak-ng) through each codec in {FRAME_MS} ms frames; "
           "PESQ narrowband at 8 kHz, wideband at 16 kHz; random loss, concealed.")
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
-    for row in rows:
-        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+    print_table(header, rows)
     return 0

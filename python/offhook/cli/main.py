@@ -24,6 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="PERCENT",
                         help="random packet loss to add (repeatable; default 0, 5, 20)")
     codecs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    call = bench_what.add_parser(
+        "call", help="real calls on loopback between two offhook phones, one per codec: quality report")
+    from offhook.phone.config import CODECS
+    call.add_argument("--codec", action="append", choices=CODECS,
+                      help="a codec to call with (repeatable; default: opus, G722, PCMU, PCMA)")
+    call.add_argument("--seconds", type=float, default=4.0, help="speech each way, seconds (default 4)")
+    call.add_argument("--json", action="store_true", help="print JSON instead of a table")
     from offhook.cli.calls import add_parsers
     add_parsers(commands)
 
@@ -64,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "history":
         from offhook.cli.history_cmd import run_history
         return run_history(args)
+    if args.command == "bench" and args.bench_what == "call":
+        from offhook.cli.bench_call import run as run_calls
+        return run_calls(args.codec, seconds=args.seconds, as_json=args.json)
     if args.command == "bench" and args.bench_what == "codecs":
         from offhook.cli.bench_codecs import run
         return run(seconds=args.seconds, losses=args.loss or [0.0, 5.0, 20.0], as_json=args.json)
