@@ -102,6 +102,9 @@ def _media_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", metavar="out.wav", help="record what the far end sends")
     parser.add_argument("--duration", type=_duration, metavar="S",
                         help="hang up S seconds after the answer")
+    parser.add_argument("--srtp", choices=("off", "optional", "required"), default="off",
+                        help="encrypt the media (SRTP with SDES keys): off (default), optional "
+                             "(offered, plain RTP accepted) or required")
 
 
 def run_call(args: argparse.Namespace) -> int:
@@ -141,11 +144,11 @@ def _phone(args: argparse.Namespace, listen: Address, domain: str | None) -> Pho
     if args.user is not None:
         accounts = (AccountConfig(user=args.user, password=args.password, registrar=args.registrar,
                                   domain=None if args.registrar else domain, listen=listen,
-                                  name=args.user),)
+                                  name=args.user, srtp=args.srtp),)
     elif args.registrar is not None:
         raise CallFailed("--registrar needs --user and --password")
     play, record = args.play, args.record
-    return Phone(PhoneConfig(accounts=accounts, listen=listen),
+    return Phone(PhoneConfig(accounts=accounts, listen=listen, srtp=args.srtp),
                  audio=lambda: WavAudio(play=play, record=record))
 
 

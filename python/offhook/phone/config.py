@@ -11,6 +11,7 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
     contacts = ["~/contacts.vcf", "~/team.csv"]
     tone_profile = "us"             # us | etsi | uk  (ringback, busy, call waiting)
     codecs = ["opus", "G722", "PCMU", "PCMA"]  # offered and accepted, in order of preference
+    srtp = "off"                    # the peer-to-peer line's SRTP (accounts have their own)
 
     [[account]]
     name = "work"                   # default: user@domain
@@ -165,6 +166,7 @@ class PhoneConfig:
     contacts: tuple[Path, ...] = ()
     tone_profile: str = "us"
     codecs: tuple[str, ...] = CODECS
+    srtp: SrtpPolicy = "off"        # the peer-to-peer line's (each account has its own)
 
     def account(self, name: str | None = None) -> AccountConfig | None:
         """The account called `name` (ConfigError if none is), or the first one (None without any)."""
@@ -361,6 +363,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     contacts = tuple(_path(p, base) for p in phone.get_str_list("contacts"))
     profile = phone.get_choice("tone_profile", ("us", "etsi", "uk"), "us")
     listen = phone.get_address("listen", 0, ("127.0.0.1", 0)) or ("127.0.0.1", 0)
+    srtp = cast(SrtpPolicy, phone.get_choice("srtp", ("off", "optional", "required"), "off"))
     codecs = phone.get_str_list("codecs") or CODECS
     for name in codecs:
         if name not in CODECS:
@@ -387,7 +390,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     root.finish()
     return PhoneConfig(accounts=accounts, audio=audio, policy=policy, speed_dial=speed, listen=listen,
                        history=_path(history, base) if history else None, contacts=contacts,
-                       tone_profile=profile, codecs=codecs)
+                       tone_profile=profile, codecs=codecs, srtp=srtp)
 
 
 def load_config(path: str | Path | None = None) -> PhoneConfig:

@@ -122,10 +122,6 @@ class Phone:
         """Open the lines, register every account (waiting up to 10 s for each outcome)."""
         if self._started:
             return
-        for acc in self.config.accounts:
-            if acc.srtp == "required":
-                raise PhoneError(f"account {acc.name} requires SRTP, which this engine build does "
-                                 "not have yet; set srtp = \"optional\" or \"off\"")
         self.engine = MediaEngine(sample_rate=16000, ptime=20)
         self._started = True
         try:
@@ -160,14 +156,12 @@ class Phone:
             aor = agent.ua.identity
             line.registration = Registration(aor, acc.registrar, agent.ua.contact, expires=acc.expires,
                                              auth=line.auth, transport=acc.transport.upper())
-        if acc.srtp == "optional":
-            log.warning("account %s: SRTP is optional and the engine has none yet: media is not "
-                        "encrypted", acc.name)
         return line
 
     async def _add_line(self, line: _Line) -> None:
         self.lines[line.name] = line
         line.agent.codecs = self.config.codecs
+        line.agent.srtp = line.account.srtp if line.account is not None else self.config.srtp
         line.tasks.append(asyncio.create_task(self._incoming_loop(line)))
 
     async def _register(self, line: _Line) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from offhook.errors import OffhookError
 from offhook.sdp import MediaCapabilities
+from offhook.sdp.negotiate import SrtpPolicy
 from offhook.sip.auth import DigestClient
 from offhook.sip.dialog import LocalContact
 from offhook.sip.message import Request, Response
@@ -111,17 +112,19 @@ class SipAgent:
     # --- media ports for incoming calls -------------------------------------------
 
     codecs: tuple[str, ...] = ("opus", "G722", "PCMU", "PCMA")
+    srtp: SrtpPolicy = "off"     # RFC 4568 SDES: off, optional (RTP/AVP + a=crypto), required (RTP/SAVP)
 
     def _capabilities(self, request: Request) -> MediaCapabilities:
         host = self.ua.contact.host
         port = reserve_udp_port(host)
         self.media_ports[request.call_id] = port
-        return MediaCapabilities(address=host, port=port, codecs=self.codecs)
+        return MediaCapabilities(address=host, port=port, codecs=self.codecs, srtp=self.srtp)
 
     def capabilities(self) -> MediaCapabilities:
         """Capabilities for an outgoing call, with a fresh RTP port (see media_ports)."""
         host = self.ua.contact.host
-        return MediaCapabilities(address=host, port=reserve_udp_port(host), codecs=self.codecs)
+        return MediaCapabilities(address=host, port=reserve_udp_port(host), codecs=self.codecs,
+                                 srtp=self.srtp)
 
     # --- the core's outputs -------------------------------------------------------
 
