@@ -193,7 +193,7 @@ export class OffhookPhone extends HTMLElement {
         break;
       case "screen_pop":
         this.pops.set(m.call_id, m);
-        this._renderCard();
+        this._renderDisplay();
         this._renderCalls();
         this._emit("offhook-screenpop", m);
         break;
@@ -537,7 +537,8 @@ export class OffhookPhone extends HTMLElement {
 
   _renderCard() {
     const cur = this._current();
-    const pop = cur ? this.pops.get(cur.id) : null;
+    let pop = cur ? this.pops.get(cur.id) : null;
+    if (pop && pop.direction === "outbound" && !pop.card) pop = null;   // nothing to tell about our own dialling
     const card = this._card;
     card.replaceChildren();
     if (!pop) { card.hidden = true; card.dataset.lookup = ""; return; }
