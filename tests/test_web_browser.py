@@ -84,7 +84,14 @@ class Page:
         return self.root.find_element(By.CSS_SELECTOR, css)  # type: ignore[no-any-return]
 
     def until(self, what: Callable[[], object], message: str, timeout: float = 10.0) -> Any:
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(lambda _d: what(), message)
+        from selenium.common.exceptions import (
+            NoSuchElementException,
+            NoSuchShadowRootException,
+            StaleElementReferenceException,
+        )
+        ignored = (NoSuchElementException, NoSuchShadowRootException, StaleElementReferenceException)
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=ignored).until(lambda _d: what(), message)
 
     def display_state(self) -> str:
         return self.q(".display").get_attribute("data-state") or ""
@@ -122,7 +129,7 @@ def test_page_refuses_a_missing_or_wrong_token(browser: WebDriver, tmp_path: Pat
         loop.close()
 
 
-def test_agent_calls_holds_hangs_up_transfers_and_sees_a_screen_pop(browser: WebDriver, tmp_path: Path) -> None:
+def test_agent_call_hold_hangup_transfer_and_screen_pop(browser: WebDriver, tmp_path: Path) -> None:
     loop = LoopThread()
     counter = itertools.count()
     far_wavs: list[Path] = []
@@ -246,3 +253,124 @@ def test_agent_calls_holds_hangs_up_transfers_and_sees_a_screen_pop(browser: Web
     pcm, rate = recorded(far_wavs[0])
     talk = pcm[int(0.2 * rate):int(1.0 * rate)]
     assert abs(dominant_hz(talk, rate) - 700) < 5 and rms_db(talk) > -30
+
+
+def test_web_component_and_iframe_embedded_in_another_site(browser: WebDriver, tmp_path: Path) -> None:
+    """Another web application (its own origin, allowed with allowed_origins) embeds the
+    handset as <offhook-phone> and as an iframe; it drives a call through the element's
+    JavaScript API and hears about it through its DOM events."""
+    from aiohttp import web as aioweb
+
+    loop = LoopThread()
+
+    async def setup() -> tuple[Phone, Any, WebPhone, aioweb.AppRunner, str]:
+        b = Phone(PhoneConfig(policy=PolicyConfig(auto_answer=True)), audio=lambda: ToneAudio(500))
+        await b.start()
+        ctx = web_phone(tmp_path, speed_dial={"201": uri_of(b)})
+        web = await ctx.__aenter__()
+        host_app = aioweb.Application()
+        runner = aioweb.AppRunner(host_app)
+        page_html: list[str] = []
+
+        async def index(request: aioweb.Request) -> aioweb.Response:
+            return aioweb.Response(text=page_html[0], content_type="text/html")
+        host_app.router.add_get("/", index)
+        await runner.setup()
+        site = aioweb.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        origin = f"http://127.0.0.1:{port}"
+        web.server.allowed_origins = frozenset({origin})
+        h, t = web.origin, web.server.token
+        page_html.append(f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>CRM</title>
+<script type="module" src="{h}/static/offhook-phone.js"></script></head><body><h1>Example CRM</h1>
+<offhook-phone id="good" compact server="{h}" token="{t}"></offhook-phone>
+<offhook-phone id="bad" compact server="{h}" token="wrong-token-wrong-token"></offhook-phone>
+<iframe id="frame" width="300" height="420" src="{h}/?embed=1&amp;token={t}"></iframe></body></html>""")
+        return b, ctx, web, runner, origin
+
+    b, ctx, web, runner, origin = loop.run(setup())
+    try:
+        page = Page(browser, tmp_path / "screenshots")
+        browser.get(origin + "/")
+
+        def conn(ident: str) -> str:
+            host = browser.find_element(By.ID, ident)
+            return host.shadow_root.find_element(By.CSS_SELECTOR, ".conn").get_attribute("data-conn") or ""
+
+        page.until(lambda: conn("good") == "connected", "the embedded element never connected")
+        page.until(lambda: conn("bad") == "refused", "a wrong token was not refused")
+        browser.execute_script("""
+            const el = document.getElementById('good');
+            window.seen = [];
+            el.addEventListener('offhook-call', (e) => window.seen.push(e.detail.state));
+            window.dialled = null;
+            el.dial('201').then((r) => { window.dialled = r.call; });""")
+        page.until(lambda: "active" in browser.execute_script("return window.seen"),
+                   "no offhook-call event: active")
+        call_id = browser.execute_script("return window.dialled")
+        assert call_id == web.phone.calls[-1].id and b.calls[-1].state is CallState.ACTIVE
+        browser.switch_to.frame(browser.find_element(By.ID, "frame"))      # the iframe sees the same call
+        assert "embed" in (browser.find_element(By.TAG_NAME, "body").get_attribute("class") or "")
+        frame = Page(browser, tmp_path / "screenshots")
+        frame.wait_state("active", 5)
+        browser.switch_to.default_content()
+        page.shot("8-embedded")
+        browser.execute_script("document.getElementById('good').hangup()")
+        page.until(lambda: b.calls[-1].state is CallState.ENDED,
+                   "the element's hangup() did not end the call")
+        assert "ended" in browser.execute_script("return window.seen")
+    finally:
+        async def teardown() -> None:
+            await runner.cleanup()
+            await ctx.__aexit__(None, None, None)
+            await b.stop()
+        loop.run(teardown())
+        loop.close()
+
+
+def test_supervisor_view_without_and_with_a_campaign_store(browser: WebDriver, tmp_path: Path) -> None:
+    import time
+
+    from offhook.dialer.campaign import Outcome
+    from offhook.dialer.store import AttemptResult, CampaignStore
+
+    db = tmp_path / "campaign.sqlite"
+    loop = LoopThread()
+    page = Page(browser, tmp_path / "screenshots")
+    try:
+        ctx = web_phone(tmp_path)
+        web = loop.run(ctx.__aenter__())
+        try:
+            browser.get(web.server.login_url)
+            browser.get(web.server.url + "supervisor")
+            notice = browser.find_element(By.ID, "notice")
+            page.until(lambda: notice.is_displayed(), "the supervisor view said nothing without a store")
+            assert notice.text.startswith("no campaign store is configured")
+        finally:
+            loop.run(ctx.__aexit__(None, None, None))
+        now = time.time()
+        with CampaignStore(db) as store:
+            for i, outcome in enumerate([Outcome.ANSWERED_HUMAN] * 3 + [Outcome.BUSY, Outcome.ABANDONED]):
+                live = outcome in (Outcome.ANSWERED_HUMAN, Outcome.ABANDONED)
+                store.record_inbound(f"+44207946001{i}", AttemptResult(
+                    outcome, ended=now - 50, answered=now - 100 if live else None,
+                    connected=now - 95 if outcome is Outcome.ANSWERED_HUMAN else None, agent="ada",
+                    wait=2.0 if live else None, talk=45.0 if outcome is Outcome.ANSWERED_HUMAN else None,
+                    mos=4.3), started=now - 110)
+        ctx = web_phone(tmp_path, campaign_db=db)
+        web = loop.run(ctx.__aenter__())
+        try:
+            browser.get(web.server.login_url)
+            browser.get(web.server.url + "supervisor")
+            page.until(lambda: browser.find_elements(By.CSS_SELECTOR, '[data-tile="calls"] .value'),
+                       "no statistics in the supervisor view")
+            assert browser.find_element(By.CSS_SELECTOR, '[data-tile="calls"] .value').text == "5"
+            assert browser.find_element(By.CSS_SELECTOR, '[data-tile="abandon rate"]').get_attribute(
+                "class") == "tile over"                                    # 1 of 4 live > 3 %
+            assert browser.find_elements(By.CSS_SELECTOR, "#fig-outcome-mix svg rect.bar")
+            page.shot("9-supervisor")
+        finally:
+            loop.run(ctx.__aexit__(None, None, None))
+    finally:
+        loop.close()

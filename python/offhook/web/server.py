@@ -126,7 +126,10 @@ class WebServer:
         h = response.headers
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "no-referrer")
-        if not request.path.startswith("/static/"):
+        if request.path.startswith("/static/"):
+            # public files; module scripts load in CORS mode, so embedding sites need this
+            h.setdefault("Access-Control-Allow-Origin", "*")
+        else:
             h.setdefault("Cache-Control", "no-store")
         return response
 
@@ -271,6 +274,11 @@ class WebServer:
                 if data is None:
                     send({"type": "result", "id": None, "ok": False, "error": "a command is a JSON object"})
                 elif data.get("type") == "auth":
+                    if not token_matches(self.token, data.get("token")):   # a wrong token, even with a cookie
+                        send({"type": "error", "error": "authentication failed: wrong or missing token"})
+                        await asyncio.sleep(0.05)    # let the writer send it
+                        await ws.close(code=4401, message=b"authentication failed")
+                        break
                     send({"type": "result", "id": data.get("id"), "ok": True})
                 elif len(pending) >= _MAX_PENDING:
                     send({"type": "result", "id": data.get("id"), "ok": False,
