@@ -114,7 +114,8 @@ def test_http_authentication_origin_and_host_checks(tmp_path: Path) -> None:
             # POSTs: the cookie alone is not enough without the handset's own Origin (CSRF)
             for origin in (None, "http://evil.example"):
                 headers = {"Origin": origin} if origin else {}
-                async with s.post(base + "/api/command", json={"cmd": "dnd", "on": True}, headers=headers) as r:
+                async with s.post(base + "/api/command", json={"cmd": "dnd", "on": True},
+                                  headers=headers) as r:
                     assert r.status == 403 and not web.phone.policy.dnd
             async with s.post(base + "/api/command", json={"cmd": "dnd", "on": True},
                               headers={"Origin": base}) as r:
@@ -216,8 +217,9 @@ def test_screen_pop_for_a_caller_in_the_directory_then_reject(tmp_path: Path) ->
                 assert rejected["ok"] and rejected["call"] == ring["id"]
                 await out.wait_ended(5)
                 assert out.status == 486
-                async with aiohttp.ClientSession() as s, s.get(
-                        web.origin + "/api/state", headers={"Authorization": "Bearer " + web.server.token}) as r:
+                bearer = {"Authorization": "Bearer " + web.server.token}
+                async with aiohttp.ClientSession() as s, s.get(web.origin + "/api/state",
+                                                               headers=bearer) as r:
                     state = await r.json()
                 assert state["history"][0]["result"] == "rejected"
         finally:
@@ -251,3 +253,73 @@ def test_supervisor_report_with_and_without_a_store(tmp_path: Path) -> None:
             assert pushed["report"]["overall"]["calls"] == 4
 
     asyncio.run(run())
+
+
+def test_second_call_swap_and_attended_transfer(tmp_path: Path) -> None:
+    """Two calls from the handset: the first goes on hold, swap brings it back, then the
+    attended transfer connects the two far ends, which hear each other (tone measured at C)."""
+    async def run() -> None:
+        rec = tmp_path / "c.wav"
+        auto = PolicyConfig(auto_answer=True)
+        async with phones((lambda: ToneAudio(800), auto), (lambda: WavAudio(record=rec), auto)) as (b, c), \
+                web_phone(tmp_path) as web, ws_client(web) as ws:
+            first = (await ws.command("dial", target=uri_of(b)))["call"]
+            await ws.wait(lambda m: m["type"] == "call" and m["id"] == first and m["state"] == "active")
+            second = (await ws.command("dial", target=uri_of(c)))["call"]
+            await ws.wait(lambda m: m["type"] == "call" and m["id"] == second and m["state"] == "active")
+            assert {c_.id: c_.state for c_ in web.phone.live_calls} == {first: CallState.HELD,
+                                                                        second: CallState.ACTIVE}
+            swapped = await ws.command("swap")
+            assert swapped["ok"] and swapped["call"] == first
+            assert {c_.id: c_.state for c_ in web.phone.live_calls} == {first: CallState.ACTIVE,
+                                                                        second: CallState.HELD}
+            attended = await ws.command("attended_transfer", call=second)     # `to`: the only other call
+            assert attended["ok"] and attended["to"] == first
+            await ws.wait(lambda m: m["type"] == "call" and m["id"] == first and m["state"] == "ended")
+            assert not web.phone.live_calls
+            # C was told to call B, replacing B's call with the handset
+            bc = next(call for call in b.calls if call.replaces is not None)
+            assert bc.state is CallState.ACTIVE and bc.remote_uri.startswith("sip:offhook@127.0.0.1")
+            await asyncio.sleep(1.0)
+            await bc.hangup()
+        pcm, rate = recorded(rec)                  # C's file restarts with its call to B: B's 800 Hz
+        tail = pcm[-int(0.6 * rate):]
+        assert abs(dominant_hz(tail, rate) - 800) < 5 and rms_db(tail) > -30
+
+    asyncio.run(run())
+
+
+def test_offhook_web_command_serves_the_handset(tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    token = "configured-token-0123456789"
+    env = {**os.environ, "HOME": str(tmp_path), "OFFHOOK_WEB_TOKEN": token}
+    proc = subprocess.Popen([sys.executable, "-m", "offhook.cli.main", "web", "--listen", "127.0.0.1:0",
+                             "--sip-listen", "127.0.0.1:0"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith("offhook web: SIP local on 127.0.0.1:")
+        found = re.match(r"offhook web: open (http://127\.0\.0\.1:\d+/)\?token=<your token>", lines[1])
+        assert found, lines                                   # a configured token is never printed
+        url = found.group(1)
+
+        async def probe() -> tuple[int, int, dict[str, object]]:
+            async with aiohttp.ClientSession() as s:
+                async with s.get(url) as r:
+                    refused = r.status
+                async with s.get(url + "?token=" + token) as r:
+                    page = r.status
+                async with s.get(url + "api/state", headers={"Authorization": "Bearer " + token}) as r:
+                    return refused, page, await r.json()
+        refused, page, state = asyncio.run(probe())
+        assert (refused, page) == (401, 200)
+        assert state["accounts"] == [{"account": "local", "state": "peer-to-peer", "reason": "",
+                                      "address": lines[0].split(" on ")[1].strip()}]
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0

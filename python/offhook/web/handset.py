@@ -195,7 +195,7 @@ class Handset:
                 "accounts": self._accounts(), "contacts": self._contacts(),
                 "speed_dial": dict(phone.config.speed_dial), "history": self._history(),
                 "screen_pops": pops, "dnd": phone.policy.dnd, "audio": self.audio.as_dict(),
-                "features": {"conference": False, "volume": True, "devices": self.list_devices is not None,
+                "features": {"volume": True, "devices": self.list_devices is not None,
                              "supervisor": self.campaign_db is not None, "cti": self.cti is not None}}
 
     def _accounts(self) -> list[Message]:
