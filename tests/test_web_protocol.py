@@ -22,7 +22,7 @@ from offhook.phone import (
     ToneAudio,
     WavAudio,
 )
-from offhook.web import WebConfigError, check_listen, mos_bars
+from offhook.web import AudioSettings, WebConfigError, check_listen, mos_bars
 from offhook.web.auth import cookie_value, host_allowed, origin_allowed, token_matches
 from offhook.web.cli import read_token
 from offhook.web.server import STATIC_DIR
@@ -323,3 +323,33 @@ def test_offhook_web_command_serves_the_handset(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_volume_and_device_choice(tmp_path: Path) -> None:
+    devices = [{"name": "Jabra Evolve 40 (USB)", "input": True, "output": True, "default_input": False,
+                "default_output": False, "headset": True},
+               {"name": "Speakers", "input": False, "output": True, "default_input": False,
+                "default_output": True, "headset": False}]
+    applied: list[tuple[str, str, int]] = []
+
+    async def apply(settings: AudioSettings) -> None:
+        applied.append((settings.capture, settings.playback, settings.volume))
+
+    async def run() -> None:
+        async with web_phone(tmp_path) as web:
+            web.handset.list_devices = lambda: devices
+            web.handset.apply_audio = apply
+            async with ws_client(web) as ws:
+                assert (await ws.command("devices"))["devices"] == devices
+                assert (await ws.command("volume", level=150))["error"] == \
+                    "'level' must be a whole percentage 0-100, not 150"
+                assert (await ws.command("volume", level=35))["audio"]["volume"] == 35
+                settings = await ws.wait(lambda m: m["type"] == "settings")
+                assert settings["audio"]["volume"] == 35
+                bad = await ws.command("select_device", kind="capture", name="Speakers")
+                assert bad["error"] == "no capture device called 'Speakers' (devices: Jabra Evolve 40 (USB))"
+                ok = await ws.command("select_device", kind="playback", name="Jabra Evolve 40 (USB)")
+                assert ok["audio"]["playback"] == "Jabra Evolve 40 (USB)"
+                assert applied == [("", "", 35), ("", "Jabra Evolve 40 (USB)", 35)]
+
+    asyncio.run(run())
