@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     from offhook.cli.console import add_arguments
     from offhook.cli.history_cmd import add_parser as add_history
     add_history(commands)
+    from offhook.web.cli import add_parser as add_web
+    add_web(commands)
     add_arguments(parser)
     return parser
 
@@ -77,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench" and args.bench_what == "codecs":
         from offhook.cli.bench_codecs import run
         return run(seconds=args.seconds, losses=args.loss or [0.0, 5.0, 20.0], as_json=args.json)
+    if args.command == "web":
+        from offhook.web.cli import run_web
+        return run_web(args)
     if args.command == "call":
         from offhook.cli.calls import run_call
         return run_call(args)
