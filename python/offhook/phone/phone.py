@@ -257,6 +257,11 @@ class Phone:
         """Call `listener(event)` for every event as it happens (front-ends redraw there)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[PhoneEvent], None]) -> None:
+        """Stop calling `listener` (one that was never added is ignored)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
     def registration_state(self, account: str) -> tuple[str, str]:
         line = self._line(account)
         return line.reg_state, line.reg_reason

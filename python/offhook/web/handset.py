@@ -150,8 +150,7 @@ class Handset:
 
     async def stop(self) -> None:
         self._started = False
-        with contextlib.suppress(ValueError):
-            self.phone._listeners.remove(self._on_event)   # Phone has no remove_listener yet
+        self.phone.remove_listener(self._on_event)
         if self._unsubscribe is not None:
             self._unsubscribe()
         for task in list(self._tasks):
