@@ -164,3 +164,177 @@ def test_tone_from_a_capture_comes_out_of_b_playback(engines: tuple[eng.MediaEng
     assert local["attached"] and local["frames"] > 50
     assert b.stats()["local"]["playback_overruns"] == 0
     assert sb.stats()["local"] is True
+
+
+def test_echo_canceller_removes_the_acoustic_echo(engines: tuple[eng.MediaEngine, eng.MediaEngine],
+                                                  tmp_path: Path) -> None:
+    """B talks; A's loudspeaker leaks into A's microphone 40 ms later through a room. With
+    A's canceller on, what B gets back is the echo minus >= 25 dB (far-only ERLE)."""
+    a, b = engines
+    far = speech(8.0, RATE, talker=0).astype(np.float64)
+    far = (far * (10 ** (-18 / 20) * 32768 / np.sqrt(np.mean(far ** 2)))).clip(-32768, 32767)
+    write_wav(tmp_path / "far.wav", far.astype(np.int16), RATE)
+    pa = eng.DevicePort(RATE, RATE)
+    a.attach_audio(pa)
+    sa, sb = call(a, b)
+    sa.connect_local()
+    sb.record_wav(tmp_path / "back.wav")
+    sb.play_wav(tmp_path / "far.wav")
+    with VirtualDevice(pa, echo=EchoPath(delay_ms=40)) as va:
+        time.sleep(8.5)
+    sb.stop_recording()
+    back = read_wav(tmp_path / "back.wav").samples
+    echo = va.captured_audio()
+    # ERLE per second over seconds 2..8 (the canceller adapts within ~2 s of far speech);
+    # the median, so one second disturbed by this shared machine's scheduling (a late
+    # tick is a playback underrun: the echo path jumps and the filter re-adapts) does
+    # not decide. Both files start within a few ms of each other.
+    erles = []
+    for k in range(2, 8):
+        echo_db = rms_db(echo[k * RATE:(k + 1) * RATE])
+        assert echo_db > -40.0, f"the simulated echo is too weak to measure ({echo_db:.1f} dBFS)"
+        erles.append(echo_db - rms_db(back[k * RATE:(k + 1) * RATE]))
+    assert float(np.median(erles)) >= 25.0, f"ERLE per second {np.round(erles, 1)} dB"
+    st = a.stats()["local"]
+    assert st["aec"] and st["aec_stats"]["frames"] > 300
+    assert st["aec_latency_samples"] == RATE // 100  # one 10 ms block with suppression
+
+
+def test_three_way_local_conference_mix_minus(engines: tuple[eng.MediaEngine, eng.MediaEngine],
+                                              tmp_path: Path) -> None:
+    """A's user (500 Hz) with two remote parties on engine B (1000 and 1500 Hz): each hears
+    the other two and not itself."""
+    a, b = engines
+    pa = eng.DevicePort(RATE, RATE)
+    a.attach_audio(pa, aec=False)
+    a1, b1 = call(a, b)
+    a2, b2 = call(a, b)
+    a1.join_conference()
+    a2.join_conference()
+    b1.play_tone(1000, -12.0)
+    b2.play_tone(1500, -12.0)
+    b1.record_wav(tmp_path / "b1.wav")
+    b2.record_wav(tmp_path / "b2.wav")
+    with VirtualDevice(pa, mic=lambda s, n: sine(500, 6000, s, n)) as va:
+        time.sleep(1.5)
+    b1.stop_recording()
+    b2.stop_recording()
+    heard = {"local": va.played_audio()[-RATE // 2:],
+             "b1": read_wav(tmp_path / "b1.wav").samples[-RATE // 2:],
+             "b2": read_wav(tmp_path / "b2.wav").samples[-RATE // 2:]}
+    own = {"local": 500, "b1": 1000, "b2": 1500}
+    for who, x in heard.items():
+        others = [f for k, f in own.items() if k != who]
+        for f in others:
+            assert goertzel_share(x, f) > 0.3, f"{who} does not hear {f} Hz"
+        assert goertzel_share(x, own[who]) < 0.01, f"{who} hears itself"
+
+
+def test_mute_sends_silence(engines: tuple[eng.MediaEngine, eng.MediaEngine], tmp_path: Path) -> None:
+    a, b = engines
+    pa = eng.DevicePort(RATE, RATE)
+    a.attach_audio(pa, aec=False)
+    sa, sb = call(a, b)
+    sa.connect_local()
+    with VirtualDevice(pa, mic=lambda s, n: sine(800, 8000, s, n)):
+        sb.record_wav(tmp_path / "open.wav")
+        time.sleep(0.8)
+        a.mute_local(True)
+        time.sleep(0.3)  # what was in flight arrives
+        sb.record_wav(tmp_path / "muted.wav")
+        time.sleep(0.8)
+        sb.stop_recording()
+        assert a.stats()["local"]["muted"] is True
+        a.mute_local(False)
+    opened = read_wav(tmp_path / "open.wav").samples
+    muted = read_wav(tmp_path / "muted.wav").samples
+    talking = opened[RATE // 3:2 * RATE // 3]  # the end of open.wav is already muted
+    assert goertzel_share(talking, 800) > 0.95
+    assert rms_db(talking) > -20.0
+    assert rms_db(muted) < -60.0
+    assert a.stats()["local"]["muted"] is False
+
+
+def test_recording_modes(engines: tuple[eng.MediaEngine, eng.MediaEngine], tmp_path: Path) -> None:
+    """stereo: left = sent (A's microphone, 600 Hz), right = received (B's 1200 Hz tone);
+    mix: both in one channel; received (the default): B's only."""
+    a, b = engines
+    pa = eng.DevicePort(RATE, RATE)
+    a.attach_audio(pa, aec=False)
+    sa, sb = call(a, b)
+    sa.connect_local()
+    sb.play_tone(1200, -12.0)
+    with pytest.raises(ValueError, match="mode must be one of received, mix, stereo; got 'both'"):
+        sa.record_wav(tmp_path / "x.wav", mode="both")  # type: ignore[arg-type]
+    with VirtualDevice(pa, mic=lambda s, n: sine(600, 6000, s, n)):
+        time.sleep(0.3)
+        for mode in ("stereo", "mix", "received"):
+            sa.record_wav(tmp_path / f"{mode}.wav", mode=mode)  # type: ignore[arg-type]
+            time.sleep(0.6)
+        sa.stop_recording()
+    wav = read_wav(tmp_path / "stereo.wav")
+    stereo = wav.samples
+    assert wav.sample_rate == RATE and wav.channels == 2 and stereo.shape[1] == 2
+    left, right = stereo[-RATE // 4:, 0], stereo[-RATE // 4:, 1]
+    assert goertzel_share(left, 600) > 0.95 and goertzel_share(left, 1200) < 0.01
+    assert goertzel_share(right, 1200) > 0.95 and goertzel_share(right, 600) < 0.01
+    mix = read_wav(tmp_path / "mix.wav").samples
+    assert mix.ndim == 1
+    assert goertzel_share(mix[-RATE // 4:], 600) > 0.3 and goertzel_share(mix[-RATE // 4:], 1200) > 0.3
+    received = read_wav(tmp_path / "received.wav").samples
+    assert received.ndim == 1
+    assert goertzel_share(received[-RATE // 4:], 1200) > 0.95
+
+
+@pytest.mark.parametrize("codec", ["PCMU", "G722"])
+def test_inband_dtmf_digits_arrive_exactly(engines: tuple[eng.MediaEngine, eng.MediaEngine],
+                                          tmp_path: Path, codec: str) -> None:
+    """No telephone-event negotiated (dtmf_payload_type=None): the digits B sends as tones
+    are detected in A's decoded audio and reported as DtmfReceived(source="inband")."""
+    a, b = engines
+    digits = "159#*0D7"
+    tones = eng.dtmf_tones(digits, RATE, on_ms=80, off_ms=80, level_dbm0=-12.0)
+    write_wav(tmp_path / "dtmf.wav", tones, RATE)
+    sa, sb = call(a, b, codec=codec, dtmf_payload_type=None)
+    assert sa.stats()["inband_dtmf"] is True
+    sb.play_wav(tmp_path / "dtmf.wav")
+    deadline = time.monotonic() + 5
+    events: list[DtmfReceived] = []
+    while time.monotonic() < deadline and len(events) < len(digits):
+        events += [e for e in a.events() if isinstance(e, DtmfReceived)]
+        time.sleep(0.05)
+    assert "".join(e.digit for e in events) == digits
+    assert all(e.source == "inband" and e.stream is sa for e in events)
+    assert all(60 <= e.duration_ms <= 100 for e in events), [e.duration_ms for e in events]
+    assert [d for d, _ in sa.dtmf_events()] == list(digits)
+    assert sa.stats()["dtmf_inband"] == len(digits)
+    # With a telephone-event payload type the detector is off unless asked for.
+    s2, _ = call(a, b, codec=codec)
+    assert s2.stats()["inband_dtmf"] is False
+    s3, _ = call(a, b, codec=codec, inband_dtmf=True)
+    assert s3.stats()["inband_dtmf"] is True
+
+
+def test_attach_refuses_bad_ports_and_counts_underruns(engines: tuple[eng.MediaEngine, eng.MediaEngine]) -> None:
+    a, _ = engines
+    with pytest.raises(ValueError, match="attach_audio takes an offhook.engine.DevicePort, got str"):
+        a.attach_audio("default")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="the port runs at 8000 Hz but the engine at 16000 Hz"):
+        a.attach_audio(eng.DevicePort(8000, 48000))
+    with pytest.raises(ValueError, match="aec_tail_ms must be an int 64..500, got 10"):
+        a.attach_audio(eng.DevicePort(RATE, RATE), aec_tail_ms=10)
+    port = eng.DevicePort(RATE, 48000)
+    a.attach_audio(port)
+    assert a.audio_port is port
+    time.sleep(0.3)  # nobody feeds the capture: every frame is an underrun (silence)
+    st = a.stats()["local"]
+    assert st["attached"] and st["capture_underruns"] >= 5
+    assert st["capture_underruns"] == st["frames"]
+    assert port.stats()["capture"]["underruns"] >= 5
+    # Too much waiting capture is shed down to one frame.
+    port.push_capture(np.zeros(48000 * 3 // 20, np.int16))  # 150 ms at once
+    time.sleep(0.1)
+    assert a.stats()["local"]["capture_shed"] >= RATE * 150 // 1000 - 2 * RATE // 50
+    a.detach_audio()
+    assert a.audio_port is None
+    assert a.stats()["local"]["attached"] is False
