@@ -142,6 +142,7 @@
 
 enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2, SRC_ECHO = 3, SRC_LOCAL = 4 };
 
+#define TRIM_TICKS 50 /* the local capture's latency-trim window (1 s at 20 ms) */
 #define LOCAL_ID UINT32_MAX /* the local participant's id in the mixer (stream ids are < 2^30) */
 
 typedef struct wav_src {
@@ -267,7 +268,7 @@ typedef struct cmd {
     oh_devport *port;           /* CMD_ATTACH: in, the new port (NULL: detach) */
     oh_aec *aec;                /* CMD_ATTACH: in, the new canceller; out, the old one */
     int aec_on;
-    int capture_max;            /* CMD_ATTACH: samples */
+    int max_queue;            /* CMD_ATTACH: samples */
     oh_status result;
 } cmd;
 
@@ -308,7 +309,7 @@ struct oh_engine {
     oh_devport *port;           /* NULL: none attached */
     oh_aec *aec;                /* made by attach, NULL when off */
     int aec_on;
-    int capture_max;            /* samples allowed to wait beyond one frame */
+    int max_queue;            /* samples allowed to wait beyond one frame */
     int local_muted;
     int16_t *local_near;        /* engine frame: this tick's capture */
     int16_t *local_out;         /* engine frame: this tick's capture after the canceller (sent) */
@@ -316,6 +317,8 @@ struct oh_engine {
     int32_t *local_acc;         /* engine frame: received audio of the connected streams */
     int local_heard;            /* a connected stream added to local_acc this tick */
     int64_t local_t_ns;         /* when this tick's capture frame was complete, -1: unknown */
+    size_t cap_min_wait;        /* least capture left waiting after a read, this trim window */
+    int cap_window;             /* ticks into the trim window */
     double c2s_sum, c2s_max;    /* capture -> sendto, since the last get_stats */
     uint64_t c2s_n;
 
@@ -1060,13 +1063,14 @@ static void apply(oh_engine *e, cmd *c)
         e->port = c->port;
         e->aec = c->aec;
         e->aec_on = c->aec_on;
-        e->capture_max = c->capture_max;
+        e->max_queue = c->max_queue;
         c->aec = old;
         size_t bytes = (size_t)e->frame * sizeof *e->local_out;
         memset(e->local_near, 0, bytes);
         memset(e->local_out, 0, bytes);
         memset(e->local_play, 0, bytes);
         memset(e->local_acc, 0, (size_t)e->frame * sizeof *e->local_acc);
+        e->cap_window = 0;
         c->result = OH_OK;
         if (e->port && !was) {
             c->result = oh_mixer_add(e->mixer, LOCAL_ID, 1.0);
@@ -1629,9 +1633,26 @@ static void local_capture(oh_engine *e)
         ls->capture_underruns++;
         ls->capture_missing += frame - got;
     }
+    /* Latency control. What is left waiting after the read is latency the
+     * next frames carry. Beyond one frame + max_queue it is shed at once;
+     * and when even the least left over a window of TRIM_TICKS stayed above
+     * half a frame + 1 ms (a device that started with a full buffer, or
+     * clock drift filling the ring), all but 1 ms of that least is dropped,
+     * once: the steady excess goes, callback jitter is left alone. */
     size_t waiting = oh_devport_capture_available(e->port);
-    if (waiting > frame + (size_t)e->capture_max)
-        ls->capture_shed += oh_devport_skip_capture(e->port, waiting - frame);
+    size_t margin = (size_t)e->cfg.sample_rate / 1000;
+    if (waiting > frame + (size_t)e->max_queue) {
+        size_t k = oh_devport_skip_capture(e->port, waiting - frame);
+        ls->capture_shed += k;
+        waiting -= k;
+    }
+    if (e->cap_window == 0 || waiting < e->cap_min_wait)
+        e->cap_min_wait = waiting;
+    if (++e->cap_window >= TRIM_TICKS) {
+        if (e->cap_min_wait > frame / 2 + margin)
+            ls->capture_shed += oh_devport_skip_capture(e->port, e->cap_min_wait - margin);
+        e->cap_window = 0;
+    }
     if (e->aec)
         oh_aec_process(e->aec, e->local_near, e->local_play, e->local_out);
     else
@@ -1655,7 +1676,11 @@ static void local_playback(oh_engine *e)
         e->local_play[i] = sat16(v);
         e->local_acc[i] = 0;
     }
-    if (oh_devport_push_playback(e->port, e->local_play, frame) < frame)
+    /* A device that does not pull (not started yet, stalled) must not let
+     * the playback ring fill with old audio: beyond max_queue the frame is
+     * dropped, so what plays once it pulls again is recent. */
+    if (oh_devport_playback_queued(e->port) > (size_t)e->max_queue ||
+        oh_devport_push_playback(e->port, e->local_play, frame) < frame)
         e->st.local.playback_overruns++;
 }
 
@@ -2446,7 +2471,7 @@ void oh_engine_audio_config_default(oh_engine_audio_config *cfg)
     cfg->aec = 1;
     cfg->aec_tail_ms = 128;
     cfg->aec_suppression = 1;
-    cfg->capture_max_ms = 60;
+    cfg->max_queue_ms = 60;
 }
 
 static oh_status run_attach(oh_engine *e, cmd *c)
@@ -2470,10 +2495,10 @@ oh_status oh_engine_attach_audio(oh_engine *e, oh_devport *port, const oh_engine
         cfg = &dflt;
     }
     if (oh_devport_engine_rate(port) != e->cfg.sample_rate || cfg->aec_tail_ms < 64 || cfg->aec_tail_ms > 500 ||
-        cfg->capture_max_ms < 10 || cfg->capture_max_ms > 1000)
+        cfg->max_queue_ms < 10 || cfg->max_queue_ms > 1000)
         return OH_EINVAL;
     cmd c = {.type = CMD_ATTACH, .port = port, .aec_on = cfg->aec ? 1 : 0};
-    c.capture_max = e->cfg.sample_rate / 1000 * cfg->capture_max_ms;
+    c.max_queue = e->cfg.sample_rate / 1000 * cfg->max_queue_ms;
     if (cfg->aec) {
         oh_aec_config acfg;
         oh_aec_config_default(&acfg);

@@ -244,7 +244,7 @@ cdef class MediaEngine:
                 "send_lag_ms_mean": st.send_lag_ms_mean, "send_lag_ms_max": st.send_lag_ms_max,
                 "send_lag_samples": st.send_lag_samples, "local": _local_stats(&st.local)}
 
-    def attach_audio(self, port, *, aec=True, aec_tail_ms=128, aec_suppression=True, capture_max_ms=60):
+    def attach_audio(self, port, *, aec=True, aec_tail_ms=128, aec_suppression=True, max_queue_ms=60):
         """Makes port (an offhook.engine.DevicePort at the engine's rate: a sound device's
         through DeviceStream, or one a program drives) the engine's local audio. The media
         thread then reads one frame of its capture ring per tick (missing samples are
@@ -253,9 +253,11 @@ cdef class MediaEngine:
         10 ms block of latency), and offers the result as the local participant: streams
         connected with connect_local() send it, and the conference (join_conference) has
         it as a member. The playback ring gets the local participant's conference mix plus
-        what connected streams receive. Captured audio waiting longer than one frame +
-        capture_max_ms (10..1000) is shed to keep latency low. While attached, nothing
-        else may call the port's engine side (pull_capture, push_playback). Attaching again
+        what connected streams receive. max_queue_ms (10..1000) bounds the latency of
+        both rings: captured audio waiting longer than one frame + max_queue_ms is shed,
+        and a playback frame is dropped rather than queued behind more than max_queue_ms
+        (a steady excess of capture is trimmed too). While attached, nothing else may
+        call the port's engine side (pull_capture, push_playback). Attaching again
         replaces the port; stats()["local"] has the counters."""
         cdef c.oh_engine *eng = self._get()
         if not isinstance(port, DevicePort):
@@ -265,14 +267,14 @@ cdef class MediaEngine:
                              f"make the DevicePort with engine_rate={self.sample_rate}")
         if not isinstance(aec_tail_ms, int) or not 64 <= aec_tail_ms <= 500:
             raise ValueError(f"aec_tail_ms must be an int 64..500, got {aec_tail_ms!r}")
-        if not isinstance(capture_max_ms, int) or not 10 <= capture_max_ms <= 1000:
-            raise ValueError(f"capture_max_ms must be an int 10..1000, got {capture_max_ms!r}")
+        if not isinstance(max_queue_ms, int) or not 10 <= max_queue_ms <= 1000:
+            raise ValueError(f"max_queue_ms must be an int 10..1000, got {max_queue_ms!r}")
         cdef c.oh_engine_audio_config cfg
         c.oh_engine_audio_config_default(&cfg)
         cfg.aec = 1 if aec else 0
         cfg.aec_tail_ms = aec_tail_ms
         cfg.aec_suppression = 1 if aec_suppression else 0
-        cfg.capture_max_ms = capture_max_ms
+        cfg.max_queue_ms = max_queue_ms
         cdef oh_devport *p = <oh_devport *>PyCapsule_GetPointer(port.c_port, b"offhook.oh_devport")
         cdef int st
         with nogil:

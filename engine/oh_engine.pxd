@@ -55,7 +55,7 @@ cdef extern from "offhook/oh_engine.h":
         int aec
         int aec_tail_ms
         int aec_suppression
-        int capture_max_ms
+        int max_queue_ms
 
     ctypedef enum oh_engine_event_type:
         OH_ENGINE_EV_DTMF

@@ -148,9 +148,9 @@ typedef struct oh_engine_audio_config {
     int aec;             /* 1 (default): echo canceller on the capture, reference = playback */
     int aec_tail_ms;     /* its filter length, 64..500 ms (default 128) */
     int aec_suppression; /* 1 (default): residual echo suppression (adds oh_aec_latency) */
-    int capture_max_ms;  /* captured audio allowed to wait in the ring beyond one frame
-                            before the oldest is shed to keep latency low, 10..1000 ms
-                            (default 60) */
+    int max_queue_ms;    /* latency bound of the rings, 10..1000 ms (default 60): captured
+                            audio waiting beyond one frame + this is shed, and a playback
+                            frame is dropped rather than queued behind more than this */
 } oh_engine_audio_config;
 
 /* What oh_engine_poll_events reports. */
@@ -245,8 +245,10 @@ typedef struct oh_engine_local_stats {
     uint64_t frames;              /* ticks the local endpoint ran */
     uint64_t capture_underruns;   /* ticks whose capture frame was short (the rest: silence) */
     uint64_t capture_missing;     /* samples those ticks lacked */
-    uint64_t capture_shed;        /* samples discarded because too much capture was waiting */
-    uint64_t playback_overruns;   /* ticks whose playback frame did not fit the ring */
+    uint64_t capture_shed;        /* samples discarded to keep latency low: more than one frame +
+                                     max_queue_ms waiting, or a steady excess (see oh_engine.c) */
+    uint64_t playback_overruns;   /* ticks whose playback frame did not fit the ring, or was
+                                     dropped because max_queue_ms were already queued */
     int aec;                      /* 1 when the echo canceller runs */
     int aec_latency;              /* samples the canceller delays the capture by */
     oh_aec_stats aec_stats;
