@@ -48,6 +48,15 @@ def goertzel_share(x: np.ndarray, freq: float, rate: int = RATE) -> float:
     return float(2 * power / (len(x) * np.dot(x, x) + 1e-9))
 
 
+def tone_share(x: np.ndarray, freq: float, rate: int = RATE) -> float:
+    """goertzel_share per 50 ms segment, the median: a phase jump (the receiver's jitter
+    buffer time-scaling at start-up, a late tick on this shared machine) spoils one
+    segment, not the measure."""
+    seg = rate // 20
+    shares = [goertzel_share(x[i:i + seg], freq, rate) for i in range(0, len(x) - seg + 1, seg)]
+    return float(np.median(shares))
+
+
 def rms_db(x: np.ndarray) -> float:
     """RMS in dB relative to int16 full scale."""
     return float(10 * np.log10(np.mean(x.astype(np.float64) ** 2) + 1e-9) - 20 * np.log10(32768))
@@ -168,7 +177,7 @@ def test_tone_from_a_capture_comes_out_of_b_playback(engines: Engines) -> None:
     with VirtualDevice(pa, mic=lambda s, n: sine(1000, 8000, s, n)), VirtualDevice(pb) as vb:
         time.sleep(1.5)
     heard = vb.played_audio()[-RATE // 2:]
-    assert goertzel_share(heard, 1000) > 0.95
+    assert tone_share(heard, 1000) > 0.95
     # 8000 peak = -15.3 dBFS RMS in; G.722 keeps the level within 1 dB
     assert abs(rms_db(heard) - rms_db(sine(1000, 8000, 0, RATE))) < 1.0
     local = a.stats()["local"]
@@ -205,8 +214,10 @@ def test_echo_canceller_removes_the_acoustic_echo(engines: tuple[eng.MediaEngine
         echo_db = rms_db(echo[k * RATE:(k + 1) * RATE])
         assert echo_db > -40.0, f"the simulated echo is too weak to measure ({echo_db:.1f} dBFS)"
         erles.append(echo_db - rms_db(back[k * RATE:(k + 1) * RATE]))
-    assert float(np.median(erles)) >= 25.0, f"ERLE per second {np.round(erles, 1)} dB"
     st = a.stats()["local"]
+    assert float(np.median(erles)) >= 25.0, (
+        f"ERLE per second {np.round(erles, 1)} dB; capture underruns {st['capture_underruns']}, "
+        f"shed {st['capture_shed']}, playback underruns {pa.stats()['playback']['underruns']}")
     assert st["aec"] and st["aec_stats"]["frames"] > 300
     assert st["aec_latency_samples"] == RATE // 100  # one 10 ms block with suppression
 
@@ -237,7 +248,7 @@ def test_three_way_local_conference_mix_minus(engines: tuple[eng.MediaEngine, en
     for who, x in heard.items():
         others = [f for k, f in own.items() if k != who]
         for f in others:
-            assert goertzel_share(x, f) > 0.3, f"{who} does not hear {f} Hz"
+            assert tone_share(x, f) > 0.3, f"{who} does not hear {f} Hz"
         assert goertzel_share(x, own[who]) < 0.01, f"{who} hears itself"
 
 
@@ -260,7 +271,7 @@ def test_mute_sends_silence(engines: tuple[eng.MediaEngine, eng.MediaEngine], tm
     opened = read_wav(tmp_path / "open.wav").samples
     muted = read_wav(tmp_path / "muted.wav").samples
     talking = opened[RATE // 3:2 * RATE // 3]  # the end of open.wav is already muted
-    assert goertzel_share(talking, 800) > 0.95
+    assert tone_share(talking, 800) > 0.95
     assert rms_db(talking) > -20.0
     assert rms_db(muted) < -60.0
     assert a.stats()["local"]["muted"] is False
@@ -287,14 +298,14 @@ def test_recording_modes(engines: tuple[eng.MediaEngine, eng.MediaEngine], tmp_p
     stereo = wav.samples
     assert wav.sample_rate == RATE and wav.channels == 2 and stereo.shape[1] == 2
     left, right = stereo[-RATE // 4:, 0], stereo[-RATE // 4:, 1]
-    assert goertzel_share(left, 600) > 0.95 and goertzel_share(left, 1200) < 0.01
-    assert goertzel_share(right, 1200) > 0.95 and goertzel_share(right, 600) < 0.01
+    assert tone_share(left, 600) > 0.95 and goertzel_share(left, 1200) < 0.01
+    assert tone_share(right, 1200) > 0.95 and goertzel_share(right, 600) < 0.01
     mix = read_wav(tmp_path / "mix.wav").samples
     assert mix.ndim == 1
-    assert goertzel_share(mix[-RATE // 4:], 600) > 0.3 and goertzel_share(mix[-RATE // 4:], 1200) > 0.3
+    assert tone_share(mix[-RATE // 4:], 600) > 0.3 and tone_share(mix[-RATE // 4:], 1200) > 0.3
     received = read_wav(tmp_path / "received.wav").samples
     assert received.ndim == 1
-    assert goertzel_share(received[-RATE // 4:], 1200) > 0.95
+    assert tone_share(received[-RATE // 4:], 1200) > 0.95
 
 
 @pytest.mark.parametrize("codec", ["PCMU", "G722"])
@@ -380,7 +391,7 @@ def test_call_through_real_virtual_devices(virtual_audio: VirtualAudio, tmp_path
     finally:
         a.close()
         b.close()
-    assert goertzel_share(back, 1000) > 0.9
+    assert tone_share(back, 1000) > 0.9
     # -12 dBm0 sent: a sine of peak 10^((-12 - 3.14) / 20) of full scale, -18.15 dBFS RMS;
     # two G.722 legs, two resampler pairs and the cable keep it within 1.5 dB
     assert abs(rms_db(back) + 18.15) < 1.5, rms_db(back)
