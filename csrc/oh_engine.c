@@ -94,7 +94,22 @@
  * and the send half of the next tick sends the stream's mix-minus output in
  * place of its source (one tick of added delay through the bridge).
  *
- * Limits: no device rings (local audio port) or echo canceller yet; telephone-event packets feed the interarrival jitter like
+ * Local audio. One oh_devport may be attached: each tick starts with
+ * local_capture (one frame from the capture ring, stamped with when it was
+ * complete; the echo canceller with the frame last written to the playback
+ * ring as its far reference, so the reference is exactly what was played;
+ * mute; the result put into the mixer as LOCAL_ID and kept for the streams
+ * connected with connect_local, which send it this very tick), and ends with
+ * local_playback (the local participant's mix-minus plus what the connected
+ * streams received, saturated, to the playback ring). The capture-to-send
+ * latency is measured per packet from the frame's stamp. Both rings are
+ * kept short: capture beyond one frame + max_queue is shed, a steady excess
+ * is trimmed once per TRIM_TICKS, and playback frames are dropped while the
+ * device does not pull. Recordings may hold what was sent as well (a mono
+ * mix, or stereo sent/received). Streams may run an inband DTMF detector
+ * (oh_dtmf) on their decoded audio, reported like RFC 4733 events.
+ *
+ * Limits: telephone-event packets feed the interarrival jitter like
  * audio (their timestamps repeat, so jitter reads high during DTMF); re-latching
  * follows a new SSRC from the latched address only (never a new address); a
  * codec change with another RTP clock restarts the receive statistics; WAV file I/O happens on the media
@@ -106,6 +121,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -142,6 +158,7 @@
 
 enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2, SRC_ECHO = 3, SRC_LOCAL = 4 };
 
+#define REF_GATE_DBFS (-70.0) /* the echo canceller's reference gate (RMS of a frame) */
 #define TRIM_TICKS 50 /* the local capture's latency-trim window (1 s at 20 ms) */
 #define LOCAL_ID UINT32_MAX /* the local participant's id in the mixer (stream ids are < 2^30) */
 
@@ -315,6 +332,8 @@ struct oh_engine {
     int16_t *local_out;         /* engine frame: this tick's capture after the canceller (sent) */
     int16_t *local_play;        /* engine frame: what was last written to the playback ring */
     int32_t *local_acc;         /* engine frame: received audio of the connected streams */
+    int16_t *local_zero;        /* engine frame of zeros: the gated reference */
+    double ref_gate;            /* mean square below which the reference is gated */
     int local_heard;            /* a connected stream added to local_acc this tick */
     int64_t local_t_ns;         /* when this tick's capture frame was complete, -1: unknown */
     size_t cap_min_wait;        /* least capture left waiting after a read, this trim window */
@@ -1653,8 +1672,21 @@ static void local_capture(oh_engine *e)
             ls->capture_shed += oh_devport_skip_capture(e->port, e->cap_min_wait - margin);
         e->cap_window = 0;
     }
-    if (e->aec)
-        oh_aec_process(e->aec, e->local_near, e->local_play, e->local_out);
+    if (e->aec) {
+        /* Reference gate: a played frame below REF_GATE_DBFS (codec idle noise
+         * of digital silence, -88 dBFS for G.722) goes to the canceller as
+         * exact zeros. Its echo would lie under any microphone's noise, and
+         * oh_aec takes such a reference for far-end activity and suppresses
+         * near speech while it cannot converge (measured: -9 dB on speech,
+         * see tests/test_local_audio.py). */
+        int64_t pw = 0;
+        for (size_t i = 0; i < frame; i++)
+            pw += (int32_t)e->local_play[i] * e->local_play[i];
+        const int16_t *far = e->local_play;
+        if ((double)pw < e->ref_gate * (double)frame)
+            far = e->local_zero;
+        oh_aec_process(e->aec, e->local_near, far, e->local_out);
+    }
     else
         memcpy(e->local_out, e->local_near, frame * sizeof *e->local_out);
     if (e->local_muted)
@@ -1921,6 +1953,7 @@ static void engine_free(oh_engine *e)
     oh_free(e->local_out);
     oh_free(e->local_play);
     oh_free(e->local_acc);
+    oh_free(e->local_zero);
     oh_free(e->epev);
     oh_free(e->rx);
     oh_free(e->rx_msgs);
@@ -1964,8 +1997,12 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->local_out = oh_alloc((size_t)e->frame * sizeof *e->local_out);
     e->local_play = oh_alloc((size_t)e->frame * sizeof *e->local_play);
     e->local_acc = oh_alloc((size_t)e->frame * sizeof *e->local_acc);
+    e->local_zero = oh_alloc((size_t)e->frame * sizeof *e->local_zero);
+    /* REF_GATE_DBFS as a mean square of int16 samples */
+    e->ref_gate = 32768.0 * 32768.0 * pow(10.0, REF_GATE_DBFS / 10.0);
     if (!e->registry || !e->generation || !e->active || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
-        !e->rx_from || !e->evr || !e->local_near || !e->local_out || !e->local_play || !e->local_acc) {
+        !e->rx_from || !e->evr || !e->local_near || !e->local_out || !e->local_play || !e->local_acc ||
+        !e->local_zero) {
         engine_free(e);
         return OH_ENOMEM;
     }

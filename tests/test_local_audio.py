@@ -222,6 +222,37 @@ def test_echo_canceller_removes_the_acoustic_echo(engines: tuple[eng.MediaEngine
     assert st["aec_latency_samples"] == RATE // 100  # one 10 ms block with suppression
 
 
+def test_near_speech_passes_the_canceller_while_the_far_end_is_silent(engines: Engines,
+                                                                     tmp_path: Path) -> None:
+    """B sends digital silence (its G.722 decodes to +-4 LSB of idle noise at A): A's
+    talker reaches B at full level through A's canceller (the engine gates such a
+    reference to zeros; without the gate oh_aec took it for far speech: -9 dB)."""
+    a, b = engines
+    talk = speech(4.0, RATE, talker=1).astype(np.float64)
+    talk = (talk * (10 ** (-20 / 20) * 32768 / np.sqrt(np.mean(talk ** 2)))).astype(np.int16)
+    pa = eng.DevicePort(RATE, RATE)
+    a.attach_audio(pa)
+    sa, sb = call(a, b)
+    sa.connect_local()
+    sb.record_wav(tmp_path / "near.wav")
+
+    def mic(start: int, n: int) -> np.ndarray:
+        out = np.zeros(n, np.int16)
+        part = talk[start:start + n]
+        out[:part.size] = part
+        return out
+
+    with VirtualDevice(pa, mic=mic) as va:
+        time.sleep(4.2)
+    sb.stop_recording()
+    got = read_wav(tmp_path / "near.wav").samples
+    sent = va.captured_audio()
+    # seconds 1..4 of each (both start within a few ms of each other)
+    loss = rms_db(sent[RATE:4 * RATE]) - rms_db(got[RATE:4 * RATE])
+    assert abs(loss) < 1.0, f"near speech lost {loss:.1f} dB through the canceller"
+    assert a.stats()["local"]["aec_stats"]["far_active"] is False
+
+
 def test_three_way_local_conference_mix_minus(engines: tuple[eng.MediaEngine, eng.MediaEngine],
                                               tmp_path: Path) -> None:
     """A's user (500 Hz) with two remote parties on engine B (1000 and 1500 Hz): each hears
