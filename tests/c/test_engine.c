@@ -102,6 +102,11 @@ static void test_config_errors_and_enomem(void)
         CHECK_CREATE_SURVIVES_ENOMEM(oh_engine_stream_add(g_eng, &scfg, &id, NULL), id, remove_stream);
     }
     oh_engine_stream_config_default(&scfg);
+    scfg.dtmf_payload_type = -1; /* inband DTMF detection (auto): its detector too */
+    CHECK_CREATE_SURVIVES_ENOMEM(oh_engine_stream_add(g_eng, &scfg, &id, NULL), id, remove_stream);
+    scfg.inband_dtmf = 2;
+    CHECK_STATUS(oh_engine_stream_add(g_eng, &scfg, &id, NULL), OH_EINVAL);
+    oh_engine_stream_config_default(&scfg);
     snprintf(scfg.local_addr, sizeof scfg.local_addr, "not an address");
     CHECK_STATUS(oh_engine_stream_add(g_eng, &scfg, &id, NULL), OH_EINVAL);
     oh_engine_stream_config_default(&scfg);
