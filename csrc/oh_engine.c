@@ -94,7 +94,22 @@
  * and the send half of the next tick sends the stream's mix-minus output in
  * place of its source (one tick of added delay through the bridge).
  *
- * Limits: no device rings (local audio port) or echo canceller yet; telephone-event packets feed the interarrival jitter like
+ * Local audio. One oh_devport may be attached: each tick starts with
+ * local_capture (one frame from the capture ring, stamped with when it was
+ * complete; the echo canceller with the frame last written to the playback
+ * ring as its far reference, so the reference is exactly what was played;
+ * mute; the result put into the mixer as LOCAL_ID and kept for the streams
+ * connected with connect_local, which send it this very tick), and ends with
+ * local_playback (the local participant's mix-minus plus what the connected
+ * streams received, saturated, to the playback ring). The capture-to-send
+ * latency is measured per packet from the frame's stamp. Both rings are
+ * kept short: capture beyond one frame + max_queue is shed, a steady excess
+ * is trimmed once per TRIM_TICKS, and playback frames are dropped while the
+ * device does not pull. Recordings may hold what was sent as well (a mono
+ * mix, or stereo sent/received). Streams may run an inband DTMF detector
+ * (oh_dtmf) on their decoded audio, reported like RFC 4733 events.
+ *
+ * Limits: telephone-event packets feed the interarrival jitter like
  * audio (their timestamps repeat, so jitter reads high during DTMF); re-latching
  * follows a new SSRC from the latched address only (never a new address); a
  * codec change with another RTP clock restarts the receive statistics; WAV file I/O happens on the media
@@ -106,6 +121,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -120,6 +136,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "offhook/oh_dtmf.h"
 #include "offhook/oh_dtmf_rtp.h"
 #include "offhook/oh_mixer.h"
 #include "offhook/oh_playout.h"
@@ -139,7 +156,11 @@
 #define RTCP_BUF 1024     /* SR + one block + SDES + BYE with a reason fit easily */
 #define RTCP_BUF_CAP (RTCP_BUF + OH_SRTP_MAX_OVERHEAD)
 
-enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2, SRC_ECHO = 3 };
+enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2, SRC_ECHO = 3, SRC_LOCAL = 4 };
+
+#define REF_GATE_DBFS (-70.0) /* the echo canceller's reference gate (RMS of a frame) */
+#define TRIM_TICKS 50 /* the local capture's latency-trim window (1 s at 20 ms) */
+#define LOCAL_ID UINT32_MAX /* the local participant's id in the mixer (stream ids are < 2^30) */
 
 typedef struct wav_src {
     oh_wav_reader *reader;
@@ -195,6 +216,10 @@ typedef struct stream {
     source src;
     oh_wav_writer *rec;
     int rec_failed;
+    int rec_mode;               /* oh_engine_record_mode */
+    int16_t *sent_buf;          /* engine frame: what was sent this tick (REC_MIX, REC_STEREO) */
+    int16_t *rec_buf;           /* 2 engine frames: the recording's interleaved or mixed frame */
+    oh_dtmf_det *det;           /* inband DTMF detector; NULL: off */
 
     int latched;
     struct sockaddr_storage latched_addr;
@@ -234,7 +259,8 @@ typedef struct stream {
 
 enum cmd_type {
     CMD_ADD, CMD_REMOVE, CMD_SET_REMOTE, CMD_SET_DIR, CMD_SET_SOURCE, CMD_SET_RECORD,
-    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN, CMD_SET_CODEC, CMD_CONF
+    CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN, CMD_SET_CODEC, CMD_CONF,
+    CMD_ATTACH, CMD_MUTE
 };
 
 struct codec_parts;
@@ -255,6 +281,11 @@ typedef struct cmd {
     oh_engine_dtmf_event *events; /* CMD_DTMF_DRAIN: room for n_cap */
     int n_cap;
     struct codec_parts *parts;  /* CMD_SET_CODEC: in, the new codec's; out, the old */
+    int rec_mode;               /* CMD_SET_RECORD */
+    oh_devport *port;           /* CMD_ATTACH: in, the new port (NULL: detach) */
+    oh_aec *aec;                /* CMD_ATTACH: in, the new canceller; out, the old one */
+    int aec_on;
+    int max_queue;            /* CMD_ATTACH: samples */
     oh_status result;
 } cmd;
 
@@ -290,6 +321,25 @@ struct oh_engine {
     double lag_sum, lag_max;    /* deadline -> sendto, since the last get_stats */
     uint64_t lag_n;
     oh_engine_stats st;
+
+    /* the local audio endpoint (the media thread's; see local_capture) */
+    oh_devport *port;           /* NULL: none attached */
+    oh_aec *aec;                /* made by attach, NULL when off */
+    int aec_on;
+    int max_queue;            /* samples allowed to wait beyond one frame */
+    int local_muted;
+    int16_t *local_near;        /* engine frame: this tick's capture */
+    int16_t *local_out;         /* engine frame: this tick's capture after the canceller (sent) */
+    int16_t *local_play;        /* engine frame: what was last written to the playback ring */
+    int32_t *local_acc;         /* engine frame: received audio of the connected streams */
+    int16_t *local_zero;        /* engine frame of zeros: the gated reference */
+    double ref_gate;            /* mean square below which the reference is gated */
+    int local_heard;            /* a connected stream added to local_acc this tick */
+    int64_t local_t_ns;         /* when this tick's capture frame was complete, -1: unknown */
+    size_t cap_min_wait;        /* least capture left waiting after a read, this trim window */
+    int cap_window;             /* ticks into the trim window */
+    double c2s_sum, c2s_max;    /* capture -> sendto, since the last get_stats */
+    uint64_t c2s_n;
 
     /* events: a lock-free SPSC ring, the media thread writes, poll_events reads */
     oh_engine_event *evr;       /* OH_ENGINE_EVENT_QUEUE */
@@ -579,6 +629,9 @@ static void stream_free(stream *s)
     oh_free(s->pkt);
     source_free(&s->src);
     oh_wav_writer_close(s->rec, NULL);
+    oh_free(s->sent_buf);
+    oh_free(s->rec_buf);
+    oh_dtmf_det_destroy(s->det);
     oh_free(s);
 }
 
@@ -804,7 +857,8 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         cfg->dtmf_payload_type < -1 || cfg->dtmf_payload_type > 127 ||
         cfg->dtmf_payload_type == cfg->payload_type || cfg->rtcp_interval_ms < 100 ||
         cfg->rtcp_interval_ms > 60000 || memchr(cfg->cname, 0, sizeof cfg->cname) == NULL ||
-        (cfg->rtp_timeout_ms != 0 && (cfg->rtp_timeout_ms < 100 || cfg->rtp_timeout_ms > 3600000)))
+        (cfg->rtp_timeout_ms != 0 && (cfg->rtp_timeout_ms < 100 || cfg->rtp_timeout_ms > 3600000)) ||
+        cfg->inband_dtmf < -1 || cfg->inband_dtmf > 1)
         return OH_EINVAL;
     struct sockaddr_storage local;
     socklen_t local_len;
@@ -858,9 +912,22 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     s->eng_buf = oh_alloc(((size_t)eng->frame + 8) * sizeof *s->eng_buf);
     s->echo_buf = oh_alloc((size_t)eng->frame * sizeof *s->echo_buf);
     s->rtcp_buf = oh_alloc(RTCP_BUF_CAP);
-    if (!s->eng_buf || !s->echo_buf || !s->rtcp_buf) {
+    s->sent_buf = oh_alloc((size_t)eng->frame * sizeof *s->sent_buf);
+    s->rec_buf = oh_alloc(2 * (size_t)eng->frame * sizeof *s->rec_buf);
+    if (!s->eng_buf || !s->echo_buf || !s->rtcp_buf || !s->sent_buf || !s->rec_buf) {
         stream_free(s);
         return OH_ENOMEM;
+    }
+    if (cfg->inband_dtmf == 1 || (cfg->inband_dtmf == -1 && cfg->dtmf_payload_type < 0)) {
+        oh_dtmf_det_config dcfg;
+        oh_dtmf_det_config_default(&dcfg);
+        dcfg.sample_rate = eng->cfg.sample_rate;
+        dcfg.max_events = 8;
+        if ((st = oh_dtmf_det_create(&dcfg, &s->det)) != OH_OK) {
+            stream_free(s);
+            return st;
+        }
+        s->st.inband_dtmf = 1;
     }
     if (cfg->srtp) {
         if ((st = oh_srtp_create(&cfg->srtp_keys, &s->srtp)) != OH_OK) {
@@ -916,6 +983,25 @@ static void stream_snapshot(const stream *s, oh_engine_stream_stats *out)
     out->recorded_frames = s->rec ? oh_wav_writer_frames(s->rec) : 0;
     out->dtmf_pending = s->dq_len + (s->dtx && oh_dtmf_rtp_sender_busy(s->dtx));
     out->rtp_timed_out = s->timed_out;
+    out->local = s->src.kind == SRC_LOCAL;
+}
+
+static void local_snapshot(oh_engine *e, oh_engine_local_stats *ls)
+{
+    *ls = e->st.local;
+    ls->attached = e->port != NULL;
+    ls->muted = e->local_muted;
+    ls->aec = e->aec != NULL;
+    ls->aec_latency = e->aec ? oh_aec_latency(e->aec) : 0;
+    if (e->aec)
+        oh_aec_get_stats(e->aec, &ls->aec_stats);
+    else
+        memset(&ls->aec_stats, 0, sizeof ls->aec_stats);
+    ls->capture_to_send_ms_mean = e->c2s_n ? e->c2s_sum / (double)e->c2s_n : 0.0;
+    ls->capture_to_send_ms_max = e->c2s_max;
+    ls->capture_to_send_samples = e->c2s_n;
+    e->c2s_sum = e->c2s_max = 0.0;
+    e->c2s_n = 0;
 }
 
 static void apply(oh_engine *e, cmd *c)
@@ -971,6 +1057,7 @@ static void apply(oh_engine *e, cmd *c)
     case CMD_SET_RECORD: {
         oh_wav_writer *old = s->rec;
         s->rec = c->rec;
+        s->rec_mode = c->rec_mode;
         s->rec_failed = 0;
         c->rec = old;
         break;
@@ -987,6 +1074,37 @@ static void apply(oh_engine *e, cmd *c)
         c->estats->send_lag_samples = e->lag_n;
         e->lag_sum = e->lag_max = 0.0;
         e->lag_n = 0;
+        local_snapshot(e, &c->estats->local);
+        break;
+    case CMD_ATTACH: {
+        int was = e->port != NULL;
+        oh_aec *old = e->aec;
+        e->port = c->port;
+        e->aec = c->aec;
+        e->aec_on = c->aec_on;
+        e->max_queue = c->max_queue;
+        c->aec = old;
+        size_t bytes = (size_t)e->frame * sizeof *e->local_out;
+        memset(e->local_near, 0, bytes);
+        memset(e->local_out, 0, bytes);
+        memset(e->local_play, 0, bytes);
+        memset(e->local_acc, 0, (size_t)e->frame * sizeof *e->local_acc);
+        e->cap_window = 0;
+        c->result = OH_OK;
+        if (e->port && !was) {
+            c->result = oh_mixer_add(e->mixer, LOCAL_ID, 1.0);
+            if (c->result != OH_OK) { /* the conference is full: nothing attached */
+                c->aec = e->aec;      /* not attached before, so no old canceller: free the new */
+                e->aec = NULL;
+                e->port = NULL;
+            }
+        } else if (!e->port && was) {
+            oh_mixer_remove(e->mixer, LOCAL_ID);
+        }
+        break;
+    }
+    case CMD_MUTE:
+        e->local_muted = c->dir;
         break;
     case CMD_STOP:
         e->stop = 1;
@@ -1083,6 +1201,41 @@ static void on_event(stream *s, const oh_rtp_header *h, const uint8_t *buf, size
     ev->digit = e.digit;
     ev->event = e.event;
     ev->duration_ms = e.duration_ms;
+    ev->inband = 0;
+}
+
+/* Inband DTMF: the detector on this tick's decoded audio (engine rate);
+ * each digit it reports is queued like a telephone-event, with inband = 1. */
+static void inband_dtmf(oh_engine *e, stream *s, const int16_t *pcm, size_t n)
+{
+    size_t done = 0;
+    for (int guard = 0; done < n && guard < 64; guard++) {
+        int used = oh_dtmf_det_process(s->det, pcm + done, n - done);
+        if (used < 0)
+            return;
+        done += (size_t)used;
+        oh_dtmf_event de;
+        while (oh_dtmf_det_get_event(s->det, &de) == 1) {
+            s->st.dtmf_inband++;
+            oh_engine_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.digit = de.digit;
+            int code = oh_dtmf_rtp_event_code(de.digit);
+            ev.event = (uint8_t)(code < 0 ? 0 : code);
+            ev.duration_ms = (int)((uint64_t)de.duration * 1000u / (uint64_t)e->cfg.sample_rate);
+            ev.inband = 1;
+            stream_event(s, OH_ENGINE_EV_DTMF, &ev);
+            if (s->evq_len == OH_ENGINE_DTMF_QUEUE) {
+                s->st.dtmf_dropped++;
+                continue;
+            }
+            oh_engine_dtmf_event *q = &s->evq[(s->evq_head + s->evq_len++) % OH_ENGINE_DTMF_QUEUE];
+            q->digit = ev.digit;
+            q->event = ev.event;
+            q->duration_ms = ev.duration_ms;
+            q->inband = 1;
+        }
+    }
 }
 
 static void on_rtcp(stream *s, const uint8_t *buf, size_t n, const struct sockaddr_storage *from,
@@ -1454,19 +1607,128 @@ static void drain_socket(oh_engine *e, stream *s)
     }
 }
 
+static int16_t sat16(int32_t v)
+{
+    return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
+}
+
+/* Appends this tick to the recording: eng_buf is what was received,
+ * sent_buf what was sent (REC_MIX, REC_STEREO). */
+static void record_frame(stream *s, size_t frame)
+{
+    if (s->rec_failed)
+        return;
+    const int16_t *pcm = s->eng_buf;
+    if (s->rec_mode == OH_ENGINE_REC_MIX) {
+        for (size_t i = 0; i < frame; i++)
+            s->rec_buf[i] = sat16((int32_t)s->sent_buf[i] + s->eng_buf[i]);
+        pcm = s->rec_buf;
+    } else if (s->rec_mode == OH_ENGINE_REC_STEREO) {
+        for (size_t i = 0; i < frame; i++) {
+            s->rec_buf[2 * i] = s->sent_buf[i];
+            s->rec_buf[2 * i + 1] = s->eng_buf[i];
+        }
+        pcm = s->rec_buf;
+    }
+    if (oh_wav_writer_write(s->rec, pcm, frame) != OH_OK)
+        s->rec_failed = 1; /* the writer keeps the reason; stop_recording reports it */
+}
+
+/* The local endpoint's capture half, before the streams send: one frame
+ * from the capture ring, the echo canceller against the frame last written
+ * to the playback ring (what the loudspeaker is playing), mute, and the
+ * result offered to the conference and to the connected streams. */
+static void local_capture(oh_engine *e)
+{
+    size_t frame = (size_t)e->frame;
+    e->local_heard = 0;
+    e->local_t_ns = -1;
+    if (!e->port)
+        return;
+    oh_engine_local_stats *ls = &e->st.local;
+    ls->frames++;
+    size_t got = oh_devport_pull_capture_stamped(e->port, e->local_near, frame, &e->local_t_ns);
+    if (got < frame) {
+        ls->capture_underruns++;
+        ls->capture_missing += frame - got;
+    }
+    /* Latency control. What is left waiting after the read is latency the
+     * next frames carry. Beyond one frame + max_queue it is shed at once;
+     * and when even the least left over a window of TRIM_TICKS stayed above
+     * half a frame + 1 ms (a device that started with a full buffer, or
+     * clock drift filling the ring), all but 1 ms of that least is dropped,
+     * once: the steady excess goes, callback jitter is left alone. */
+    size_t waiting = oh_devport_capture_available(e->port);
+    size_t margin = (size_t)e->cfg.sample_rate / 1000;
+    if (waiting > frame + (size_t)e->max_queue) {
+        size_t k = oh_devport_skip_capture(e->port, waiting - frame);
+        ls->capture_shed += k;
+        waiting -= k;
+    }
+    if (e->cap_window == 0 || waiting < e->cap_min_wait)
+        e->cap_min_wait = waiting;
+    if (++e->cap_window >= TRIM_TICKS) {
+        if (e->cap_min_wait > frame / 2 + margin)
+            ls->capture_shed += oh_devport_skip_capture(e->port, e->cap_min_wait - margin);
+        e->cap_window = 0;
+    }
+    if (e->aec) {
+        /* Reference gate: a played frame below REF_GATE_DBFS (codec idle noise
+         * of digital silence, -88 dBFS for G.722) goes to the canceller as
+         * exact zeros. Its echo would lie under any microphone's noise, and
+         * oh_aec takes such a reference for far-end activity and suppresses
+         * near speech while it cannot converge (measured: -9 dB on speech,
+         * see tests/test_local_audio.py). */
+        int64_t pw = 0;
+        for (size_t i = 0; i < frame; i++)
+            pw += (int32_t)e->local_play[i] * e->local_play[i];
+        const int16_t *far = e->local_play;
+        if ((double)pw < e->ref_gate * (double)frame)
+            far = e->local_zero;
+        oh_aec_process(e->aec, e->local_near, far, e->local_out);
+    }
+    else
+        memcpy(e->local_out, e->local_near, frame * sizeof *e->local_out);
+    if (e->local_muted)
+        memset(e->local_out, 0, frame * sizeof *e->local_out);
+    oh_mixer_put(e->mixer, LOCAL_ID, e->local_out);
+}
+
+/* The local endpoint's playback half, after the mix: its conference output
+ * plus what the connected streams received, to the playback ring; kept as
+ * the canceller's next reference. */
+static void local_playback(oh_engine *e)
+{
+    if (!e->port)
+        return;
+    size_t frame = (size_t)e->frame;
+    const int16_t *conf = oh_mixer_output(e->mixer, LOCAL_ID);
+    for (size_t i = 0; i < frame; i++) {
+        int32_t v = (conf ? conf[i] : 0) + e->local_acc[i];
+        e->local_play[i] = sat16(v);
+        e->local_acc[i] = 0;
+    }
+    /* A device that does not pull (not started yet, stalled) must not let
+     * the playback ring fill with old audio: beyond max_queue the frame is
+     * dropped, so what plays once it pulls again is recent. */
+    if (oh_devport_playback_queued(e->port) > (size_t)e->max_queue ||
+        oh_devport_push_playback(e->port, e->local_play, frame) < frame)
+        e->st.local.playback_overruns++;
+}
+
 /* The receive half of a tick: one tick of playout to the sink. */
 static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
 {
     size_t frame = (size_t)e->frame;
     s->st.ticks++;
     int echo = s->src.kind == SRC_ECHO;
+    int local = s->src.kind == SRC_LOCAL && !s->in_conf && e->port;
     if (!receives(s->dir)) {
         if (echo)
             memset(s->echo_buf, 0, frame * sizeof *s->echo_buf);
         if (s->rec) {
             memset(s->eng_buf, 0, frame * sizeof *s->eng_buf);
-            if (!s->rec_failed && oh_wav_writer_write(s->rec, s->eng_buf, frame) != OH_OK)
-                s->rec_failed = 1;
+            record_frame(s, frame);
         }
         return; /* nothing to play out: an idle half costs nothing more */
     }
@@ -1487,15 +1749,22 @@ static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
         memset(s->dec_buf, 0, s->dec_cap * sizeof *s->dec_buf);
         got = (int)s->dec_cap;
     }
-    if (!s->rec && !echo && !s->in_conf)
+    if (!s->rec && !echo && !s->in_conf && !local && !s->det)
         return; /* decoded (the playout's state and statistics advance); no sink needs the PCM */
     convert(s->rs_recv, s->dec_buf, (size_t)got, s->eng_buf, frame + 8, frame);
     if (s->in_conf)
         oh_mixer_put(e->mixer, (uint32_t)s->id, s->eng_buf); /* mixed once all have put */
     if (echo)
         memcpy(s->echo_buf, s->eng_buf, frame * sizeof *s->echo_buf);
-    if (s->rec && !s->rec_failed && oh_wav_writer_write(s->rec, s->eng_buf, frame) != OH_OK)
-        s->rec_failed = 1; /* the writer keeps the reason; stop_recording reports it */
+    if (local) {
+        for (size_t i = 0; i < frame; i++)
+            e->local_acc[i] += s->eng_buf[i];
+        e->local_heard = 1;
+    }
+    if (s->det)
+        inband_dtmf(e, s, s->eng_buf, frame);
+    if (s->rec)
+        record_frame(s, frame);
 }
 
 /* The send half of a tick: source -> encode -> RTP, and RTCP when due. */
@@ -1503,17 +1772,27 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
 {
     size_t frame = (size_t)e->frame;
     rtcp_tick(s, now_ms);
+    int keep_sent = s->rec && s->rec_mode != OH_ENGINE_REC_RECEIVED;
+    if (keep_sent)
+        memset(s->sent_buf, 0, frame * sizeof *s->sent_buf);
     if (!sends(s->dir) || s->remote_len == 0) {
         oh_rtp_sender_skip(s->sender, s->rtp_samples);
         s->talkspurt = 1;
         return;
     }
-    if (s->in_conf)
+    int local = 0;
+    if (s->in_conf) {
         oh_mixer_get(e->mixer, (uint32_t)s->id, s->eng_buf); /* everyone else, last tick */
-    else if (s->src.kind == SRC_ECHO)
+    } else if (s->src.kind == SRC_ECHO) {
         memcpy(s->eng_buf, s->echo_buf, frame * sizeof *s->eng_buf);
-    else
+    } else if (s->src.kind == SRC_LOCAL) {
+        memcpy(s->eng_buf, e->local_out, frame * sizeof *s->eng_buf); /* zeros when detached */
+        local = e->local_t_ns >= 0;
+    } else {
         source_read(&s->src, s->eng_buf, frame, &s->st.source_done);
+    }
+    if (keep_sent)
+        memcpy(s->sent_buf, s->eng_buf, frame * sizeof *s->sent_buf);
     if (dtmf_tick(e, s))
         return; /* the source kept its pace; its audio of this tick is replaced */
     convert(s->rs_send, s->eng_buf, frame, s->codec_buf, s->codec_buf_cap, (size_t)s->codec_frame);
@@ -1527,7 +1806,15 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
                                    s->pkt, s->pkt_cap);
     if (plen >= 0)
         s->talkspurt = 0;
+    uint64_t before = s->st.packets_sent;
     send_rtp(s, plen);
+    if (local && s->st.packets_sent > before) {
+        double ms = (double)(oh_devport_now_ns() - e->local_t_ns) / 1e6;
+        e->c2s_sum += ms;
+        e->c2s_n++;
+        if (ms > e->c2s_max)
+            e->c2s_max = ms;
+    }
 }
 
 static void arm_timer(oh_engine *e, const struct timespec *deadline)
@@ -1582,12 +1869,14 @@ static void *media_thread(void *arg)
             }
             e->deadline = next;
             double tick_ms = ms_between(&e->t0, &next);
+            local_capture(e);
             for (int i = 0; i < e->n_active; i++)
                 stream_tick_send(e, e->active[i], tick_ms);
             for (int i = 0; i < e->n_active; i++)
                 stream_tick_receive(e, e->active[i], tick_ms);
             if (oh_mixer_count(e->mixer) > 0)
                 oh_mixer_mix(e->mixer); /* cost linear in the members that spoke */
+            local_playback(e);
             e->st.ticks++;
             ts_add_ms(&next, e->cfg.ptime_ms);
             arm_timer(e, &next);
@@ -1627,6 +1916,7 @@ void oh_engine_stream_config_default(oh_engine_stream_config *cfg)
     cfg->direction = OH_ENGINE_SENDRECV;
     cfg->dtmf_payload_type = 101;
     cfg->rtcp_interval_ms = 5000;
+    cfg->inband_dtmf = -1;
     oh_srtp_config_default(&cfg->srtp_keys); /* used only when srtp = 1 */
 }
 
@@ -1658,6 +1948,12 @@ static void engine_free(oh_engine *e)
     if (e->tfd >= 0)
         close(e->tfd);
     oh_mixer_destroy(e->mixer);
+    oh_aec_destroy(e->aec);
+    oh_free(e->local_near);
+    oh_free(e->local_out);
+    oh_free(e->local_play);
+    oh_free(e->local_acc);
+    oh_free(e->local_zero);
     oh_free(e->epev);
     oh_free(e->rx);
     oh_free(e->rx_msgs);
@@ -1697,8 +1993,16 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->rx_iov = oh_alloc(RX_BURST * sizeof *e->rx_iov);
     e->rx_from = oh_alloc(RX_BURST * sizeof *e->rx_from);
     e->evr = oh_alloc(OH_ENGINE_EVENT_QUEUE * sizeof *e->evr);
+    e->local_near = oh_alloc((size_t)e->frame * sizeof *e->local_near);
+    e->local_out = oh_alloc((size_t)e->frame * sizeof *e->local_out);
+    e->local_play = oh_alloc((size_t)e->frame * sizeof *e->local_play);
+    e->local_acc = oh_alloc((size_t)e->frame * sizeof *e->local_acc);
+    e->local_zero = oh_alloc((size_t)e->frame * sizeof *e->local_zero);
+    /* REF_GATE_DBFS as a mean square of int16 samples */
+    e->ref_gate = 32768.0 * 32768.0 * pow(10.0, REF_GATE_DBFS / 10.0);
     if (!e->registry || !e->generation || !e->active || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
-        !e->rx_from || !e->evr) {
+        !e->rx_from || !e->evr || !e->local_near || !e->local_out || !e->local_play || !e->local_acc ||
+        !e->local_zero) {
         engine_free(e);
         return OH_ENOMEM;
     }
@@ -1706,7 +2010,9 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     oh_mixer_config_default(&mcfg);
     mcfg.sample_rate = r;
     mcfg.frame_size = e->frame;
-    mcfg.max_participants = cfg->max_streams;
+    /* every stream, and the local audio */
+    mcfg.max_participants = cfg->max_streams < OH_MIXER_MAX_PARTICIPANTS ? cfg->max_streams + 1
+                                                                         : OH_MIXER_MAX_PARTICIPANTS;
     oh_status mst = oh_mixer_create(&mcfg, &e->mixer);
     if (mst != OH_OK) {
         engine_free(e);
@@ -1991,7 +2297,7 @@ oh_status oh_engine_stream_play_silence(oh_engine *e, int id)
 }
 
 /* Swaps in rec (NULL stops recording); closes the replaced recording. */
-static oh_status set_record(oh_engine *e, int id, oh_wav_writer *rec, oh_wav_error *err)
+static oh_status set_record(oh_engine *e, int id, oh_wav_writer *rec, int mode, oh_wav_error *err)
 {
     pthread_mutex_lock(&e->mu);
     stream *s = lookup(e, id);
@@ -2001,7 +2307,7 @@ static oh_status set_record(oh_engine *e, int id, oh_wav_writer *rec, oh_wav_err
         set_reason(err, OH_EINVAL, "no such stream");
         return OH_EINVAL;
     }
-    cmd c = {.type = CMD_SET_RECORD, .s = s, .rec = rec};
+    cmd c = {.type = CMD_SET_RECORD, .s = s, .rec = rec, .rec_mode = mode};
     run_command(e, &c);
     pthread_mutex_unlock(&e->mu);
     if (err) {
@@ -2014,6 +2320,15 @@ static oh_status set_record(oh_engine *e, int id, oh_wav_writer *rec, oh_wav_err
 
 oh_status oh_engine_stream_record_wav(oh_engine *e, int id, const char *path, oh_wav_error *err)
 {
+    return oh_engine_stream_record_wav_mode(e, id, path, OH_ENGINE_REC_RECEIVED, err);
+}
+
+oh_status oh_engine_stream_record_wav_mode(oh_engine *e, int id, const char *path, int mode, oh_wav_error *err)
+{
+    if (mode < OH_ENGINE_REC_RECEIVED || mode > OH_ENGINE_REC_STEREO) {
+        set_reason(err, OH_EINVAL, "unknown recording mode");
+        return OH_EINVAL;
+    }
     if (!e || !path) {
         set_reason(err, OH_EINVAL, "no file name");
         return OH_EINVAL;
@@ -2021,14 +2336,14 @@ oh_status oh_engine_stream_record_wav(oh_engine *e, int id, const char *path, oh
     oh_wav_writer_config wcfg;
     oh_wav_writer_config_default(&wcfg);
     wcfg.sample_rate = e->cfg.sample_rate;
-    wcfg.channels = 1;
+    wcfg.channels = mode == OH_ENGINE_REC_STEREO ? 2 : 1;
     wcfg.buffer_frames = (size_t)e->frame;
     oh_wav_writer *w = NULL;
     oh_status st = oh_wav_writer_open(path, &wcfg, &w, err);
     if (st != OH_OK)
         return st;
     /* An error finalising the previous recording is not this call's failure. */
-    oh_status prev = set_record(e, id, w, err);
+    oh_status prev = set_record(e, id, w, mode, err);
     if (prev == OH_EINVAL)
         return OH_EINVAL;
     if (err) {
@@ -2043,7 +2358,7 @@ oh_status oh_engine_stream_stop_recording(oh_engine *e, int id, oh_wav_error *er
 {
     if (!e)
         return OH_EINVAL;
-    return set_record(e, id, NULL, err);
+    return set_record(e, id, NULL, OH_ENGINE_REC_RECEIVED, err);
 }
 
 oh_status oh_engine_stream_get_stats(oh_engine *e, int id, oh_engine_stream_stats *stats)
@@ -2186,4 +2501,78 @@ oh_status oh_engine_stream_conference(oh_engine *e, int id, int join)
     }
     pthread_mutex_unlock(&e->mu);
     return st;
+}
+
+void oh_engine_audio_config_default(oh_engine_audio_config *cfg)
+{
+    cfg->aec = 1;
+    cfg->aec_tail_ms = 128;
+    cfg->aec_suppression = 1;
+    cfg->max_queue_ms = 60;
+}
+
+static oh_status run_attach(oh_engine *e, cmd *c)
+{
+    pthread_mutex_lock(&e->mu);
+    run_command(e, c);
+    pthread_mutex_unlock(&e->mu);
+    oh_aec_destroy(c->aec); /* the replaced canceller, or the new one when refused */
+    return c->result;
+}
+
+oh_status oh_engine_attach_audio(oh_engine *e, oh_devport *port, const oh_engine_audio_config *cfg)
+{
+    if (!e)
+        return OH_EINVAL;
+    if (!port)
+        return oh_engine_detach_audio(e);
+    oh_engine_audio_config dflt;
+    if (!cfg) {
+        oh_engine_audio_config_default(&dflt);
+        cfg = &dflt;
+    }
+    if (oh_devport_engine_rate(port) != e->cfg.sample_rate || cfg->aec_tail_ms < 64 || cfg->aec_tail_ms > 500 ||
+        cfg->max_queue_ms < 10 || cfg->max_queue_ms > 1000)
+        return OH_EINVAL;
+    cmd c = {.type = CMD_ATTACH, .port = port, .aec_on = cfg->aec ? 1 : 0};
+    c.max_queue = e->cfg.sample_rate / 1000 * cfg->max_queue_ms;
+    if (cfg->aec) {
+        oh_aec_config acfg;
+        oh_aec_config_default(&acfg);
+        acfg.sample_rate = e->cfg.sample_rate;
+        acfg.frame_size = e->frame;
+        acfg.tail_ms = cfg->aec_tail_ms;
+        acfg.suppression = cfg->aec_suppression ? 1 : 0;
+        oh_status st = oh_aec_create(&acfg, &c.aec);
+        if (st != OH_OK)
+            return st;
+    }
+    return run_attach(e, &c);
+}
+
+oh_status oh_engine_detach_audio(oh_engine *e)
+{
+    if (!e)
+        return OH_EINVAL;
+    cmd c = {.type = CMD_ATTACH};
+    return run_attach(e, &c);
+}
+
+oh_status oh_engine_mute_local(oh_engine *e, int mute)
+{
+    if (!e)
+        return OH_EINVAL;
+    cmd c = {.type = CMD_MUTE, .dir = mute ? 1 : 0};
+    pthread_mutex_lock(&e->mu);
+    run_command(e, &c);
+    pthread_mutex_unlock(&e->mu);
+    return OH_OK;
+}
+
+oh_status oh_engine_stream_connect_local(oh_engine *e, int id)
+{
+    if (!e)
+        return OH_EINVAL;
+    source src = {.kind = SRC_LOCAL};
+    return set_source(e, id, &src);
 }

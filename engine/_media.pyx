@@ -7,9 +7,11 @@ the GIL while it waits for the media thread to apply it (at most a few ms).
 """
 import os
 
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.string cimport memcpy, memset, strncpy
 
 cimport oh_engine as c
+from oh_devport cimport oh_devport
 from oh_srtp cimport oh_srtp_suite
 from oh_codec cimport oh_codec_config, oh_codec_config_default, oh_codec_id
 from oh_status cimport OH_EBUFSIZE, OH_EINVAL, OH_EIO, OH_ENOMEM, OH_ESTATE, OH_EUNSUPPORTED, oh_strerror
@@ -20,11 +22,13 @@ from offhook.media.codecs import lookup as _lookup_codec
 from offhook.media.events import DtmfReceived, RtcpBye, RtpResumed, RtpTimeout, SsrcChanged
 from offhook.media.srtp import SrtpParams
 
+from offhook._devport import DevicePort
 from offhook._rtp import SRTP_SUITES
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 RELATCH_PACKETS = c.OH_ENGINE_RELATCH_PACKETS  # in-sequence packets of a new SSRC that re-latch
 DEFAULT_DYNAMIC_PT = 111  # opus has no static payload type (the common choice in SDP offers)
+RECORD_MODES = ("received", "mix", "stereo")  # index = oh_engine_record_mode
 
 
 cdef int _check(int status, str context) except -1:
@@ -98,6 +102,7 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
         "srtp": bool(s.srtp), "srtp_auth_failed": s.srtp_auth_failed,
         "srtp_replayed": s.srtp_replayed, "srtp_failed": s.srtp_failed,
         "ssrc_changes": s.ssrc_changes, "rtp_timed_out": bool(s.rtp_timed_out),
+        "inband_dtmf": bool(s.inband_dtmf), "dtmf_inband": s.dtmf_inband, "local": bool(s.local),
         "rtcp": {"sent": r.sent, "received": r.received, "invalid": r.invalid,
                  "sr_received": r.sr_received, "peer_reports": r.peer_reports,
                  "peer_fraction_lost": r.peer_fraction_lost,
@@ -115,11 +120,30 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
     }
 
 
+cdef dict _local_stats(const c.oh_engine_local_stats *l):
+    a = &l.aec_stats
+    return {
+        "attached": bool(l.attached), "muted": bool(l.muted), "frames": l.frames,
+        "capture_underruns": l.capture_underruns, "capture_missing": l.capture_missing,
+        "capture_shed": l.capture_shed, "playback_overruns": l.playback_overruns,
+        "aec": bool(l.aec), "aec_latency_samples": l.aec_latency,
+        "aec_stats": {"erle_db": a.erle_db, "linear_erle_db": a.linear_erle_db, "delay_ms": a.delay_ms,
+                      "bulk_delay_ms": a.bulk_delay_ms, "double_talk": bool(a.double_talk),
+                      "far_active": bool(a.far_active), "converged": bool(a.converged),
+                      "drift_ppm": a.drift_ppm, "divergence_resets": a.divergence_resets,
+                      "delay_changes": a.delay_changes, "frames": a.frames} if l.aec else None,
+        "capture_to_send_ms_mean": l.capture_to_send_ms_mean,
+        "capture_to_send_ms_max": l.capture_to_send_ms_max,
+        "capture_to_send_samples": l.capture_to_send_samples,
+    }
+
+
 cdef object _event(const c.oh_engine_event *e, object stream):
     if stream is None:
         return None  # the stream was closed before its events were read
     if e.type == c.OH_ENGINE_EV_DTMF:
-        return DtmfReceived(stream, chr(e.digit), e.event, e.duration_ms)
+        return DtmfReceived(stream, chr(e.digit), e.event, e.duration_ms,
+                            "inband" if e.inband else "rfc4733")
     if e.type == c.OH_ENGINE_EV_BYE:
         return RtcpBye(stream, e.ssrc, e.reason.decode("utf-8", "replace"))
     if e.type == c.OH_ENGINE_EV_SSRC_CHANGE:
@@ -143,6 +167,7 @@ cdef class MediaEngine:
     cdef readonly int sample_rate
     cdef readonly int ptime
     cdef object _streams  # id -> MediaStream, so close() can mark them closed
+    cdef object _port     # the attached DevicePort, kept alive while the engine uses it
 
     def __cinit__(self, int sample_rate=16000, int ptime=20, *, int max_streams=256):
         if sample_rate not in (8000, 16000, 32000, 48000):
@@ -203,6 +228,7 @@ cdef class MediaEngine:
         self._eng = NULL
         with nogil:
             c.oh_engine_destroy(eng)
+        self._port = None
 
     def stats(self):
         """Counters of the media thread: ticks, late_ticks, clock_resyncs, streams,
@@ -216,7 +242,68 @@ cdef class MediaEngine:
         return {"ticks": st.ticks, "late_ticks": st.late_ticks, "clock_resyncs": st.clock_resyncs,
                 "events_dropped": st.events_dropped, "streams": st.streams,
                 "send_lag_ms_mean": st.send_lag_ms_mean, "send_lag_ms_max": st.send_lag_ms_max,
-                "send_lag_samples": st.send_lag_samples}
+                "send_lag_samples": st.send_lag_samples, "local": _local_stats(&st.local)}
+
+    def attach_audio(self, port, *, aec=True, aec_tail_ms=128, aec_suppression=True, max_queue_ms=60):
+        """Makes port (an offhook.engine.DevicePort at the engine's rate: a sound device's
+        through DeviceStream, or one a program drives) the engine's local audio. The media
+        thread then reads one frame of its capture ring per tick (missing samples are
+        silence, counted), runs the echo canceller with the frame it last wrote to the
+        playback ring as reference (aec; aec_tail_ms 64..500; aec_suppression adds one
+        10 ms block of latency), and offers the result as the local participant: streams
+        connected with connect_local() send it, and the conference (join_conference) has
+        it as a member. The playback ring gets the local participant's conference mix plus
+        what connected streams receive. max_queue_ms (10..1000) bounds the latency of
+        both rings: captured audio waiting longer than one frame + max_queue_ms is shed,
+        and a playback frame is dropped rather than queued behind more than max_queue_ms
+        (a steady excess of capture is trimmed too). While attached, nothing else may
+        call the port's engine side (pull_capture, push_playback). Attaching again
+        replaces the port; stats()["local"] has the counters."""
+        cdef c.oh_engine *eng = self._get()
+        if not isinstance(port, DevicePort):
+            raise ValueError(f"attach_audio takes an offhook.engine.DevicePort, got {type(port).__name__}")
+        if port.engine_rate != self.sample_rate:
+            raise ValueError(f"the port runs at {port.engine_rate} Hz but the engine at {self.sample_rate} Hz; "
+                             f"make the DevicePort with engine_rate={self.sample_rate}")
+        if not isinstance(aec_tail_ms, int) or not 64 <= aec_tail_ms <= 500:
+            raise ValueError(f"aec_tail_ms must be an int 64..500, got {aec_tail_ms!r}")
+        if not isinstance(max_queue_ms, int) or not 10 <= max_queue_ms <= 1000:
+            raise ValueError(f"max_queue_ms must be an int 10..1000, got {max_queue_ms!r}")
+        cdef c.oh_engine_audio_config cfg
+        c.oh_engine_audio_config_default(&cfg)
+        cfg.aec = 1 if aec else 0
+        cfg.aec_tail_ms = aec_tail_ms
+        cfg.aec_suppression = 1 if aec_suppression else 0
+        cfg.max_queue_ms = max_queue_ms
+        cdef oh_devport *p = <oh_devport *>PyCapsule_GetPointer(port.c_port, b"offhook.oh_devport")
+        cdef int st
+        with nogil:
+            st = c.oh_engine_attach_audio(eng, p, &cfg)
+        if st == OH_EBUFSIZE:
+            raise MediaError("attach_audio: the conference is full (max_streams members)")
+        _check(st, "attach_audio")
+        self._port = port
+
+    def detach_audio(self):
+        """Stops using the attached port (no-op when none): the local participant is silent."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_detach_audio(eng)
+        _check(st, "detach_audio")
+        self._port = None
+
+    @property
+    def audio_port(self):
+        """The attached DevicePort, or None."""
+        return self._port
+
+    def mute_local(self, muted=True):
+        """Mutes (or unmutes) the local capture: silence is sent and mixed in its place."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int m = 1 if muted else 0
+        with nogil:
+            c.oh_engine_mute_local(eng, m)
 
     @property
     def event_fd(self):
@@ -244,7 +331,7 @@ cdef class MediaEngine:
 
     def add_stream(self, local=("127.0.0.1", 0), remote=None, codec="PCMU", payload_type=None,
                    direction="sendrecv", srtp=None, *, dtmf_payload_type=101,
-                   rtcp_interval_ms=5000, cname=None, rtp_timeout_ms=None):
+                   rtcp_interval_ms=5000, cname=None, rtp_timeout_ms=None, inband_dtmf=None):
         """A new RTP stream: a UDP socket bound to local (port 0: the OS picks; see
         local_port) sending to remote (None: nothing is sent until update(remote=...)).
 
@@ -264,6 +351,10 @@ cdef class MediaEngine:
 
         rtp_timeout_ms (100..3600000, None: off) queues an RtpTimeout event (events())
         when no RTP arrived for that long while the stream receives.
+
+        inband_dtmf runs a Goertzel DTMF detector on the decoded received audio; its
+        digits arrive like telephone-events (DtmfReceived with source "inband",
+        dtmf_events()). None (default): on exactly when dtmf_payload_type is None.
         """
         cdef c.oh_engine *eng = self._get()
         if isinstance(srtp, dict):
@@ -307,6 +398,9 @@ cdef class MediaEngine:
         cfg.dtmf_payload_type = -1 if dtmf_payload_type is None else dtmf_payload_type
         cfg.rtcp_interval_ms = rtcp_interval_ms
         cfg.rtp_timeout_ms = rtp_timeout_ms or 0
+        if inband_dtmf is not None and not isinstance(inband_dtmf, bool):
+            raise ValueError(f"inband_dtmf must be True, False or None, got {inband_dtmf!r}")
+        cfg.inband_dtmf = -1 if inband_dtmf is None else (1 if inband_dtmf else 0)
         if srtp is not None:
             local_key, remote_key = srtp.keys()
             cfg.srtp = 1
@@ -465,17 +559,32 @@ cdef class MediaStream:
             st = c.oh_engine_stream_play_silence(eng, self._id)
         _check(st, "play_silence")
 
-    def record_wav(self, path):
-        """Records what the stream receives (16-bit mono at the engine's rate) to path,
-        replacing any previous recording; stop_recording() or close() finalises it."""
+    def connect_local(self):
+        """Connects the stream to the engine's local audio (attach_audio): it sends the
+        local capture (after the echo canceller) and what it receives is played there
+        (a 1:1 call). Any play_* call replaces it; silence while no port is attached."""
         cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_connect_local(eng, self._id)
+        _check(st, "connect_local")
+
+    def record_wav(self, path, mode="received"):
+        """Records the call to path (16-bit at the engine's rate), replacing any previous
+        recording; stop_recording() or close() finalises it. mode "received" (default):
+        mono, what the stream receives; "mix": mono, received + sent; "stereo": left =
+        what the stream sends, right = what it receives."""
+        cdef c.oh_engine *eng = self._get()
+        if mode not in RECORD_MODES:
+            raise ValueError(f"mode must be one of {', '.join(RECORD_MODES)}; got {mode!r}")
+        cdef int m = RECORD_MODES.index(mode)
         encoded = _path(path)
         cdef const char *cpath = encoded
         cdef oh_wav_error err
         memset(&err, 0, sizeof(err))
         cdef int st
         with nogil:
-            st = c.oh_engine_stream_record_wav(eng, self._id, cpath, &err)
+            st = c.oh_engine_stream_record_wav_mode(eng, self._id, cpath, m, &err)
         _check_wav(st, &err, path)
 
     def stop_recording(self):

@@ -1,6 +1,8 @@
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
+from oh_aec cimport oh_aec_stats
 from oh_codec cimport oh_codec_config
+from oh_devport cimport oh_devport
 from oh_jitter cimport oh_jitter_stats
 from oh_rtp cimport oh_rtp_source_stats
 from oh_srtp cimport oh_srtp_config
@@ -42,6 +44,18 @@ cdef extern from "offhook/oh_engine.h":
         int srtp
         oh_srtp_config srtp_keys
         int rtp_timeout_ms
+        int inband_dtmf
+
+    ctypedef enum oh_engine_record_mode:
+        OH_ENGINE_REC_RECEIVED
+        OH_ENGINE_REC_MIX
+        OH_ENGINE_REC_STEREO
+
+    ctypedef struct oh_engine_audio_config:
+        int aec
+        int aec_tail_ms
+        int aec_suppression
+        int max_queue_ms
 
     ctypedef enum oh_engine_event_type:
         OH_ENGINE_EV_DTMF
@@ -60,11 +74,13 @@ cdef extern from "offhook/oh_engine.h":
         uint32_t old_ssrc
         int silent_ms
         char reason[256]
+        int inband
 
     ctypedef struct oh_engine_dtmf_event:
         char digit
         uint8_t event
         int duration_ms
+        int inband
 
     ctypedef struct oh_engine_rtcp_stats:
         uint64_t sent
@@ -114,6 +130,24 @@ cdef extern from "offhook/oh_engine.h":
         uint64_t srtp_failed
         uint64_t ssrc_changes
         int rtp_timed_out
+        int inband_dtmf
+        uint64_t dtmf_inband
+        int local
+
+    ctypedef struct oh_engine_local_stats:
+        int attached
+        int muted
+        uint64_t frames
+        uint64_t capture_underruns
+        uint64_t capture_missing
+        uint64_t capture_shed
+        uint64_t playback_overruns
+        int aec
+        int aec_latency
+        oh_aec_stats aec_stats
+        double capture_to_send_ms_mean
+        double capture_to_send_ms_max
+        uint64_t capture_to_send_samples
 
     ctypedef struct oh_engine_stats:
         uint64_t ticks
@@ -124,6 +158,7 @@ cdef extern from "offhook/oh_engine.h":
         double send_lag_ms_max
         uint64_t send_lag_samples
         int streams
+        oh_engine_local_stats local
 
     ctypedef struct oh_engine:
         pass
@@ -147,6 +182,13 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_play_echo(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_conference(oh_engine *eng, int id, int join) nogil
     oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
+    oh_status oh_engine_stream_record_wav_mode(oh_engine *eng, int id, const char *path, int mode,
+                                               oh_wav_error *err) nogil
+    void oh_engine_audio_config_default(oh_engine_audio_config *cfg)
+    oh_status oh_engine_attach_audio(oh_engine *eng, oh_devport *port, const oh_engine_audio_config *cfg) nogil
+    oh_status oh_engine_detach_audio(oh_engine *eng) nogil
+    oh_status oh_engine_mute_local(oh_engine *eng, int mute) nogil
+    oh_status oh_engine_stream_connect_local(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err) nogil
     oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats) nogil
     oh_status oh_engine_stream_send_dtmf(oh_engine *eng, int id, const char *digits, int duration_ms) nogil

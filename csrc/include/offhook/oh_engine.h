@@ -64,6 +64,11 @@
  * waiting; oh_engine_event_fd polls readable while it holds events and
  * oh_engine_poll_events drains it.
  *
+ * Local audio: one device port (oh_devport) may be attached; see
+ * oh_engine_attach_audio. Inband DTMF: a stream may run a Goertzel detector
+ * (oh_dtmf) on its decoded audio, reported like RFC 4733 events with
+ * inband = 1 (the fallback when no telephone-event was negotiated).
+ *
  * Lifecycle: oh_engine_config_default, oh_engine_create, oh_engine_stream_add
  * (the stream's create: the only place a stream allocates), ...,
  * oh_engine_stream_remove, oh_engine_destroy (stops the thread, closes every
@@ -74,7 +79,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "offhook/oh_aec.h"
 #include "offhook/oh_codec.h"
+#include "offhook/oh_devport.h"
 #include "offhook/oh_jitter.h"
 #include "offhook/oh_rtcp.h"
 #include "offhook/oh_rtp.h"
@@ -124,7 +131,27 @@ typedef struct oh_engine_stream_config {
     oh_srtp_config srtp_keys;             /* suite, local (send) and remote (receive) key||salt */
     int rtp_timeout_ms;                   /* 0 = off; else OH_ENGINE_EV_RTP_TIMEOUT after this long
                                              (100..3600000 ms) without RTP while the stream receives */
+    int inband_dtmf;                      /* Goertzel DTMF detection on the decoded received audio:
+                                             1 on, 0 off, -1 (default) on exactly when
+                                             dtmf_payload_type is -1 (no telephone-event) */
 } oh_engine_stream_config;
+
+/* What a stream's recording holds (oh_engine_stream_record_wav_mode). */
+typedef enum oh_engine_record_mode {
+    OH_ENGINE_REC_RECEIVED = 0, /* mono: what the stream receives (decoded) */
+    OH_ENGINE_REC_MIX = 1,      /* mono: received + sent, summed with saturation */
+    OH_ENGINE_REC_STEREO = 2    /* stereo: left = sent, right = received */
+} oh_engine_record_mode;
+
+/* The local audio endpoint (oh_engine_attach_audio). */
+typedef struct oh_engine_audio_config {
+    int aec;             /* 1 (default): echo canceller on the capture, reference = playback */
+    int aec_tail_ms;     /* its filter length, 64..500 ms (default 128) */
+    int aec_suppression; /* 1 (default): residual echo suppression (adds oh_aec_latency) */
+    int max_queue_ms;    /* latency bound of the rings, 10..1000 ms (default 60): captured
+                            audio waiting beyond one frame + this is shed, and a playback
+                            frame is dropped rather than queued behind more than this */
+} oh_engine_audio_config;
 
 /* What oh_engine_poll_events reports. */
 typedef enum oh_engine_event_type {
@@ -145,6 +172,7 @@ typedef struct oh_engine_event {
     uint32_t old_ssrc;            /* SSRC_CHANGE */
     int silent_ms;                /* RTP_TIMEOUT, RTP_RESUMED: time since the last RTP packet */
     char reason[OH_RTCP_MAX_TEXT + 1]; /* BYE: the reason text, NUL-terminated ("" when none) */
+    int inband;                   /* DTMF: 1 when detected in the audio, 0 for RFC 4733 */
 } oh_engine_event;
 
 /* A telephone-event the stream received (RFC 4733), reported once at its end. */
@@ -152,6 +180,7 @@ typedef struct oh_engine_dtmf_event {
     char digit;        /* '0'-'9', '*', '#', 'A'-'D'; '?' for other event codes */
     uint8_t event;     /* the RFC 4733 event code */
     int duration_ms;   /* the event's final duration */
+    int inband;        /* 1: detected in the audio (Goertzel), 0: an RFC 4733 telephone-event */
 } oh_engine_dtmf_event;
 
 /* What the peer's RTCP said about us and about itself (RFC 3550 6.4). */
@@ -204,7 +233,34 @@ typedef struct oh_engine_stream_stats {
     uint64_t srtp_failed;          /* other refusals (truncated, bad version...) and protect errors */
     uint64_t ssrc_changes;         /* re-latches on a new SSRC from the latched address */
     int rtp_timed_out;             /* 1 while no RTP has arrived for rtp_timeout_ms */
+    int inband_dtmf;               /* 1 when the inband detector runs on this stream */
+    uint64_t dtmf_inband;          /* digits the inband detector reported */
+    int local;                     /* 1 when connected to the local audio (connect_local) */
 } oh_engine_stream_stats;
+
+/* The local audio endpoint's counters (oh_engine_stats.local). */
+typedef struct oh_engine_local_stats {
+    int attached;                 /* 1 while a port is attached */
+    int muted;
+    uint64_t frames;              /* ticks the local endpoint ran */
+    uint64_t capture_underruns;   /* ticks whose capture frame was short (the rest: silence) */
+    uint64_t capture_missing;     /* samples those ticks lacked */
+    uint64_t capture_shed;        /* samples discarded to keep latency low: more than one frame +
+                                     max_queue_ms waiting, or a steady excess (see oh_engine.c) */
+    uint64_t playback_overruns;   /* ticks whose playback frame did not fit the ring, or was
+                                     dropped because max_queue_ms were already queued */
+    int aec;                      /* 1 when the echo canceller runs */
+    int aec_latency;              /* samples the canceller delays the capture by */
+    oh_aec_stats aec_stats;
+    /* Capture-to-send latency: from the instant a capture frame was complete
+     * in the capture ring (its last sample's oh_devport stamp) to the sendto
+     * of the RTP packet carrying it, for streams connected to the local
+     * audio (ms), over the packets since the previous oh_engine_get_stats.
+     * The echo canceller's aec_latency comes on top (it is algorithmic). */
+    double capture_to_send_ms_mean;
+    double capture_to_send_ms_max;
+    uint64_t capture_to_send_samples;
+} oh_engine_local_stats;
 
 typedef struct oh_engine_stats {
     uint64_t ticks;          /* ticks run since create */
@@ -219,6 +275,7 @@ typedef struct oh_engine_stats {
     double send_lag_ms_max;
     uint64_t send_lag_samples;
     int streams;
+    oh_engine_local_stats local;
 } oh_engine_stats;
 
 typedef struct oh_engine oh_engine;
@@ -283,9 +340,41 @@ oh_status oh_engine_stream_play_echo(oh_engine *eng, int id);
  * leaves and sends its source again. Removing a stream leaves too. */
 oh_status oh_engine_stream_conference(oh_engine *eng, int id, int join);
 
+/* The local audio endpoint: port (a device port, or one driven by a
+ * program) becomes the engine's microphone and loudspeaker. Each tick the
+ * media thread reads one frame from the port's capture ring (a short read
+ * is silence, counted), runs the echo canceller on it with the frame it
+ * last wrote to the playback ring as reference, and offers the result as
+ * the "local" participant: streams connected with
+ * oh_engine_stream_connect_local send it, and the conference mixer has it
+ * as a member (so streams that joined the conference hear it, and it hears
+ * them, mix-minus). The frame written to the playback ring each tick is the
+ * local participant's conference output plus what the connected streams
+ * received. The engine becomes the capture ring's only consumer and the
+ * playback ring's only producer: nobody else may call the port's engine
+ * side while it is attached, and the port must outlive the attachment
+ * (detach, or destroy the engine, first). cfg NULL: defaults. Attaching
+ * again replaces the port (the canceller starts afresh). OH_EINVAL for a bad
+ * config or a port at another rate than the engine's; OH_ENOMEM. */
+void oh_engine_audio_config_default(oh_engine_audio_config *cfg);
+oh_status oh_engine_attach_audio(oh_engine *eng, oh_devport *port, const oh_engine_audio_config *cfg);
+/* Detaches the port (no-op when none): the local participant is silent. */
+oh_status oh_engine_detach_audio(oh_engine *eng);
+/* Mute: the local participant sends silence (the canceller keeps adapting). */
+oh_status oh_engine_mute_local(oh_engine *eng, int mute);
+/* Source: the stream sends the local capture (after the echo canceller) and
+ * what it receives is played to the local audio (a 1:1 call). Replaced by
+ * any other play_* call; silence while no port is attached. */
+oh_status oh_engine_stream_connect_local(oh_engine *eng, int id);
+
 /* Sink: records what the stream receives (16-bit mono at the engine rate),
  * replacing (and finalising) any previous recording. */
 oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err);
+/* The same with a choice of what is recorded (oh_engine_record_mode): what
+ * the stream sends is the audio frame it encodes (its source, the local
+ * capture or its conference mix), zeros while it does not send. */
+oh_status oh_engine_stream_record_wav_mode(oh_engine *eng, int id, const char *path, int mode,
+                                           oh_wav_error *err);
 /* Stops and finalises the recording; the first error of that recording, if any. */
 oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err);
 

@@ -15,8 +15,10 @@ come out on the other.  ``push_playback(pcm)`` queues mono int16 at ``engine_rat
 the speaker, ``pull_capture(n)`` takes the next n microphone samples at ``engine_rate``;
 ``capture_available``/``playback_queued`` say how much is waiting and ``stats()`` counts
 overruns and underruns.  The device side (``push_capture``/``pull_playback``) belongs to
-the PortAudio callbacks here; they copy and resample with the GIL released.  The C media
-thread can take the rings themselves (``port.capture_ring``/``port.playback_ring``).
+the PortAudio callbacks here; they copy and resample in C (csrc/oh_devport.c) with the
+GIL released.  ``MediaEngine.attach_audio(stream.port)`` makes the C media thread the
+engine side: it pulls a frame of capture and pushes a frame of playback every tick, with
+no Python involved (echo canceller, mixing and latency control in C).
 
 Device loss (hot-unplug).  PortAudio says nothing reliable when a device vanishes under
 a callback stream: through PulseAudio the stream pauses for ~0.7–1 s and then carries on

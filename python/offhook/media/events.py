@@ -19,12 +19,14 @@ __all__ = ["DtmfReceived", "MediaEvent", "RtcpBye", "RtpResumed", "RtpTimeout", 
 
 @dataclass(frozen=True)
 class DtmfReceived:
-    """An RFC 4733 telephone-event ended (reported once per digit)."""
+    """A DTMF digit ended (reported once per digit): an RFC 4733 telephone-event, or a
+    digit the inband detector found in the received audio (source "inband")."""
 
     stream: MediaStream
     digit: str  # "0"-"9", "*", "#", "A"-"D", "?" for other events
     event: int  # the RFC 4733 event code
     duration_ms: int
+    source: str = "rfc4733"  # "rfc4733" (telephone-event) or "inband" (detected in the audio)
 
 
 @dataclass(frozen=True)
