@@ -72,7 +72,11 @@
  * Until the linear filter removes ~15 dB (start, after an echo-path change
  * or a delay move, or when loudspeaker distortion or clock drift keep it
  * poor), and whenever the output filter's error exceeds the microphone
- * signal (the path just changed), the residual is also estimated as the echo
+ * signal (the path just changed) - but only where the microphone's band
+ * envelopes follow the far end's at all (the delay search's correlation,
+ * after the first 0.5 s; a far end the microphone never hears, such as
+ * background noise on a headset call, otherwise taught a path gain from near
+ * speech and cost it ~30 dB) - the residual is also estimated as the echo
  * the far end should produce: far power in the filter window times a
  * per-bin path gain learnt as a ratio of smoothed sums (while starting, or
  * while echo dominates the microphone), over-estimated 30x. Bins where the
@@ -194,6 +198,8 @@
  * double talk under 0.05 % drift). */
 #define CONVERGED_ERLE_DRIFT 60.0f
 #define RAW_OVER 30.0f
+#define ECHO_RHO 0.2f
+#define ECHO_TRUST 50
 #define LOST_RATIO 1.1f
 /* Gradient constraints per block, round-robin over the partitions: all K
  * (the fully constrained MDF: best convergence, 2 FFTs per partition) until
@@ -267,6 +273,8 @@ struct oh_aec {
     float far_mean[NBANDS], near_mean[NBANDS];
     float far_var, near_var;
     int D, cand, cand_count, far_frames, mean_frames;
+    float rho;             /* far/near envelope correlation at the best lag: is there echo at all? */
+    int far_blocks;        /* blocks with far power in the filter window, since reset */
     /* clock drift */
     long tx;               /* far blocks pushed into the spectra ring */
     float *fq;             /* far FIFO, FQ samples */
@@ -533,6 +541,8 @@ void oh_aec_reset(oh_aec *a)
     a->cand = -1;
     a->cand_count = 0;
     a->far_frames = 0;
+    a->rho = 0.0f;
+    a->far_blocks = 0;
     a->mean_frames = 0;
     memset(&a->st, 0, sizeof a->st);
 }
@@ -716,6 +726,7 @@ static void delay_search(oh_aec *a, int far_active, int near_active)
     if (far_active)
         a->far_frames++;
     float rho = a->corr[best] / (sqrtf(a->near_var * a->far_var) + 1e-9f);
+    a->rho = rho;
     if (rho < 0.4f || a->far_frames < 20) {
         a->cand_count = 0;
         return;
@@ -861,6 +872,14 @@ static void suppress(oh_aec *a, float *out, int far_active)
         /* A filter that adds echo in a bin (the path changed under it) must
          * not make the output louder than the microphone there. */
         const int lost = a->sef_s > LOST_RATIO * a->sd_s;
+        /* The far-power estimate only where the microphone follows the far end at
+         * all: with a far end that the microphone does not hear (background noise
+         * on a headset call), a path gain learnt from near speech would suppress
+         * that speech (~30 dB). The first ECHO_TRUST far-active blocks trust it
+         * before the correlation has settled. */
+        if (far_active && a->far_blocks < ECHO_TRUST)
+            a->far_blocks++;
+        const int echo_seen = a->rho >= ECHO_RHO || a->far_blocks < ECHO_TRUST;
         for (int i = 0; i < nb; i++) {
             float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
             if (ee > a->dd_cur[i] && ee > 0.0f) {
@@ -881,7 +900,7 @@ static void suppress(oh_aec *a, float *out, int far_active)
              * a delay move, or when distortion or drift keep it poor) its echo
              * estimate says little: use the echo the far end should produce
              * through the learnt path gain. */
-            if (!a->converged || lost) {
+            if ((!a->converged || lost) && echo_seen) {
                 float raw = RAW_OVER * a->erl_num[i] / (a->erl_den[i] + (float)a->L * 100.0f) * a->psum[i];
                 r = r > raw ? r : raw;
             }

@@ -14,6 +14,7 @@ from offhook import EchoCancellerError
 from offhook.engine import EchoCanceller
 from offhook.media import echo_scenarios as es
 from offhook.media.quality import level_dbfs, pesq_score
+from offhook.media.speech import speech
 
 RATE = 16000
 FRAME = 160
@@ -63,6 +64,20 @@ def test_near_end_alone_passes_untouched():
     assert pesq_score(scenario.mic, aligned, RATE) >= 4.5
     assert abs(level_dbfs(aligned) - level_dbfs(scenario.mic[:len(aligned)])) < 0.5
     assert not aec.stats()["far_active"]
+
+
+@pytest.mark.parametrize("far_dbfs", [-65.0, -40.0])
+def test_a_far_end_the_microphone_does_not_hear_leaves_the_near_end_alone(far_dbfs):
+    # A headset call: the far end's background noise is played but never picked up.
+    # No echo path may be learnt from near speech (it was, and cost ~30 dB).
+    near = speech(8.0, RATE, talker=1)
+    noise = np.random.default_rng(1).standard_normal(len(near))
+    far = (noise * 32768 * 10 ** (far_dbfs / 20)).astype(np.int16)
+    aec = EchoCanceller(RATE, FRAME, tail_ms=200)
+    out = es.run(aec.process, es.Scenario("noise", RATE, far, near, near, np.zeros_like(near)), FRAME)
+    aligned = out[aec.latency:]
+    assert abs(level_dbfs(aligned) - level_dbfs(near[:len(aligned)])) < 1.0
+    assert pesq_score(near[RATE:len(aligned)], aligned[RATE:], RATE) >= 4.3   # after the first second
 
 
 def test_bulk_delay_is_found_and_cancelled():
