@@ -258,7 +258,7 @@ def test_policies_dnd_forward_busy_tone_and_conference(tmp_path: Path) -> None:
             await moved.wait_ended(5)
             assert moved.status == 302 and e.calls[-1].reason == "forwarded to sip:vm@127.0.0.1:9"
             await talking.hangup()
-            with pytest.raises(PhoneError, match="conference bridge"):
+            with pytest.raises(CallError, match="cannot join a conference a call that is ended"):
                 await a.conference(a.calls)
             with pytest.raises(CallError, match="cannot hold a call that is ended"):
                 await busy.hold()

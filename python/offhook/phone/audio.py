@@ -8,8 +8,8 @@ is (re)created, so it survives codec changes. Implementations here:
 - WavAudio(play=..., record=...): a WAV file as the microphone, a WAV file as the speaker;
 - ToneAudio(freq_hz): a steady tone as the microphone (tests, line checks).
 
-A sound-card implementation (devices/stream.py's DevicePort) plugs in the same way
-once the engine has a local audio port: `source(stream)` / `sink(stream)`.
+The sound-card implementation is phone/devices.py's DeviceAudio: the call is connected
+to the engine's local audio port, which the configured devices feed.
 
 LocalAudio is the user's own speaker and ringer for what the phone itself plays:
 progress tones (ringback while an outgoing call rings, busy on 486, the call-waiting

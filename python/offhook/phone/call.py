@@ -67,6 +67,7 @@ class Call:
         self._changed = asyncio.Event()
         self.replaces: Call | None = None          # the call this one took over (an INVITE with Replaces)
         self.transferred_to: Call | None = None    # the call that took this one over (REFER or Replaces)
+        self.in_conference = False                 # its stream is in the engine's conference mixer
         self._transfer_done: asyncio.Future[bool] | None = None
 
     def __repr__(self) -> str:

@@ -30,6 +30,7 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
     capture = "null"                # a device name, or "null"
     playback = "null"
     ringer = "null"                 # where the ring tone goes (default: playback)
+    echo_canceller = true           # in the capture path, with what was played as reference
 
     [policy]                        # incoming calls (sip.message_im.CallPolicy)
     dnd = false
@@ -135,6 +136,7 @@ class AudioConfig:
     capture: str = "null"
     playback: str = "null"
     ringer: str | None = None
+    echo_canceller: bool = True
 
     @property
     def ringer_device(self) -> str:
@@ -375,7 +377,8 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     audio_t = _Table(root._get("audio") or {}, "audio", source)
     audio = AudioConfig(capture=audio_t.get_str("capture", "null") or "null",
                         playback=audio_t.get_str("playback", "null") or "null",
-                        ringer=audio_t.get_str("ringer"))
+                        ringer=audio_t.get_str("ringer"),
+                        echo_canceller=audio_t.get_bool("echo_canceller", True))
     audio_t.finish()
 
     policy = _policy(root._get("policy") or {}, source)

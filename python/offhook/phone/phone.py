@@ -29,13 +29,16 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from offhook._devport import DevicePort
 from offhook._media import MediaEngine
+from offhook.devices.stream import DeviceStream
 from offhook.errors import OffhookError
 from offhook.media.call_media import CallMedia
 from offhook.phone.audio import CallAudio, LocalAudio, NullAudio, NullLocalAudio
 from offhook.phone.call import Call, CallError
 from offhook.phone.config import AccountConfig, PhoneConfig
 from offhook.phone.contacts import Contacts
+from offhook.phone.devices import DeviceAudio, DeviceLocalAudio, open_sound_devices
 from offhook.phone.dialing import resolve_target
 from offhook.phone.events import CallState, CallStateChanged, DtmfReceived, PhoneEvent, RegistrationChanged
 from offhook.phone.history import History
@@ -91,7 +94,8 @@ class Phone:
     def __init__(self, config: PhoneConfig | None = None, *,
                  audio: Callable[[], CallAudio] | None = None,
                  local_audio: LocalAudio | None = None,
-                 history: History | None = None, contacts: Contacts | None = None) -> None:
+                 history: History | None = None, contacts: Contacts | None = None,
+                 audio_port: DevicePort | None = None) -> None:
         self.config = config or PhoneConfig()
         self.audio_factory: Callable[[], CallAudio] = audio or NullAudio
         self.local_audio: LocalAudio = local_audio or NullLocalAudio()
@@ -108,6 +112,10 @@ class Phone:
         self.lines: dict[str, _Line] = {}
         self.calls: list[Call] = []
         self.engine: MediaEngine | None = None
+        self.audio_port = audio_port
+        self.devices: DeviceStream | None = None
+        self._own_audio = audio is None
+        self._own_local_audio = local_audio is None
         self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue()
         self._listeners: list[Callable[[PhoneEvent], None]] = []
         self._busy_until = 0.0
@@ -125,6 +133,7 @@ class Phone:
         self.engine = MediaEngine(sample_rate=16000, ptime=20)
         self._started = True
         try:
+            self._open_audio(self.engine)
             if not self.config.accounts:
                 agent = await SipAgent.start(self.config.listen, user="offhook")
                 host, port = agent.transport.local["UDP"]
@@ -138,6 +147,18 @@ class Phone:
             await self.stop()
             raise
         self._spawn(self._poll_media())
+
+    def _open_audio(self, engine: MediaEngine) -> None:
+        """The configured sound devices (or the given audio_port) as the engine's local audio;
+        calls then use them unless the phone was given its own CallAudio/LocalAudio."""
+        audio = self.config.audio
+        self.devices = open_sound_devices(audio, engine, port=self.audio_port)
+        if engine.audio_port is None:
+            return
+        if self._own_audio:
+            self.audio_factory = lambda: DeviceAudio(engine)
+        if self._own_local_audio and self.devices is not None and audio.ringer_device != "null":
+            self.local_audio = DeviceLocalAudio(audio.ringer_device, profile=self.config.tone_profile)
 
     async def _open_account(self, acc: AccountConfig) -> _Line:
         host, port = acc.listen
@@ -223,9 +244,14 @@ class Phone:
             if call.state is not CallState.ENDED:
                 self._ended(call, call.sip.reason or "phone stopped")
         self.lines.clear()
-        if self.engine is not None:
-            self.engine.close()
         self.local_audio.close()
+        if self.engine is not None:
+            if self.engine.audio_port is not None:
+                self.engine.detach_audio()
+            self.engine.close()
+        if self.devices is not None:
+            self.devices.stop()
+            self.devices = None
         if self.history is not None:
             self.history.close()
 
@@ -453,12 +479,16 @@ class Phone:
             else:
                 call.audio.sink(stream)
             self._apply_source(call)
+            self._join(call)      # a re-created stream (codec change) stays in the conference
 
     def _apply_source(self, call: Call) -> None:
         stream = call._stream
         if stream is None or stream.closed:
             return
-        if call.muted or call._want_hold:
+        if isinstance(call.audio, DeviceAudio) and not call._want_hold:
+            call.audio.source(stream)       # the microphone is muted in the engine, not the stream
+            call.audio.mute(call.muted)
+        elif call.muted or call._want_hold:
             stream.play_silence()
         else:
             call.audio.source(stream)
@@ -504,8 +534,11 @@ class Phone:
     # --- call waiting, swap, conference -----------------------------------------------------------
 
     async def _hold_others(self, keep: Call | None) -> None:
-        """Put every talking call but `keep` on hold (one that ends meanwhile is no obstacle)."""
+        """Put every talking call but `keep` on hold (one that ends meanwhile is no obstacle);
+        resuming a conference's call keeps the conference's other calls talking."""
         for other in list(self.calls):
+            if keep is not None and keep.in_conference and other.in_conference:
+                continue
             if other is not keep and other.state in (CallState.ACTIVE, CallState.REMOTE_HELD):
                 try:
                     await other.hold()
@@ -523,9 +556,34 @@ class Phone:
         return target
 
     async def conference(self, calls: list[Call]) -> None:
-        """Local N-way conference. Needs the engine to route streams through its mixer."""
-        raise PhoneError("local conferences need the engine's conference bridge (streams joined "
-                         "through ConferenceMixer), which this build of the media engine lacks")
+        """A local N-way conference in the engine's mixer (mix-minus): every party hears all
+        the others, and the user too when the phone has sound devices (the engine's local
+        participant). Held calls are resumed; split() takes a call back out."""
+        if len(set(calls)) < 2:
+            raise PhoneError("a conference needs at least two different calls")
+        for call in calls:
+            call._require("join a conference", CallState.ACTIVE, CallState.HELD, CallState.REMOTE_HELD)
+        for call in calls:
+            call.in_conference = True
+        for call in calls:
+            if call.state is CallState.HELD:
+                await call.resume()
+            self._join(call)
+
+    async def split(self, call: Call) -> None:
+        """Take `call` out of the conference: it stays connected to the user alone."""
+        if not call.in_conference:
+            raise PhoneError(f"{call.party} is not in a conference")
+        call.in_conference = False
+        stream = call._stream
+        if stream is not None and not stream.closed:
+            stream.leave_conference()
+            self._apply_source(call)
+
+    def _join(self, call: Call) -> None:
+        stream = call._stream
+        if call.in_conference and stream is not None and not stream.closed:
+            stream.join_conference()
 
     # --- incoming ----------------------------------------------------------------------------
 

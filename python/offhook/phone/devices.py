@@ -1,0 +1,128 @@
+"""The phone on sound devices: calls through the engine's local audio port, tones on a device.
+
+With `[audio] capture`/`playback` naming devices, the phone opens one DeviceStream
+(devices/stream.py: PortAudio callbacks filling and draining a DevicePort's rings without
+the GIL) and attaches its port to the media engine, whose C media thread then reads the
+microphone, runs the echo canceller with exactly what it played as the reference, and
+writes what the user should hear. A call's stream is connected to that local audio
+(`DeviceAudio`); in a conference the engine's mixer carries the local participant.
+
+The phone's own sounds (ring, ringback, busy, call waiting) go to the ringer device (or
+the playback device) through a separate PortAudio output stream, so a ring tone never
+passes through the echo canceller's reference and the ringer can be another device.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from offhook._devport import DevicePort
+from offhook._media import MediaEngine, MediaStream
+from offhook.devices.stream import DeviceStream, StreamMode
+from offhook.media.tones import ToneGenerator
+from offhook.phone.config import AudioConfig
+
+__all__ = ["DeviceAudio", "DeviceLocalAudio", "open_sound_devices"]
+
+ENGINE_RATE = 16000
+TONE_RATE = 16000
+
+
+class DeviceAudio:
+    """CallAudio on the engine's local audio: the call sends the microphone (after the echo
+    canceller) and is heard on the playback device. Mute is the engine's (the microphone)."""
+
+    def __init__(self, engine: MediaEngine) -> None:
+        self.engine = engine
+
+    def source(self, stream: MediaStream) -> None:
+        stream.connect_local()
+
+    def sink(self, stream: MediaStream) -> None:
+        return None     # connect_local routes what the stream receives to the playback device
+
+    def mute(self, muted: bool) -> None:
+        self.engine.mute_local(muted)
+
+    def __repr__(self) -> str:
+        return "DeviceAudio()"
+
+
+def open_sound_devices(config: AudioConfig, engine: MediaEngine, *,
+                       port: DevicePort | None = None) -> DeviceStream | None:
+    """Attach the configured devices (or a given port, e.g. a test's) as the engine's local
+    audio; returns the started DeviceStream (None with a port or `null` devices)."""
+    if port is not None:
+        engine.attach_audio(port, aec=config.echo_canceller)
+        return None
+    if config.capture == "null" and config.playback == "null":
+        return None
+    mode: StreamMode = "duplex" if "null" not in (config.capture, config.playback) else (
+        "capture" if config.playback == "null" else "playback")
+    stream = DeviceStream(None if config.capture == "null" else config.capture,
+                          None if config.playback == "null" else config.playback,
+                          mode=mode, engine_rate=ENGINE_RATE, frame_ms=20)
+    stream.start()
+    engine.attach_audio(stream.port, aec=config.echo_canceller)
+    return stream
+
+
+class DeviceLocalAudio:
+    """LocalAudio on a PortAudio output device: the progress tone and the ring tone (the
+    profile's ringback cadence) are generated in the callback and summed."""
+
+    def __init__(self, device: str | None, profile: str = "us", level_dbm0: float = -13.0) -> None:
+        self.device = device
+        self.profile = profile
+        self.level_dbm0 = level_dbm0
+        self.current_tone: str | None = None
+        self.ringing = False
+        self._tone: ToneGenerator | None = None
+        self._ring: ToneGenerator | None = None
+        self._lock = threading.Lock()
+        self._stream: Any = None
+
+    def tone(self, name: str | None) -> None:
+        if name == self.current_tone:
+            return
+        gen = ToneGenerator(name, self.profile, TONE_RATE, self.level_dbm0) if name is not None else None
+        with self._lock:
+            self._tone = gen
+        self.current_tone = name
+        self._run()
+
+    def ring(self, on: bool) -> None:
+        if on == self.ringing:
+            return
+        gen = ToneGenerator("ringback", self.profile, TONE_RATE, self.level_dbm0) if on else None
+        with self._lock:
+            self._ring = gen
+        self.ringing = on
+        self._run()
+
+    def close(self) -> None:
+        self.tone(None)
+        self.ring(False)
+
+    def _callback(self, out: np.ndarray, frames: int, _time: object, _status: object) -> None:
+        with self._lock:
+            gens = [g for g in (self._tone, self._ring) if g is not None]
+        mix = np.zeros(frames, np.int32)
+        for gen in gens:
+            mix += gen.generate(frames)
+        out[:, 0] = np.clip(mix, -32768, 32767)
+
+    def _run(self) -> None:
+        """An output stream while something sounds, none otherwise (the device stays free)."""
+        wanted = self._tone is not None or self._ring is not None
+        if wanted and self._stream is None:
+            import sounddevice as sd
+            self._stream = sd.OutputStream(device=self.device, samplerate=TONE_RATE, channels=1,
+                                           dtype="int16", callback=self._callback)
+            self._stream.start()
+        elif not wanted and self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
