@@ -25,7 +25,7 @@ import termios
 import time
 import tty
 from collections.abc import Callable, Coroutine
-from typing import Any, TextIO
+from typing import Any
 
 from offhook.errors import OffhookError
 from offhook.phone import (
@@ -322,20 +322,20 @@ def _config(args: argparse.Namespace) -> PhoneConfig:
     return config
 
 
-def _audio(args: argparse.Namespace, config: PhoneConfig, out: TextIO) -> Callable[[], CallAudio]:
+def _audio(args: argparse.Namespace, config: PhoneConfig) -> Callable[[], CallAudio] | None:
+    """--play/--record WAV files, else the configured sound devices (None: the phone's own), else none."""
     if args.console_play or args.console_record:
         play, record = args.console_play, args.console_record
         return lambda: WavAudio(play=play, record=record)
     if config.audio.capture != "null" or config.audio.playback != "null":
-        out.write(f"offhook: sound devices ({config.audio.capture!r}) are not connected to calls yet; "
-                  "using no audio\r\n")
+        return None
     return NullAudio
 
 
 async def _main(args: argparse.Namespace) -> None:
     out = sys.stdout
     config = _config(args)
-    phone = Phone(config, audio=_audio(args, config, out))
+    phone = Phone(config, audio=_audio(args, config))
     colour = out.isatty() and os.environ.get("TERM", "dumb") != "dumb" and "NO_COLOR" not in os.environ
 
     def write(text: str) -> None:
@@ -347,6 +347,8 @@ async def _main(args: argparse.Namespace) -> None:
     for name, line in phone.lines.items():
         host, port = line.agent.transport.local["UDP"]
         console.say(f"{name}: listening on {host}:{port}")
+    if phone.cti is not None:     # screen pops: the customer's card before answering
+        phone.cti.subscribe(lambda pop: console.say(pop.describe()) if pop.lookup != "pending" else None)
     console.say("press ? for help, q to quit")
     loop = asyncio.get_running_loop()
     fd = sys.stdin.fileno()

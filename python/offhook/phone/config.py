@@ -26,6 +26,9 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
     expires = 300
     listen = "0.0.0.0:0"
 
+    [cti]                           # screen pops and call hooks: see offhook/cti/config.py
+    [web]                           # read by `offhook web`
+
     [audio]
     capture = "null"                # a device name, or "null"
     playback = "null"
@@ -56,9 +59,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from offhook.errors import OffhookError
+
+if TYPE_CHECKING:
+    from offhook.cti import CtiConfig
 
 __all__ = [
     "DEFAULT_PATH",
@@ -169,6 +175,8 @@ class PhoneConfig:
     tone_profile: str = "us"
     codecs: tuple[str, ...] = CODECS
     srtp: SrtpPolicy = "off"        # the peer-to-peer line's (each account has its own)
+    cti: CtiConfig | None = None    # [cti]: screen pops and hooks for the phone's calls
+    web: Mapping[str, object] = field(default_factory=dict)   # [web], for `offhook web`
 
     def account(self, name: str | None = None) -> AccountConfig | None:
         """The account called `name` (ConfigError if none is), or the first one (None without any)."""
@@ -382,6 +390,14 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     audio_t.finish()
 
     policy = _policy(root._get("policy") or {}, source)
+    cti_table = root._get("cti")
+    cti = None
+    if cti_table is not None:
+        from offhook.cti import parse_config as parse_cti
+        cti = parse_cti({"cti": cti_table}, base_dir=base or ".")
+    web = root._get("web") or {}
+    if not isinstance(web, dict):
+        raise root.error("web", "must be a table ([web])")
 
     speed_t = _Table(root._get("speed_dial") or {}, "speed_dial", source)
     speed: dict[str, str] = {}
@@ -393,7 +409,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     root.finish()
     return PhoneConfig(accounts=accounts, audio=audio, policy=policy, speed_dial=speed, listen=listen,
                        history=_path(history, base) if history else None, contacts=contacts,
-                       tone_profile=profile, codecs=codecs, srtp=srtp)
+                       tone_profile=profile, codecs=codecs, srtp=srtp, cti=cti, web=web)
 
 
 def load_config(path: str | Path | None = None) -> PhoneConfig:

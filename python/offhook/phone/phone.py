@@ -31,6 +31,7 @@ from typing import Any
 
 from offhook._devport import DevicePort
 from offhook._media import MediaEngine
+from offhook.cti import CtiService
 from offhook.devices.stream import DeviceStream
 from offhook.errors import OffhookError
 from offhook.media.call_media import CallMedia
@@ -38,6 +39,7 @@ from offhook.phone.audio import CallAudio, LocalAudio, NullAudio, NullLocalAudio
 from offhook.phone.call import Call, CallError
 from offhook.phone.config import AccountConfig, PhoneConfig
 from offhook.phone.contacts import Contacts
+from offhook.phone.cti import cti_call
 from offhook.phone.devices import DeviceAudio, DeviceLocalAudio, open_sound_devices
 from offhook.phone.dialing import resolve_target
 from offhook.phone.events import CallState, CallStateChanged, DtmfReceived, PhoneEvent, RegistrationChanged
@@ -95,7 +97,7 @@ class Phone:
                  audio: Callable[[], CallAudio] | None = None,
                  local_audio: LocalAudio | None = None,
                  history: History | None = None, contacts: Contacts | None = None,
-                 audio_port: DevicePort | None = None) -> None:
+                 audio_port: DevicePort | None = None, cti: CtiService | None = None) -> None:
         self.config = config or PhoneConfig()
         self.audio_factory: Callable[[], CallAudio] = audio or NullAudio
         self.local_audio: LocalAudio = local_audio or NullLocalAudio()
@@ -113,6 +115,9 @@ class Phone:
         self.calls: list[Call] = []
         self.engine: MediaEngine | None = None
         self.audio_port = audio_port
+        # screen pops and call hooks: given, or from [cti] (then the phone owns and closes it)
+        self.cti = cti
+        self._own_cti = cti is None and self.config.cti is not None
         self.devices: DeviceStream | None = None
         self._own_audio = audio is None
         self._own_local_audio = local_audio is None
@@ -131,6 +136,8 @@ class Phone:
         if self._started:
             return
         self.engine = MediaEngine(sample_rate=16000, ptime=20)
+        if self._own_cti and self.config.cti is not None:
+            self.cti = CtiService.from_config(self.config.cti)
         self._started = True
         try:
             self._open_audio(self.engine)
@@ -254,6 +261,9 @@ class Phone:
             self.devices = None
         if self.history is not None:
             self.history.close()
+        if self._own_cti and self.cti is not None:
+            await self.cti.aclose()
+            self.cti = None
 
     async def __aenter__(self) -> Phone:
         await self.start()
@@ -274,6 +284,8 @@ class Phone:
 
     def _emit_state(self, call: Call, state: CallState, reason: str) -> None:
         self._emit(CallStateChanged(call, state, reason))
+        if self.cti is not None and reason not in ("muted", "unmuted"):
+            self.cti.call_event(cti_call(call))
 
     async def next_event(self, timeout: float | None = None) -> PhoneEvent:
         async with asyncio.timeout(timeout):

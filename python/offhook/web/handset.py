@@ -86,32 +86,6 @@ def call_dict(call: Call) -> Message:
             "ended_at": call.ended_at, "duration": round(call.duration, 1)}
 
 
-@dataclass(frozen=True)
-class _CtiCall:
-    """A Call as offhook.cti reads it (CallEventLike)."""
-
-    call_id: str
-    direction: str
-    remote_uri: str
-    display_name: str | None
-    account: str | None
-    state: str
-    started_at: float | None
-    answered_at: float | None
-    ended_at: float | None
-
-    @classmethod
-    def of(cls, call: Call) -> _CtiCall:
-        state = call.state
-        name = state.value
-        if state is CallState.ENDED or state is CallState.TRANSFERRED:
-            name = "ended"
-        elif state is CallState.DIALING:
-            name = "calling"
-        return cls(call.id, call.direction, call.remote_uri, call.remote_name or None, call.account,
-                   name, call.started, call.answered_at, call.ended_at)
-
-
 @dataclass
 class _Client:
     send: Callable[[Message], None]
@@ -143,6 +117,10 @@ class Handset:
             return
         self._started = True
         self.phone.add_listener(self._on_event)
+        if self.cti is None:
+            self.cti = self.phone.cti
+        elif self.phone.cti is None:
+            self.phone.cti = self.cti      # the phone reports its calls to it from now on
         if self.cti is not None:
             self._unsubscribe = self.cti.subscribe(self._on_pop)
         self._spawn(self._quality_loop())
@@ -231,8 +209,6 @@ class Handset:
             if event.reason:
                 msg["event_reason"] = event.reason
             self.broadcast(msg)
-            if self.cti is not None and event.reason not in ("muted", "unmuted"):
-                self.cti.call_event(_CtiCall.of(call))
             if event.state is CallState.ENDED:
                 self.broadcast({"type": "history", "entries": self._history()})
         elif isinstance(event, RegistrationChanged):
