@@ -187,7 +187,7 @@ async def _answer(args: argparse.Namespace) -> None:
     try:
         await _start(phone)
         line = next(iter(phone.lines.values()))
-        host, port = line.agent.transport.local["UDP"]
+        host, port = line.agent.listen_address
         print(f"listening on {host}:{port}", flush=True)
         while True:
             event = await phone.next_event()

@@ -43,6 +43,7 @@ from offhook.sip.agent import SipAgent, local_address_towards
 from offhook.sip.auth import Credentials, DigestClient
 from offhook.sip.message_im import AutoAnswer, CallPolicy, Forward, Reject, Ring
 from offhook.sip.register import Registration, RegState
+from offhook.sip.tls import TlsConfig
 from offhook.sip.ua import Call as SipCall
 from offhook.sip.ua import CallEvent as SipEvent
 from offhook.sip.ua import CallState as SipCallState
@@ -77,7 +78,7 @@ class _Line:
     def domain(self) -> str | None:
         if self.account is not None and (self.account.registrar is not None or self.account.domain):
             return self.account.sip_domain
-        host, port = self.agent.transport.local["UDP"]
+        host, port = self.agent.listen_address
         return f"{host}:{port}"
 
     @property
@@ -115,6 +116,9 @@ class Phone:
         self._timers: list[asyncio.TimerHandle] = []
         self._dialing = False
         self._started = False
+        c = self.config
+        self.tls = TlsConfig(cert=c.tls_cert, key=c.tls_key, ca=c.tls_ca,
+                             insecure_no_verify=c.tls_insecure_no_verify)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -126,8 +130,10 @@ class Phone:
         self._started = True
         try:
             if not self.config.accounts:
-                agent = await SipAgent.start(self.config.listen, user="offhook")
-                host, port = agent.transport.local["UDP"]
+                transports = ("UDP", "TCP", "TLS") if self.tls.can_listen else ("UDP", "TCP")
+                agent = await SipAgent.start(self.config.listen, user="offhook", transports=transports,
+                                             tls=self.tls)
+                host, port = agent.listen_address
                 agent.ua.identity = SipURI(host=host, user="offhook", port=port)
                 await self._add_line(_Line("local", None, agent))
             for acc in self.config.accounts:
@@ -143,8 +149,8 @@ class Phone:
         host, port = acc.listen
         if host in ("0.0.0.0", "::"):
             host = local_address_towards(acc.registrar[0]) if acc.registrar else "127.0.0.1"
-        transports = ("TCP",) if acc.transport == "tcp" else ("UDP", "TCP")
-        agent = await SipAgent.start((host, port), user=acc.user, transports=transports)
+        transports = {"tcp": ("TCP",), "tls": ("TLS",)}.get(acc.transport, ("UDP", "TCP"))
+        agent = await SipAgent.start((host, port), user=acc.user, transports=transports, tls=self.tls)
         dom_host, dom_port = acc.domain_uri
         agent.ua.identity = SipURI(host=dom_host, user=acc.user, port=dom_port)
         agent.ua.display_name = acc.display_name

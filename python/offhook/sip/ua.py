@@ -123,6 +123,7 @@ from offhook.sip.transaction import (
     ServerTransaction,
     Timeout,
     TimerConfig,
+    Transaction,
     TransactionManager,
     TransportFailure,
     response_for,
@@ -332,6 +333,8 @@ class UserAgent:
         default=lambda: MediaCapabilities(address="127.0.0.1", port=40002))
     rng: random.Random = field(default_factory=random.Random)
     linger: float | None = 32.0   # ended calls leave `calls` after this (None: keep until forget())
+    # our port per transport when they differ (TLS listens apart from UDP/TCP); Via/Contact use it
+    transport_ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.transactions = TransactionManager(self.timers)
@@ -393,7 +396,8 @@ class UserAgent:
         transport = transport.upper()
         if transport == self.contact.transport.upper():
             return self.contact
-        return replace(self.contact, transport=transport)
+        return replace(self.contact, transport=transport,
+                       port=self.transport_ports.get(transport, self.contact.port))
 
     # --- policy -----------------------------------------------------------------
 
@@ -1073,6 +1077,14 @@ class UserAgent:
         self._transfer_progress(out, now)
         return out
 
+    def transport_error(self, transaction: Transaction, reason: str, now: float) -> list[Output]:
+        """The driver could not send a transaction's message (connection refused, TLS
+        certificate not trusted): fail the transaction now with `reason` as the one-line
+        reason its call or registration reports."""
+        out: list[Output] = []
+        self._handle(self.transactions.transport_error(transaction, now, reason), now, out)
+        return out
+
     def _handle(self, actions: Iterable[object], now: float, out: list[Output]) -> None:
         self._clock = now
         for action in actions:
@@ -1089,7 +1101,10 @@ class UserAgent:
         tx = action.transaction
         reg = self._reg_tx.pop(id(tx), None)
         if reg is not None:
-            reg.timeout()
+            if isinstance(action, TransportFailure):
+                reg.transport_failed(action.reason)
+            else:
+                reg.timeout()
             out.append(RegistrationEvent(reg))
             return
         pending = self._msg_tx.pop(id(tx), None)
@@ -1112,8 +1127,9 @@ class UserAgent:
                 self._end(call, 408, "no ACK for our final response", out, remote=True)
             elif call.outgoing:
                 status = 408 if isinstance(action, Timeout) else 503
-                self._end(call, status, f"{failure_label(status)} ({status}) at {call.peer_text}",
-                          out, remote=True)
+                reason = action.reason if isinstance(action, TransportFailure) else \
+                    f"{failure_label(status)} ({status}) at {call.peer_text}"
+                self._end(call, status, reason, out, remote=True)
         elif tx is call._update_tx:
             call._update_tx = None
             self._bye(call, now, out)
