@@ -71,8 +71,10 @@ class TlsConfig:
 
 
 def describe_tls_error(exc: BaseException) -> str:
-    """A short reason for a failed TLS connection: "certificate verify failed: self-signed
+    """A short reason for a failed TCP/TLS connection: "certificate verify failed: self-signed
     certificate in certificate chain" rather than the ssl module's bracketed form."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):

@@ -325,7 +325,7 @@ class SipTransport:
             why = "timed out" if isinstance(exc, TimeoutError) else describe_tls_error(exc)
             reason = f"cannot connect over {name} to {host}:{address[1]}: {why}"
             self.stats.note(reason)
-            log.warning("%s", reason)
+            log.info("%s", reason)
             for _, on_failure in dropped:
                 if on_failure is not None:
                     try:
