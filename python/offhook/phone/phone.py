@@ -158,6 +158,7 @@ class Phone:
         line = _Line(acc.name, acc, agent)
         if acc.password is not None:
             line.auth = DigestClient(Credentials(acc.user, acc.password))
+            agent.ua.auth = line.auth      # challenges to in-dialog requests of incoming calls
         if acc.registrar is not None:
             aor = agent.ua.identity
             line.registration = Registration(aor, acc.registrar, agent.ua.contact, expires=acc.expires,

@@ -182,8 +182,11 @@ class SipAgent:
         for item in outputs:
             if isinstance(item, Send):
                 tx = item.transaction
-                on_failure = None if tx is None else functools.partial(self._send_failed, tx)
-                self.transport.send(item.data, item.address, item.transport, on_failure)
+                if tx is None or item.transport.upper() == "UDP":   # datagrams: timers tell
+                    self.transport.send(item.data, item.address, item.transport)
+                else:
+                    self.transport.send(item.data, item.address, item.transport,
+                                        functools.partial(self._send_failed, tx))
             elif isinstance(item, CallEvent):
                 if item.kind == "incoming":
                     self._incoming.put_nowait(item.call)
