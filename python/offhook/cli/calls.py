@@ -188,7 +188,7 @@ async def _answer(args: argparse.Namespace) -> None:
         await _start(phone)
         line = next(iter(phone.lines.values()))
         host, port = line.agent.listen_address
-        print(f"listening on {host}:{port}", flush=True)
+        print(f"listening on {f'[{host}]' if ':' in host else host}:{port}", flush=True)
         while True:
             event = await phone.next_event()
             if isinstance(event, CallStateChanged) and event.state is CallState.INCOMING:

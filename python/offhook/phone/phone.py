@@ -57,6 +57,11 @@ _REGISTER_TIMEOUT = 10.0
 _KEEP_ENDED = 20
 
 
+def _uri_host(host: str) -> str:
+    """An IPv6 literal in brackets, as a SIP URI writes it (RFC 3261 §25.1 IPv6reference)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 class PhoneError(OffhookError):
     """The phone cannot do what was asked (not started, no such account...)."""
 
@@ -79,7 +84,7 @@ class _Line:
         if self.account is not None and (self.account.registrar is not None or self.account.domain):
             return self.account.sip_domain
         host, port = self.agent.listen_address
-        return f"{host}:{port}"
+        return f"{_uri_host(host)}:{port}"
 
     @property
     def via(self) -> tuple[str, int] | None:
@@ -134,7 +139,7 @@ class Phone:
                 agent = await SipAgent.start(self.config.listen, user="offhook", transports=transports,
                                              tls=self.tls)
                 host, port = agent.listen_address
-                agent.ua.identity = SipURI(host=host, user="offhook", port=port)
+                agent.ua.identity = SipURI(host=_uri_host(host), user="offhook", port=port)
                 await self._add_line(_Line("local", None, agent))
             for acc in self.config.accounts:
                 await self._add_line(await self._open_account(acc))
@@ -152,7 +157,7 @@ class Phone:
         transports = {"tcp": ("TCP",), "tls": ("TLS",)}.get(acc.transport, ("UDP", "TCP"))
         agent = await SipAgent.start((host, port), user=acc.user, transports=transports, tls=self.tls)
         dom_host, dom_port = acc.domain_uri
-        agent.ua.identity = SipURI(host=dom_host, user=acc.user, port=dom_port)
+        agent.ua.identity = SipURI(host=_uri_host(dom_host), user=acc.user, port=dom_port)
         agent.ua.display_name = acc.display_name
         agent.ua.allowed_sources = frozenset(acc.allowed_sources)
         line = _Line(acc.name, acc, agent)
