@@ -28,6 +28,9 @@ def test_help_lists_call_and_answer(capsys: pytest.CaptureFixture[str]) -> None:
      "offhook: --audio Jabra: only the null device is supported by offhook call yet"),
     (("call", "tel:+15551234"), "offhook: cannot call tel:+15551234: only sip: and sips: URIs are supported"),
     (("answer", "--password", "x"), "offhook: --user and --password go together"),
+    (("answer", "--tls-cert", "c.pem"), "offhook: --tls-cert and --tls-key go together"),
+    (("call", "sip:bob@127.0.0.1:5070", "--tls-ca", "/nonexistent/ca.pem"),
+     "offhook: cannot load the TLS CA file /nonexistent/ca.pem: No such file or directory"),
 ])
 def test_bad_requests_fail_with_one_line(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
                                          message: str) -> None:

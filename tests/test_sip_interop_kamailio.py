@@ -180,3 +180,29 @@ def test_offhook_register_over_tls_verifies_kamailio(tmp_path: Path, kamailio_tl
     assert proc.returncode == 1 and out == ""
     assert err.strip() == (f"offhook: cannot connect over TLS to {registrar}: "
                            "certificate verify failed: unable to get local issuer certificate")
+
+
+def test_two_offhooks_call_through_kamailio_over_tls(tmp_path: Path, kamailio_tls: tuple[int, Path]) -> None:
+    """Both accounts use transport tls (Kamailio's certificate checked against the test CA); Bob
+    listens on TLS with his own certificate, so Kamailio can open the connection to his Contact."""
+    port, ca = kamailio_tls
+    registrar = f"127.0.0.1:{port}"
+    bob_cert = make_cert(tmp_path / "pki", "bob", None)   # Kamailio does not verify clients here
+    ref = speech(2.0, 16000)
+    write_wav(tmp_path / "in.wav", ref, 16000)
+    tls = ["--transport", "tls", "--tls-ca", str(ca)]
+    bob = offhook("answer", "--listen", "127.0.0.1:0", "--auto", "--record", str(tmp_path / "rec.wav"),
+                  "--user", "bob", "--password", "bobpw", "--registrar", registrar, *tls,
+                  "--tls-cert", str(bob_cert.cert), "--tls-key", str(bob_cert.key), cwd=tmp_path)
+    listening_port(bob)
+    alice = offhook("call", f"sip:bob@{registrar}", "--user", "alice", "--password", "alicepw",
+                    "--registrar", registrar, *tls, "--play", str(tmp_path / "in.wav"), cwd=tmp_path)
+    code, err = finish(alice)
+    assert code == 0, err
+    code, err = finish(bob)
+    assert code == 0, err
+    rec = read_wav(tmp_path / "rec.wav").samples.ravel()
+    lag = int(np.argmax(np.correlate(rec.astype(np.float64), ref[:8000].astype(np.float64), "valid")))
+    assert pesq_score(ref, rec[lag:lag + len(ref)], 16000) > 2.5
+    log = (tmp_path / "kamailio.log").read_text(errors="replace")
+    assert "in-dialog ACK loose-routed" in log and "in-dialog BYE loose-routed" in log

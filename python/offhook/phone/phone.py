@@ -316,7 +316,8 @@ class Phone:
         uri = self.resolve(target, account=line.name)
         await self._hold_others(None)
         caps = line.agent.capabilities()
-        sip = line.agent.call(uri, caps, auth=line.auth, via=line.via, headers=tuple(headers or ()))
+        sip = line.agent.call(uri, caps, auth=line.auth, via=line.via, headers=tuple(headers or ()),
+                              transport=line.account.transport if line.via and line.account else None)
         contact = self.contacts.name_for(_user_part(uri))
         call = Call(self, line, sip, direction="out", remote_uri=uri, remote_name=contact or "",
                     audio=audio or self.audio_factory(), state=CallState.DIALING)

@@ -238,21 +238,27 @@ class SipAgent:
     # --- what the application does ------------------------------------------------
 
     def call(self, target: str, capabilities: MediaCapabilities, *, auth: DigestClient | None = None,
-             via: Address | None = None, headers: tuple[tuple[str, str], ...] = ()) -> Call:
-        call, out = self.ua.call(target, capabilities, self._now(), auth=auth, via=via, headers=headers)
+             via: Address | None = None, headers: tuple[tuple[str, str], ...] = (),
+             transport: str | None = None) -> Call:
+        """Place a call; `via` (an outbound proxy) is reached over `transport` (default: the
+        target URI's)."""
+        call, out = self.ua.call(target, capabilities, self._now(), auth=auth, via=via, headers=headers,
+                                 transport=transport)
         self.media_ports[call.call_id] = capabilities.port
         self._queue(call)
         self._run(out)
         return call
 
     async def dial(self, target: str, capabilities: MediaCapabilities, *, auth: DigestClient | None = None,
-                   via: Address | None = None, headers: tuple[tuple[str, str], ...] = ()) -> Call:
+                   via: Address | None = None, headers: tuple[tuple[str, str], ...] = (),
+                   transport: str | None = None) -> Call:
         """call(), after locating a host name by RFC 3263 when the agent has a DNS resolver."""
         uri = parse_uri(target)
         resolver = self.ua.resolver
         if via is None and isinstance(resolver, DnsResolver) and isinstance(uri, SipURI):
             await resolver.prepare(uri)
-        call, out = self.ua.call(uri, capabilities, self._now(), auth=auth, via=via, headers=headers)
+        call, out = self.ua.call(uri, capabilities, self._now(), auth=auth, via=via, headers=headers,
+                                 transport=transport)
         self.media_ports[call.call_id] = capabilities.port
         self._queue(call)
         self._run(out)
