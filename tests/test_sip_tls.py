@@ -4,16 +4,23 @@ with a one-line reason."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
 import ssl
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from offhook.errors import DnsError
 from offhook.phone import CallState, CallStateChanged, Phone, PhoneConfig, ToneAudio, ToneRecorder, WavAudio
 from offhook.phone.config import ConfigError, parse_config
 from offhook.sip.agent import SipAgent
+from offhook.sip.resolve import RType, query
 from offhook.sip.tls import TlsConfig, TlsError
 from phone_helpers import dominant_hz, recorded, rms_db
+from sip_peers import stop
 from tls_certs import Cert, make_ca, make_cert
 
 
@@ -135,3 +142,68 @@ def test_tls_settings_errors(tmp_path: Path) -> None:
     assert not PhoneConfig().tls_insecure_no_verify
     with pytest.raises(ConfigError, match=r"phone\.tls_key: tls_cert and tls_key go together"):
         parse_config('[phone]\ntls_cert = "c.pem"\n')
+
+
+def _dnsmasq(srv_port: int) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
+    exe = shutil.which("dnsmasq")
+    if exe is None:
+        pytest.skip("dnsmasq is not installed (Debian package dnsmasq-base)")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = subprocess.Popen([exe, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
+                             "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=", "--user=root",
+                             f"--srv-host=_sips._tcp.voip.test,edge.voip.test,{srv_port},1,0",
+                             "--host-record=edge.voip.test,127.0.0.1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = ("127.0.0.1", port)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            asyncio.run(query(server, "edge.voip.test", RType.A, 0.2))
+            return proc, server
+        except DnsError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(proc)
+                pytest.fail("dnsmasq did not start")
+
+
+@pytest.mark.parametrize("san, ok", [("DNS:voip.test", True), ("DNS:edge.voip.test", False)])
+def test_a_server_found_through_dns_is_checked_against_the_uri_domain(pki: dict[str, Cert], tmp_path: Path,
+                                                                      san: str, ok: bool) -> None:
+    """RFC 5922 §4: sips:bob@voip.test located by SRV at edge.voip.test (127.0.0.1) must present a
+    certificate for voip.test — neither the address nor the SRV target name will do."""
+    cert = make_cert(tmp_path, "voip", pki["ca"], san)
+
+    async def start() -> SipAgent:
+        return await SipAgent.start(("127.0.0.1", 0), transports=("TLS",),
+                                    tls=TlsConfig(cert=cert.cert, key=cert.key))
+
+    async def run(server: SipAgent, dns: tuple[str, int]) -> tuple[int, str]:
+        client = await SipAgent.start(("127.0.0.1", 0), dns_server=dns, tls=TlsConfig(ca=pki["ca"].cert))
+        try:
+            call = await client.dial("sips:bob@voip.test", client.capabilities())
+            if ok:
+                incoming = await server.next_incoming(5)
+                server.reject(incoming, 486)
+            await client.wait_ended(call, 5)
+            return call.status or 0, call.reason
+        finally:
+            await client.close()
+            await server.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        server = loop.run_until_complete(start())
+        proc, dns = _dnsmasq(server.listen_address[1])
+        try:
+            status, reason = loop.run_until_complete(run(server, dns))
+        finally:
+            stop(proc)
+    finally:
+        loop.close()
+    if ok:
+        assert status == 486
+    else:
+        assert status == 503 and reason.endswith(
+            "certificate verify failed: Hostname mismatch, certificate is not valid for 'voip.test'.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import socket
 from typing import Any
 
@@ -64,6 +65,14 @@ def local_address_towards(host: str) -> str:
             return str(sock.getsockname()[0])
         except OSError:
             return "127.0.0.1"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 async def _listen_tls(transport: SipTransport, tls: TlsConfig, host: str, port: int, *, alone: bool) -> int:
@@ -257,6 +266,10 @@ class SipAgent:
         resolver = self.ua.resolver
         if via is None and isinstance(resolver, DnsResolver) and isinstance(uri, SipURI):
             await resolver.prepare(uri)
+            with contextlib.suppress(OffhookError):
+                address, tp = resolver(uri)
+                if tp == "TLS" and not _is_ip(uri.host_address):
+                    self.transport.server_names[address] = uri.host_address
         call, out = self.ua.call(uri, capabilities, self._now(), auth=auth, via=via, headers=headers,
                                  transport=transport)
         self.media_ports[call.call_id] = capabilities.port

@@ -178,6 +178,9 @@ class SipTransport:
         self.stats = TransportStats()
         self.client_ssl = client_ssl
         self.connect_timeout = 10.0
+        # RFC 5922 §4: a TLS server found through DNS is checked against the URI's domain,
+        # not the address it resolved to (the agent fills this in when it locates a server)
+        self.server_names: dict[Address, str] = {}
         self._udp: _Udp | None = None
         self._servers: list[asyncio.Server] = []
         self._streams: dict[tuple[str, Address], _Stream] = {}
@@ -316,8 +319,10 @@ class SipTransport:
             context = None
             if name == "TLS":
                 context = self.client_ssl or ssl.create_default_context()
+            server_name = self.server_names.get(address) if context is not None else None
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(address[0], address[1], ssl=context), self.connect_timeout)
+                asyncio.open_connection(address[0], address[1], ssl=context, server_hostname=server_name),
+                self.connect_timeout)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             dropped = self._pending.pop(key, [])
             self.stats.dropped += len(dropped)
