@@ -28,6 +28,9 @@ def test_help_lists_call_and_answer(capsys: pytest.CaptureFixture[str]) -> None:
      "offhook: --audio Jabra: only the null device is supported by offhook call yet"),
     (("call", "tel:+15551234"), "offhook: cannot call tel:+15551234: only sip: and sips: URIs are supported"),
     (("answer", "--password", "x"), "offhook: --user and --password go together"),
+    (("answer", "--tls-cert", "c.pem"), "offhook: --tls-cert and --tls-key go together"),
+    (("call", "sip:bob@127.0.0.1:5070", "--tls-ca", "/nonexistent/ca.pem"),
+     "offhook: cannot load the TLS CA file /nonexistent/ca.pem: No such file or directory"),
 ])
 def test_bad_requests_fail_with_one_line(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
                                          message: str) -> None:
@@ -67,3 +70,26 @@ def test_listen_on_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[st
         code, err = run(capsys, "answer", "--listen", f"127.0.0.1:{port}", "--auto")
     assert code == 1
     assert err.startswith(f"offhook: cannot listen for SIP on 127.0.0.1:{port}:")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("register", "--user", "a", "--password", "p", "--registrar", "127.0.0.1:x"),
+     "offhook: bad port in '127.0.0.1:x': want 0..65535"),
+    (("register", "--user", "a", "--password", "p", "--registrar", "127.0.0.1", "--expires", "0"),
+     "--expires wants 1..86400 seconds, not '0'"),
+    (("register", "--user", "a", "--registrar", "127.0.0.1"),
+     "the following arguments are required: --password"),
+])
+def test_register_argument_errors(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
+                                  message: str) -> None:
+    code, err = run(capsys, *argv)
+    assert code in (1, 2)
+    assert message in err.strip().splitlines()[-1]
+
+
+def test_register_against_nothing_fails_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()   # nothing listens: the TCP connection is refused at once
+    code, err = run(capsys, "register", "--user", "a", "--password", "p", "--registrar",
+                    f"127.0.0.1:{port}", "--transport", "tcp", "--once")
+    assert code == 1
+    assert err.strip() == f"offhook: cannot connect over TCP to 127.0.0.1:{port}: connection refused"

@@ -17,6 +17,7 @@ from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav
 from offhook.sip.agent import SipAgent
+from offhook.sip.auth import Credentials, DigestClient
 from sip_peers import Sipp, finish, listening_port, need, offhook
 
 SECONDS = 3.0
@@ -221,3 +222,37 @@ def test_offhook_answer_follows_a_transfer(tmp_path: Path) -> None:
 
     rc, err, code = asyncio.run(run())
     assert code == 0 and rc == 0, err
+
+
+def test_challenged_reinvite_and_bye_are_resent_with_credentials(tmp_path: Path) -> None:
+    """A proxy-like SIPp challenges our re-INVITE (407, SHA-256 and MD5 offered: SHA-256 is
+    answered) and our BYE (401, MD5): each is resent once with credentials and succeeds."""
+    sipp = Sipp("uas_auth_indialog.xml", tmp_path)
+
+    async def run() -> tuple[str | None, int, list[str]]:
+        agent = await SipAgent.start(("127.0.0.1", 0), user="alice")
+        agent.ua.auth = DigestClient(Credentials("alice", "s3cret"))
+        try:
+            call = agent.call(f"sip:sipp@127.0.0.1:{sipp.port}", agent.capabilities())
+            kinds = []
+            while (ev := await agent.next_event(call, 10)).kind != "answered":
+                kinds.append(ev.kind)
+            await agent.next_event(call, 5)          # media
+            agent.hold(call)
+            ev = await agent.next_event(call, 10)     # the re-INVITE's answer, after the 407
+            kinds.append(ev.kind)
+            direction = call.media.direction if call.media is not None else None
+            agent.hangup(call)
+            ended = await agent.next_event(call, 5)
+            kinds.append(ended.kind)
+            code = await asyncio.to_thread(sipp.wait, 15)
+            return direction, code, kinds
+        finally:
+            await agent.close()
+
+    direction, code, kinds = asyncio.run(run())
+    assert code == 0, sipp.errors()
+    assert direction == "sendonly" and kinds[-2:] == ["media", "ended"]
+    log = sipp.messages()
+    assert received(log, "BYE ") == 2 and received(log, "INVITE ") == 3
+    assert "s3cret" not in log

@@ -313,3 +313,47 @@ def test_extension_methods_plug_in_and_unknown_ones_get_501() -> None:
     statuses = [parse_message(d) for addr, d in net.wire if addr == A and d.startswith(b"SIP/2.0")]
     assert [r.status for r in statuses if isinstance(r, Response) and r.cseq.method in ("INFO", "PUBLISH")] \
         == [200, 501]
+
+
+def test_in_dialog_requests_challenged_are_resent_once_with_credentials() -> None:
+    """A proxy-like wrapper on A challenges B's in-dialog REFER, INFO and MESSAGE (401, SHA-256 and
+    MD5 offered). B took the call (no DigestClient of its own): the UA's account credentials answer,
+    SHA-256 chosen, each request resent once with a higher CSeq; a wrong password gives up after one."""
+    net, a, b = pair()
+    server = DigestServer("proxy.test", {"bob": "bobpw"})
+    seen: list[tuple[str, int, str | None]] = []
+    inner = a.receive
+
+    def challenging(msg: Request | Response, src: tuple[str, int], tp: str, now: float) -> list[Output]:
+        if isinstance(msg, Request) and msg.method in ("REFER", "INFO", "MESSAGE"):
+            seen.append((msg.method, msg.cseq.number, msg.get("Authorization")))
+            if not server.verify(msg).ok:
+                resp = response_for(msg, 401)
+                server.add_challenge(resp)
+                return [Send(bytes(resp), src, tp, resp)]
+        return inner(msg, src, tp, now)
+
+    a.receive = challenging  # type: ignore[method-assign, assignment]
+    call, out = a.call("sip:bob@127.0.0.1:5080", caps(41000), net.now)
+    net.run(A, out)
+    theirs = incoming(net)
+    net.run(B, b.answer(theirs, net.now))
+    assert call.established
+    b.auth = DigestClient(Credentials("bob", "bobpw"))
+    net.run(B, b.transfer(theirs, "sip:carol@127.0.0.1:5090", net.now))
+    assert [(m, auth is not None) for m, _, auth in seen] == [("REFER", False), ("REFER", True)]
+    assert seen[1][1] > seen[0][1] and 'algorithm=SHA-256' in (seen[1][2] or "")
+    transfer = [e.status for e in net.events[B] if isinstance(e, CallEvent) and e.kind == "transfer"]
+    assert transfer[0] == 202
+    seen.clear()
+    net.run(B, b.send_info_dtmf(theirs, "5", net.now))     # the cached challenge authorizes at once
+    assert [(m, auth is not None) for m, _, auth in seen] == [("INFO", True)]
+    assert [e.digit for e in net.events[A] if isinstance(e, CallEvent) and e.kind == "dtmf"] == ["5"]
+    # a wrong password: one retry, then the request fails (a REFER reports its status)
+    theirs._auth = DigestClient(Credentials("bob", "not-it"))
+    theirs._transferor = None
+    seen.clear()
+    net.run(B, b.transfer(theirs, "sip:dave@127.0.0.1:5090", net.now))
+    assert [m for m, _, _ in seen] == ["REFER", "REFER"]
+    transfer = [e.status for e in net.events[B] if isinstance(e, CallEvent) and e.kind == "transfer"]
+    assert transfer[-1] == 401 and theirs.transfer_state == "failed"

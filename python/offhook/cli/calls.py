@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from pathlib import Path
 
 from offhook.errors import OffhookError
 from offhook.phone import AccountConfig, Call, CallError, CallState, CallStateChanged, Phone, PhoneConfig
@@ -93,8 +94,16 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _account_options(parser: argparse.ArgumentParser, registrar_help: str) -> None:
     parser.add_argument("--user", help="account user name (with --password and --registrar)")
     parser.add_argument("--password", help="account password (never logged)")
-    parser.add_argument("--registrar", type=lambda t: host_port(t, 5060), metavar="HOST:PORT",
-                        help=registrar_help)
+    parser.add_argument("--registrar", metavar="HOST:PORT",
+                        help=registrar_help + " (port default: 5060, 5061 with --transport tls)")
+    parser.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp",
+                        help="the account's transport to its registrar (default udp)")
+    parser.add_argument("--tls-cert", metavar="PEM", help="our TLS certificate chain: listen on TLS too")
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    parser.add_argument("--tls-ca", metavar="PEM",
+                        help="trust only this CA for TLS servers (default: the system's store)")
+    parser.add_argument("--tls-insecure-no-verify", action="store_true",
+                        help="DANGEROUS: do not verify TLS server certificates")
 
 
 def _media_options(parser: argparse.ArgumentParser) -> None:
@@ -107,11 +116,25 @@ def _media_options(parser: argparse.ArgumentParser) -> None:
                              "(offered, plain RTP accepted) or required")
 
 
+def _check_account(args: argparse.Namespace) -> str | None:
+    """Finish the account options: the registrar's default port; a reason when they clash."""
+    if (args.user is None) != (args.password is None):
+        return "--user and --password go together"
+    if (args.tls_cert is None) != (args.tls_key is None):
+        return "--tls-cert and --tls-key go together"
+    if args.registrar is not None and not isinstance(args.registrar, tuple):
+        try:
+            args.registrar = host_port(args.registrar, 5061 if args.transport == "tls" else 5060)
+        except argparse.ArgumentTypeError as exc:
+            return f"--registrar: {exc}"
+    return None
+
+
 def run_call(args: argparse.Namespace) -> int:
     if args.audio != "null":
         return _fail(f"--audio {args.audio}: only the null device is supported by offhook call yet")
-    if (args.user is None) != (args.password is None):
-        return _fail("--user and --password go together")
+    if (problem := _check_account(args)) is not None:
+        return _fail(problem)
     try:
         asyncio.run(_call(args))
     except (CallFailed, OffhookError) as exc:
@@ -122,8 +145,8 @@ def run_call(args: argparse.Namespace) -> int:
 
 
 def run_answer(args: argparse.Namespace) -> int:
-    if (args.user is None) != (args.password is None):
-        return _fail("--user and --password go together")
+    if (problem := _check_account(args)) is not None:
+        return _fail(problem)
     try:
         asyncio.run(_answer(args))
     except (CallFailed, OffhookError) as exc:
@@ -144,12 +167,22 @@ def _phone(args: argparse.Namespace, listen: Address, domain: str | None) -> Pho
     if args.user is not None:
         accounts = (AccountConfig(user=args.user, password=args.password, registrar=args.registrar,
                                   domain=None if args.registrar else domain, listen=listen,
-                                  name=args.user, srtp=args.srtp),)
+                                  name=args.user, srtp=args.srtp, transport=args.transport),)
     elif args.registrar is not None:
         raise CallFailed("--registrar needs --user and --password")
     play, record = args.play, args.record
-    return Phone(PhoneConfig(accounts=accounts, listen=listen, srtp=args.srtp),
+    return Phone(PhoneConfig(accounts=accounts, listen=listen, srtp=args.srtp,
+                             tls_cert=_path(args.tls_cert), tls_key=_path(args.tls_key),
+                             tls_ca=_path(args.tls_ca), tls_insecure_no_verify=args.tls_insecure_no_verify),
                  audio=lambda: WavAudio(play=play, record=record))
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _path(text: str | None) -> Path | None:
+    return None if text is None else Path(text)
 
 
 async def _start(phone: Phone) -> None:
@@ -187,8 +220,11 @@ async def _answer(args: argparse.Namespace) -> None:
     try:
         await _start(phone)
         line = next(iter(phone.lines.values()))
-        host, port = line.agent.transport.local["UDP"]
-        print(f"listening on {host}:{port}", flush=True)
+        host, port = line.agent.listen_address
+        print(f"listening on {_hostport(host, port)}", flush=True)
+        tls = line.agent.transport.local.get("TLS")
+        if tls is not None and line.agent.ua.contact.transport != "TLS":
+            print(f"listening for TLS on {_hostport(*tls)}", flush=True)
         while True:
             event = await phone.next_event()
             if isinstance(event, CallStateChanged) and event.state is CallState.INCOMING:

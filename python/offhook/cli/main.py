@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--json", action="store_true", help="print JSON instead of a table")
     from offhook.cli.calls import add_parsers
     add_parsers(commands)
+    from offhook.cli.register_cmd import add_parser as add_register
+    add_register(commands)
 
     backends = ("sounddevice", "pyaudio")
     devices = commands.add_parser("devices", help="list sound devices (capture and playback)")
@@ -88,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "answer":
         from offhook.cli.calls import run_answer
         return run_answer(args)
+    if args.command == "register":
+        from offhook.cli.register_cmd import run_register
+        return run_register(args)
     if args.command == "devices":
         from offhook.cli.devices import run_devices
         return run_devices(backend=args.backend, kind=args.kind, as_json=args.json)

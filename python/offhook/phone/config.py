@@ -12,6 +12,10 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
     tone_profile = "us"             # us | etsi | uk  (ringback, busy, call waiting)
     codecs = ["opus", "G722", "PCMU", "PCMA"]  # offered and accepted, in order of preference
     srtp = "off"                    # the peer-to-peer line's SRTP (accounts have their own)
+    tls_cert = "~/sip.pem"          # certificate chain + key to listen on TLS (sips:)
+    tls_key = "~/sip.key"
+    tls_ca = "~/corp-ca.pem"        # trust only this CA for TLS servers (default: the system's)
+    tls_insecure_no_verify = false  # DANGER: accept any TLS server certificate
 
     [[account]]
     name = "work"                   # default: user@domain
@@ -175,6 +179,10 @@ class PhoneConfig:
     tone_profile: str = "us"
     codecs: tuple[str, ...] = CODECS
     srtp: SrtpPolicy = "off"        # the peer-to-peer line's (each account has its own)
+    tls_cert: Path | None = None    # PEM chain: listen on TLS too (SIP port + 1 beside UDP/TCP)
+    tls_key: Path | None = None
+    tls_ca: Path | None = None      # trust only this CA for TLS servers (None: the system's)
+    tls_insecure_no_verify: bool = False   # DANGER: certificate verification off
     cti: CtiConfig | None = None    # [cti]: screen pops and hooks for the phone's calls
     web: Mapping[str, object] = field(default_factory=dict)   # [web], for `offhook web`
 
@@ -380,6 +388,14 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
             raise phone.error("codecs", f"{name!r} is not one of {', '.join(CODECS)}")
     if len(set(codecs)) != len(codecs):
         raise phone.error("codecs", "names a codec twice")
+    tls: dict[str, Path | None] = {}
+    for key in ("tls_cert", "tls_key", "tls_ca"):
+        value = phone.get_str(key)
+        tls[key] = _path(value, base) if value else None
+    if (tls["tls_cert"] is None) != (tls["tls_key"] is None):
+        raise phone.error("tls_key" if tls["tls_key"] is None else "tls_cert",
+                          "tls_cert and tls_key go together")
+    insecure = phone.get_bool("tls_insecure_no_verify", False)
     phone.finish()
 
     audio_t = _Table(root._get("audio") or {}, "audio", source)
@@ -409,7 +425,9 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     root.finish()
     return PhoneConfig(accounts=accounts, audio=audio, policy=policy, speed_dial=speed, listen=listen,
                        history=_path(history, base) if history else None, contacts=contacts,
-                       tone_profile=profile, codecs=codecs, srtp=srtp, cti=cti, web=web)
+                       tone_profile=profile, codecs=codecs, srtp=srtp, tls_cert=tls["tls_cert"],
+                       tls_key=tls["tls_key"], tls_ca=tls["tls_ca"], tls_insecure_no_verify=insecure,
+                       cti=cti, web=web)
 
 
 def load_config(path: str | Path | None = None) -> PhoneConfig:

@@ -48,6 +48,7 @@ from offhook.sip.agent import SipAgent, local_address_towards
 from offhook.sip.auth import Credentials, DigestClient
 from offhook.sip.message_im import AutoAnswer, CallPolicy, Forward, Reject, Ring
 from offhook.sip.register import Registration, RegState
+from offhook.sip.tls import TlsConfig
 from offhook.sip.ua import Call as SipCall
 from offhook.sip.ua import CallEvent as SipEvent
 from offhook.sip.ua import CallState as SipCallState
@@ -59,6 +60,11 @@ log = logging.getLogger("offhook.phone")
 _BUSY_TONE_SECONDS = 3.0
 _REGISTER_TIMEOUT = 10.0
 _KEEP_ENDED = 20
+
+
+def _uri_host(host: str) -> str:
+    """An IPv6 literal in brackets, as a SIP URI writes it (RFC 3261 §25.1 IPv6reference)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class PhoneError(OffhookError):
@@ -82,8 +88,8 @@ class _Line:
     def domain(self) -> str | None:
         if self.account is not None and (self.account.registrar is not None or self.account.domain):
             return self.account.sip_domain
-        host, port = self.agent.transport.local["UDP"]
-        return f"{host}:{port}"
+        host, port = self.agent.listen_address
+        return f"{_uri_host(host)}:{port}"
 
     @property
     def via(self) -> tuple[str, int] | None:
@@ -128,6 +134,9 @@ class Phone:
         self._timers: list[asyncio.TimerHandle] = []
         self._dialing = False
         self._started = False
+        c = self.config
+        self.tls = TlsConfig(cert=c.tls_cert, key=c.tls_key, ca=c.tls_ca,
+                             insecure_no_verify=c.tls_insecure_no_verify)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -142,9 +151,11 @@ class Phone:
         try:
             self._open_audio(self.engine)
             if not self.config.accounts:
-                agent = await SipAgent.start(self.config.listen, user="offhook")
-                host, port = agent.transport.local["UDP"]
-                agent.ua.identity = SipURI(host=host, user="offhook", port=port)
+                transports = ("UDP", "TCP", "TLS") if self.tls.can_listen else ("UDP", "TCP")
+                agent = await SipAgent.start(self.config.listen, user="offhook", transports=transports,
+                                             tls=self.tls)
+                host, port = agent.listen_address
+                agent.ua.identity = SipURI(host=_uri_host(host), user="offhook", port=port)
                 await self._add_line(_Line("local", None, agent))
             for acc in self.config.accounts:
                 await self._add_line(await self._open_account(acc))
@@ -171,15 +182,16 @@ class Phone:
         host, port = acc.listen
         if host in ("0.0.0.0", "::"):
             host = local_address_towards(acc.registrar[0]) if acc.registrar else "127.0.0.1"
-        transports = ("TCP",) if acc.transport == "tcp" else ("UDP", "TCP")
-        agent = await SipAgent.start((host, port), user=acc.user, transports=transports)
+        transports = {"tcp": ("TCP",), "tls": ("TLS",)}.get(acc.transport, ("UDP", "TCP"))
+        agent = await SipAgent.start((host, port), user=acc.user, transports=transports, tls=self.tls)
         dom_host, dom_port = acc.domain_uri
-        agent.ua.identity = SipURI(host=dom_host, user=acc.user, port=dom_port)
+        agent.ua.identity = SipURI(host=_uri_host(dom_host), user=acc.user, port=dom_port)
         agent.ua.display_name = acc.display_name
         agent.ua.allowed_sources = frozenset(acc.allowed_sources)
         line = _Line(acc.name, acc, agent)
         if acc.password is not None:
             line.auth = DigestClient(Credentials(acc.user, acc.password))
+            agent.ua.auth = line.auth      # challenges to in-dialog requests of incoming calls
         if acc.registrar is not None:
             aor = agent.ua.identity
             line.registration = Registration(aor, acc.registrar, agent.ua.contact, expires=acc.expires,
@@ -347,7 +359,8 @@ class Phone:
         uri = self.resolve(target, account=line.name)
         await self._hold_others(None)
         caps = line.agent.capabilities()
-        sip = line.agent.call(uri, caps, auth=line.auth, via=line.via, headers=tuple(headers or ()))
+        sip = line.agent.call(uri, caps, auth=line.auth, via=line.via, headers=tuple(headers or ()),
+                              transport=line.account.transport if line.via and line.account else None)
         contact = self.contacts.name_for(_user_part(uri))
         call = Call(self, line, sip, direction="out", remote_uri=uri, remote_name=contact or "",
                     audio=audio or self.audio_factory(), state=CallState.DIALING)

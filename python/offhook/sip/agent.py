@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ipaddress
 import socket
 from typing import Any
 
@@ -26,7 +28,8 @@ from offhook.sip.dialog import LocalContact
 from offhook.sip.message import Request, Response
 from offhook.sip.register import Registration, RegState
 from offhook.sip.resolve import DnsResolver
-from offhook.sip.transaction import Send
+from offhook.sip.tls import TlsConfig
+from offhook.sip.transaction import Send, Transaction
 from offhook.sip.transport import SipTransport
 from offhook.sip.ua import (
     Call,
@@ -64,6 +67,33 @@ def local_address_towards(host: str) -> str:
             return "127.0.0.1"
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _listen_tls(transport: SipTransport, tls: TlsConfig, host: str, port: int, *, alone: bool) -> int:
+    """Our TLS port: listening with the certificate (see SipAgent.start), else a free TCP port
+    reserved by nothing (a client-only agent names it in its Contact; peers reuse our connections)."""
+    if not tls.can_listen:
+        if port:
+            return port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            return int(sock.getsockname()[1])
+    context = tls.server_context()
+    if alone or port == 0:
+        return (await transport.listen_tcp(host, port if alone else 0, tls=context))[1]
+    try:
+        return (await transport.listen_tcp(host, port + 1, tls=context))[1]
+    except OSError:
+        return (await transport.listen_tcp(host, 0, tls=context))[1]
+
+
 class SipAgent:
     """UserAgent + SipTransport + the loop's clock. Build it with `await SipAgent.start(...)`."""
 
@@ -81,33 +111,59 @@ class SipAgent:
     @classmethod
     async def start(cls, listen: Address, *, user: str | None = None,
                     transports: tuple[str, ...] = ("UDP", "TCP"), dns_server: Address | None = None,
-                    **ua_options: Any) -> SipAgent:
+                    tls: TlsConfig | None = None, **ua_options: Any) -> SipAgent:
         """Listen on `listen` (port 0: any; TCP takes the port UDP got) and build the core.
-        `dns_server`: locate host names by RFC 3263 through it (see `dial`)."""
+        `dns_server`: locate host names by RFC 3263 through it (see `dial`).
+
+        TLS (sip/tls.py): outgoing TLS connections verify the server with `tls` (default:
+        the system's trust store). With "TLS" in `transports` and a certificate in `tls` the
+        agent also listens on TLS: on `listen` when TLS is the only transport, else on the
+        UDP/TCP port + 1 (any port if that is taken). Without a certificate a TLS-only agent
+        listens on nothing and is reached over the connections it opens (its registrar's).
+        Our Contact/Via use the first transport of `transports`."""
         if dns_server is not None and "resolver" not in ua_options:
             ua_options["resolver"] = DnsResolver(dns_server)
+        names = tuple(t.upper() for t in transports)
+        unknown = [t for t in names if t not in ("UDP", "TCP", "TLS")]
+        if unknown or not names:
+            raise ValueError(f"transports must be some of UDP, TCP, TLS, not {transports!r}")
+        tls = tls or TlsConfig()
         host, port = listen
         holder: list[SipAgent] = []
 
         def on_message(msg: Request | Response, source: Address, name: str) -> None:
             holder[0]._receive(msg, source, name)
 
-        transport = SipTransport(on_message)
+        transport = SipTransport(on_message, client_ssl=tls.client_context())
+        ports: dict[str, int] = {}
         try:
-            if "UDP" in transports:
+            if "UDP" in names:
                 host, port = await transport.listen_udp(host, port)
-            if "TCP" in transports:
+                ports["UDP"] = port
+            if "TCP" in names:
                 host, port = await transport.listen_tcp(host, port)
+                ports["TCP"] = port
+            if "TLS" in names:
+                ports["TLS"] = await _listen_tls(transport, tls, host, port, alone=len(ports) == 0)
         except OSError as exc:
             await transport.close()
             raise OffhookError(f"cannot listen for SIP on {host}:{port}: {exc.strerror or exc}") from None
-        contact = LocalContact(host, port, "UDP" if "UDP" in transports else "TCP", user=user)
+        except OffhookError:
+            await transport.close()
+            raise
+        contact = LocalContact(host, ports[names[0]], names[0], user=user)
         ua = UserAgent(contact, **ua_options)
+        ua.transport_ports = ports
         agent = cls(ua, transport)
         holder.append(agent)
         ua.media_capabilities = agent._capabilities
         ua.new_call_capabilities = agent.capabilities
         return agent
+
+    @property
+    def listen_address(self) -> Address:
+        """Our Contact's host and port (on the agent's first transport)."""
+        return self.ua.contact.host, self.ua.contact.port
 
     # --- media ports for incoming calls -------------------------------------------
 
@@ -134,7 +190,12 @@ class SipAgent:
     def _run(self, outputs: list[Output]) -> None:
         for item in outputs:
             if isinstance(item, Send):
-                self.transport.send(item.data, item.address, item.transport)
+                tx = item.transaction
+                if tx is None or item.transport.upper() == "UDP":   # datagrams: timers tell
+                    self.transport.send(item.data, item.address, item.transport)
+                else:
+                    self.transport.send(item.data, item.address, item.transport,
+                                        functools.partial(self._send_failed, tx))
             elif isinstance(item, CallEvent):
                 if item.kind == "incoming":
                     self._incoming.put_nowait(item.call)
@@ -153,6 +214,11 @@ class SipAgent:
             elif isinstance(item, KeepAlive):
                 self.transport.send(item.data, item.address, item.transport)
         self._rearm()
+
+    def _send_failed(self, transaction: Transaction, reason: str) -> None:
+        """A stream connection for this transaction's message could not be made (refused,
+        TLS certificate not trusted...): the transaction fails with that reason at once."""
+        self._run(self.ua.transport_error(transaction, reason, self._now()))
 
     def _drop(self, call_id: str) -> None:
         """Forget a call's event queue and RTP port once the core forgot the call."""
@@ -181,21 +247,31 @@ class SipAgent:
     # --- what the application does ------------------------------------------------
 
     def call(self, target: str, capabilities: MediaCapabilities, *, auth: DigestClient | None = None,
-             via: Address | None = None, headers: tuple[tuple[str, str], ...] = ()) -> Call:
-        call, out = self.ua.call(target, capabilities, self._now(), auth=auth, via=via, headers=headers)
+             via: Address | None = None, headers: tuple[tuple[str, str], ...] = (),
+             transport: str | None = None) -> Call:
+        """Place a call; `via` (an outbound proxy) is reached over `transport` (default: the
+        target URI's)."""
+        call, out = self.ua.call(target, capabilities, self._now(), auth=auth, via=via, headers=headers,
+                                 transport=transport)
         self.media_ports[call.call_id] = capabilities.port
         self._queue(call)
         self._run(out)
         return call
 
     async def dial(self, target: str, capabilities: MediaCapabilities, *, auth: DigestClient | None = None,
-                   via: Address | None = None, headers: tuple[tuple[str, str], ...] = ()) -> Call:
+                   via: Address | None = None, headers: tuple[tuple[str, str], ...] = (),
+                   transport: str | None = None) -> Call:
         """call(), after locating a host name by RFC 3263 when the agent has a DNS resolver."""
         uri = parse_uri(target)
         resolver = self.ua.resolver
         if via is None and isinstance(resolver, DnsResolver) and isinstance(uri, SipURI):
             await resolver.prepare(uri)
-        call, out = self.ua.call(uri, capabilities, self._now(), auth=auth, via=via, headers=headers)
+            with contextlib.suppress(OffhookError):
+                address, tp = resolver(uri)
+                if tp == "TLS" and not _is_ip(uri.host_address):
+                    self.transport.server_names[address] = uri.host_address
+        call, out = self.ua.call(uri, capabilities, self._now(), auth=auth, via=via, headers=headers,
+                                 transport=transport)
         self.media_ports[call.call_id] = capabilities.port
         self._queue(call)
         self._run(out)

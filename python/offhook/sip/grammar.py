@@ -36,6 +36,7 @@ _WS = re.compile(r"[ \t]*")
 # quoted-string = DQUOTE *(qdtext / quoted-pair) DQUOTE; qdtext excludes " and \ only
 # (plus CR/LF, already gone), quoted-pair = "\" any octet except CR/LF.
 _QUOTED = re.compile(r'"(?:[^"\\\r\n]|\\[^\r\n])*"')
+_BARE_IPV6 = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f:.]*")
 _GEN_VALUE = re.compile(r'[A-Za-z0-9\-.!%*_+`\'~]+|\[[0-9A-Fa-f:.]+\]|"(?:[^"\\\r\n]|\\[^\r\n])*"')
 # word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" /
 #           "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}")
@@ -109,7 +110,8 @@ def _parse_params(text: str, pos: int, header: str) -> dict[str, str | None]:
         value: str | None = None
         if pos < n and text[pos] == "=":
             pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
-            v = _GEN_VALUE.match(text, pos)
+            # RFC 3261's via-received is a bare IPv6address ("received=2001:db8::1"), RFC 5118 §4.5
+            v = (_BARE_IPV6.match(text, pos) if name == "received" else None) or _GEN_VALUE.match(text, pos)
             if v is None:
                 if pos < n and text[pos] == '"':
                     raise _err(header, "unterminated quoted parameter value")
@@ -184,8 +186,10 @@ def _parse_via(text: str) -> Via:
         value = params.get(key)
         if value is not None and (not value.isascii() or not value.isdigit() or int(value) > 65535):
             raise _err("Via", f"{key}={value!r} is not a number")
-    if "received" in params and params["received"] is not None:
-        parse_host(params["received"], context="Via received")
+    received = params.get("received")
+    if received is not None:
+        bare_v6 = ":" in received and not received.startswith("[")
+        parse_host(f"[{received}]" if bare_v6 else received, context="Via received")
     return Via(transport=m.group(3).upper(), host=host, port=port, params=params,
                protocol=f"{m.group(1)}/{m.group(2)}")
 

@@ -138,6 +138,10 @@ class Registration:
     def timeout(self) -> None:
         self._fail(f"no answer from the registrar (408) at {self.peer}")
 
+    def transport_failed(self, reason: str) -> None:
+        """The REGISTER could not be sent (connection refused, TLS certificate refused)."""
+        self._fail(reason)
+
     def _fail(self, reason: str) -> Request | None:
         self.state, self.reason, self.refresh_at = RegState.FAILED, reason, None
         return None

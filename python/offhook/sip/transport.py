@@ -15,12 +15,22 @@ dropped. Both are counted in `stats`.
   with a single CRLF). A peer that sends an unparseable header block or one longer
   than the limits is disconnected.
 - Connection reuse: a response or request to an address we hold a connection
-  with (opened by either side) goes over it; otherwise one is opened. TLS
-  verifies the server certificate and host name by default (ssl.create_default_context).
+  with (opened by either side) goes over it; otherwise one is opened. A request
+  received on a connection also makes its top Via's sent-by (and its Contact's
+  host:port) an alias of that connection when they name the connection's own IP
+  (RFC 5923's idea, limited so a peer can only claim addresses of its own host):
+  responses, the ACK, BYE and re-INVITEs to that peer reuse it instead of
+  dialling its listener.
+- TLS verifies the server certificate and host name by default (sip/tls.py:
+  the system store, or a private CA); a connection that cannot be made or
+  verified fails the messages waiting for it through their `on_failure`
+  callbacks with a one-line reason ("certificate verify failed: ...").
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import logging
 import re
 import ssl
@@ -32,7 +42,9 @@ from offhook.sip.grammar import split_list
 from offhook.sip.limits import DEFAULT_LIMITS, SipLimits
 from offhook.sip.message import Request, Response, canonical_name
 from offhook.sip.parser import parse_message
+from offhook.sip.tls import describe_tls_error
 from offhook.sip.transaction import response_for
+from offhook.sip.uri import SipURI
 
 __all__ = ["MessageHandler", "SipTransport", "TransportStats", "apply_rport"]
 
@@ -40,6 +52,7 @@ log = logging.getLogger("offhook.sip")
 
 Address = tuple[str, int]
 MessageHandler = Callable[[Request | Response, Address, str], None]
+FailureHandler = Callable[[str], None]
 
 _CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$",
                              re.IGNORECASE | re.MULTILINE)
@@ -53,6 +66,8 @@ class TransportStats:
     malformed_responses: int = 0    # dropped
     dropped: int = 0                # unanswerable garbage, send failures
     keepalives: int = 0
+    connections_opened: int = 0     # TCP/TLS connections we dialled
+    connections_accepted: int = 0   # ... and the ones peers opened to us
     errors: list[str] = field(default_factory=list, repr=False)
 
     def note(self, text: str) -> None:
@@ -162,10 +177,15 @@ class SipTransport:
         self.limits = limits
         self.stats = TransportStats()
         self.client_ssl = client_ssl
+        self.connect_timeout = 10.0
+        # RFC 5922 §4: a TLS server found through DNS is checked against the URI's domain,
+        # not the address it resolved to (the agent fills this in when it locates a server)
+        self.server_names: dict[Address, str] = {}
         self._udp: _Udp | None = None
         self._servers: list[asyncio.Server] = []
         self._streams: dict[tuple[str, Address], _Stream] = {}
-        self._pending: dict[tuple[str, Address], list[bytes]] = {}
+        self._aliases: dict[tuple[str, Address], _Stream] = {}
+        self._pending: dict[tuple[str, Address], list[tuple[bytes, FailureHandler | None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.local: dict[str, Address] = {}
 
@@ -197,6 +217,7 @@ class SipTransport:
                      peer: Address, name: str) -> None:
         stream = _Stream(self, reader, writer, peer, name)
         self._streams[(name, peer)] = stream
+        self.stats.connections_accepted += 1
         await stream.run()
 
     # --- receiving ---------------------------------------------------------------
@@ -212,6 +233,8 @@ class SipTransport:
             _check_essentials(msg)
             if isinstance(msg, Request):
                 apply_rport(msg, source)
+                if name != "UDP":
+                    self._alias(msg, source, name)
         except SipParseError as exc:
             if exc.partial is None:
                 exc.partial = msg
@@ -223,6 +246,23 @@ class SipTransport:
             log.exception("SIP message handler failed on a %s from %s", name, source)
             self.stats.dropped += 1
             self.stats.note(f"handler: {exc!r}")
+
+    def _alias(self, request: Request, source: Address, name: str) -> None:
+        stream = self._streams.get((name, source))
+        if stream is None:
+            return
+        claimed: list[tuple[str, int]] = []
+        top = request.via[0]
+        claimed.append((top.host, top.port or (5061 if name == "TLS" else 5060)))
+        with contextlib.suppress(SipParseError, ValueError):
+            for contact in request.contacts:
+                uri = contact.uri
+                if isinstance(uri, SipURI):
+                    claimed.append((uri.host, uri.port or (5061 if name == "TLS" else 5060)))
+        for host, port in claimed:
+            host = host.strip("[]")
+            if _same_ip(host, source[0]) and (host, port) != source:
+                self._aliases[(name, (host, port))] = stream
 
     def _malformed(self, exc: SipParseError, data: bytes, source: Address, name: str) -> None:
         partial = exc.partial
@@ -244,8 +284,10 @@ class SipTransport:
 
     # --- sending -----------------------------------------------------------------
 
-    def send(self, data: bytes, address: Address, transport: str) -> None:
-        """Send one message; never raises (failures are counted and logged)."""
+    def send(self, data: bytes, address: Address, transport: str,
+             on_failure: FailureHandler | None = None) -> None:
+        """Send one message; never raises (failures are counted, noted, and reported to
+        `on_failure(reason)` when a stream connection cannot be made)."""
         name = transport.upper()
         try:
             if name == "UDP":
@@ -255,15 +297,15 @@ class SipTransport:
                 self.stats.sent += 1
                 return
             key = (name, address)
-            stream = self._streams.get(key)
-            if stream is not None:
+            stream = self._streams.get(key) or self._aliases.get(key)
+            if stream is not None and not stream.writer.is_closing():
                 stream.writer.write(data)
                 self.stats.sent += 1
                 return
             if key in self._pending:
-                self._pending[key].append(data)
+                self._pending[key].append((data, on_failure))
                 return
-            self._pending[key] = [data]
+            self._pending[key] = [(data, on_failure)]
             task = asyncio.get_running_loop().create_task(self._connect(name, address))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -277,15 +319,29 @@ class SipTransport:
             context = None
             if name == "TLS":
                 context = self.client_ssl or ssl.create_default_context()
-            reader, writer = await asyncio.open_connection(address[0], address[1], ssl=context)
-        except (OSError, ssl.SSLError) as exc:
+            server_name = self.server_names.get(address) if context is not None else None
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(address[0], address[1], ssl=context, server_hostname=server_name),
+                self.connect_timeout)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
             dropped = self._pending.pop(key, [])
             self.stats.dropped += len(dropped)
-            self.stats.note(f"cannot connect to {address[0]}:{address[1]} over {name}: {exc}")
+            host = f"[{address[0]}]" if ":" in address[0] else address[0]
+            why = "timed out" if isinstance(exc, TimeoutError) else describe_tls_error(exc)
+            reason = f"cannot connect over {name} to {host}:{address[1]}: {why}"
+            self.stats.note(reason)
+            log.info("%s", reason)
+            for _, on_failure in dropped:
+                if on_failure is not None:
+                    try:
+                        on_failure(reason)
+                    except Exception:
+                        log.exception("SIP transport failure handler")
             return
         stream = _Stream(self, reader, writer, address, name)
         self._streams[key] = stream
-        for data in self._pending.pop(key, []):
+        self.stats.connections_opened += 1
+        for data, _ in self._pending.pop(key, []):
             writer.write(data)
             self.stats.sent += 1
         await stream.run()
@@ -294,6 +350,8 @@ class SipTransport:
         key = (stream.name, stream.peer)
         if self._streams.get(key) is stream:
             del self._streams[key]
+        for alias in [k for k, v in self._aliases.items() if v is stream]:
+            del self._aliases[alias]
 
     async def close(self) -> None:
         if self._udp is not None and self._udp.transport is not None:
@@ -321,3 +379,10 @@ def _check_essentials(msg: Request | Response) -> None:
 
 def _warning_text(text: str) -> str:
     return text.replace("\\", "").replace('"', "'")[:120]
+
+
+def _same_ip(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return False

@@ -116,6 +116,7 @@ from offhook.sip.register import Registration, RegState
 from offhook.sip.session_timer import Reject422, SessionTimer, SessionTimerConfig
 from offhook.sip.transaction import (
     ClientInviteTransaction,
+    ClientTransaction,
     DeliverRequest,
     DeliverResponse,
     Send,
@@ -123,6 +124,7 @@ from offhook.sip.transaction import (
     ServerTransaction,
     Timeout,
     TimerConfig,
+    Transaction,
     TransactionManager,
     TransportFailure,
     response_for,
@@ -150,6 +152,7 @@ Resolver = Callable[[URI], tuple[Address, str]]
 MethodHandler = Callable[["Call | None", Request], Response]
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, NOTIFY, MESSAGE, INFO"
 SUPPORTED = "replaces, timer"
+_CSEQ_LIMIT = 2**31 - 2
 _TIMER_HEADERS = ("session-expires", "x", "min-se", "supported", "k")
 
 _LABELS = {
@@ -332,6 +335,11 @@ class UserAgent:
         default=lambda: MediaCapabilities(address="127.0.0.1", port=40002))
     rng: random.Random = field(default_factory=random.Random)
     linger: float | None = 32.0   # ended calls leave `calls` after this (None: keep until forget())
+    # the account's credentials: answer challenges to in-dialog requests of calls placed
+    # without their own DigestClient (incoming calls, calls a REFER made us place)
+    auth: DigestClient | None = None
+    # our port per transport when they differ (TLS listens apart from UDP/TCP); Via/Contact use it
+    transport_ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.transactions = TransactionManager(self.timers)
@@ -343,6 +351,8 @@ class UserAgent:
         self._job_seq = itertools.count()
         self._msg_tx: dict[int, tuple[Request, DigestClient | None, Call | None, Address, str]] = {}
         self._keepalive_tx: dict[int, Registration] = {}
+        # in-dialog requests that may be challenged: id(tx) -> (request, auth, address, transport, tries)
+        self._dialog_tx: dict[int, tuple[Request, DigestClient | None, Address, str, int]] = {}
         self._live: set[str] = set()     # Call-IDs of the calls not ended
         self._clock = 0.0                 # the latest `now` seen (for jobs set in _end)
 
@@ -393,7 +403,8 @@ class UserAgent:
         transport = transport.upper()
         if transport == self.contact.transport.upper():
             return self.contact
-        return replace(self.contact, transport=transport)
+        return replace(self.contact, transport=transport,
+                       port=self.transport_ports.get(transport, self.contact.port))
 
     # --- policy -----------------------------------------------------------------
 
@@ -573,14 +584,11 @@ class UserAgent:
         extra = call._timer.request_headers() if call._timer is not None and call._timer.active else []
         req = call.dialog.new_request("INVITE", self._contact(call.transport), body=offer,
                                       extra_headers=extra)
-        if call._auth is not None:
-            call._auth.authorize(req)
         address, tp = self._dialog_address(call)
-        tx, actions = self.transactions.send_request(req, address, tp, now)
-        call._reinvite_tx = tx  # type: ignore[assignment]
-        call._reinvite_hold = hold
         out: list[Output] = []
-        self._handle(actions, now, out)
+        call._reinvite_hold = hold
+        call._reinvite_tx = self._send_in_dialog(  # type: ignore[assignment]
+            req, call._auth, address, tp, now, out)
         return out
 
     # --- transfer (RFC 3515, 3891) ------------------------------------------------
@@ -613,14 +621,11 @@ class UserAgent:
         dialog.local_seq += 1
         req = dialog.new_request("REFER", self._contact(call.transport), cseq=dialog.local_seq,
                                  extra_headers=transferor.refer_headers(dialog.local_seq))
-        if call._auth is not None:
-            call._auth.authorize(req)
         call._transferor = transferor
         call.transfer_status = None
         address, tp = self._dialog_address(call)
         out: list[Output] = []
-        _, actions = self.transactions.send_request(req, address, tp, now)
-        self._handle(actions, now, out)
+        self._send_in_dialog(req, call._auth, address, tp, now, out)
         return out
 
     def _on_refer(self, call: Call, req: Request, tx: ServerTransaction, now: float,
@@ -659,11 +664,8 @@ class UserAgent:
         extra = [(n, v) for n, v in headers if n.lower() != "content-type"]
         notify = dialog.new_request("NOTIFY", self._contact(call.transport), body=body,
                                     content_type=content_type, extra_headers=extra)
-        if call._auth is not None:
-            call._auth.authorize(notify)
         address, tp = self._dialog_address(call)
-        _, actions = self.transactions.send_request(notify, address, tp, now)
-        self._handle(actions, now, out)
+        self._send_in_dialog(notify, call._auth, address, tp, now, out)
 
     def _transfer_progress(self, out: list[Output], now: float) -> None:
         """Report what happened to calls we placed for a REFER in NOTIFYs to the transferor."""
@@ -760,12 +762,8 @@ class UserAgent:
         if "UPDATE" in call.peer_allow:
             req = call.dialog.new_request("UPDATE", self._contact(call.transport),
                                           extra_headers=call._timer.request_headers())
-            if call._auth is not None:
-                call._auth.authorize(req)
             address, tp = self._dialog_address(call)
-            tx, actions = self.transactions.send_request(req, address, tp, now)
-            call._update_tx = tx
-            self._handle(actions, now, out)
+            call._update_tx = self._send_in_dialog(req, call._auth, address, tp, now, out)
             return
         out.extend(self._reinvite(call, None, now))
 
@@ -838,7 +836,7 @@ class UserAgent:
             req = call.dialog.new_request("MESSAGE", self._contact(call.transport), body=body,
                                           content_type=headers[0][1])
             address, tp = self._dialog_address(call)
-            auth = auth or call._auth
+            auth = auth or call._auth or self.auth
         else:
             uri = parse_uri(target) if isinstance(target, str) else target
             if not isinstance(uri, SipURI):
@@ -929,12 +927,9 @@ class UserAgent:
             raise OffhookError(str(exc)) from None
         req = call.dialog.new_request("INFO", self._contact(call.transport), body=body,
                                       content_type=headers[0][1])
-        if call._auth is not None:
-            call._auth.authorize(req)
         address, tp = self._dialog_address(call)
         out: list[Output] = []
-        _, actions = self.transactions.send_request(req, address, tp, now)
-        self._handle(actions, now, out)
+        self._send_in_dialog(req, call._auth, address, tp, now, out)
         return out
 
     def _options_response(self, req: Request) -> Response:
@@ -1073,6 +1068,64 @@ class UserAgent:
         self._transfer_progress(out, now)
         return out
 
+    def _send_in_dialog(self, req: Request, auth: DigestClient | None, address: Address, tp: str,
+                        now: float, out: list[Output], tries: int = 0) -> ClientTransaction:
+        """Send an in-dialog request (BYE, re-INVITE, UPDATE, REFER, NOTIFY, INFO), ready to be
+        resent once with credentials if a proxy or the peer challenges it (401/407)."""
+        if auth is not None:
+            auth.authorize(req)
+        tx, actions = self.transactions.send_request(req, address, tp, now)
+        self._dialog_tx[id(tx)] = (req, auth, address, tp, tries)
+        self._handle(actions, now, out)
+        return tx
+
+    def _dialog_auth_retry(self, tx: object, resp: Response, now: float, out: list[Output]) -> bool:
+        """A 401/407 to an in-dialog request: resend it once with credentials (new branch, CSeq
+        up by one, the same body: a re-INVITE keeps its offer). False when it cannot be."""
+        pending = self._dialog_tx.pop(id(tx), None)
+        if pending is None or resp.status not in (401, 407):
+            return False
+        req, auth, address, tp, tries = pending
+        call = self.calls.get(req.call_id)
+        auth = auth or (call._auth if call is not None else None) or self.auth
+        if auth is None or tries >= 1:
+            return False
+        try:
+            auth.handle_response(resp, peer=f"{address[0]}:{address[1]}")
+        except SipAuthError:
+            return False
+        dialog = call.dialog if call is not None else None
+        if dialog is not None and dialog.local_seq < _CSEQ_LIMIT:
+            dialog.local_seq = max(dialog.local_seq, req.cseq.number) + 1
+            number = dialog.local_seq
+        else:
+            number = req.cseq.number + 1
+        drop = {"via", "v", "cseq", "authorization", "proxy-authorization"}
+        retry = Request(method=req.method, uri=req.uri,
+                        headers=[(n, v) for n, v in req.headers if n.lower() not in drop])
+        retry.headers.insert(0, ("Via", self._contact(tp).via()))
+        retry.headers.insert(1, ("CSeq", f"{number} {req.method}"))
+        retry.body = req.body
+        new_tx = self._send_in_dialog(retry, auth, address, tp, now, out, tries + 1)
+        if call is not None:
+            if req.method == "INVITE" and call._reinvite_tx is tx:
+                call._reinvite_tx = new_tx  # type: ignore[assignment]
+            elif req.method == "UPDATE" and call._update_tx is tx:
+                call._update_tx = new_tx
+            elif req.method == "REFER" and call._transferor is not None:
+                call._transferor.cseq = number   # the NOTIFYs' Event id names the REFER we sent last
+        if call is not None and call._auth is None:
+            call._auth = auth
+        return True
+
+    def transport_error(self, transaction: Transaction, reason: str, now: float) -> list[Output]:
+        """The driver could not send a transaction's message (connection refused, TLS
+        certificate not trusted): fail the transaction now with `reason` as the one-line
+        reason its call or registration reports."""
+        out: list[Output] = []
+        self._handle(self.transactions.transport_error(transaction, now, reason), now, out)
+        return out
+
     def _handle(self, actions: Iterable[object], now: float, out: list[Output]) -> None:
         self._clock = now
         for action in actions:
@@ -1087,9 +1140,13 @@ class UserAgent:
 
     def _on_failure(self, action: Timeout | TransportFailure, now: float, out: list[Output]) -> None:
         tx = action.transaction
+        self._dialog_tx.pop(id(tx), None)
         reg = self._reg_tx.pop(id(tx), None)
         if reg is not None:
-            reg.timeout()
+            if isinstance(action, TransportFailure):
+                reg.transport_failed(action.reason)
+            else:
+                reg.timeout()
             out.append(RegistrationEvent(reg))
             return
         pending = self._msg_tx.pop(id(tx), None)
@@ -1112,8 +1169,9 @@ class UserAgent:
                 self._end(call, 408, "no ACK for our final response", out, remote=True)
             elif call.outgoing:
                 status = 408 if isinstance(action, Timeout) else 503
-                self._end(call, status, f"{failure_label(status)} ({status}) at {call.peer_text}",
-                          out, remote=True)
+                reason = action.reason if isinstance(action, TransportFailure) else \
+                    f"{failure_label(status)} ({status}) at {call.peer_text}"
+                self._end(call, status, reason, out, remote=True)
         elif tx is call._update_tx:
             call._update_tx = None
             self._bye(call, now, out)
@@ -1139,6 +1197,9 @@ class UserAgent:
                     self._arm_keepalive(reg, now)
             return
         if tx is not None and resp.status >= 200:
+            if self._dialog_auth_retry(tx, resp, now, out):
+                return
+            self._dialog_tx.pop(id(tx), None)
             pending = self._msg_tx.pop(id(tx), None)
             if pending is not None:
                 self._on_message_response(pending, resp, now, out)
@@ -1398,11 +1459,8 @@ class UserAgent:
         address, tp = self.resolver(dialog.next_hop())
         tp = transport or tp
         bye = dialog.new_request("BYE", self._contact(tp), extra_headers=[("User-Agent", self.user_agent)])
-        if auth is not None:
-            auth.authorize(bye)
         dialog.terminate()
-        _, actions = self.transactions.send_request(bye, address, tp, now)
-        self._handle(actions, now, out)
+        self._send_in_dialog(bye, auth, address, tp, now, out)
 
     def _dialog_address(self, call: Call) -> tuple[Address, str]:
         assert call.dialog is not None  # callers check
