@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,27 @@ def listening_port(proc: subprocess.Popen[str]) -> int:
         err = proc.stderr.read() if proc.stderr else ""
         raise AssertionError(f"offhook answer did not start: {line!r} {err}")
     return int(line.rsplit(":", 1)[1])
+
+
+def run_kamailio(tmp_path: Path, cfg: Path, port: int) -> Iterator[int]:
+    """Kamailio in the foreground on `cfg` (its pid ours), yielding its SIP port; stopped by pid."""
+    binary = need("kamailio")
+    log = (tmp_path / "kamailio.log").open("w")
+    proc = subprocess.Popen([binary, "-f", str(cfg), "-DD", "-E", "-m", "32", "-M", "8",
+                             "-Y", str(tmp_path), "-w", str(tmp_path)],
+                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    time.sleep(0.8)
+    if proc.poll() is not None:
+        log.close()
+        pytest.fail(f"kamailio did not start: {(tmp_path / 'kamailio.log').read_text()[-2000:]}")
+    yield port
+    stop(proc)
+    log.close()
+
+
+def kamailio_registrar(tmp_path: Path) -> Iterator[int]:
+    """The project's registrar/proxy (tests/data/kamailio: digest auth, record-route) on a free port."""
+    port = free_port()
+    cfg = tmp_path / "kamailio.cfg"
+    cfg.write_text((DATA / "kamailio" / "kamailio.cfg").read_text().replace("@PORT@", str(port)))
+    yield from run_kamailio(tmp_path, cfg, port)

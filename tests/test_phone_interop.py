@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,28 +22,13 @@ from offhook.phone import (
     WavAudio,
 )
 from phone_helpers import band_share, dominant_hz, recorded
-from sip_peers import DATA, Sipp, free_port, need, stop
+from sip_peers import Sipp, kamailio_registrar, need
 from test_sip_interop_sipp import received_speech_pesq, write_ulaw
 
 
 @pytest.fixture
 def kamailio(tmp_path: Path) -> Iterator[int]:
-    binary = need("kamailio")
-    port = free_port()
-    cfg = tmp_path / "kamailio.cfg"
-    cfg.write_text((DATA / "kamailio" / "kamailio.cfg").read_text().replace("@PORT@", str(port)))
-    log = (tmp_path / "kamailio.log").open("w")
-    proc = subprocess.Popen([binary, "-f", str(cfg), "-DD", "-E", "-m", "32", "-M", "8",
-                             "-Y", str(tmp_path), "-w", str(tmp_path)],
-                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    time.sleep(0.8)
-    if proc.poll() is not None:
-        log.close()
-        pytest.fail(f"kamailio did not start: {(tmp_path / 'kamailio.log').read_text()[-2000:]}")
-    yield port
-    stop(proc)
-    log.close()
-
+    yield from kamailio_registrar(tmp_path)
 
 def _account(user: str, password: str, port: int) -> AccountConfig:
     return AccountConfig(user=user, password=password, registrar=("127.0.0.1", port),

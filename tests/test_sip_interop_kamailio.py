@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,15 @@ from offhook.media.quality import pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav, write_wav
 from offhook.sip import Credentials, DigestClient, Registration, RegState, SipAgent, SipURI
-from sip_peers import DATA, finish, free_port, listening_port, need, offhook, stop
+from sip_peers import (
+    DATA,
+    finish,
+    free_port,
+    kamailio_registrar,
+    listening_port,
+    offhook,
+    run_kamailio,
+)
 from tls_certs import make_ca, make_cert
 
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
@@ -24,10 +30,7 @@ KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 
 @pytest.fixture
 def kamailio(tmp_path: Path) -> Iterator[int]:
-    port = free_port()
-    cfg = tmp_path / "kamailio.cfg"
-    cfg.write_text((DATA / "kamailio" / "kamailio.cfg").read_text().replace("@PORT@", str(port)))
-    yield from _run_kamailio(tmp_path, cfg, port)
+    yield from kamailio_registrar(tmp_path)
 
 
 @pytest.fixture
@@ -51,23 +54,8 @@ def kamailio_tls(tmp_path: Path) -> Iterator[tuple[int, Path]]:
                         f'modparam("tls", "config", "{tmp_path / "tls.cfg"}")\n')
     cfg = tmp_path / "kamailio.cfg"
     cfg.write_text(text)
-    for _ in _run_kamailio(tmp_path, cfg, port):
+    for _ in run_kamailio(tmp_path, cfg, port):
         yield tls_port, ca.cert
-
-
-def _run_kamailio(tmp_path: Path, cfg: Path, port: int) -> Iterator[int]:
-    binary = need("kamailio")
-    log = (tmp_path / "kamailio.log").open("w")
-    proc = subprocess.Popen([binary, "-f", str(cfg), "-DD", "-E", "-m", "32", "-M", "8",
-                             "-Y", str(tmp_path), "-w", str(tmp_path)],
-                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    time.sleep(0.8)
-    if proc.poll() is not None:
-        log.close()
-        pytest.fail(f"kamailio did not start: {(tmp_path / 'kamailio.log').read_text()[-2000:]}")
-    yield port
-    stop(proc)
-    log.close()
 
 
 def test_two_offhooks_register_and_call_through_kamailio(tmp_path: Path, kamailio: int) -> None:

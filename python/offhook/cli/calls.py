@@ -26,6 +26,7 @@ from pathlib import Path
 from offhook.errors import OffhookError
 from offhook.phone import AccountConfig, Call, CallError, CallState, CallStateChanged, Phone, PhoneConfig
 from offhook.phone.audio import WavAudio
+from offhook.phone.config import parse_host_port
 from offhook.sip.agent import local_address_towards
 from offhook.sip.uri import SipURI, parse_uri
 
@@ -40,22 +41,14 @@ class CallFailed(OffhookError):
 
 
 def host_port(text: str, default_port: int | None = None) -> Address:
-    """"127.0.0.1:5060", "[::1]:5060", or a bare host when default_port is given."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    else:
-        host, port_text = text, ""
-    if not port_text:
-        if default_port is None:
-            raise argparse.ArgumentTypeError(f"{text!r} needs a port: HOST:PORT")
-        return host, default_port
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise argparse.ArgumentTypeError(f"bad port in {text!r}: want 0..65535")
-    return host, int(port_text)
+    """"127.0.0.1:5060", "[::1]:5060", or a bare host when default_port is given (argparse type)."""
+    try:
+        host, port = parse_host_port(text, -1 if default_port is None else default_port)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if port < 0:
+        raise argparse.ArgumentTypeError(f"{text.strip()!r} needs a port: HOST:PORT")
+    return host, port
 
 
 def _listen(text: str) -> Address:
