@@ -208,6 +208,35 @@ def test_registration_auth_refresh_423_and_unregister() -> None:
     assert a.source_allowed(("192.0.2.66", 5060))
 
 
+def test_registration_fails_over_to_the_next_server() -> None:
+    # RFC 3263 §4.3: a 503 from the first registrar, and then no answer at all from the
+    # second, move the REGISTER to the next server of the lookup.
+    first, silent, second = ("127.0.0.1", 5090), ("127.0.0.1", 5091), ("127.0.0.1", 5092)
+    seen: list[tuple[str, int]] = []
+
+    class Registrar(UserAgent):
+        def receive(self, msg: Request | Response, src: tuple[str, int], tp: str,
+                    now: float) -> list[Output]:
+            assert isinstance(msg, Request)
+            me = (self.contact.host, self.contact.port)
+            seen.append(me)
+            resp = response_for(msg, 503 if me == first else 200, to_tag="r")
+            if me == second:
+                resp.add_header("Contact", f"{msg.get('Contact')};expires=300")
+            return [Send(bytes(resp), src, tp, resp)]
+
+    net, a, _ = pair()
+    net.uas[first] = Registrar(LocalContact(*first))
+    net.uas[second] = Registrar(LocalContact(*second))
+    reg = Registration(SipURI(host="example.com", user="alice"), first, a.contact, expires=300,
+                       alternates=[(silent, "UDP"), (second, "UDP")])
+    net.run(A, a.register(reg, net.now))
+    assert seen == [first] and reg.registrar == silent        # 503: on to the next server
+    net.advance(33)                                            # Timer F: nobody there either
+    assert reg.state is RegState.REGISTERED and reg.registrar == second, reg.reason
+    assert seen == [first, second] and reg.alternates == []
+
+
 def test_wrong_password_registration_fails_with_a_clear_reason() -> None:
     registrar = ("127.0.0.1", 5090)
     server = DigestServer("offhook.test", {"alice": "pw"})

@@ -9,6 +9,8 @@ answer and says when to refresh; the user agent core sends and routes them.
   header, else what we asked). The refresh is due at max(half, expiry - 30 s)
   so a 1 h binding refreshes 30 s early and a 60 s one after 30 s.
 - 423 Interval Too Brief: retried once with the registrar's Min-Expires.
+- Failover: a 503, a transport error or no answer moves the REGISTER to the next of
+  `alternates` (RFC 3263 §4.3: the rest of the lookup's servers), if any.
 - unregister() sends Expires: 0 for our Contact (RFC 3261 §10.2.2).
 """
 from __future__ import annotations
@@ -61,6 +63,17 @@ class Registration:
     _tag: str = field(default_factory=new_tag)
     _cseq: int = field(default_factory=initial_cseq)
     _retried_423: bool = False
+    # Further servers to try, in order, when the registrar answers 503 or cannot be
+    # reached (RFC 3263 §4.3: the rest of the lookup's targets): (address, transport).
+    alternates: list[tuple[Address, str]] = field(default_factory=list)
+
+    def fail_over(self) -> bool:
+        """Move to the next alternate server (False when there is none left)."""
+        if not self.alternates:
+            return False
+        self.registrar, self.transport = self.alternates.pop(0)
+        self.state = RegState.REGISTERING
+        return True
 
     def __post_init__(self) -> None:
         if not self.call_id:

@@ -1143,6 +1143,9 @@ class UserAgent:
         self._dialog_tx.pop(id(tx), None)
         reg = self._reg_tx.pop(id(tx), None)
         if reg is not None:
+            if reg.fail_over():
+                self._send_register(reg, reg.request(), now, out)
+                return
             if isinstance(action, TransportFailure):
                 reg.transport_failed(action.reason)
             else:
@@ -1189,6 +1192,9 @@ class UserAgent:
         if tx is not None and id(tx) in self._reg_tx:
             if resp.status >= 200:
                 reg = self._reg_tx.pop(id(tx))
+                if resp.status == 503 and reg.fail_over():
+                    self._send_register(reg, reg.request(), now, out)
+                    return
                 retry = reg.receive_response(resp, now)
                 if retry is not None:
                     self._send_register(reg, retry, now, out)
