@@ -64,6 +64,8 @@ class LoadResult:
     bridge_failures: int
     sipp_errors: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, int] = field(default_factory=dict)   # callee behaviours of the numbers dialled
+    loop_lag_max: float = 0.0   # the event loop's worst lateness (s) on a 50 ms timer
+    abandon_times: list[float] = field(default_factory=list)   # s from the start, per abandoned call
 
     @property
     def utilisation(self) -> float:
@@ -144,17 +146,21 @@ class LoadBed:
                                                max_streams=2048)
         runner = CampaignRunner(store, cid, config, originator, self.agents(agent_offset))
         peak_ringing = 0
+        lag = 0.0
         loop = asyncio.get_running_loop()
 
         async def sample() -> None:
-            nonlocal peak_ringing
+            nonlocal peak_ringing, lag
             while True:
                 peak_ringing = max(peak_ringing, runner.in_flight)
+                t = loop.time()
                 await asyncio.sleep(0.05)
+                lag = max(lag, loop.time() - t - 0.05)
 
         sampler = asyncio.create_task(sample())
         stopper = loop.call_later(duration, runner.stop) if duration is not None else None
         t0 = loop.time()
+        epoch0 = time.time()
         try:
             summary = await runner.run()
         finally:
@@ -165,6 +171,9 @@ class LoadBed:
             await originator.close()
         row = store.connection.execute("SELECT COALESCE(SUM(talk), 0) FROM attempts WHERE campaign_id = ?",
                                        (cid,)).fetchone()
+        abandon_times = [round(r[0] - epoch0, 2) for r in store.connection.execute(
+            "SELECT ended FROM attempts WHERE campaign_id = ? AND outcome = 'abandoned' ORDER BY ended",
+            (cid,)).fetchall()]
         dialled = [r[0] for r in store.connection.execute(
             "SELECT DISTINCT number FROM attempts WHERE campaign_id = ?", (cid,)).fetchall()]
         store.close()
@@ -174,4 +183,4 @@ class LoadBed:
         return LoadResult(mode, self.n_agents, summary.dials, summary.live, summary.abandoned, float(row[0]),
                           wall, originator.stats.peak_calls, peak_ringing, dict(summary.outcomes),
                           dict(originator.stats.amd), originator.stats.bridges,
-                          originator.stats.bridge_failures, self.errors(), dialled_kinds)
+                          originator.stats.bridge_failures, self.errors(), dialled_kinds, lag, abandon_times)

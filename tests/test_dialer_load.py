@@ -65,7 +65,7 @@ def test_hundreds_of_calls_predictive_beats_progressive(tmp_path: Path) -> None:
     try:
         for mode in ("progressive", "predictive"):
             results[mode] = asyncio.run(bed.run(mode, contacts=4000, mix=mix, seed=5, ring_timeout=8.0,
-                                                duration=60.0, max_in_flight=600))
+                                                duration=75.0, max_in_flight=600))
     finally:
         bed.stop()
     prog, pred = results["progressive"], results["predictive"]

@@ -302,10 +302,13 @@ class SipOriginator:
                 if answered.amd.verdict is Verdict.MACHINE:
                     self._live.add(answered)
                     counted = False
-                    return CallOutcome(Outcome.ANSWERING_MACHINE, answered, ring, detail=answered.amd.reason)
+                    return CallOutcome(Outcome.ANSWERING_MACHINE, answered, loop.time() - t0,
+                                       detail=answered.amd.reason)
             self._live.add(answered)
             counted = False
-            return CallOutcome(Outcome.ANSWERED_HUMAN, answered, ring,
+            # ring_seconds of an answered call runs to its hand-over (AMD included): that is
+            # when it needs an agent, which is what the predictive pacing's ring time models.
+            return CallOutcome(Outcome.ANSWERED_HUMAN, answered, loop.time() - t0,
                                detail=answered.amd.reason if answered.amd else "")
         except BaseException:
             await asyncio.shield(leg.hangup())
