@@ -62,7 +62,7 @@ class SippServer:
 
     def __init__(self, scenario: str, workdir: Path, *, speech: npt.NDArray[np.int16] | None = None,
                  keys: dict[str, str] | None = None, pause: tuple[int, int] | None = None,
-                 max_calls: int = 2000) -> None:
+                 max_calls: int = 2000, trace_msg: bool = False) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         src = SIPP_DIR / scenario
@@ -81,7 +81,7 @@ class SippServer:
         self.media_port = free_port()
         args = [need("sipp"), "-sf", str(src), "-i", "127.0.0.1", "-p", str(self.port),
                 "-mi", "127.0.0.1", "-mp", str(self.media_port), "-l", str(max_calls),
-                "-max_socket", "4096", "-trace_err", "-nostdin"]
+                "-max_socket", "4096", "-trace_err", "-nostdin", *(["-trace_msg"] if trace_msg else [])]
         self.proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(0.3)
@@ -92,6 +92,11 @@ class SippServer:
     @property
     def uri_host(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def invites(self) -> int:
+        """INVITEs received (needs trace_msg=True)."""
+        text = "".join(p.read_text(errors="replace") for p in self.workdir.glob("*_messages.log"))
+        return text.count("\nINVITE sip:")
 
     def errors(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.workdir.glob("*_errors.log"))

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from offhook.dialer.pg_store import PgCampaignStore
 from offhook.errors import CampaignError
 from offhook.report.build import build_report
 from pg_server import postgres
-from sip_peers import need, stop
+from sip_peers import DATA, free_port, need, stop
 
 NOW = 1_780_000_000.0
 
@@ -97,11 +98,36 @@ def _offhook(*args: str, cwd: Path) -> subprocess.Popen[str]:
                             text=True)
 
 
+def _dispatcher(tmp_path: Path, gateways: list[SippServer]) -> tuple[subprocess.Popen[bytes], int]:
+    """Kamailio with the dispatcher module in front of ``gateways`` (set 1, round robin)."""
+    binary = need("kamailio")
+    port = free_port()
+    listing = tmp_path / "dispatcher.list"
+    listing.write_text("".join(f"1 sip:{g.uri_host}\n" for g in gateways))
+    cfg = tmp_path / "dispatcher.cfg"
+    cfg.write_text((DATA / "kamailio" / "dispatcher.cfg").read_text()
+                   .replace("@PORT@", str(port)).replace("@LIST@", str(listing)))
+    log = (tmp_path / "kamailio.log").open("w")
+    proc = subprocess.Popen([binary, "-f", str(cfg), "-DD", "-E", "-m", "32", "-M", "8", "-Y", str(tmp_path),
+                             "-w", str(tmp_path)], cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=log)
+    log.close()
+    time.sleep(0.8)
+    if proc.poll() is not None:
+        pytest.fail(f"kamailio did not start: {(tmp_path / 'kamailio.log').read_text()[-2000:]}")
+    return proc, port
+
+
 def test_two_workers_share_one_campaign(pg_url: str, tmp_path: Path) -> None:
+    """Two `offhook campaign start --shared` workers, one PostgreSQL campaign, their calls
+    through Kamailio's dispatcher to two gateways (docs/dialer.md)."""
     need("sipp")
     need("espeak-ng")
-    callee = SippServer("uas_dial_speak.xml", tmp_path / "callee", speech=greeting(HUMAN_GREETING, 8000))
+    hello = greeting(HUMAN_GREETING, 8000)
+    gateways = [SippServer("uas_dial_speak.xml", tmp_path / f"gw{i}", speech=hello, trace_msg=True)
+                for i in (1, 2)]
     agents = SippServer("uas_dial_agent.xml", tmp_path / "agents", pause=(300, 600))
+    kamailio, lb_port = _dispatcher(tmp_path, gateways)
     contacts = tmp_path / "list.csv"
     contacts.write_text("number\n" + "".join(f"+3120555{i:04d}\n" for i in range(40)))
     try:
@@ -114,7 +140,7 @@ def test_two_workers_share_one_campaign(pg_url: str, tmp_path: Path) -> None:
         for name in ("anna", "ben"):
             agent_args = [a for i in (1, 2) for a in ("--agent", f"sip:{name}{i}@{agents.uri_host}")]
             workers.append(_offhook("campaign", "start", "shared", "--db", pg_url, "--shared", *agent_args,
-                                    "--route", f"sip:{{number}}@{callee.uri_host}", cwd=tmp_path))
+                                    "--route", f"sip:{{number}}@127.0.0.1:{lb_port}", cwd=tmp_path))
         try:
             results = [w.communicate(timeout=90) for w in workers]
         finally:
@@ -137,7 +163,11 @@ def test_two_workers_share_one_campaign(pg_url: str, tmp_path: Path) -> None:
             [sys.executable, "-m", "offhook.cli.main", "campaign", "status", "shared", "--db", pg_url,
              "--json"], capture_output=True, text=True, check=True).stdout)
         assert status["live"] == 40 and status["abandoned"] == 0
-        assert "Aborting call" not in callee.errors() + agents.errors()
+        invites = [g.invites() for g in gateways]
+        assert sum(invites) == 40 and min(invites) >= 15, invites   # the dispatcher spread them
+        assert "Aborting call" not in "".join(g.errors() for g in gateways) + agents.errors()
     finally:
-        callee.stop()
+        stop(kamailio)
+        for g in gateways:
+            g.stop()
         agents.stop()
