@@ -31,7 +31,7 @@ from harness import print_table, write_json
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--agents", type=int, default=30)
+    ap.add_argument("--agents", type=int, default=40)
     ap.add_argument("--seconds", type=float, default=90.0, help="dialling time per mode")
     ap.add_argument("--ring-timeout", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=5)

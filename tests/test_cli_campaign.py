@@ -82,7 +82,7 @@ def test_start_stop_resume_and_report_against_sipp(tmp_path: Path) -> None:
             assert proc.stdout is not None
             first = proc.stdout.readline()
             assert first.startswith("campaign spring: dialling (progressive, 1 agent(s))"), first
-            time.sleep(3.0)   # a few calls get through
+            time.sleep(2.0)   # a few calls get through
             assert main(["campaign", "stop", "spring", "--db", db]) == 0
             out, err = proc.communicate(timeout=30)
         finally:

@@ -59,7 +59,7 @@ def test_progressive_and_predictive_side_by_side(tmp_path: Path) -> None:
 def test_hundreds_of_calls_predictive_beats_progressive(tmp_path: Path) -> None:
     need("sipp")
     need("espeak-ng")
-    bed = LoadBed(tmp_path, agents=30, handle=(2.0, 6.0))
+    bed = LoadBed(tmp_path, agents=40, handle=(2.0, 6.0))
     mix = LoadMix(human=0.15, machine=0.1, busy=0.1, fail=0.05, ringout=0.6)
     results: dict[str, LoadResult] = {}
     try:
