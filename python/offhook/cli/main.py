@@ -54,11 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--out", metavar="DIR", default=None,
                        help="write report.txt, report.json and probe.png into DIR")
     probe.add_argument("--json", action="store_true", help="print the report as JSON")
+    from offhook.cli.campaign_cmd import add_parsers as add_campaign
     from offhook.cli.console import add_arguments
     from offhook.cli.history_cmd import add_parser as add_history
     add_history(commands)
     from offhook.web.cli import add_parser as add_web
     add_web(commands)
+    add_campaign(commands)
     add_arguments(parser)
     return parser
 
@@ -78,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench" and args.bench_what == "call":
         from offhook.cli.bench_call import run as run_calls
         return run_calls(args.codec, seconds=args.seconds, as_json=args.json)
+    if args.command == "campaign":
+        from offhook.cli.campaign_cmd import run_campaign
+        return run_campaign(args)
+    if args.command == "report":
+        from offhook.cli.campaign_cmd import run_report
+        return run_report(args)
     if args.command == "bench" and args.bench_what == "codecs":
         from offhook.cli.bench_codecs import run
         return run(seconds=args.seconds, losses=args.loss or [0.0, 5.0, 20.0], as_json=args.json)

@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS attempts (
     mos REAL
 );
 CREATE INDEX IF NOT EXISTS attempts_campaign ON attempts(campaign_id, outcome);
+CREATE TABLE IF NOT EXISTS campaign_control (
+    campaign_id INTEGER PRIMARY KEY REFERENCES campaigns(id),
+    status TEXT NOT NULL,
+    changed REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dnc (
     number TEXT PRIMARY KEY,
     added REAL NOT NULL,
@@ -171,6 +176,28 @@ class CampaignStore:
         if row is None:
             raise CampaignError(f"no campaign {name!r} in {self.path}")
         return int(row["id"])
+
+    def campaign_config(self, campaign_id: int) -> dict[str, Any]:
+        """The mapping the campaign was created with (``CampaignConfig.from_mapping`` reads it)."""
+        row = self._db.execute("SELECT config FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
+        if row is None:
+            raise CampaignError(f"no campaign with id {campaign_id} in {self.path}")
+        value = json.loads(row["config"])
+        return dict(value) if isinstance(value, dict) else {}
+
+    def set_status(self, campaign_id: int, status: str, now: float) -> None:
+        """The operator's wish for the campaign: ``running`` or ``stopped`` (workers poll it)."""
+        if status not in ("created", "running", "stopped"):
+            raise CampaignError(f"campaign status {status!r}: expected created, running or stopped")
+        with self._tx() as db:
+            db.execute("INSERT INTO campaign_control(campaign_id, status, changed) VALUES (?, ?, ?) "
+                       "ON CONFLICT(campaign_id) DO UPDATE SET status = excluded.status, "
+                       "changed = excluded.changed", (campaign_id, status, now))
+
+    def status(self, campaign_id: int) -> str:
+        row = self._db.execute("SELECT status FROM campaign_control WHERE campaign_id = ?",
+                               (campaign_id,)).fetchone()
+        return "created" if row is None else str(row["status"])
 
     def add_contacts(self, campaign_id: int, contacts: Iterable[Contact]) -> dict[str, int]:
         """Adds contacts as ``pending`` (``do-not-call`` when listed).  Returns counts of
