@@ -526,6 +526,11 @@ class Phone:
         self.local_audio.tone(tone)
         self.local_audio.ring(ringing_in and not talking)
 
+    @property
+    def is_dialing(self) -> bool:
+        """The line is picked up to dial (console prompt, a headset gone off-hook)."""
+        return self._dialing
+
     def dialing(self, on: bool) -> None:
         """The user is typing a number (the console's dial prompt): dial tone while no call talks."""
         self._dialing = on
