@@ -1,0 +1,171 @@
+"""The Phone on real sound devices (PulseAudio virtual devices seen through PortAudio):
+hot-unplug mid-call, a call with baresip through a virtual microphone and speaker, and the
+ringer on a device of its own.
+
+Sound enters offhook's virtual microphone the way it would from a person: pacat plays a
+tone into the device's null sink, whose monitor is the device's capture side; what offhook
+plays is recorded from the playback device's sink monitor with parec.  Every check is a
+frequency: each source has a tone of its own.
+"""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from offhook.devices.audio import rescan
+from offhook.phone import CallState, DeviceChanged, Phone, PhoneConfig, PolicyConfig, WavAudio
+from offhook.phone.config import AudioConfig
+from phone_helpers import band_share, recorded, uri_of
+
+if TYPE_CHECKING:
+    from audio_fixture import VirtualAudio, VirtualDevice
+
+pytest_plugins = ["audio_fixture"]
+
+BUILTIN = "Built-in Audio"
+RATE = 16000
+PA_RATE = 48000
+
+
+def tone_file(path: Path, freq: float, seconds: float, rate: int = PA_RATE) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    path.write_bytes((8000 * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes())
+    return path
+
+
+def pacat(sink: str, raw: Path) -> subprocess.Popen[bytes]:
+    """Play raw 48 kHz mono into `sink`."""
+    return subprocess.Popen(["pacat", "--playback", f"--device={sink}", "--format=s16le",
+                             f"--rate={PA_RATE}", "--channels=1", "--raw", "--latency-msec=40",
+                             str(raw)])
+
+
+def parec(sink: str, out: Path) -> subprocess.Popen[bytes]:
+    """Record what is played on `sink` (its monitor), raw 48 kHz mono, into `out`."""
+    with open(out, "wb") as f:
+        return subprocess.Popen(["parec", f"--device={sink}.monitor", "--format=s16le",
+                                 f"--rate={PA_RATE}", "--channels=1", "--raw", "--latency-msec=40"],
+                                stdout=f)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()        # by pid: a process this test started
+    try:
+        proc.wait(3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def windows(pcm: np.ndarray, rate: int, seconds: float = 0.5) -> Iterator[np.ndarray]:
+    n = int(rate * seconds)
+    for i in range(0, len(pcm) - n + 1, n):
+        yield pcm[i:i + n]
+
+
+def loud_shares(pcm: np.ndarray, rate: int, freqs: tuple[int, ...], floor: float = 300.0) -> list[float]:
+    """band_share of `freqs` in each 0.5 s window louder than `floor` RMS."""
+    return [band_share(w, rate, freqs) for w in windows(pcm, rate)
+            if np.sqrt(np.mean(w.astype(np.float64) ** 2)) > floor]
+
+
+class OwnDevices:
+    """Devices of the test's own (added and removed here, so other tests keep theirs)."""
+
+    def __init__(self, audio: VirtualAudio) -> None:
+        self.audio = audio
+        self.names: list[str] = []
+
+    def add(self, name: str, *, usb: bool = False) -> VirtualDevice:
+        dev = self.audio.add_device(name, usb=usb)
+        self.names.append(name)
+        rescan()
+        return dev
+
+    def close(self) -> None:
+        for name in self.names:
+            if name in self.audio.devices:
+                self.audio.remove_device(name)
+        rescan()
+
+
+@pytest.fixture
+def devices(virtual_audio: VirtualAudio) -> Iterator[OwnDevices]:
+    own = OwnDevices(virtual_audio)
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+@pytest.mark.audio
+def test_unplugging_the_headset_mid_call_falls_back_and_the_call_goes_on(
+        virtual_audio: VirtualAudio, devices: OwnDevices, tmp_path: Path) -> None:
+    """A call on a USB headset; the headset is unplugged: the call stays up, the phone says
+    lost then fallback for capture and playback, and the far end now hears the fallback
+    device's microphone (700 Hz played into the built-in card instead of 500 Hz into the
+    headset)."""
+    headset_name = "Unplug Me Headset (USB)"
+    headset = devices.add(headset_name, usb=True)
+    builtin = virtual_audio.devices[BUILTIN]
+    players = [pacat(headset.sink, tone_file(tmp_path / "500.raw", 500, 30)),
+               pacat(builtin.sink, tone_file(tmp_path / "700.raw", 700, 30))]
+
+    async def run() -> tuple[list[DeviceChanged], CallState]:
+        a = Phone(PhoneConfig(audio=AudioConfig(
+            capture=headset_name, playback=headset_name, ringer="null", echo_canceller=False,
+            capture_fallback=("No Such Speakerphone", BUILTIN), playback_fallback=(BUILTIN,))))
+        b = Phone(PhoneConfig(policy=PolicyConfig(auto_answer=True)), audio=WavAudio)
+        await a.start()
+        await b.start()
+        try:
+            call = await a.call(uri_of(b))
+            await call.wait_answered(5)
+            bc = b.calls[0]
+            await asyncio.sleep(2.5)        # an idle null sink wakes within ~2 s
+            await bc.record(tmp_path / "before.wav")
+            await asyncio.sleep(1.0)
+            await bc.stop_recording()
+            while not a._events.empty():    # what came before the unplug
+                a._events.get_nowait()
+            stop(players[0])    # the headset's microphone goes with it (PulseAudio would move
+            #                     the player to another sink otherwise)
+            await asyncio.to_thread(virtual_audio.remove_device, headset_name)
+            changes: list[DeviceChanged] = []
+            fell_back: set[str] = set()
+            async with asyncio.timeout(8):
+                while fell_back != {"capture", "playback"}:
+                    event = await a.next_event()
+                    if isinstance(event, DeviceChanged):
+                        changes.append(event)
+                        if event.kind in ("fallback", "failed"):
+                            fell_back.add(event.direction)
+            await asyncio.sleep(1.0)
+            await bc.record(tmp_path / "after.wav")
+            await asyncio.sleep(1.0)
+            await bc.stop_recording()
+            state = call.state
+            await call.hangup()
+            return changes, state
+        finally:
+            await a.stop()
+            await b.stop()
+
+    try:
+        changes, state = asyncio.run(run())
+    finally:
+        for p in players:
+            stop(p)
+    assert state is CallState.ACTIVE                       # the call was not dropped
+    for direction in ("capture", "playback"):
+        kinds = [(c.kind, c.device, c.previous) for c in changes if c.direction == direction]
+        assert kinds == [("lost", None, headset_name), ("fallback", BUILTIN, headset_name)], changes
+    before, after = recorded(tmp_path / "before.wav")[0], recorded(tmp_path / "after.wav")[0]
+    assert band_share(before[RATE // 4:], RATE, (500,)) > 0.9, "the headset's microphone before"
+    assert band_share(after[RATE // 4:], RATE, (700,)) > 0.9, "the built-in microphone after"
