@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,3 +170,61 @@ def test_unplugging_the_headset_mid_call_falls_back_and_the_call_goes_on(
     before, after = recorded(tmp_path / "before.wav")[0], recorded(tmp_path / "after.wav")[0]
     assert band_share(before[RATE // 4:], RATE, (500,)) > 0.9, "the headset's microphone before"
     assert band_share(after[RATE // 4:], RATE, (700,)) > 0.9, "the built-in microphone after"
+
+
+def write_wav(path: Path, freq: float, seconds: float, rate: int = 8000) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((8000 * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes())
+    return path
+
+
+def read_raw(path: Path) -> np.ndarray:
+    data = path.read_bytes()
+    return np.frombuffer(data[:len(data) // 2 * 2], "<i2")
+
+
+@pytest.mark.audio
+def test_a_call_with_baresip_through_a_virtual_microphone_and_speaker(
+        devices: OwnDevices, tmp_path: Path) -> None:
+    """offhook's microphone and speaker are PulseAudio virtual devices; baresip plays 440 Hz
+    and dumps what it decodes.  700 Hz played into the virtual microphone arrives at baresip;
+    baresip's 440 Hz comes out of the virtual speaker."""
+    from baresip_peer import Baresip
+
+    mic_name, speaker_name = "Desk Microphone", "Desk Speaker"
+    mic, speaker = devices.add(mic_name), devices.add(speaker_name)
+    peer = Baresip(tmp_path / "baresip", write_wav(tmp_path / "440.wav", 440, 30), answermode="auto")
+    processes = [pacat(mic.sink, tone_file(tmp_path / "700.raw", 700, 30)),
+                 parec(speaker.sink, tmp_path / "speaker.raw")]
+
+    async def run() -> None:
+        a = Phone(PhoneConfig(audio=AudioConfig(capture=mic_name, playback=speaker_name, ringer="null",
+                                                echo_canceller=False)))
+        await a.start()
+        try:
+            call = await a.call(peer.uri)
+            await call.wait_answered(10)
+            await asyncio.sleep(4.0)        # ~2 s for idle null sinks to wake, then the tones
+            assert call.state is CallState.ACTIVE
+            await call.hangup()
+        finally:
+            await a.stop()
+
+    try:
+        asyncio.run(run())
+        peer.poll_events(1.0)               # baresip closes its dumps when the call ends
+    finally:
+        for p in processes:
+            stop(p)
+        peer.close()
+    dumps = peer.decoded_wavs()
+    assert dumps, f"baresip dumped nothing: {peer.log_text()[-800:]}"
+    at_baresip, rate = recorded(dumps[-1])
+    heard = loud_shares(at_baresip, rate, (700,))
+    assert len(heard) >= 3 and np.median(heard) > 0.9, heard            # the microphone at baresip
+    out = loud_shares(read_raw(tmp_path / "speaker.raw"), PA_RATE, (440,))
+    assert len(out) >= 3 and np.median(out) > 0.9, out                  # baresip on the speaker
