@@ -228,3 +228,84 @@ def test_a_call_with_baresip_through_a_virtual_microphone_and_speaker(
     assert len(heard) >= 3 and np.median(heard) > 0.9, heard            # the microphone at baresip
     out = loud_shares(read_raw(tmp_path / "speaker.raw"), PA_RATE, (440,))
     assert len(out) >= 3 and np.median(out) > 0.9, out                  # baresip on the speaker
+
+
+def runs(flags: list[bool]) -> list[tuple[bool, int]]:
+    """Run-length encoding: [(value, length), ...]."""
+    out: list[tuple[bool, int]] = []
+    for f in flags:
+        if out and out[-1][0] == f:
+            out[-1] = (f, out[-1][1] + 1)
+        else:
+            out.append((f, 1))
+    return out
+
+
+@pytest.mark.audio
+def test_the_ringer_device_rings_and_the_call_on_the_handset_is_not_disturbed(
+        devices: OwnDevices, tmp_path: Path) -> None:
+    """Ringer and handset are separate virtual devices (UK tones: ringback 400+450 Hz, 0.4 s on,
+    0.2 s off, 0.4 s on, 2 s off; call waiting 400 Hz for 0.1 s every 4 s).  B calls: the
+    ringer plays the ring cadence, the handset stays silent.  Answered, B's 1000 Hz is on the
+    handset; C calls meanwhile: the call-waiting tone goes to the ringer and the handset
+    carries B's tone alone."""
+    ringer_name, handset_name = "Desk Ringer", "Desk Handset"
+    ringer, handset = devices.add(ringer_name), devices.add(handset_name)
+    from offhook.phone import ToneAudio
+
+    async def run() -> dict[str, np.ndarray]:
+        a = Phone(PhoneConfig(tone_profile="uk", audio=AudioConfig(
+            capture=handset_name, playback=handset_name, ringer=ringer_name, echo_canceller=False)))
+        b = Phone(audio=lambda: ToneAudio(1000))
+        c = Phone(audio=lambda: ToneAudio(1500))
+        for p in (a, b, c):
+            await p.start()
+        got: dict[str, np.ndarray] = {}
+        try:
+            recs = [parec(ringer.sink, tmp_path / "ring1.raw"), parec(handset.sink, tmp_path / "hs1.raw")]
+            b_call = await b.call(uri_of(a))
+            async with asyncio.timeout(5):
+                while not a.calls or a.calls[0].state is not CallState.INCOMING:
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(6.5)        # two 3 s ring cycles (parec starts late)
+            for r in recs:
+                stop(r)
+            await a.calls[0].answer()
+            await b_call.wait_answered(5)
+            await asyncio.sleep(1.5)
+            recs = [parec(ringer.sink, tmp_path / "ring2.raw"), parec(handset.sink, tmp_path / "hs2.raw")]
+            c_call = await c.call(uri_of(a))
+            async with asyncio.timeout(5):
+                while len(a.calls) < 2 or a.calls[1].state is not CallState.INCOMING:
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(4.5)        # one call-waiting burst at least
+            for r in recs:
+                stop(r)
+            assert a.calls[0].state is CallState.ACTIVE
+            await c_call.hangup()
+            await b_call.hangup()
+        finally:
+            for p in (a, b, c):
+                await p.stop()
+        for name in ("ring1", "hs1", "ring2", "hs2"):
+            got[name] = read_raw(tmp_path / f"{name}.raw")
+        return got
+
+    got = asyncio.run(run())
+    frame = PA_RATE // 20                   # 50 ms
+    ring = got["ring1"][: len(got["ring1"]) // frame * frame].reshape(-1, frame).astype(np.float64)
+    on = [bool(np.sqrt(np.mean(f ** 2)) > 500) for f in ring]
+    pattern = runs(on)[:-1]                 # the last run is cut by the end of the recording
+    # a double ring: ~0.4 s on, ~0.2 s off, ~0.4 s on, then ~2 s off (in 50 ms frames)
+    found = any(pattern[i][0] and 6 <= pattern[i][1] <= 10 and 2 <= pattern[i + 1][1] <= 5
+                and 6 <= pattern[i + 2][1] <= 10 and 36 <= pattern[i + 3][1] <= 44
+                for i in range(len(pattern) - 3))
+    assert found and sum(v for v, _ in pattern) >= 3, repr(runs(on))
+    loud = np.concatenate([f for f, o in zip(ring, on, strict=True) if o]).astype(np.int16)
+    assert band_share(loud, PA_RATE, (400, 450)) > 0.9            # the ring is the UK ringback
+    assert np.sqrt(np.mean(got["hs1"].astype(np.float64) ** 2)) < 50    # the handset is silent
+    waiting = loud_shares(got["ring2"], PA_RATE, (400,), floor=50.0)
+    assert waiting and max(waiting) > 0.9, waiting                     # call waiting on the ringer
+    call_audio = loud_shares(got["hs2"], PA_RATE, (1000,))
+    assert len(call_audio) >= 6 and min(call_audio) > 0.95, call_audio   # B's tone, undisturbed
+    assert max(loud_shares(got["hs2"], PA_RATE, (400, 450))) < 0.01
