@@ -10,6 +10,7 @@ frequency: each source has a tone of its own.
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import wave
 from collections.abc import Iterator
@@ -309,3 +310,47 @@ def test_the_ringer_device_rings_and_the_call_on_the_handset_is_not_disturbed(
     call_audio = loud_shares(got["hs2"], PA_RATE, (1000,))
     assert len(call_audio) >= 6 and min(call_audio) > 0.95, call_audio   # B's tone, undisturbed
     assert max(loud_shares(got["hs2"], PA_RATE, (400, 450))) < 0.01
+
+
+@pytest.mark.audio
+def test_console_shows_the_devices_and_the_fallback(devices: OwnDevices, tmp_path: Path) -> None:
+    """`offhook` in a pseudo-terminal on a virtual headset: the status line names the devices;
+    unplugged, the console says so and shows the fallback device."""
+    import os
+    import pty
+    import sys
+
+    from sip_peers import free_port
+    from test_phone_console import Screen
+
+    name = "Console Headset (USB)"
+    devices.add(name, usb=True)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[audio]\ncapture = "{name}"\nplayback = "{name}"\nringer = "null"\n'
+                      f'echo_canceller = false\ncapture_fallback = ["{BUILTIN}"]\n'
+                      f'playback_fallback = ["{BUILTIN}"]\n')
+    port = free_port()
+    master, slave = pty.openpty()
+    env = {**os.environ, "HOME": str(tmp_path), "TERM": "dumb"}
+    proc = subprocess.Popen([sys.executable, "-m", "offhook.cli.main", "--config", str(config),
+                             "--listen", f"127.0.0.1:{port}"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path,
+                            start_new_session=True)
+    os.close(slave)
+
+    async def run() -> None:
+        screen = Screen(master)
+        await screen.expect(f"mic: {re.escape(name)} \\| speaker: {re.escape(name)} \\| idle")
+        await asyncio.to_thread(devices.audio.remove_device, name)
+        await screen.expect(f"capture device '{re.escape(name)}' lost")
+        await screen.expect(f"capture now on '{BUILTIN}' \\(instead of '{re.escape(name)}'\\)")
+        await screen.expect(f"mic: {BUILTIN} \\(fallback\\) \\| speaker: {BUILTIN} \\(fallback\\) \\| idle")
+        screen.press("q")
+        await screen.expect("bye")
+
+    try:
+        asyncio.run(run())
+        assert proc.wait(10) == 0
+    finally:
+        stop(proc)
+        os.close(master)
