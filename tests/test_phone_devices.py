@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import subprocess
 import wave
 from collections.abc import Iterator
@@ -57,7 +58,7 @@ def parec(sink: str, out: Path) -> subprocess.Popen[bytes]:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()        # by pid: a process this test started
+    proc.send_signal(signal.SIGINT)     # by pid: a process this test started (parec flushes)
     try:
         proc.wait(3)
     except subprocess.TimeoutExpired:
@@ -168,7 +169,11 @@ def test_unplugging_the_headset_mid_call_falls_back_and_the_call_goes_on(
     for direction in ("capture", "playback"):
         kinds = [(c.kind, c.device, c.previous) for c in changes if c.direction == direction]
         assert kinds == [("lost", None, headset_name), ("fallback", BUILTIN, headset_name)], changes
+        fallback = next(c for c in changes if c.direction == direction and c.kind == "fallback")
+        print(f"{direction}: fallback {fallback.elapsed:.3f} s after the last good callback")
     before, after = recorded(tmp_path / "before.wav")[0], recorded(tmp_path / "after.wav")[0]
+    print(f"500 Hz share before: {band_share(before[RATE // 4:], RATE, (500,)):.3f}, "
+          f"700 Hz after: {band_share(after[RATE // 4:], RATE, (700,)):.3f}")
     assert band_share(before[RATE // 4:], RATE, (500,)) > 0.9, "the headset's microphone before"
     assert band_share(after[RATE // 4:], RATE, (700,)) > 0.9, "the built-in microphone after"
 
@@ -226,8 +231,10 @@ def test_a_call_with_baresip_through_a_virtual_microphone_and_speaker(
     assert dumps, f"baresip dumped nothing: {peer.log_text()[-800:]}"
     at_baresip, rate = recorded(dumps[-1])
     heard = loud_shares(at_baresip, rate, (700,))
+    print(f"700 Hz share at baresip (median of 0.5 s windows): {np.median(heard):.3f}")
     assert len(heard) >= 3 and np.median(heard) > 0.9, heard            # the microphone at baresip
     out = loud_shares(read_raw(tmp_path / "speaker.raw"), PA_RATE, (440,))
+    print(f"440 Hz share on the speaker: {np.median(out):.3f}")
     assert len(out) >= 3 and np.median(out) > 0.9, out                  # baresip on the speaker
 
 
@@ -301,6 +308,7 @@ def test_the_ringer_device_rings_and_the_call_on_the_handset_is_not_disturbed(
     found = any(pattern[i][0] and 6 <= pattern[i][1] <= 10 and 2 <= pattern[i + 1][1] <= 5
                 and 6 <= pattern[i + 2][1] <= 10 and 36 <= pattern[i + 3][1] <= 44
                 for i in range(len(pattern) - 3))
+    print(f"ring cadence (on/off, 50 ms frames): {runs(on)}")
     assert found and sum(v for v, _ in pattern) >= 3, repr(runs(on))
     loud = np.concatenate([f for f, o in zip(ring, on, strict=True) if o]).astype(np.int16)
     assert band_share(loud, PA_RATE, (400, 450)) > 0.9            # the ring is the UK ringback

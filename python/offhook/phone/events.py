@@ -59,7 +59,8 @@ class DeviceChanged:
     device: `device`), "reopened" (the same device again after a glitch), "failed" (no
     device could be opened; retried every second).  direction: "capture" or "playback".
     device: the device now in use (None after "lost"/"failed"); previous: the one before.
-    Calls are never dropped for it: their audio carries on on the new device.
+    elapsed: seconds from the lost device's last good callback to this event.  Calls are
+    never dropped for it: their audio carries on on the new device.
     """
 
     kind: str
@@ -67,6 +68,7 @@ class DeviceChanged:
     device: str | None
     previous: str | None
     reason: str = ""
+    elapsed: float = 0.0
 
 
 PhoneEvent = CallStateChanged | RegistrationChanged | DtmfReceived | DeviceChanged

@@ -172,7 +172,7 @@ class Phone:
     def _device_event(self, event: StreamEvent) -> None:
         """From the device stream's supervisor thread: a DeviceChanged event on the loop."""
         changed = DeviceChanged(event.kind, "capture" if event.direction == "input" else "playback",
-                                event.device, event.previous, event.reason)
+                                event.device, event.previous, event.reason, event.elapsed)
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._emit, changed)
