@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+import offhook.engine as eng
 from offhook.media.wav import read_wav
 from offhook.phone import CallAudio, Phone, PhoneConfig, PolicyConfig, ToneRecorder
 
@@ -62,3 +64,39 @@ async def phones(*specs: tuple[Callable[[], CallAudio], PolicyConfig | None]) ->
     finally:
         for phone in started:
             await phone.stop()
+
+
+_RATE = 16000
+_FRAME = _RATE // 50
+
+
+class FakeSoundCard:
+    """Plays `freq_hz` into the port's microphone side and keeps what comes out of its
+    speaker side, 20 ms at a time in real time (a thread, as a device callback would)."""
+
+    def __init__(self, port: eng.DevicePort, freq_hz: float) -> None:
+        self.port, self.freq = port, freq_hz
+        self.heard: list[np.ndarray] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        n = 0
+        out = np.zeros(_FRAME, np.int16)
+        while not self._stop.wait(0.02):
+            t = (np.arange(_FRAME) + n) / _RATE
+            self.port.push_capture((3000 * np.sin(2 * np.pi * self.freq * t)).astype(np.int16))
+            self.port.pull_playback(out)
+            self.heard.append(out.copy())
+            n += _FRAME
+
+    def __enter__(self) -> FakeSoundCard:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+    def last(self, seconds: float) -> np.ndarray:
+        return np.concatenate(self.heard[-int(seconds * 50):])

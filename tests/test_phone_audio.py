@@ -9,7 +9,6 @@ devices. Audio is checked by the frequencies that arrive.
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ import offhook.engine as eng
 from offhook.phone import CallState, Phone, PhoneConfig, PolicyConfig, ToneAudio, WavAudio
 from offhook.phone.config import AudioConfig
 from offhook.phone.devices import DeviceAudio
-from phone_helpers import band_share, recorded, uri_of
+from phone_helpers import FakeSoundCard, band_share, recorded, uri_of
 
 if TYPE_CHECKING:
     from audio_fixture import VirtualAudio
@@ -28,39 +27,6 @@ if TYPE_CHECKING:
 pytest_plugins = ["audio_fixture"]
 
 RATE = 16000
-FRAME = RATE // 50
-
-
-class FakeSoundCard:
-    """Plays `freq_hz` into the port's microphone side and keeps what comes out of its
-    speaker side, 20 ms at a time in real time (a thread, as a device callback would)."""
-
-    def __init__(self, port: eng.DevicePort, freq_hz: float) -> None:
-        self.port, self.freq = port, freq_hz
-        self.heard: list[np.ndarray] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        n = 0
-        out = np.zeros(FRAME, np.int16)
-        while not self._stop.wait(0.02):
-            t = (np.arange(FRAME) + n) / RATE
-            self.port.push_capture((3000 * np.sin(2 * np.pi * self.freq * t)).astype(np.int16))
-            self.port.pull_playback(out)
-            self.heard.append(out.copy())
-            n += FRAME
-
-    def __enter__(self) -> FakeSoundCard:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(2)
-
-    def last(self, seconds: float) -> np.ndarray:
-        return np.concatenate(self.heard[-int(seconds * 50):])
 
 
 def device_phone(port: eng.DevicePort, **policy: object) -> Phone:

@@ -34,6 +34,8 @@ listen = "127.0.0.1:0"
 capture = "Jabra Evolve 40 (USB)"
 playback = "Jabra Evolve 40 (USB)"
 ringer = "Built-in Speakers"
+capture_fallback = ["Built-in Audio", "USB Speakerphone"]
+playback_fallback = "Built-in Audio"
 
 [policy]
 dnd = true
@@ -60,6 +62,8 @@ def test_full_config_reads_every_table(tmp_path: Path) -> None:
     assert work.allowed_sources == ("10.0.0.7",) and work.display_name == "Alice A"
     assert bob.name == "bob@127.0.0.1" and bob.registrar is None and bob.password is None
     assert cfg.audio.capture == "Jabra Evolve 40 (USB)" and cfg.audio.ringer_device == "Built-in Speakers"
+    assert cfg.audio.capture_fallback == ("Built-in Audio", "USB Speakerphone")
+    assert cfg.audio.playback_fallback == ("Built-in Audio",)
     assert cfg.policy.dnd and cfg.policy.dnd_status == 603 and cfg.policy.auto_answer_after == 2.5
     assert cfg.policy.forward_no_answer_after == 15.0
     assert cfg.speed_dial == {"1": "sip:carol@example.com", "2": "Dave"}
@@ -95,6 +99,7 @@ def test_password_never_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> Non
     ('[phone]\ncodecs = ["PCMU", "PCMU"]', "phone.codecs: names a codec twice"),
     ('account = 3', "account: must be an array of tables"),
     ('[audoi]\ncapture="x"', "audoi: unknown key"),
+    ('[audio]\ncapture_fallback = [3]', "audio.capture_fallback: must be a list of strings, not [3]"),
     ('[[account]]\nuser="a"\n[[account]]\nuser="a"', "account names must differ: 'a@0.0.0.0' is used twice"),
     ("[phone\n", "config.toml: not valid TOML"),
 ])

@@ -10,8 +10,9 @@ Keys (no Enter needed):
 
 Dialling takes a number, a contact name, a speed-dial key or a URI, ended by Enter
 (Escape cancels). Each change is printed as one line, and a status line at the bottom
-shows the accounts' registration and every call with its state, duration and MOS
-estimate (E-model from RTCP, see offhook/phone/mos.py). Colours (plain ANSI) when the
+shows the accounts' registration, the sound devices in use (`mic: ... | speaker: ...`,
+marked "fallback" after the configured device was unplugged) and every call with its
+state, duration and MOS estimate (E-model from RTCP, see offhook/phone/mos.py). Colours (plain ANSI) when the
 output is a terminal that is not "dumb" and NO_COLOR is unset.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ from offhook.phone import (
     CallAudio,
     CallState,
     CallStateChanged,
+    DeviceChanged,
     DtmfReceived,
     NullAudio,
     Phone,
@@ -77,6 +79,7 @@ class Console:
         self.typed = ""
         self.quit = asyncio.Event()
         self._numbers: dict[Call, int] = {}
+        self._fallback: dict[str, bool] = {}    # direction -> on a fallback device
         phone.add_listener(self.on_event)
 
     # --- output --------------------------------------------------------------------------------
@@ -100,6 +103,7 @@ class Console:
             parts.append(f"{name}: {self._c(colour, state)}")
         if self.phone.policy.dnd:
             parts.append(self._c("1;31", "DND"))
+        parts.extend(self._device_parts())
         for call in self.phone.live_calls:
             text = f"#{self.number(call)} {call.party} {self._c(_COLOURS[call.state], call.state.value)}"
             if call.answered_at is not None:
@@ -117,6 +121,25 @@ class Console:
         if self.prompt is not None:
             status += f" | {self.prompt}: {self.typed}"
         return status
+
+    def _device_parts(self) -> list[str]:
+        devices = self.phone.devices
+        if devices is None:
+            return []
+        parts = []
+        for label, direction, name in (("mic", "capture", devices.capture_device),
+                                       ("speaker", "playback", devices.playback_device)):
+            if direction == "capture" and devices.mode == "playback":
+                continue
+            if direction == "playback" and devices.mode == "capture":
+                continue
+            if name is None:
+                parts.append(f"{label}: {self._c('31', 'none')}")
+            elif self._fallback.get(direction):
+                parts.append(f"{label}: {name} {self._c('33', '(fallback)')}")
+            else:
+                parts.append(f"{label}: {name}")
+        return parts
 
     def redraw(self) -> None:
         self.write(f"\r\x1b[K{self.status_line()}")
@@ -137,6 +160,18 @@ class Console:
             self.say(text)
         elif isinstance(event, DtmfReceived):
             self.say(f"#{self.number(event.call)} DTMF {event.digit}")
+        elif isinstance(event, DeviceChanged):
+            if event.kind in ("fallback", "reopened"):
+                self._fallback[event.direction] = event.kind == "fallback"
+            if event.kind == "lost":
+                text = f"{event.direction} device {event.previous!r} lost ({event.reason})"
+            elif event.kind == "fallback":
+                text = f"{event.direction} now on {event.device!r} (instead of {event.previous!r})"
+            elif event.kind == "reopened":
+                text = f"{event.direction} device {event.device!r} back"
+            else:
+                text = f"no {event.direction} device could be opened; retrying"
+            self.say(self._c("33", text))
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -323,7 +358,8 @@ def _config(args: argparse.Namespace) -> PhoneConfig:
 
 
 def _audio(args: argparse.Namespace, config: PhoneConfig) -> Callable[[], CallAudio] | None:
-    """--play/--record WAV files, else the configured sound devices (None: the phone's own), else none."""
+    """--play/--record WAVs, else the configured sound devices (None: the phone opens them),
+    else no audio."""
     if args.console_play or args.console_record:
         play, record = args.console_play, args.console_record
         return lambda: WavAudio(play=play, record=record)

@@ -26,15 +26,23 @@ from offhook.phone.config import (
 )
 from offhook.phone.contacts import Contact, Contacts, ContactsError
 from offhook.phone.dialing import DialError, resolve_target
-from offhook.phone.events import CallState, CallStateChanged, DtmfReceived, PhoneEvent, RegistrationChanged
+from offhook.phone.events import (
+    CallState,
+    CallStateChanged,
+    DeviceChanged,
+    DtmfReceived,
+    PhoneEvent,
+    RegistrationChanged,
+)
 from offhook.phone.history import History, HistoryEntry, HistoryError
 from offhook.phone.mos import CallQuality, mos_from_r, quality_from_stats, r_factor
 from offhook.phone.phone import Phone, PhoneError
 
 __all__ = [
     "AccountConfig", "AudioConfig", "Call", "CallAudio", "CallError", "CallQuality", "CallState",
-    "CallStateChanged", "ConfigError", "Contact", "Contacts", "ContactsError", "DialError", "DtmfReceived",
-    "History", "HistoryEntry", "HistoryError", "LocalAudio", "NullAudio", "NullLocalAudio", "Phone",
+    "CallStateChanged", "ConfigError", "Contact", "Contacts", "ContactsError", "DeviceChanged", "DialError",
+    "DtmfReceived", "History", "HistoryEntry", "HistoryError", "LocalAudio", "NullAudio", "NullLocalAudio",
+    "Phone",
     "PhoneConfig", "PhoneError", "PhoneEvent", "PolicyConfig", "RegistrationChanged", "ToneAudio",
     "ToneRecorder", "WavAudio", "load_config", "mos_from_r", "parse_config", "quality_from_stats",
     "r_factor", "resolve_target",

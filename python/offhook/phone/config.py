@@ -38,6 +38,8 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
     playback = "null"
     ringer = "null"                 # where the ring tone goes (default: playback)
     echo_canceller = true           # in the capture path, with what was played as reference
+    capture_fallback = ["Built-in Audio"]   # when the device in use is unplugged mid-call:
+    playback_fallback = ["Built-in Audio"]  # these, in order, then the system default
 
     [policy]                        # incoming calls (sip.message_im.CallPolicy)
     dnd = false
@@ -147,6 +149,8 @@ class AudioConfig:
     playback: str = "null"
     ringer: str | None = None
     echo_canceller: bool = True
+    capture_fallback: tuple[str, ...] = ()
+    playback_fallback: tuple[str, ...] = ()
 
     @property
     def ringer_device(self) -> str:
@@ -402,7 +406,9 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     audio = AudioConfig(capture=audio_t.get_str("capture", "null") or "null",
                         playback=audio_t.get_str("playback", "null") or "null",
                         ringer=audio_t.get_str("ringer"),
-                        echo_canceller=audio_t.get_bool("echo_canceller", True))
+                        echo_canceller=audio_t.get_bool("echo_canceller", True),
+                        capture_fallback=audio_t.get_str_list("capture_fallback"),
+                        playback_fallback=audio_t.get_str_list("playback_fallback"))
     audio_t.finish()
 
     policy = _policy(root._get("policy") or {}, source)

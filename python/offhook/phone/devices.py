@@ -14,13 +14,14 @@ passes through the echo canceller's reference and the ringer can be another devi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from offhook._devport import DevicePort
 from offhook._media import MediaEngine, MediaStream
-from offhook.devices.stream import DeviceStream, StreamMode
+from offhook.devices.stream import DeviceStream, StreamEvent, StreamMode
 from offhook.media.tones import ToneGenerator
 from offhook.phone.config import AudioConfig
 
@@ -51,9 +52,12 @@ class DeviceAudio:
 
 
 def open_sound_devices(config: AudioConfig, engine: MediaEngine, *,
-                       port: DevicePort | None = None) -> DeviceStream | None:
+                       port: DevicePort | None = None,
+                       on_event: Callable[[StreamEvent], None] | None = None) -> DeviceStream | None:
     """Attach the configured devices (or a given port, e.g. a test's) as the engine's local
-    audio; returns the started DeviceStream (None with a port or `null` devices)."""
+    audio; returns the started DeviceStream (None with a port or `null` devices).  When the
+    device in use disappears the stream falls back to `capture_fallback`/`playback_fallback`,
+    then the system default, telling `on_event` (from its supervisor thread)."""
     if port is not None:
         engine.attach_audio(port, aec=config.echo_canceller)
         return None
@@ -63,7 +67,9 @@ def open_sound_devices(config: AudioConfig, engine: MediaEngine, *,
         "capture" if config.playback == "null" else "playback")
     stream = DeviceStream(None if config.capture == "null" else config.capture,
                           None if config.playback == "null" else config.playback,
-                          mode=mode, engine_rate=ENGINE_RATE, frame_ms=20)
+                          mode=mode, engine_rate=ENGINE_RATE, frame_ms=20,
+                          preferred_capture=config.capture_fallback,
+                          preferred_playback=config.playback_fallback, on_event=on_event)
     stream.start()
     engine.attach_audio(stream.port, aec=config.echo_canceller)
     return stream

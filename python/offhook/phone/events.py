@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from offhook.phone.call import Call
 
-__all__ = ["CallState", "CallStateChanged", "DtmfReceived", "PhoneEvent", "RegistrationChanged"]
+__all__ = ["CallState", "CallStateChanged", "DeviceChanged", "DtmfReceived", "PhoneEvent",
+           "RegistrationChanged"]
 
 
 class CallState(Enum):
@@ -50,4 +51,24 @@ class DtmfReceived:
     duration_ms: int
 
 
-PhoneEvent = CallStateChanged | RegistrationChanged | DtmfReceived
+@dataclass(frozen=True)
+class DeviceChanged:
+    """A sound device of the phone changed under it (devices/stream.py's StreamEvent).
+
+    kind: "lost" (the device stopped delivering: unplugged), "fallback" (now on another
+    device: `device`), "reopened" (the same device again after a glitch), "failed" (no
+    device could be opened; retried every second).  direction: "capture" or "playback".
+    device: the device now in use (None after "lost"/"failed"); previous: the one before.
+    elapsed: seconds from the lost device's last good callback to this event.  Calls are
+    never dropped for it: their audio carries on on the new device.
+    """
+
+    kind: str
+    direction: str
+    device: str | None
+    previous: str | None
+    reason: str = ""
+    elapsed: float = 0.0
+
+
+PhoneEvent = CallStateChanged | RegistrationChanged | DtmfReceived | DeviceChanged

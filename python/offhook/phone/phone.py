@@ -32,7 +32,7 @@ from typing import Any
 from offhook._devport import DevicePort
 from offhook._media import MediaEngine
 from offhook.cti import CtiService
-from offhook.devices.stream import DeviceStream
+from offhook.devices.stream import DeviceStream, StreamEvent
 from offhook.errors import OffhookError
 from offhook.media.call_media import CallMedia
 from offhook.phone.audio import CallAudio, LocalAudio, NullAudio, NullLocalAudio
@@ -42,7 +42,14 @@ from offhook.phone.contacts import Contacts
 from offhook.phone.cti import cti_call
 from offhook.phone.devices import DeviceAudio, DeviceLocalAudio, open_sound_devices
 from offhook.phone.dialing import resolve_target
-from offhook.phone.events import CallState, CallStateChanged, DtmfReceived, PhoneEvent, RegistrationChanged
+from offhook.phone.events import (
+    CallState,
+    CallStateChanged,
+    DeviceChanged,
+    DtmfReceived,
+    PhoneEvent,
+    RegistrationChanged,
+)
 from offhook.phone.history import History
 from offhook.sip.agent import SipAgent, local_address_towards
 from offhook.sip.auth import Credentials, DigestClient
@@ -137,6 +144,7 @@ class Phone:
         c = self.config
         self.tls = TlsConfig(cert=c.tls_cert, key=c.tls_key, ca=c.tls_ca,
                              insecure_no_verify=c.tls_insecure_no_verify)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -170,13 +178,22 @@ class Phone:
         """The configured sound devices (or the given audio_port) as the engine's local audio;
         calls then use them unless the phone was given its own CallAudio/LocalAudio."""
         audio = self.config.audio
-        self.devices = open_sound_devices(audio, engine, port=self.audio_port)
+        self._loop = asyncio.get_running_loop()
+        self.devices = open_sound_devices(audio, engine, port=self.audio_port, on_event=self._device_event)
         if engine.audio_port is None:
             return
         if self._own_audio:
             self.audio_factory = lambda: DeviceAudio(engine)
         if self._own_local_audio and self.devices is not None and audio.ringer_device != "null":
             self.local_audio = DeviceLocalAudio(audio.ringer_device, profile=self.config.tone_profile)
+
+    def _device_event(self, event: StreamEvent) -> None:
+        """From the device stream's supervisor thread: a DeviceChanged event on the loop."""
+        changed = DeviceChanged(event.kind, "capture" if event.direction == "input" else "playback",
+                                event.device, event.previous, event.reason, event.elapsed)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._emit, changed)
 
     async def _open_account(self, acc: AccountConfig) -> _Line:
         host, port = acc.listen
@@ -550,6 +567,11 @@ class Phone:
             tone = "dial"
         self.local_audio.tone(tone)
         self.local_audio.ring(ringing_in and not talking)
+
+    @property
+    def is_dialing(self) -> bool:
+        """The line is picked up to dial (console prompt, a headset gone off-hook)."""
+        return self._dialing
 
     def dialing(self, on: bool) -> None:
         """The user is typing a number (the console's dial prompt): dial tone while no call talks."""
