@@ -1,6 +1,7 @@
 """Helpers for the softphone tests: phones on loopback, and measuring what they played."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -11,7 +12,15 @@ import numpy.typing as npt
 
 import offhook.engine as eng
 from offhook.media.wav import read_wav
-from offhook.phone import CallAudio, Phone, PhoneConfig, PolicyConfig, ToneRecorder
+from offhook.phone import (
+    CallAudio,
+    CallState,
+    CallStateChanged,
+    Phone,
+    PhoneConfig,
+    PolicyConfig,
+    ToneRecorder,
+)
 
 
 def dominant_hz(pcm: npt.NDArray[np.int16], rate: int) -> float:
@@ -100,3 +109,12 @@ class FakeSoundCard:
 
     def last(self, seconds: float) -> np.ndarray:
         return np.concatenate(self.heard[-int(seconds * 50):])
+
+
+async def incoming(phone: Phone, timeout: float = 5.0) -> CallStateChanged:
+    """The phone's next incoming-call event (other events are passed over)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            ev = await phone.next_event()
+            if isinstance(ev, CallStateChanged) and ev.state is CallState.INCOMING:
+                return ev

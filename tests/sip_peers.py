@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 DATA = Path(__file__).parent / "data"
@@ -130,3 +131,16 @@ def kamailio_registrar(tmp_path: Path) -> Iterator[int]:
     cfg = tmp_path / "kamailio.cfg"
     cfg.write_text((DATA / "kamailio" / "kamailio.cfg").read_text().replace("@PORT@", str(port)))
     yield from run_kamailio(tmp_path, cfg, port)
+
+
+def finish_call(caller: subprocess.Popen[str], callee: subprocess.Popen[str], recording: Path,
+                played: np.ndarray) -> float:
+    """Both offhook CLIs of one call end normally; the wideband PESQ of what the callee
+    recorded against what the caller played."""
+    from offhook.media.quality import align, pesq_score
+    from offhook.media.wav import read_wav
+    for proc in (caller, callee):
+        code, err = finish(proc)
+        assert code == 0, err
+    rec = read_wav(recording).samples.ravel()
+    return pesq_score(played, align(played, rec), 16000)

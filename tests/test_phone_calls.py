@@ -10,7 +10,6 @@ import pytest
 from offhook.phone import (
     CallError,
     CallState,
-    CallStateChanged,
     DtmfReceived,
     History,
     NullAudio,
@@ -21,20 +20,13 @@ from offhook.phone import (
     ToneRecorder,
     WavAudio,
 )
-from phone_helpers import band_share, dominant_hz, phones, recorded, rms_db, uri_of
+from phone_helpers import band_share, dominant_hz, incoming, phones, recorded, rms_db, uri_of
 
 
 def tones(phone: Phone) -> ToneRecorder:
     assert isinstance(phone.local_audio, ToneRecorder)
     return phone.local_audio
 
-
-async def incoming(phone: Phone, timeout: float = 5.0) -> CallStateChanged:
-    async with asyncio.timeout(timeout):
-        while True:
-            ev = await phone.next_event()
-            if isinstance(ev, CallStateChanged) and ev.state is CallState.INCOMING:
-                return ev
 
 
 def test_call_audio_hold_mute_dtmf_hangup_history(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from offhook.errors import DnsError
-from offhook.phone import CallState, CallStateChanged, Phone, PhoneConfig, ToneAudio, ToneRecorder, WavAudio
+from offhook.phone import CallState, Phone, PhoneConfig, ToneAudio, ToneRecorder, WavAudio
 from offhook.phone.config import ConfigError, parse_config
 from offhook.sip.agent import SipAgent
 from offhook.sip.resolve import RType, query
 from offhook.sip.tls import TlsConfig, TlsError
-from phone_helpers import dominant_hz, recorded, rms_db
+from phone_helpers import dominant_hz, incoming, recorded, rms_db
 from sip_peers import stop
 from tls_certs import Cert, make_ca, make_cert
 
@@ -32,13 +32,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Cert]:
             "wrong_name": make_cert(folder, "wrong", ca, "DNS:wrong.example"),
             "self_signed": make_cert(folder, "self", None)}
 
-
-async def incoming(phone: Phone, timeout: float = 5.0) -> CallStateChanged:
-    async with asyncio.timeout(timeout):
-        while True:
-            ev = await phone.next_event()
-            if isinstance(ev, CallStateChanged) and ev.state is CallState.INCOMING:
-                return ev
 
 
 def tls_port(phone: Phone) -> int:
