@@ -202,6 +202,20 @@ static void wait_stats(oh_engine *e, int id, oh_engine_stream_stats *st, uint64_
     }
 }
 
+/* A call between engines a and b on loopback: a's stream (ia, port pa) from ca, b's
+ * (ib, pb) from cb sending to it, then a's pointed back at b's. */
+static void connect_pair(oh_engine *a, const oh_engine_stream_config *ca, oh_engine *b,
+                         oh_engine_stream_config *cb, int *ia, int *ib, int *pa, int *pb)
+{
+    CHECK_STATUS(oh_engine_stream_add(a, ca, ia, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(a, *ia, pa), OH_OK);
+    snprintf(cb->remote_addr, sizeof cb->remote_addr, "127.0.0.1");
+    cb->remote_port = *pa;
+    CHECK_STATUS(oh_engine_stream_add(b, cb, ib, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(b, *ib, pb), OH_OK);
+    CHECK_STATUS(oh_engine_stream_set_remote(a, *ia, "127.0.0.1", *pb), OH_OK);
+}
+
 static void test_two_engines(oh_codec_id codec, int pt, int rate_b)
 {
     char path_a[] = "/tmp/oh_engine_a_XXXXXX", path_b[] = "/tmp/oh_engine_b_XXXXXX";
@@ -221,13 +235,8 @@ static void test_two_engines(oh_codec_id codec, int pt, int rate_b)
     oh_codec_config_default(&sc.codec, codec);
     sc.payload_type = pt;
     int ia = -1, ib = -1, pa = 0, pb = 0;
-    CHECK_STATUS(oh_engine_stream_add(a, &sc, &ia, NULL), OH_OK);
-    CHECK_STATUS(oh_engine_stream_local_port(a, ia, &pa), OH_OK);
-    snprintf(sc.remote_addr, sizeof sc.remote_addr, "127.0.0.1");
-    sc.remote_port = pa;
-    CHECK_STATUS(oh_engine_stream_add(b, &sc, &ib, NULL), OH_OK);
-    CHECK_STATUS(oh_engine_stream_local_port(b, ib, &pb), OH_OK);
-    CHECK_STATUS(oh_engine_stream_set_remote(a, ia, "127.0.0.1", pb), OH_OK);
+    oh_engine_stream_config sc_b = sc;
+    connect_pair(a, &sc, b, &sc_b, &ia, &ib, &pa, &pb);
 
     /* -10 dBm0 per tone: a sine of peak 32767 * 10^((-10 - 3.14) / 20). */
     CHECK_STATUS(oh_engine_stream_play_tone(a, ia, 1000, -10.0), OH_OK);
@@ -331,14 +340,9 @@ static void test_dtmf_and_rtcp(void)
     CHECK_STATUS(oh_engine_stream_add(a, &sc, &(int){0}, NULL), OH_EINVAL);
     sc.dtmf_payload_type = 101;
     int ia = -1, ib = -1, pa = 0, pb = 0;
-    CHECK_STATUS(oh_engine_stream_add(a, &sc, &ia, NULL), OH_OK);
-    CHECK_STATUS(oh_engine_stream_local_port(a, ia, &pa), OH_OK);
-    snprintf(sc.remote_addr, sizeof sc.remote_addr, "127.0.0.1");
-    sc.remote_port = pa;
-    snprintf(sc.cname, sizeof sc.cname, "bob@example");
-    CHECK_STATUS(oh_engine_stream_add(b, &sc, &ib, NULL), OH_OK);
-    CHECK_STATUS(oh_engine_stream_local_port(b, ib, &pb), OH_OK);
-    CHECK_STATUS(oh_engine_stream_set_remote(a, ia, "127.0.0.1", pb), OH_OK);
+    oh_engine_stream_config sc_b = sc;
+    snprintf(sc_b.cname, sizeof sc_b.cname, "bob@example");
+    connect_pair(a, &sc, b, &sc_b, &ia, &ib, &pa, &pb);
     CHECK_STATUS(oh_engine_stream_play_tone(a, ia, 1000, -10), OH_OK);
 
     CHECK_STATUS(oh_engine_stream_send_dtmf(a, ia, "1x", 100), OH_EINVAL);
@@ -444,17 +448,11 @@ static void test_srtp_and_events(void)
     int ia = -1, ib = -1, pa = 0, pb = 0;
     CHECK_STATUS(oh_engine_stream_add(a, &sa_cfg, &ia, NULL), OH_EINVAL); /* timeout below 100 ms */
     sa_cfg.rtp_timeout_ms = 300;
-    CHECK_STATUS(oh_engine_stream_add(a, &sa_cfg, &ia, NULL), OH_OK);
-    CHECK_STATUS(oh_engine_stream_local_port(a, ia, &pa), OH_OK);
     sb_cfg = sa_cfg;
     memcpy(sb_cfg.srtp_keys.local_key, sa_cfg.srtp_keys.remote_key, 28);
     memcpy(sb_cfg.srtp_keys.remote_key, sa_cfg.srtp_keys.local_key, 28);
     sb_cfg.rtp_timeout_ms = 0;
-    snprintf(sb_cfg.remote_addr, sizeof sb_cfg.remote_addr, "127.0.0.1");
-    sb_cfg.remote_port = pa;
-    CHECK_STATUS(oh_engine_stream_add(b, &sb_cfg, &ib, NULL), OH_OK);
-    CHECK_STATUS(oh_engine_stream_local_port(b, ib, &pb), OH_OK);
-    CHECK_STATUS(oh_engine_stream_set_remote(a, ia, "127.0.0.1", pb), OH_OK);
+    connect_pair(a, &sa_cfg, b, &sb_cfg, &ia, &ib, &pa, &pb);
     CHECK_STATUS(oh_engine_stream_play_tone(b, ib, 1000, -10), OH_OK);
     sleep_ms(300);
     CHECK_STATUS(oh_engine_stream_send_dtmf(b, ib, "7", 100), OH_OK);
@@ -619,13 +617,8 @@ static void test_local_audio(void)
     oh_codec_config_default(&sc.codec, OH_CODEC_G722);
     sc.payload_type = 9;
     int ia = -1, ib = -1, pa = 0, pb = 0;
-    CHECK_STATUS(oh_engine_stream_add(a, &sc, &ia, NULL), OH_OK);
-    CHECK_STATUS(oh_engine_stream_local_port(a, ia, &pa), OH_OK);
-    snprintf(sc.remote_addr, sizeof sc.remote_addr, "127.0.0.1");
-    sc.remote_port = pa;
-    CHECK_STATUS(oh_engine_stream_add(b, &sc, &ib, NULL), OH_OK);
-    CHECK_STATUS(oh_engine_stream_local_port(b, ib, &pb), OH_OK);
-    CHECK_STATUS(oh_engine_stream_set_remote(a, ia, "127.0.0.1", pb), OH_OK);
+    oh_engine_stream_config sc_b = sc;
+    connect_pair(a, &sc, b, &sc_b, &ia, &ib, &pa, &pb);
     CHECK_STATUS(oh_engine_stream_connect_local(a, ia), OH_OK);
     CHECK_STATUS(oh_engine_stream_connect_local(b, ib), OH_OK);
     oh_wav_error err;

@@ -42,7 +42,6 @@ from offhook.phone import (
     PhoneEvent,
     RegistrationChanged,
     WavAudio,
-    load_config,
 )
 
 __all__ = ["Console", "add_arguments", "run_console"]
@@ -338,23 +337,8 @@ class Console:
 
 
 def _config(args: argparse.Namespace) -> PhoneConfig:
-    from dataclasses import replace
-
-    from offhook.phone.config import parse_host_port
-    config = load_config(args.config)
-    if args.console_listen:
-        try:
-            config = replace(config, listen=parse_host_port(args.console_listen, 5060))
-        except ValueError as exc:
-            raise OffhookError(f"--listen: {exc}") from None
-    elif not config.accounts:
-        config = replace(config, listen=("127.0.0.1", 5060))
-    if config.history is None:
-        from pathlib import Path
-
-        from offhook.cli.history_cmd import DEFAULT_HISTORY
-        config = replace(config, history=Path(DEFAULT_HISTORY).expanduser())
-    return config
+    from offhook.cli.phone_config import front_end_config
+    return front_end_config(args.config, args.console_listen, "--listen")
 
 
 def _audio(args: argparse.Namespace, config: PhoneConfig) -> Callable[[], CallAudio] | None:

@@ -69,22 +69,12 @@ def read_token(token_file: str | None, environ: dict[str, str] | None = None) ->
 
 
 async def _serve(args: argparse.Namespace, token: str, generated: bool, listen: tuple[str, int]) -> None:
-    from offhook.cli.history_cmd import DEFAULT_HISTORY
-    from offhook.phone import Phone, load_config
-    from offhook.phone.config import parse_host_port
+    from offhook.cli.phone_config import front_end_config
+    from offhook.phone import Phone
     from offhook.web.handset import Handset, device_lister
     from offhook.web.server import WebServer
 
-    config = load_config(args.web_config)
-    if args.sip_listen:
-        try:
-            config = replace(config, listen=parse_host_port(args.sip_listen, 5060))
-        except ValueError as exc:
-            raise OffhookError(f"--sip-listen: {exc}") from None
-    elif not config.accounts:
-        config = replace(config, listen=("127.0.0.1", 5060))
-    if config.history is None:
-        config = replace(config, history=Path(DEFAULT_HISTORY).expanduser())
+    config = front_end_config(args.web_config, args.sip_listen, "--sip-listen")
     cti = _cti(args)
     phone = Phone(config)
     await phone.start()
