@@ -307,6 +307,8 @@ struct oh_engine {
     /* the media thread's own */
     stream **active;
     int n_active;
+    stream **conf;              /* this tick's conference members (for their CSRC lists) */
+    int n_conf;
     int epfd;                   /* epoll: the eventfd, the timerfd, each active stream's socket */
     int tfd;                    /* timerfd on CLOCK_MONOTONIC, armed at the next deadline */
     struct epoll_event *epev;   /* EP_BATCH */
@@ -1128,6 +1130,7 @@ static void apply(oh_engine *e, cmd *c)
         } else if (!c->dir && s->in_conf) {
             c->result = oh_mixer_remove(e->mixer, (uint32_t)s->id);
             s->in_conf = 0;
+            oh_rtp_sender_set_csrcs(s->sender, NULL, 0); /* its own audio again */
         } else {
             c->result = OH_OK;
         }
@@ -1768,6 +1771,31 @@ static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
 }
 
 /* The send half of a tick: source -> encode -> RTP, and RTCP when due. */
+/* The conference members of this tick, once, so that each member's CSRC list
+ * (the other members whose sources it has latched: RFC 3550 6.4 for a mixer's
+ * output) costs at most OH_RTP_MAX_CSRC steps, not a pass over every stream. */
+static void conference_members(oh_engine *e)
+{
+    e->n_conf = 0;
+    if (oh_mixer_count(e->mixer) == 0)
+        return;
+    for (int i = 0; i < e->n_active; i++)
+        if (e->active[i]->in_conf)
+            e->conf[e->n_conf++] = e->active[i];
+}
+
+static void conference_csrcs(oh_engine *e, stream *s)
+{
+    uint32_t csrc[OH_RTP_MAX_CSRC];
+    int n = 0;
+    for (int i = 0; i < e->n_conf && n < OH_RTP_MAX_CSRC; i++) {
+        const stream *o = e->conf[i];
+        if (o != s && o->latched)
+            csrc[n++] = o->latched_ssrc;
+    }
+    oh_rtp_sender_set_csrcs(s->sender, csrc, n);
+}
+
 static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
 {
     size_t frame = (size_t)e->frame;
@@ -1783,6 +1811,7 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
     int local = 0;
     if (s->in_conf) {
         oh_mixer_get(e->mixer, (uint32_t)s->id, s->eng_buf); /* everyone else, last tick */
+        conference_csrcs(e, s);
     } else if (s->src.kind == SRC_ECHO) {
         memcpy(s->eng_buf, s->echo_buf, frame * sizeof *s->eng_buf);
     } else if (s->src.kind == SRC_LOCAL) {
@@ -1870,6 +1899,7 @@ static void *media_thread(void *arg)
             e->deadline = next;
             double tick_ms = ms_between(&e->t0, &next);
             local_capture(e);
+            conference_members(e);
             for (int i = 0; i < e->n_active; i++)
                 stream_tick_send(e, e->active[i], tick_ms);
             for (int i = 0; i < e->n_active; i++)
@@ -1943,6 +1973,7 @@ static void engine_free(oh_engine *e)
     oh_free(e->registry);
     oh_free(e->generation);
     oh_free(e->active);
+    oh_free(e->conf);
     if (e->epfd >= 0)
         close(e->epfd);
     if (e->tfd >= 0)
@@ -1987,6 +2018,7 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->registry = oh_alloc(n * sizeof *e->registry);
     e->generation = oh_alloc(n * sizeof *e->generation);
     e->active = oh_alloc(n * sizeof *e->active);
+    e->conf = oh_alloc(n * sizeof *e->conf);
     e->epev = oh_alloc(EP_BATCH * sizeof *e->epev);
     e->rx = oh_alloc((size_t)RX_BURST * RX_SLOT);
     e->rx_msgs = oh_alloc(RX_BURST * sizeof *e->rx_msgs);
@@ -2000,7 +2032,7 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->local_zero = oh_alloc((size_t)e->frame * sizeof *e->local_zero);
     /* REF_GATE_DBFS as a mean square of int16 samples */
     e->ref_gate = 32768.0 * 32768.0 * pow(10.0, REF_GATE_DBFS / 10.0);
-    if (!e->registry || !e->generation || !e->active || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
+    if (!e->registry || !e->generation || !e->active || !e->conf || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
         !e->rx_from || !e->evr || !e->local_near || !e->local_out || !e->local_play || !e->local_acc ||
         !e->local_zero) {
         engine_free(e);

@@ -176,6 +176,8 @@ struct oh_rtp_sender {
     uint32_t ts;
     int first;
     uint64_t packets, octets;
+    uint8_t csrc_count;   /* contributing sources of the audio packets (a mixer's output) */
+    uint32_t csrc[OH_RTP_MAX_CSRC];
 };
 
 static uint64_t splitmix64(uint64_t *state)
@@ -228,11 +230,15 @@ void oh_rtp_sender_destroy(oh_rtp_sender *s)
     oh_free(s);
 }
 
-static int sender_emit(oh_rtp_sender *s, int pt, uint32_t ts, int marker, const uint8_t *payload,
-                       size_t len, uint8_t *out, size_t cap)
+static int sender_emit(oh_rtp_sender *s, int pt, uint32_t ts, int marker, int with_csrc,
+                       const uint8_t *payload, size_t len, uint8_t *out, size_t cap)
 {
     oh_rtp_header h;
     memset(&h, 0, sizeof h);
+    if (with_csrc) {
+        h.csrc_count = s->csrc_count;
+        memcpy(h.csrc, s->csrc, s->csrc_count * sizeof h.csrc[0]);
+    }
     h.marker = marker ? 1 : 0;
     h.payload_type = (uint8_t)pt;
     h.seq = s->seq;
@@ -253,7 +259,7 @@ int oh_rtp_sender_write(oh_rtp_sender *s, const uint8_t *payload, size_t len, ui
 {
     if (!s)
         return OH_EINVAL;
-    int n = sender_emit(s, s->pt, s->ts, talkspurt_start || s->first, payload, len, out, cap);
+    int n = sender_emit(s, s->pt, s->ts, talkspurt_start || s->first, 1, payload, len, out, cap);
     if (n >= 0)
         s->ts += samples;
     return n;
@@ -264,12 +270,22 @@ int oh_rtp_sender_write_event(oh_rtp_sender *s, int payload_type, uint32_t times
 {
     if (!s || payload_type < 0 || payload_type > 127)
         return OH_EINVAL;
-    return sender_emit(s, payload_type, timestamp, marker, payload, len, out, cap);
+    return sender_emit(s, payload_type, timestamp, marker, 0, payload, len, out, cap);
 }
 
 void oh_rtp_sender_skip(oh_rtp_sender *s, uint32_t samples)
 {
     s->ts += samples;
+}
+
+oh_status oh_rtp_sender_set_csrcs(oh_rtp_sender *s, const uint32_t *csrc, int count)
+{
+    if (!s || count < 0 || count > OH_RTP_MAX_CSRC || (count > 0 && !csrc))
+        return OH_EINVAL;
+    s->csrc_count = (uint8_t)count;
+    if (count > 0)
+        memcpy(s->csrc, csrc, (size_t)count * sizeof s->csrc[0]);
+    return OH_OK;
 }
 
 oh_status oh_rtp_sender_set_payload_type(oh_rtp_sender *s, int payload_type)

@@ -7,6 +7,7 @@ what the held side records. Only loopback.
 """
 from __future__ import annotations
 
+import socket
 import time
 
 import numpy as np
@@ -166,3 +167,28 @@ def test_three_party_conference_is_mix_minus(tmp_path):
                 assert shares[f] < 0.001, f"phone {i} hears itself"
             else:
                 assert shares[f] > 0.35, f"phone {i} does not hear {f} Hz"
+
+
+def test_conference_output_names_its_contributing_sources():
+    """RFC 3550 6.1: a mixer's packets list the SSRCs mixed into them (CSRC): the packets a
+    third member receives carry the two phones' SSRCs, and after leaving, none."""
+    with eng.MediaEngine(RATE, 20) as conf, eng.MediaEngine(RATE, 20) as phones, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind((LOOP, 0))
+        listener.settimeout(2.0)
+        members = []
+        for f in (600, 1000):
+            m, h = pair(conf, phones, "PCMU")
+            m.join_conference()
+            h.play_tone(f, -16)
+            members.append((m, h))
+        third = conf.add_stream(codec="PCMU", remote=listener.getsockname())
+        third.join_conference()
+        time.sleep(0.6)
+        phone_ssrcs = {h.stats()["local_ssrc"] for _, h in members}
+        seen = [eng.parse_rtp(listener.recv(2048)).csrc for _ in range(20)]
+        third.leave_conference()
+        # Packets queued before leaving still carry CSRCs; within 25 (0.5 s) they must stop.
+        after = [eng.parse_rtp(listener.recv(2048)).csrc for _ in range(25)]
+    assert set(seen[-1]) == phone_ssrcs and len(seen[-1]) == 2
+    assert all(c == () for c in after[-10:]), after

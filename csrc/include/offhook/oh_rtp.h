@@ -139,6 +139,11 @@ int oh_rtp_sender_write_event(oh_rtp_sender *s, int payload_type, uint32_t times
  * marked as a talkspurt start. */
 void oh_rtp_sender_skip(oh_rtp_sender *s, uint32_t samples);
 
+/* The contributing sources (RFC 3550 CSRC list) later audio packets carry: a
+ * mixer lists the SSRCs whose audio is in its output. count 0..15; 0 clears it.
+ * RFC 4733 event packets never carry them (the events are the sender's own). */
+oh_status oh_rtp_sender_set_csrcs(oh_rtp_sender *s, const uint32_t *csrc, int count);
+
 /* The payload type of later audio packets (a codec change mid-call); OH_EINVAL outside 0..127. */
 oh_status oh_rtp_sender_set_payload_type(oh_rtp_sender *s, int payload_type);
 
