@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
+import time
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from offhook.cli.main import main
 from offhook.devices import probe
 from offhook.devices.png import Canvas, encode_png
 from offhook.devices.probing import probe_signal
+from offhook.devices.stream import DeviceStream
 from offhook.errors import DeviceFormatError
 
 if TYPE_CHECKING:
@@ -119,6 +121,24 @@ def test_probe_measures_the_configured_loopback_latency(echo_device: str, tmp_pa
     assert image.shape == (480, 720, 3)
     blue = (image[:, :, 2] > 150) & (image[:, :, 0] < 80)  # the plotted curves
     assert blue[40:210].sum() > 100 and blue[270:440].sum() > 300, (blue[40:210].sum(), blue[270:440].sum())
+
+
+@pytest.mark.audio
+def test_probe_waits_out_a_sound_server_backlog(virtual_audio: VirtualAudio) -> None:
+    """After a call's stream on a PulseAudio null sink closes, the next stream's first seconds
+    are swallowed at full speed (the sink catching up on the time it sat idle).  A probe
+    started into that backlog finds nothing; one that waits for real-time playback is
+    right at the first attempt."""
+    with DeviceStream(HEADSET, HEADSET, engine_rate=16000) as stream:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            stream.port.push_playback(np.zeros(320, np.int16))
+            stream.port.pull_capture(320)
+            time.sleep(0.02)
+    time.sleep(1.0)
+    report = probe(HEADSET, HEADSET, attempts=1)
+    assert report.correlation > 0.9 and report.timing_jitter_ms < 30, report
+    assert 0 < report.latency_ms < 400, report
 
 
 @pytest.mark.audio

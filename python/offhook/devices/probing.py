@@ -12,7 +12,10 @@ distortion with a swept-sine technique", AES 108th convention), 0.2 s of silence
 tone of 0.5 s at -12 dBFS (level and echo coupling), then `max_latency` of silence so that
 the end of the signal comes back too.  Capture and playback are two half-duplex
 PortAudio streams (a full-duplex stream over two ALSA PCMs gives up when one side
-starts late, as PulseAudio's do), started after 0.5 s of silence so both are steady.
+starts late, as PulseAudio's do).  The signal starts after at least 0.5 s of silence,
+and only once playback has consumed its last 0.3 s in real time (up to 8 s): a sound
+server that fell behind, as an idle PulseAudio null sink does, first swallows its
+backlog at full speed.
 Callback times put both streams on one clock (see _play_record); the round-trip
 latency is then the lag of the recording behind the signal, found by cross-correlation
 (FFT): from the moment the application hands a sample to the playback device to the
@@ -64,6 +67,7 @@ _SWEEP_LO, _SWEEP_HI = 100.0, 20000.0
 _SWEEP_DBFS, _TONE_DBFS, _TONE_HZ = -6.0, -12.0, 1000.0
 _SILENCE_DBFS = -120.0
 _PREROLL_S = 0.5  # silence played (and its recording dropped) before the signal starts
+_STEADY_S, _MAX_PREROLL_S = 0.3, 8.0  # ...and longer, until playback keeps time
 _MAX_JITTER_MS = 30.0  # callback timing spread beyond which a run is redone
 
 
@@ -164,7 +168,7 @@ def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playb
     state = {"pos": -preroll, "xruns": 0}
 
     def note(status: int) -> None:
-        if status and 0 <= state["pos"] < signal.size + tail:  # only while the signal is out
+        if status and 0 < state["pos"] < signal.size + tail:  # only while the signal is out
             state["xruns"] += 1
     done = threading.Event()
     in_ready = threading.Event()
@@ -174,9 +178,25 @@ def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playb
         if len(in_blocks) * block >= _PREROLL_S * rate / 2:
             in_ready.set()
 
+    played: list[tuple[float, int]] = []  # (callback time, frames handed out so far)
+
+    def keeps_time(now: float) -> bool:
+        """Has the playback side consumed the last `_STEADY_S` of audio in real time?  A
+        sound server that fell behind drains its backlog as fast as it can first."""
+        if now - played[0][0] > _MAX_PREROLL_S:
+            return True  # start anyway; the attempt's jitter check judges the run
+        total = played[-1][1]
+        for t, n in reversed(played):
+            if total - n >= _STEADY_S * rate:
+                return now - t >= 0.8 * (total - n) / rate
+        return False
+
     def on_output(frames: int) -> bytes:
         now = clock()
+        played.append((now, played[-1][1] + frames if played else frames))
         pos = state["pos"]
+        if pos <= 0 < pos + frames and not keeps_time(now):
+            pos = -frames  # hold the start until playback keeps time
         out_marks.append((now, pos))
         chunk = np.zeros(frames, np.int16)
         lo, hi = max(pos, 0), min(pos + frames, signal.size)
@@ -187,7 +207,7 @@ def _play_record(signal: npt.NDArray[np.int16], capture: audio.DeviceInfo, playb
             done.set()
         return chunk.tobytes()
 
-    timeout = signal.size / rate + _PREROLL_S + 10
+    timeout = signal.size / rate + _PREROLL_S + _MAX_PREROLL_S + 10
     audio._track_stream(+2)
     try:
         if backend == "sounddevice":
