@@ -4,40 +4,18 @@ INFO DTMF (send_info_dtmf -> a "dtmf" event)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
-import time
 
-import pytest
-
-from offhook.errors import DnsError
+import dns_peers
 from offhook.sip.agent import SipAgent
-from offhook.sip.resolve import DnsResolver, RType, query
+from offhook.sip.resolve import DnsResolver
 from offhook.sip.ua import CallState
-from sip_peers import free_port, stop
+from sip_peers import stop
 
 
 def start_dnsmasq(sip_port: int) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
-    exe = shutil.which("dnsmasq")
-    if exe is None:
-        pytest.skip("dnsmasq is not installed (Debian package dnsmasq-base)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces",
-         "--no-resolv", "--no-hosts", "--pid-file=", "--user=root",
-         f"--srv-host=_sip._udp.pbx.test,host.pbx.test,{sip_port},10,0",
-         "--host-record=host.pbx.test,127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = ("127.0.0.1", port)
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            asyncio.run(query(server, "host.pbx.test", RType.A, 0.2))
-            return proc, server
-        except DnsError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(proc)
-                pytest.fail("dnsmasq did not start")
+    return dns_peers.start_dnsmasq([f"--srv-host=_sip._udp.pbx.test,host.pbx.test,{sip_port},10,0",
+                                    "--host-record=host.pbx.test,127.0.0.1"], probe="host.pbx.test")
 
 
 def test_dial_by_name_then_message_and_info_dtmf() -> None:

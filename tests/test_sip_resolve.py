@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
 import socket
 import struct
-import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -15,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import dns_peers
 from offhook.errors import DnsError
 from offhook.sip.resolve import (
     DnsMessage,
@@ -35,6 +33,7 @@ from offhook.sip.resolve import (
     resolve,
 )
 from offhook.sip.uri import SipURI, parse_uri
+from sip_peers import free_port
 
 
 def _sip(text: str) -> SipURI:
@@ -320,21 +319,9 @@ def test_locator_misuse_is_a_clear_error() -> None:
 
 # --- against dnsmasq -------------------------------------------------------------------------------
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def dnsmasq() -> Iterator[tuple[str, int]]:
-    exe = shutil.which("dnsmasq")
-    if exe is None:
-        pytest.skip("dnsmasq is not installed (Debian package dnsmasq-base)")
-    port = _free_udp_port()
-    args = [exe, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces",
-            "--no-resolv", "--no-hosts", "--pid-file=", "--user=root", "--local-ttl=30",
+    with dns_peers.dnsmasq([
             # NAPTR: TCP first (order 10), then UDP (order 20)
             "--naptr-record=corp.test,10,50,s,SIP+D2T,,_sip._tcp.corp.test",
             "--naptr-record=corp.test,20,50,s,SIP+D2U,,_sip._udp.corp.test",
@@ -349,23 +336,8 @@ def dnsmasq() -> Iterator[tuple[str, int]]:
             "--srv-host=_sips._tcp.secure.test,tls.secure.test,5061,1,0",
             "--host-record=tls.secure.test,127.0.0.21",
             # nothing but an A record
-            "--host-record=plain.test,127.0.0.31"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    server = ("127.0.0.1", port)
-    try:
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                asyncio.run(query(server, "plain.test", RType.A, 0.2))
-                break
-            except DnsError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    pytest.fail(f"dnsmasq did not start: {err}")
+            "--host-record=plain.test,127.0.0.31"], probe="plain.test") as server:
         yield server
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 def test_dnsmasq_naptr_srv_a_chain(dnsmasq: tuple[str, int]) -> None:
@@ -433,7 +405,7 @@ def test_query_ignores_spoofed_answers() -> None:
 
 
 def test_resolve_against_a_closed_port_names_the_failure() -> None:
-    server = ("127.0.0.1", _free_udp_port())  # nothing listens: ICMP port unreachable
+    server = ("127.0.0.1", free_port())  # nothing listens: ICMP port unreachable
     with pytest.raises(DnsError, match=r"no SIP server found for sip:x\.test \(DNS query failed: "):
         asyncio.run(resolve(_sip("sip:x.test"), server, timeout=0.5))
     # a numeric host never needs the server

@@ -1,9 +1,13 @@
 """`offhook call` and `offhook answer`: one call, no interaction, for scripts and tests.
 
-    offhook call URI [--user U --password P --registrar HOST:PORT] [--listen ADDR:PORT]
-                     [--play in.wav] [--record out.wav] [--duration S] [--audio null]
+    offhook call URI [--user U --password P --registrar HOST[:PORT]] [--listen ADDR:PORT]
+                     [--play in.wav] [--record out.wav] [--duration S] [--audio null] [--dns HOST:PORT]
     offhook answer   [--listen ADDR:PORT] [--auto] [--play in.wav] [--record out.wav] [--duration S]
                      [--user U --password P --registrar HOST:PORT]   (an extension)
+
+Host names (in URI, in --registrar) are located by RFC 3263 (NAPTR/SRV/A) through
+--dns or the nameservers of /etc/resolv.conf, else getaddrinfo (sip/resolve.py); a
+--registrar without a port is looked up by NAPTR/SRV, with a port only by address.
 
 Exit status 0 when the call was established and ended normally (either side hung
 up); otherwise 1 with a one-line reason on stderr, e.g.
@@ -26,8 +30,9 @@ from pathlib import Path
 from offhook.errors import OffhookError
 from offhook.phone import AccountConfig, Call, CallError, CallState, CallStateChanged, Phone, PhoneConfig
 from offhook.phone.audio import WavAudio
-from offhook.phone.config import parse_host_port
+from offhook.phone.config import has_port, parse_host_port
 from offhook.sip.agent import local_address_towards
+from offhook.sip.resolve import system_resolver
 from offhook.sip.uri import SipURI, parse_uri
 
 __all__ = ["add_parsers", "run_answer", "run_call"]
@@ -53,6 +58,17 @@ def host_port(text: str, default_port: int | None = None) -> Address:
 
 def _listen(text: str) -> Address:
     return host_port(text, 0)
+
+
+def dns_server(text: str) -> Address:
+    """--dns HOST[:PORT] (port default 53)."""
+    return host_port(text, 53)
+
+
+def add_dns_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dns", type=dns_server, metavar="HOST:PORT",
+                        help="DNS server for RFC 3263 lookups of host names (NAPTR/SRV/A; "
+                             "default: the nameservers of /etc/resolv.conf, then getaddrinfo)")
 
 
 def _duration(text: str) -> float:
@@ -97,6 +113,7 @@ def _account_options(parser: argparse.ArgumentParser, registrar_help: str) -> No
                         help="trust only this CA for TLS servers (default: the system's store)")
     parser.add_argument("--tls-insecure-no-verify", action="store_true",
                         help="DANGEROUS: do not verify TLS server certificates")
+    add_dns_option(parser)
 
 
 def _media_options(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +133,7 @@ def _check_account(args: argparse.Namespace) -> str | None:
     if (args.tls_cert is None) != (args.tls_key is None):
         return "--tls-cert and --tls-key go together"
     if args.registrar is not None and not isinstance(args.registrar, tuple):
+        args.registrar_srv = not has_port(args.registrar)
         try:
             args.registrar = host_port(args.registrar, 5061 if args.transport == "tls" else 5060)
         except argparse.ArgumentTypeError as exc:
@@ -160,13 +178,15 @@ def _phone(args: argparse.Namespace, listen: Address, domain: str | None) -> Pho
     if args.user is not None:
         accounts = (AccountConfig(user=args.user, password=args.password, registrar=args.registrar,
                                   domain=None if args.registrar else domain, listen=listen,
-                                  name=args.user, srtp=args.srtp, transport=args.transport),)
+                                  name=args.user, srtp=args.srtp, transport=args.transport,
+                                  dns_server=args.dns, registrar_srv=getattr(args, "registrar_srv", False)),)
     elif args.registrar is not None:
         raise CallFailed("--registrar needs --user and --password")
     play, record = args.play, args.record
     return Phone(PhoneConfig(accounts=accounts, listen=listen, srtp=args.srtp,
                              tls_cert=_path(args.tls_cert), tls_key=_path(args.tls_key),
-                             tls_ca=_path(args.tls_ca), tls_insecure_no_verify=args.tls_insecure_no_verify),
+                             tls_ca=_path(args.tls_ca), tls_insecure_no_verify=args.tls_insecure_no_verify,
+                             dns_server=args.dns),
                  audio=lambda: WavAudio(play=play, record=record))
 
 
@@ -190,8 +210,7 @@ async def _call(args: argparse.Namespace) -> None:
     target = parse_uri(args.uri)
     if not isinstance(target, SipURI):
         raise CallFailed(f"cannot call {args.uri}: only sip: and sips: URIs are supported")
-    peer_host = args.registrar[0] if args.registrar else target.host_address
-    listen = args.listen or (local_address_towards(peer_host), 0)
+    listen = args.listen or (local_address_towards(await _peer_address(args, target)), 0)
     phone = _phone(args, listen, target.host)
     try:
         await _start(phone)
@@ -206,6 +225,22 @@ async def _call(args: argparse.Namespace) -> None:
         await _talk(call, args.duration, hang_up_when_played=args.play is not None)
     finally:
         await phone.stop()
+
+
+async def _peer_address(args: argparse.Namespace, target: SipURI) -> str:
+    """The address calls will go to (the registrar's, else the target's), to pick our local
+    address on the route there; the host as written when it cannot be found here (the
+    phone then reports why)."""
+    if args.registrar:
+        host, port = args.registrar
+        uri = SipURI(host=f"[{host}]" if ":" in host else host,
+                     port=None if getattr(args, "registrar_srv", False) else port)
+    else:
+        uri = target
+    with contextlib.suppress(OffhookError):
+        for found in await system_resolver(args.dns).locate(uri):
+            return found.address
+    return uri.host_address
 
 
 async def _answer(args: argparse.Namespace) -> None:

@@ -1,7 +1,11 @@
 """`offhook register`: keep one account registered until Ctrl-C / SIGTERM, then unregister.
 
     offhook register --user alice --password secret --registrar sip.example.com:5060
-                     [--transport udp|tcp|tls] [--expires 300] [--once]
+                     [--transport udp|tcp|tls] [--expires 300] [--once] [--dns HOST:PORT]
+
+A --registrar host name is located by RFC 3263 through --dns or the nameservers of
+/etc/resolv.conf (getaddrinfo when DNS knows nothing): without a port by NAPTR/SRV,
+the REGISTER failing over to the next server on 503, a transport error or no answer.
 
 Prints `registered as sip:alice@HOST (expires in N s)` once the registrar accepted
 the binding, refreshes it before it expires (sip/register.py), and on Ctrl-C or
@@ -19,11 +23,13 @@ import signal
 import sys
 from collections.abc import Awaitable
 
-from offhook.cli.calls import host_port
+from offhook.cli.calls import add_dns_option, host_port
 from offhook.errors import OffhookError
+from offhook.phone.config import has_port
 from offhook.sip.agent import SipAgent, local_address_towards
 from offhook.sip.auth import Credentials, DigestClient
 from offhook.sip.register import Registration, RegState
+from offhook.sip.resolve import locate_registrar, system_resolver
 from offhook.sip.tls import TlsConfig
 from offhook.sip.uri import SipURI
 
@@ -46,8 +52,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     reg = commands.add_parser("register", help="register an account and keep it registered")
     reg.add_argument("--user", required=True, help="account user name")
     reg.add_argument("--password", required=True, help="account password (never logged)")
-    reg.add_argument("--registrar", required=True, metavar="HOST:PORT",
-                     help="registrar address (port default: 5060, 5061 for tls)")
+    reg.add_argument("--registrar", required=True, metavar="HOST[:PORT]",
+                     help="registrar address (without a port: located by NAPTR/SRV, else "
+                          "5060, 5061 for tls)")
     reg.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp",
                      help="udp (default), tcp or tls (the registrar's certificate is verified)")
     reg.add_argument("--expires", type=_expires, default=300, metavar="S",
@@ -59,6 +66,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     reg.add_argument("--tls-ca", metavar="PEM", help="trust only this CA for the registrar's certificate")
     reg.add_argument("--tls-insecure-no-verify", action="store_true",
                      help="DANGEROUS: do not verify the registrar's TLS certificate")
+    add_dns_option(reg)
 
 
 def run_register(args: argparse.Namespace) -> int:
@@ -84,10 +92,13 @@ def _fail(reason: str) -> int:
 async def _register(args: argparse.Namespace, registrar: tuple[str, int],
                     listen: tuple[str, int] | None) -> None:
     transport = args.transport.upper()
-    host = listen[0] if listen else local_address_towards(registrar[0])
+    resolver = system_resolver(args.dns, transports=(args.transport,))
+    port = registrar[1] if has_port(args.registrar) else None
+    targets = await locate_registrar(resolver, registrar[0], port, args.transport)
+    host = listen[0] if listen else local_address_towards(targets[0].address)
     tls = TlsConfig(ca=args.tls_ca, insecure_no_verify=args.tls_insecure_no_verify)
     agent = await SipAgent.start((host, listen[1] if listen else 0), user=args.user,
-                                 transports=(transport,), tls=tls)
+                                 transports=(transport,), tls=tls, resolver=resolver)
     default_port = 5061 if transport == "TLS" else 5060
     if args.domain:
         aor = SipURI(host=args.domain, user=args.user)
@@ -97,6 +108,7 @@ async def _register(args: argparse.Namespace, registrar: tuple[str, int],
                      port=None if registrar[1] == default_port else registrar[1])
     reg = Registration(aor, registrar, agent.ua.contact, expires=args.expires,
                        auth=DigestClient(Credentials(args.user, args.password)), transport=transport)
+    agent.use_registrar(reg, registrar[0], targets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -16,12 +16,15 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
     tls_key = "~/sip.key"
     tls_ca = "~/corp-ca.pem"        # trust only this CA for TLS servers (default: the system's)
     tls_insecure_no_verify = false  # DANGER: accept any TLS server certificate
+    dns_server = "10.0.0.53:53"     # DNS server for every line (default: /etc/resolv.conf's)
 
     [[account]]
     name = "work"                   # default: user@domain
     user = "alice"
     password = "secret"             # never logged: repr() shows '***'
-    registrar = "sip.example.com:5060"
+    registrar = "sip.example.com:5060"   # without a port ("example.com"): its servers are
+                                    # found by NAPTR/SRV (RFC 3263), failing over in order
+    dns_server = "127.0.0.1:5353"   # this account's DNS server (port default 53)
     domain = "example.com"          # for dialled numbers; default: the registrar's host
     transport = "udp"               # udp | tcp | tls
     display_name = "Alice"
@@ -55,6 +58,10 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
 
     [speed_dial]
     1 = "sip:bob@example.com"       # a URI, a number or a contact name
+
+Host names (a registrar, a dialled sip:bob@example.com) are located by RFC 3263
+(NAPTR, SRV, A/AAAA; sip/resolve.py) through `dns_server` or the system's
+nameservers, falling back to getaddrinfo (/etc/hosts...) when DNS knows nothing.
 
 Errors are ConfigError (a ValueError) naming the file and the key: `config.toml:
 account[0].transport: must be one of udp, tcp, tls, not 'sctp'`.
@@ -113,6 +120,8 @@ class AccountConfig:
     expires: int = 300
     listen: Address = ("0.0.0.0", 0)
     name: str = ""
+    dns_server: Address | None = None   # None: the [phone] one, else /etc/resolv.conf's
+    registrar_srv: bool = False         # registrar given without a port: locate it by NAPTR/SRV
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -189,6 +198,7 @@ class PhoneConfig:
     tls_insecure_no_verify: bool = False   # DANGER: certificate verification off
     cti: CtiConfig | None = None    # [cti]: screen pops and hooks for the phone's calls
     web: Mapping[str, object] = field(default_factory=dict)   # [web], for `offhook web`
+    dns_server: Address | None = None   # for every line (None: the nameservers of /etc/resolv.conf)
 
     def account(self, name: str | None = None) -> AccountConfig | None:
         """The account called `name` (ConfigError if none is), or the first one (None without any)."""
@@ -318,6 +328,14 @@ def parse_host_port(text: str, default_port: int) -> Address:
     return host, int(port_text)
 
 
+def has_port(text: str) -> bool:
+    """Whether a host[:port] text names its port ("[::1]:5060", "pbx:5060" yes; "pbx", "::1" no)."""
+    try:
+        return parse_host_port(text, -1)[1] != -1
+    except ValueError:
+        return False
+
+
 def _path(text: str, base: Path | None) -> Path:
     path = Path(text).expanduser()
     if not path.is_absolute() and base is not None:
@@ -332,6 +350,7 @@ def _account(data: object, index: int, source: str) -> AccountConfig:
     user = t.get_required_str("user")
     password = t.get_str("password")
     registrar = t.get_address("registrar", default_port)
+    registrar_srv = registrar is not None and not has_port(t.get_str("registrar") or "")
     if registrar is not None and password is None:
         raise t.error("password", "is required with a registrar")
     acc = AccountConfig(
@@ -341,7 +360,8 @@ def _account(data: object, index: int, source: str) -> AccountConfig:
         allowed_sources=t.get_str_list("allowed_sources"),
         expires=t.get_int("expires", 300, 60, 86400),
         listen=t.get_address("listen", 0, ("0.0.0.0", 0)) or ("0.0.0.0", 0),
-        name=t.get_str("name") or "")
+        name=t.get_str("name") or "", dns_server=t.get_address("dns_server", 53),
+        registrar_srv=registrar_srv)
     t.finish()
     return acc
 
@@ -400,6 +420,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
         raise phone.error("tls_key" if tls["tls_key"] is None else "tls_cert",
                           "tls_cert and tls_key go together")
     insecure = phone.get_bool("tls_insecure_no_verify", False)
+    dns_server = phone.get_address("dns_server", 53)
     phone.finish()
 
     audio_t = _Table(root._get("audio") or {}, "audio", source)
@@ -433,7 +454,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
                        history=_path(history, base) if history else None, contacts=contacts,
                        tone_profile=profile, codecs=codecs, srtp=srtp, tls_cert=tls["tls_cert"],
                        tls_key=tls["tls_key"], tls_ca=tls["tls_ca"], tls_insecure_no_verify=insecure,
-                       cti=cti, web=web)
+                       cti=cti, web=web, dns_server=dns_server)
 
 
 def load_config(path: str | Path | None = None) -> PhoneConfig:

@@ -55,6 +55,7 @@ from offhook.sip.agent import SipAgent, local_address_towards
 from offhook.sip.auth import Credentials, DigestClient
 from offhook.sip.message_im import AutoAnswer, CallPolicy, Forward, Reject, Ring
 from offhook.sip.register import Registration, RegState
+from offhook.sip.resolve import Target, locate_registrar, system_resolver
 from offhook.sip.tls import TlsConfig
 from offhook.sip.ua import Call as SipCall
 from offhook.sip.ua import CallEvent as SipEvent
@@ -89,6 +90,7 @@ class _Line:
     registration: Registration | None = None
     reg_state: str = "none"
     reg_reason: str = ""
+    locate_error: str = ""        # the registrar could not be found (DNS, getaddrinfo)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -100,6 +102,9 @@ class _Line:
 
     @property
     def via(self) -> tuple[str, int] | None:
+        """Where calls go: the registrar in use (located by RFC 3263, maybe failed over)."""
+        if self.registration is not None and not self.locate_error:
+            return self.registration.registrar
         return self.account.registrar if self.account is not None else None
 
 
@@ -161,7 +166,7 @@ class Phone:
             if not self.config.accounts:
                 transports = ("UDP", "TCP", "TLS") if self.tls.can_listen else ("UDP", "TCP")
                 agent = await SipAgent.start(self.config.listen, user="offhook", transports=transports,
-                                             tls=self.tls)
+                                             tls=self.tls, resolver=system_resolver(self.config.dns_server))
                 host, port = agent.listen_address
                 agent.ua.identity = SipURI(host=_uri_host(host), user="offhook", port=port)
                 await self._add_line(_Line("local", None, agent))
@@ -196,16 +201,30 @@ class Phone:
             loop.call_soon_threadsafe(self._emit, changed)
 
     async def _open_account(self, acc: AccountConfig) -> _Line:
+        transport = acc.transport
+        # the transports the line listens on (a UDP account: UDP and TCP)
+        resolver = system_resolver(acc.dns_server or self.config.dns_server,
+                                   transports=(transport,) if transport != "udp" else ("udp", "tcp"))
+        targets: list[Target] = []
+        locate_error = ""
+        if acc.registrar is not None:
+            reg_host, reg_port = acc.registrar
+            try:
+                targets = await locate_registrar(resolver, reg_host, None if acc.registrar_srv else reg_port,
+                                                 transport)
+            except OffhookError as exc:
+                locate_error = f"cannot find the registrar {reg_host}: {exc}"
         host, port = acc.listen
         if host in ("0.0.0.0", "::"):
-            host = local_address_towards(acc.registrar[0]) if acc.registrar else "127.0.0.1"
-        transports = {"tcp": ("TCP",), "tls": ("TLS",)}.get(acc.transport, ("UDP", "TCP"))
-        agent = await SipAgent.start((host, port), user=acc.user, transports=transports, tls=self.tls)
+            host = local_address_towards(targets[0].address) if targets else "127.0.0.1"
+        transports = {"tcp": ("TCP",), "tls": ("TLS",)}.get(transport, ("UDP", "TCP"))
+        agent = await SipAgent.start((host, port), user=acc.user, transports=transports, tls=self.tls,
+                                     resolver=resolver)
         dom_host, dom_port = acc.domain_uri
         agent.ua.identity = SipURI(host=_uri_host(dom_host), user=acc.user, port=dom_port)
         agent.ua.display_name = acc.display_name
         agent.ua.allowed_sources = frozenset(acc.allowed_sources)
-        line = _Line(acc.name, acc, agent)
+        line = _Line(acc.name, acc, agent, locate_error=locate_error)
         if acc.password is not None:
             line.auth = DigestClient(Credentials(acc.user, acc.password))
             agent.ua.auth = line.auth      # challenges to in-dialog requests of incoming calls
@@ -213,6 +232,8 @@ class Phone:
             aor = agent.ua.identity
             line.registration = Registration(aor, acc.registrar, agent.ua.contact, expires=acc.expires,
                                              auth=line.auth, transport=acc.transport.upper())
+            if targets:
+                agent.use_registrar(line.registration, acc.registrar[0], targets)
         return line
 
     async def _add_line(self, line: _Line) -> None:
@@ -224,6 +245,9 @@ class Phone:
     async def _register(self, line: _Line) -> None:
         reg = line.registration
         assert reg is not None  # only lines with a registration get here
+        if line.locate_error:
+            self._set_registration(line, "failed", line.locate_error)
+            return
         self._set_registration(line, "registering")
         try:
             await line.agent.register(reg, timeout=_REGISTER_TIMEOUT)
@@ -376,8 +400,8 @@ class Phone:
         uri = self.resolve(target, account=line.name)
         await self._hold_others(None)
         caps = line.agent.capabilities()
-        sip = line.agent.call(uri, caps, auth=line.auth, via=line.via, headers=tuple(headers or ()),
-                              transport=line.account.transport if line.via and line.account else None)
+        sip = await line.agent.dial(uri, caps, auth=line.auth, via=line.via, headers=tuple(headers or ()),
+                                    transport=line.account.transport if line.via and line.account else None)
         contact = self.contacts.name_for(_user_part(uri))
         call = Call(self, line, sip, direction="out", remote_uri=uri, remote_name=contact or "",
                     audio=audio or self.audio_factory(), state=CallState.DIALING)

@@ -27,7 +27,7 @@ from offhook.sip.auth import DigestClient
 from offhook.sip.dialog import LocalContact
 from offhook.sip.message import Request, Response
 from offhook.sip.register import Registration, RegState
-from offhook.sip.resolve import DnsResolver
+from offhook.sip.resolve import DnsResolver, Target
 from offhook.sip.tls import TlsConfig
 from offhook.sip.transaction import Send, Transaction
 from offhook.sip.transport import SipTransport
@@ -276,6 +276,17 @@ class SipAgent:
         self._queue(call)
         self._run(out)
         return call
+
+    def use_registrar(self, registration: Registration, host: str, targets: list[Target]) -> None:
+        """Point `registration` at the servers an RFC 3263 lookup of `host` found (see
+        resolve.locate_registrar): the first is its registrar, the others its `alternates`
+        (failover on 503, a transport error or no answer). TLS connections to them check
+        the certificate against `host`, the name we asked for (RFC 5922 §4)."""
+        registration.use_servers([((t.address, t.port), t.transport.upper()) for t in targets])
+        if not _is_ip(host.strip("[]")):
+            for t in targets:
+                if t.transport == "tls":
+                    self.transport.server_names.setdefault((t.address, t.port), host)
 
     def transfer(self, call: Call, target: str | Call) -> None:
         """Blind (URI) or attended (another established Call) transfer: see UserAgent.transfer."""

@@ -67,6 +67,14 @@ class Registration:
     # reached (RFC 3263 §4.3: the rest of the lookup's targets): (address, transport).
     alternates: list[tuple[Address, str]] = field(default_factory=list)
 
+    def use_servers(self, servers: list[tuple[Address, str]]) -> None:
+        """Register at the first of `servers` ((address, transport), e.g. the targets of an
+        RFC 3263 lookup), failing over to the others in order."""
+        if not servers:
+            raise ValueError("use_servers() needs at least one server")
+        (self.registrar, self.transport), *rest = servers
+        self.alternates = list(rest)
+
     def fail_over(self) -> bool:
         """Move to the next alternate server (False when there is none left)."""
         if not self.alternates:

@@ -48,14 +48,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import random
 import secrets
+import socket
 import struct
-from collections.abc import Callable, Generator, Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import cast
 
 from offhook.errors import DnsError, OffhookError
+from offhook.sip.resolv_conf import ResolvConf, read_resolv_conf
 from offhook.sip.uri import URI, SipURI
 
 __all__ = [
@@ -72,16 +77,23 @@ __all__ = [
     "Target",
     "encode_name",
     "encode_query",
+    "is_localhost",
+    "locate_registrar",
     "order_srv",
     "parse_dns",
     "query",
     "resolve",
+    "system_lookup",
+    "system_resolver",
 ]
+
+log = logging.getLogger("offhook.sip.resolve")
 
 MAX_NAME = 255
 MAX_LABEL = 63
 MAX_CNAME_CHAIN = 8
 HEADER = struct.Struct("!HHHHHH")
+Address = tuple[str, int]
 
 
 class DnsTimeoutError(DnsError, TimeoutError):
@@ -697,6 +709,32 @@ def _type_name(rtype: int) -> str:
         return f"TYPE{rtype}"
 
 
+async def _ask(loc: ServerLocator, server: Address, timeout: float, *,
+               give_up_if_silent: bool) -> tuple[bool, list[str]]:
+    """Drive `loc` with `server`'s answers. Returns (whether the server answered anything,
+    what failed). A failure on one question counts as an empty answer; with
+    `give_up_if_silent`, a server that fails its first question is left at once (its
+    other questions would only time out in turn) and `loc` stays unfinished."""
+    failures: list[str] = []
+    answered = False
+    while (q := loc.next_question()) is not None:
+        records: list[ResourceRecord] = []
+        try:
+            msg = await query(server, q.name, q.rtype, timeout)
+        except DnsError as exc:
+            failures.append(str(exc))
+            if give_up_if_silent and not answered:
+                return False, failures
+        else:
+            answered = True
+            if msg.rcode == 0:
+                records = msg.answers + msg.additional
+            elif msg.rcode != 3:
+                failures.append(f"{q.name} {_type_name(q.rtype)}: DNS rcode {msg.rcode}")
+        loc.feed(q, records)
+    return answered, failures
+
+
 async def resolve(uri: SipURI, server: tuple[str, int], *, timeout: float = 2.0,
                   transports: Sequence[str] = ("udp", "tcp", "tls"), rng: random.Random | None = None,
                   prefer_ipv6: bool = False) -> list[Target]:
@@ -706,23 +744,50 @@ async def resolve(uri: SipURI, server: tuple[str, int], *, timeout: float = 2.0,
     empty answer, so the procedure falls back; only an empty final list is an error.
     """
     loc = ServerLocator(uri, transports=transports, rng=rng, prefer_ipv6=prefer_ipv6)
-    failures: list[str] = []
-    while (q := loc.next_question()) is not None:
-        records: list[ResourceRecord] = []
-        try:
-            msg = await query(server, q.name, q.rtype, timeout)
-        except DnsError as exc:
-            failures.append(str(exc))
-        else:
-            if msg.rcode == 0:
-                records = msg.answers + msg.additional
-            elif msg.rcode != 3:
-                failures.append(f"{q.name} {_type_name(q.rtype)}: DNS rcode {msg.rcode}")
-        loc.feed(q, records)
+    _, failures = await _ask(loc, server, timeout, give_up_if_silent=False)
     if not loc.targets:
         detail = f" ({'; '.join(failures[:3])})" if failures else ""
         raise DnsError(f"no SIP server found for {uri}{detail}")
     return loc.targets
+
+
+AddressLookup = Callable[[str, int], Awaitable[list[str]]]
+_SILENT_FOR = 60.0     # seconds a nameserver that answered nothing is skipped
+
+
+def is_localhost(host: str) -> bool:
+    """RFC 6761 §6.3: "localhost" and names under it are never asked of DNS servers."""
+    name = _norm(host)
+    return name == "localhost" or name.endswith(".localhost")
+
+
+async def system_lookup(host: str, port: int) -> list[str]:
+    """The host's addresses as the system finds them (getaddrinfo: /etc/hosts, nsswitch),
+    IPv4 first; DnsError when it knows none."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise DnsError(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
+    out: list[str] = []
+    for family, *_rest, sockaddr in sorted(infos, key=lambda info: info[0] != socket.AF_INET):
+        address = str(sockaddr[0])
+        if family in (socket.AF_INET, socket.AF_INET6) and address not in out:
+            out.append(address)
+    return out
+
+
+def _servers(server: Address | Sequence[Address] | None) -> tuple[Address, ...]:
+    if server is None:
+        return ()
+    if len(server) == 2 and isinstance(server[0], str) and isinstance(server[1], int):
+        return (cast(Address, server),)
+    return tuple(cast(Sequence[Address], server))
+
+
+def _show(server: Address) -> str:
+    host, port = server
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class DnsResolver:
@@ -731,28 +796,51 @@ class DnsResolver:
     call the UA makes then answers from them. A numeric host needs no lookup: its
     port (5060, 5061 for sips/TLS) and transport parameter are used as written.
     `failover(uri)` drops the first target after a transport error or 503
-    (RFC 3263 §4.3), returning False when none is left."""
+    (RFC 3263 §4.3), returning False when none is left.
 
-    def __init__(self, server: tuple[str, int], *, timeout: float = 2.0,
-                 transports: Sequence[str] = ("udp", "tcp", "tls"), rng: random.Random | None = None) -> None:
-        self.server = server
+    `server` may be one nameserver or several (tried in order: the next one only
+    when one answers nothing at all; a silent one is then skipped for a minute).
+    With `fallback=True` (what the phone uses, see `system_resolver`) a name DNS
+    knows nothing about (no nameserver answers, or no SIP records and no address:
+    e.g. a name only in /etc/hosts), and "localhost" (RFC 6761), are looked up with
+    getaddrinfo instead, on the URI's port (default 5060/5061) and transport; an
+    unprepared host name is then passed on as written rather than refused. Which
+    way each name was found is logged (logger "offhook.sip.resolve", INFO)."""
+
+    def __init__(self, server: Address | Sequence[Address] | None, *, timeout: float = 2.0,
+                 transports: Sequence[str] = ("udp", "tcp", "tls"), rng: random.Random | None = None,
+                 fallback: bool = False, lookup: AddressLookup | None = None) -> None:
+        self.servers = _servers(server)
+        if not self.servers and not fallback:
+            raise ValueError("DnsResolver needs a DNS server (or fallback=True for getaddrinfo only)")
+        self.server = self.servers[0] if self.servers else ("", 0)
         self.timeout = timeout
         self.transports = tuple(transports)
         self.rng = rng
+        self.fallback = fallback
+        self.lookup: AddressLookup = lookup or system_lookup
+        self.how: dict[str, str] = {}       # host -> how it was found ("dns 1.2.3.4:53", "getaddrinfo")
+        self._silent_until: dict[Address, float] = {}
         self._cache: dict[tuple[str, str, int | None, str | None], list[Target]] = {}
 
     @staticmethod
     def _key(uri: SipURI) -> tuple[str, str, int | None, str | None]:
         return (uri.scheme, _norm(uri.host), uri.port, uri.transport)
 
+    @staticmethod
+    def _literal(uri: SipURI) -> tuple[Address, str]:
+        transport = (uri.transport or ("tls" if uri.secure else "udp")).upper()
+        return (uri.host_address, uri.port or (5061 if transport == "TLS" else 5060)), transport
+
     def __call__(self, uri: URI) -> tuple[tuple[str, int], str]:
         if not isinstance(uri, SipURI):
             raise OffhookError(f"cannot route to {uri}: only sip: and sips: URIs are supported")
         if _is_ip(uri.host_address):
-            transport = (uri.transport or ("tls" if uri.secure else "udp")).upper()
-            return (uri.host_address, uri.port or (5061 if transport == "TLS" else 5060)), transport
+            return self._literal(uri)
         targets = self._cache.get(self._key(uri))
         if not targets:
+            if self.fallback:      # not looked up first (a Contact, a Record-Route): the system resolves
+                return self._literal(uri)
             raise OffhookError(f"{uri.host} is not resolved: await resolver.prepare(uri) first "
                                "(or the lookup found no server)")
         first = targets[0]
@@ -766,9 +854,63 @@ class DnsResolver:
             return []
         key = self._key(uri)
         if not self._cache.get(key):
-            self._cache[key] = await resolve(uri, self.server, timeout=self.timeout,
-                                             transports=self.transports, rng=self.rng)
+            self._cache[key] = await self._locate(uri, self.transports)
         return list(self._cache[key])
+
+    async def locate(self, uri: SipURI, transports: Sequence[str] | None = None) -> list[Target]:
+        """Every target for `uri` in the order to try them (an IP literal: itself), without
+        caching: a registrar's servers (the first, then the alternates)."""
+        if _is_ip(uri.host_address):
+            (address, port), transport = self._literal(uri)
+            return [Target(transport.lower(), address, port, address)]
+        return await self._locate(uri, tuple(transports) if transports else self.transports)
+
+    async def _locate(self, uri: SipURI, transports: tuple[str, ...]) -> list[Target]:
+        host = _norm(uri.params.get("maddr") or uri.host)
+        if self.fallback and is_localhost(host):
+            return await self._system(uri, transports, "localhost is never asked of DNS (RFC 6761)")
+        failures: list[str] = []
+        now = time.monotonic()
+        asked: list[str] = []
+        for server in self.servers:
+            if self._silent_until.get(server, 0.0) > now:
+                failures.append(f"{_show(server)} skipped: silent recently")
+                continue
+            loc = ServerLocator(uri, transports=transports, rng=self.rng)
+            answered, errors = await _ask(loc, server, self.timeout, give_up_if_silent=self.fallback)
+            failures += errors
+            if not answered and self.fallback:
+                self._silent_until[server] = time.monotonic() + _SILENT_FOR
+                log.info("DNS server %s did not answer for %s: trying the next", _show(server), host)
+                continue
+            asked.append(_show(server))
+            if loc.targets:
+                self.how[host] = f"RFC 3263 via DNS {_show(server)}"
+                log.info("%s located by RFC 3263 via DNS %s: %s", uri, _show(server),
+                         ", ".join(f"{t.transport} {_show((t.address, t.port))}" for t in loc.targets))
+                return loc.targets
+            break      # the server answered, with nothing: another one would say the same
+        if self.fallback:
+            why = (f"no SIP records or addresses for {host} in DNS ({', '.join(asked)})" if asked else
+                   "no DNS server answered" if self.servers else "no DNS server configured")
+            return await self._system(uri, transports, why)
+        detail = f" ({'; '.join(failures[:3])})" if failures else ""
+        raise DnsError(f"no SIP server found for {uri}{detail}")
+
+    async def _system(self, uri: SipURI, transports: tuple[str, ...], why: str) -> list[Target]:
+        host = uri.params.get("maddr") or uri.host
+        (_, port), transport = self._literal(uri)
+        name = transport.lower()
+        if name not in transports and uri.transport is None and not uri.secure:
+            name = transports[0]
+            port = uri.port or DEFAULT_PORTS[name]
+        addresses = await self.lookup(host, port)
+        if not addresses:
+            raise DnsError(f"cannot resolve {host}: {why}, and getaddrinfo found no address")
+        self.how[_norm(host)] = "getaddrinfo"
+        log.info("%s: %s; using getaddrinfo: %s", uri, why,
+                 ", ".join(f"{name} {_show((a, port))}" for a in addresses))
+        return [Target(name, a, port, host.rstrip(".")) for a in addresses]
 
     def failover(self, uri: URI) -> bool:
         if not isinstance(uri, SipURI):
@@ -777,3 +919,32 @@ class DnsResolver:
         if targets:
             targets.pop(0)
         return bool(targets)
+
+
+async def locate_registrar(resolver: DnsResolver, host: str, port: int | None,
+                           transport: str) -> list[Target]:
+    """The servers of a registrar on `transport` (udp, tcp, tls), in the order to try them:
+    NAPTR/SRV on `host` when `port` is None (RFC 3263 §4.1-4.2), else only its addresses;
+    DnsError when none is found."""
+    transport = transport.lower()
+    params: dict[str, str | None] = {"transport": transport} if port is not None else {}
+    uri = SipURI(host=f"[{host}]" if ":" in host and not host.startswith("[") else host, port=port,
+                 params=params)
+    return await resolver.locate(uri, transports=(transport,))
+
+
+def system_resolver(dns_server: Address | None = None, *, conf: ResolvConf | None = None,
+                    transports: Sequence[str] = ("udp", "tcp", "tls"),
+                    timeout: float = 2.0) -> DnsResolver:
+    """The phone's resolver: RFC 3263 through `dns_server` if given, else through the
+    nameservers of /etc/resolv.conf (`conf` to pass them), with the getaddrinfo fallback.
+    The per-query timeout is resolv.conf's, at most `timeout` (a phone should not wait 5 s)."""
+    if dns_server is not None:
+        return DnsResolver(dns_server, timeout=timeout, transports=transports, fallback=True)
+    conf = conf if conf is not None else read_resolv_conf()
+    for problem in conf.problems:
+        log.warning("resolv.conf: %s", problem)
+    if not conf.nameservers:
+        log.info("no nameserver in resolv.conf: host names are resolved with getaddrinfo only")
+    return DnsResolver(conf.nameservers, timeout=min(conf.timeout, timeout), transports=transports,
+                       fallback=True)
