@@ -353,3 +353,38 @@ def test_volume_and_device_choice(tmp_path: Path) -> None:
                 assert applied == [("", "", 35), ("", "Jabra Evolve 40 (USB)", 35)]
 
     asyncio.run(run())
+
+
+def test_tls_only_account_shows_its_tls_address(tmp_path: Path) -> None:
+    """An account on TLS alone has no UDP socket: the handset (and `offhook web`, the console)
+    show the address it really listens on, and that address answers a TLS handshake."""
+    import ssl
+
+    from offhook.web import Handset
+    from tls_certs import make_ca, make_cert
+
+    ca = make_ca(tmp_path / "pki")
+    cert = make_cert(tmp_path / "pki", "phone", ca)
+    config = PhoneConfig(accounts=(AccountConfig(user="alice", transport="tls", listen=("127.0.0.1", 0),
+                                                 name="secure"),),
+                         tls_cert=cert.cert, tls_key=cert.key, tls_ca=ca.cert)
+
+    async def run() -> None:
+        phone = Phone(config)
+        await phone.start()
+        try:
+            line = phone.lines["secure"]
+            assert "UDP" not in line.agent.transport.local
+            tls_host, tls_port = line.agent.transport.local["TLS"]
+            accounts = Handset(phone).hello()["accounts"]
+            assert accounts == [{"account": "secure", "state": "peer-to-peer", "reason": "",
+                                 "address": f"127.0.0.1:{tls_port}", "transport": "tls"}]
+            context = ssl.create_default_context(cafile=str(ca.cert))
+            _, writer = await asyncio.open_connection(tls_host, tls_port, ssl=context,
+                                                      server_hostname="127.0.0.1")
+            assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+            writer.close()
+        finally:
+            await phone.stop()
+
+    asyncio.run(run())

@@ -55,7 +55,7 @@ def _pesq(played: np.ndarray, recording: Path, codec: str) -> float:
 
 
 def _uri(phone: Phone) -> str:
-    host, port = next(iter(phone.lines.values())).agent.transport.local["UDP"]
+    host, port = next(iter(phone.lines.values())).agent.listen_address
     return f"sip:offhook@{host}:{port}"
 
 

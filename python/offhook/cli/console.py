@@ -365,8 +365,9 @@ async def _main(args: argparse.Namespace) -> None:
     console = Console(phone, write, colour=colour)
     await phone.start()
     for name, line in phone.lines.items():
-        host, port = line.agent.transport.local["UDP"]
-        console.say(f"{name}: listening on {host}:{port}")
+        host, port = line.agent.listen_address
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        console.say(f"{name}: listening on {where} ({line.agent.ua.contact.transport})")
     if phone.cti is not None:     # screen pops: the customer's card before answering
         phone.cti.subscribe(lambda pop: console.say(pop.describe()) if pop.lookup != "pending" else None)
     console.say("press ? for help, q to quit")

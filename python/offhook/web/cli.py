@@ -84,8 +84,9 @@ async def _serve(args: argparse.Namespace, token: str, generated: bool, listen: 
     try:
         await server.start()
         for name, line in phone.lines.items():
-            host, port = line.agent.transport.local["UDP"]
-            print(f"offhook web: SIP {name} on {host}:{port}", flush=True)
+            host, port = line.agent.listen_address
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            print(f"offhook web: SIP {name} on {where} ({line.agent.ua.contact.transport})", flush=True)
         if generated:
             print(f"offhook web: open {server.login_url}  (a new token each start; set ${TOKEN_ENV} "
                   "or --token-file to keep one)", flush=True)

@@ -179,9 +179,10 @@ class Handset:
         out = []
         for name, line in self.phone.lines.items():
             state = line.reg_state if line.registration is not None else "peer-to-peer"
-            host, port = line.agent.transport.local["UDP"]
+            host, port = line.agent.listen_address     # on the line's own transport (TLS-only too)
             out.append({"account": name, "state": state, "reason": line.reg_reason,
-                        "address": f"{host}:{port}"})
+                        "address": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                        "transport": line.agent.ua.contact.transport.lower()})
         return out
 
     def _contacts(self) -> list[Message]:
