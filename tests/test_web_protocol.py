@@ -319,7 +319,7 @@ def test_offhook_web_command_serves_the_handset(tmp_path: Path) -> None:
         refused, page, state = asyncio.run(probe())
         assert (refused, page) == (401, 200)
         assert state["accounts"] == [{"account": "local", "state": "peer-to-peer", "reason": "",
-                                      "address": lines[0].split(" on ")[1].strip()}]
+                                      "address": lines[0].split(" on ")[1].strip(), "transport": "udp"}]
     finally:
         proc.terminate()
         assert proc.wait(10) == 0

@@ -367,7 +367,8 @@ async def _main(args: argparse.Namespace) -> None:
     for name, line in phone.lines.items():
         host, port = line.agent.listen_address
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        console.say(f"{name}: listening on {where} ({line.agent.ua.contact.transport})")
+        transport = line.agent.ua.contact.transport
+        console.say(f"{name}: listening on {where}" + ("" if transport == "UDP" else f" ({transport})"))
     if phone.cti is not None:     # screen pops: the customer's card before answering
         phone.cti.subscribe(lambda pop: console.say(pop.describe()) if pop.lookup != "pending" else None)
     console.say("press ? for help, q to quit")

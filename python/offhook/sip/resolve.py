@@ -67,6 +67,7 @@ __all__ = [
     "DnsError",
     "DnsMessage",
     "DnsResolver",
+    "DnsSilentError",
     "DnsTimeoutError",
     "NaptrRecord",
     "Question",
@@ -735,16 +736,24 @@ async def _ask(loc: ServerLocator, server: Address, timeout: float, *,
     return answered, failures
 
 
+class DnsSilentError(DnsError):
+    """The DNS server answered none of our questions (resolve(give_up_if_silent=True))."""
+
+
 async def resolve(uri: SipURI, server: tuple[str, int], *, timeout: float = 2.0,
                   transports: Sequence[str] = ("udp", "tcp", "tls"), rng: random.Random | None = None,
-                  prefer_ipv6: bool = False) -> list[Target]:
+                  prefer_ipv6: bool = False, give_up_if_silent: bool = False) -> list[Target]:
     """RFC 3263 targets for `uri`, asking `server`; DnsError if there are none.
 
     A server failure (SERVFAIL, REFUSED) or a timeout on one question counts as an
     empty answer, so the procedure falls back; only an empty final list is an error.
+    With `give_up_if_silent`, a server that fails the first question is not asked the
+    others: DnsSilentError at once (the caller tries another server).
     """
     loc = ServerLocator(uri, transports=transports, rng=rng, prefer_ipv6=prefer_ipv6)
-    _, failures = await _ask(loc, server, timeout, give_up_if_silent=False)
+    answered, failures = await _ask(loc, server, timeout, give_up_if_silent=give_up_if_silent)
+    if give_up_if_silent and not answered:
+        raise DnsSilentError(f"DNS server {_show(server)} did not answer ({failures[0]})")
     if not loc.targets:
         detail = f" ({'; '.join(failures[:3])})" if failures else ""
         raise DnsError(f"no SIP server found for {uri}{detail}")
@@ -869,33 +878,32 @@ class DnsResolver:
         host = _norm(uri.params.get("maddr") or uri.host)
         if self.fallback and is_localhost(host):
             return await self._system(uri, transports, "localhost is never asked of DNS (RFC 6761)")
-        failures: list[str] = []
         now = time.monotonic()
         asked: list[str] = []
+        error = DnsError(f"no SIP server found for {uri} (every DNS server was silent recently)")
         for server in self.servers:
             if self._silent_until.get(server, 0.0) > now:
-                failures.append(f"{_show(server)} skipped: silent recently")
                 continue
-            loc = ServerLocator(uri, transports=transports, rng=self.rng)
-            answered, errors = await _ask(loc, server, self.timeout, give_up_if_silent=self.fallback)
-            failures += errors
-            if not answered and self.fallback:
+            try:
+                targets = await resolve(uri, server, timeout=self.timeout, transports=transports,
+                                        rng=self.rng, give_up_if_silent=self.fallback)
+            except DnsSilentError:
                 self._silent_until[server] = time.monotonic() + _SILENT_FOR
                 log.info("DNS server %s did not answer for %s: trying the next", _show(server), host)
                 continue
-            asked.append(_show(server))
-            if loc.targets:
-                self.how[host] = f"RFC 3263 via DNS {_show(server)}"
-                log.info("%s located by RFC 3263 via DNS %s: %s", uri, _show(server),
-                         ", ".join(f"{t.transport} {_show((t.address, t.port))}" for t in loc.targets))
-                return loc.targets
-            break      # the server answered, with nothing: another one would say the same
+            except DnsError as exc:
+                asked.append(_show(server))
+                error = exc
+                break      # the server answered, with nothing: another one would say the same
+            self.how[host] = f"RFC 3263 via DNS {_show(server)}"
+            log.info("%s located by RFC 3263 via DNS %s: %s", uri, _show(server),
+                     ", ".join(f"{t.transport} {_show((t.address, t.port))}" for t in targets))
+            return targets
         if self.fallback:
             why = (f"no SIP records or addresses for {host} in DNS ({', '.join(asked)})" if asked else
                    "no DNS server answered" if self.servers else "no DNS server configured")
             return await self._system(uri, transports, why)
-        detail = f" ({'; '.join(failures[:3])})" if failures else ""
-        raise DnsError(f"no SIP server found for {uri}{detail}")
+        raise error
 
     async def _system(self, uri: SipURI, transports: tuple[str, ...], why: str) -> list[Target]:
         host = uri.params.get("maddr") or uri.host

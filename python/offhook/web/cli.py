@@ -86,7 +86,9 @@ async def _serve(args: argparse.Namespace, token: str, generated: bool, listen: 
         for name, line in phone.lines.items():
             host, port = line.agent.listen_address
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            print(f"offhook web: SIP {name} on {where} ({line.agent.ua.contact.transport})", flush=True)
+            transport = line.agent.ua.contact.transport
+            print(f"offhook web: SIP {name} on {where}" + ("" if transport == "UDP" else f" ({transport})"),
+                  flush=True)
         if generated:
             print(f"offhook web: open {server.login_url}  (a new token each start; set ${TOKEN_ENV} "
                   "or --token-file to keep one)", flush=True)
