@@ -295,3 +295,17 @@ def test_offhook_call_reaches_sipp_through_srv(tmp_path: Path) -> None:
     assert code == 0, err
     assert sipp.wait() == 0, sipp.errors()
     assert "INVITE sip:sipp@example.test SIP/2.0" in sipp.messages()
+
+
+def test_offhook_register_fails_over_between_srv_targets(tmp_path: Path, kamailio_tcp: int) -> None:
+    dead = free_port()
+    with dns_peers.dnsmasq([f"--srv-host=_sip._tcp.example.test,sip1.example.test,{dead},10,0",
+                            f"--srv-host=_sip._tcp.example.test,sip2.example.test,{kamailio_tcp},20,0",
+                            "--host-record=sip1.example.test,127.0.0.1",
+                            "--host-record=sip2.example.test,127.0.0.1"],
+                           probe="sip1.example.test") as server:
+        proc = offhook("register", "--user", "alice", "--password", "alicepw", "--registrar", "example.test",
+                       "--transport", "tcp", "--dns", f"127.0.0.1:{server[1]}", "--once", cwd=tmp_path)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["registered as sip:alice@example.test (expires in 300 s)", "unregistered"]
