@@ -19,6 +19,12 @@ Three layers:
 - A thin asyncio shell: `query(server, name, rtype, timeout)` sends one UDP query
   (retrying over TCP when the answer is truncated) and `resolve(uri, server)` drives
   a ServerLocator with it.
+- The UA's resolver, `DnsResolver`: RFC 3263 through one or more nameservers;
+  `system_resolver()` is the phone's and the CLI's default: the nameservers of
+  /etc/resolv.conf (sip/resolv_conf.py) or a configured `dns_server`, falling back
+  to getaddrinfo when no nameserver answers or DNS has no SIP records and no
+  address for the name (a name only in /etc/hosts; "localhost" never goes to DNS,
+  RFC 6761), and logging which way each name was found.
 
 Choices in the procedure (RFC 3263 §4):
 - Transport: an explicit `transport=` parameter wins; else a numeric host or an
