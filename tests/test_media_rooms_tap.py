@@ -33,7 +33,8 @@ def rms_dbfs(x: np.ndarray) -> float:
     return float(20 * np.log10(max(np.sqrt(np.mean(x.astype(np.float64) ** 2)), 1e-9) / 32768))
 
 
-def pair(a: eng.MediaEngine, b: eng.MediaEngine, codec: str = "PCMU") -> tuple[eng.MediaStream, eng.MediaStream]:
+def pair(a: eng.MediaEngine, b: eng.MediaEngine,
+         codec: str = "PCMU") -> tuple[eng.MediaStream, eng.MediaStream]:
     sa = a.add_stream(codec=codec, rtcp_interval_ms=200)
     sb = b.add_stream(codec=codec, remote=(LOOP, sa.local_port), rtcp_interval_ms=200)
     sa.update(remote=(LOOP, sb.local_port))
@@ -112,12 +113,12 @@ def test_full_room_refuses_and_the_stream_stays_where_it_was():
 def test_join_conference_rejects_bad_rooms(room):
     with eng.MediaEngine(RATE, 20) as hub:
         s = hub.add_stream()
-        with pytest.raises(ValueError, match=f"room must be an int 0..{MAX_ROOM}"):
+        with pytest.raises(ValueError, match=rf"room must be an int 0\.\.{MAX_ROOM}"):
             s.join_conference(room)
 
 
 def test_max_room_members_is_checked():
-    with pytest.raises(ValueError, match="max_room_members must be 1..4096, got 0"):
+    with pytest.raises(ValueError, match=r"max_room_members must be 1\.\.4096, got 0"):
         eng.MediaEngine(RATE, 20, max_room_members=0)
 
 
@@ -160,7 +161,7 @@ def test_tap_nobody_drains_counts_its_overruns():
 def test_tap_rejects_bad_durations(seconds):
     with eng.MediaEngine(RATE, 20) as a:
         s = a.add_stream()
-        with pytest.raises(ValueError, match="tap seconds must be 0 .off. or 0.02..60"):
+        with pytest.raises(ValueError, match=r"tap seconds must be 0 \(off\) or 0\.02\.\.60"):
             s.tap(seconds)
 
 
@@ -168,7 +169,7 @@ def test_tap_rejects_bad_durations(seconds):
 def test_read_tap_rejects_bad_counts(n):
     with eng.MediaEngine(RATE, 20) as a:
         s = a.add_stream()
-        with pytest.raises(ValueError, match="max_samples must be an int >= 0 or None"):
+        with pytest.raises(ValueError, match=r"max_samples must be an int >= 0 or None"):
             s.read_tap(n)
 
 
