@@ -89,10 +89,22 @@
  * arrival; the wait restarts when the stream starts receiving again (hold
  * ends) or its remote changes.
  *
- * Conference. One oh_mixer per engine; a stream that joined puts the PCM it
- * received each tick, the mix runs once after every stream's receive half,
- * and the send half of the next tick sends the stream's mix-minus output in
- * place of its source (one tick of added delay through the bridge).
+ * Conference. Rooms, each with its own oh_mixer and member list: room 0
+ * (made at create, sized for every stream plus the local audio) and rooms a
+ * caller names, made by the calling thread on their first join (sized by
+ * max_room_members) and handed back to a caller to free when their last
+ * member leaves, so the media thread never allocates. A member puts the PCM
+ * it received each tick into its room's mixer, every room with members is
+ * mixed once after every stream's receive half, and the send half of the
+ * next tick sends the stream's mix-minus output in place of its source (one
+ * tick of added delay through the bridge), with the room's other members as
+ * CSRC (from the room's member list: no pass over every stream).
+ *
+ * Tap. A stream's received audio may also go to an oh_ring (SPSC, made by
+ * the caller that turns the tap on, swapped in by a command): the media
+ * thread is its producer and never waits (a full ring cuts the frame short
+ * and counts it); read_tap is its consumer, under the engine mutex (which
+ * also keeps the ring alive), without a command.
  *
  * Local audio. One oh_devport may be attached: each tick starts with
  * local_capture (one frame from the capture ring, stamped with when it was

@@ -568,8 +568,8 @@ cdef class MediaStream:
         with nogil:
             st = c.oh_engine_stream_conference_room(eng, self._id, r)
         if st == OH_EBUFSIZE:
-            raise MediaError(f"join_conference: room {room} is full (max_room_members"
-                             f"{'' if room else ' / max_streams'}); the stream stays where it was")
+            limit = "max_room_members" if room else "max_streams"
+            raise MediaError(f"join_conference: room {room} is full ({limit}); the stream stays where it was")
         _check(st, "join_conference")
 
     def leave_conference(self):

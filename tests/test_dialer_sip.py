@@ -243,7 +243,8 @@ def test_two_bridges_in_one_engine_keep_their_audio_apart(tmp_path: Path) -> Non
         agent_engine = MediaEngine(sample_rate=RATE)
         phones = [_InProcessAgent(rec["t"], hold=3.0), _InProcessAgent(rec["q"], hold=3.0)]
         try:
-            serving = [asyncio.create_task(p.serve(a, agent_engine)) for p, a in zip(phones, agents, strict=True)]
+            serving = [asyncio.create_task(p.serve(a, agent_engine))
+                       for p, a in zip(phones, agents, strict=True)]
             calls = await asyncio.gather(orig.originate("+1t", timeout=5), orig.originate("+2q", timeout=5))
             assert all(c.outcome is Outcome.ANSWERED_HUMAN and c.call is not None for c in calls), calls
             bridges = [orig.bridge(c.call, Agent(f"a{i}", f"sip:agent@127.0.0.1:{a.ua.contact.port}"))
@@ -263,7 +264,8 @@ def test_two_bridges_in_one_engine_keep_their_audio_apart(tmp_path: Path) -> Non
         run(main())
         heard_talk = recorded_speech_seconds(rec["t"], RATE)
         heard_quiet = recorded_speech_seconds(rec["q"], RATE)
-        print(f"agent of the talking callee heard {heard_talk:.2f} s of speech, the other {heard_quiet:.2f} s")
+        print(f"agent of the talking callee heard {heard_talk:.2f} s of speech, "
+              f"the other {heard_quiet:.2f} s")
         assert heard_talk > 1.5
         assert heard_quiet < 0.1
     finally:

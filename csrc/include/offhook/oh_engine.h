@@ -344,8 +344,8 @@ oh_status oh_engine_stream_play_silence(oh_engine *eng, int id);
  * codec, one tick later): an echo test, and the relaying work a media
  * server does per call. */
 oh_status oh_engine_stream_play_echo(oh_engine *eng, int id);
-/* join 1: the stream becomes a participant of the engine's conference (one
- * oh_mixer per engine, mix-minus with a soft limiter): what it receives is
+/* join 1: the stream becomes a participant of the engine's conference (room
+ * 0 below: an oh_mixer, mix-minus with a soft limiter): what it receives is
  * mixed into every other participant's, and it sends the mix of everyone
  * but itself (of the previous tick) instead of its source. join 0: it
  * leaves and sends its source again. Removing a stream leaves too. */
