@@ -89,10 +89,22 @@
  * arrival; the wait restarts when the stream starts receiving again (hold
  * ends) or its remote changes.
  *
- * Conference. One oh_mixer per engine; a stream that joined puts the PCM it
- * received each tick, the mix runs once after every stream's receive half,
- * and the send half of the next tick sends the stream's mix-minus output in
- * place of its source (one tick of added delay through the bridge).
+ * Conference. Rooms, each with its own oh_mixer and member list: room 0
+ * (made at create, sized for every stream plus the local audio) and rooms a
+ * caller names, made by the calling thread on their first join (sized by
+ * max_room_members) and handed back to a caller to free when their last
+ * member leaves, so the media thread never allocates. A member puts the PCM
+ * it received each tick into its room's mixer, every room with members is
+ * mixed once after every stream's receive half, and the send half of the
+ * next tick sends the stream's mix-minus output in place of its source (one
+ * tick of added delay through the bridge), with the room's other members as
+ * CSRC (from the room's member list: no pass over every stream).
+ *
+ * Tap. A stream's received audio may also go to an oh_ring (SPSC, made by
+ * the caller that turns the tap on, swapped in by a command): the media
+ * thread is its producer and never waits (a full ring cuts the frame short
+ * and counts it); read_tap is its consumer, under the engine mutex (which
+ * also keeps the ring alive), without a command.
  *
  * Local audio. One oh_devport may be attached: each tick starts with
  * local_capture (one frame from the capture ring, stamped with when it was
@@ -141,6 +153,7 @@
 #include "offhook/oh_mixer.h"
 #include "offhook/oh_playout.h"
 #include "offhook/oh_resampler.h"
+#include "offhook/oh_ring.h"
 #include "offhook/oh_srtp.h"
 #include "offhook/oh_tone.h"
 #include "oh_alloc.h"
@@ -181,6 +194,16 @@ typedef struct source {
 } source;
 
 struct oh_engine;
+struct stream;
+
+/* A conference room: its own mixer and its members (the media thread's;
+ * made by a caller for a new room id, freed by one when it empties). */
+typedef struct conf_room {
+    int id;
+    oh_mixer *mixer;
+    struct stream **members;    /* cap */
+    int n, cap;
+} conf_room;
 
 typedef struct stream {
     int id;
@@ -246,7 +269,8 @@ typedef struct stream {
     uint8_t *rtcp_buf;          /* RTCP_BUF_CAP: room for the SRTCP trailer */
 
     oh_srtp *srtp;              /* NULL: plain RTP */
-    int in_conf;                /* a participant of the engine's conference mixer */
+    conf_room *room;            /* the conference room it is a member of, NULL: none */
+    oh_ring *tap;               /* received-audio tap (the media thread writes), NULL: off */
 
     uint32_t cand_ssrc;         /* a new SSRC from the latched address, on its way to re-latching */
     uint16_t cand_seq;
@@ -260,7 +284,7 @@ typedef struct stream {
 enum cmd_type {
     CMD_ADD, CMD_REMOVE, CMD_SET_REMOTE, CMD_SET_DIR, CMD_SET_SOURCE, CMD_SET_RECORD,
     CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN, CMD_SET_CODEC, CMD_CONF,
-    CMD_ATTACH, CMD_MUTE
+    CMD_ATTACH, CMD_MUTE, CMD_TAP
 };
 
 struct codec_parts;
@@ -286,6 +310,9 @@ typedef struct cmd {
     oh_aec *aec;                /* CMD_ATTACH: in, the new canceller; out, the old one */
     int aec_on;
     int max_queue;            /* CMD_ATTACH: samples */
+    conf_room *room;            /* CMD_CONF: in, a new room for the id (or NULL); out, unused */
+    conf_room *emptied;         /* CMD_CONF, CMD_REMOVE: out, a room its last member left */
+    oh_ring *tap;               /* CMD_TAP: in, the new tap (NULL: off); out, the old one */
     oh_status result;
 } cmd;
 
@@ -307,8 +334,8 @@ struct oh_engine {
     /* the media thread's own */
     stream **active;
     int n_active;
-    stream **conf;              /* this tick's conference members (for their CSRC lists) */
-    int n_conf;
+    conf_room **rooms;         /* max_streams + 1: room 0 first, then the rooms in use */
+    int n_rooms;                /* written by the media thread under mu; callers read it under mu */
     int epfd;                   /* epoll: the eventfd, the timerfd, each active stream's socket */
     int tfd;                    /* timerfd on CLOCK_MONOTONIC, armed at the next deadline */
     struct epoll_event *epev;   /* EP_BATCH */
@@ -319,7 +346,7 @@ struct oh_engine {
     int stop;
     struct timespec t0;
     struct timespec deadline;   /* of the tick being run */
-    oh_mixer *mixer;            /* the conference: streams that joined, by stream id */
+    oh_mixer *mixer;            /* room 0's mixer: the conference with the local audio */
     double lag_sum, lag_max;    /* deadline -> sendto, since the last get_stats */
     uint64_t lag_n;
     oh_engine_stats st;
@@ -634,7 +661,83 @@ static void stream_free(stream *s)
     oh_free(s->sent_buf);
     oh_free(s->rec_buf);
     oh_dtmf_det_destroy(s->det);
+    oh_ring_destroy(s->tap);
     oh_free(s);
+}
+
+/* ---- conference rooms ---- */
+
+static void room_free(conf_room *r)
+{
+    if (!r)
+        return;
+    oh_mixer_destroy(r->mixer);
+    oh_free(r->members);
+    oh_free(r);
+}
+
+/* A room of cap members; mixer_cap leaves room 0 a seat for the local audio. */
+static oh_status room_create(const oh_engine *e, int id, int cap, int mixer_cap, conf_room **out)
+{
+    *out = NULL;
+    conf_room *r = oh_alloc(sizeof *r);
+    if (!r)
+        return OH_ENOMEM;
+    r->id = id;
+    r->cap = cap;
+    r->members = oh_alloc((size_t)cap * sizeof *r->members);
+    if (!r->members) {
+        room_free(r);
+        return OH_ENOMEM;
+    }
+    oh_mixer_config mcfg;
+    oh_mixer_config_default(&mcfg);
+    mcfg.sample_rate = e->cfg.sample_rate;
+    mcfg.frame_size = e->frame;
+    mcfg.max_participants = mixer_cap;
+    oh_status st = oh_mixer_create(&mcfg, &r->mixer);
+    if (st != OH_OK) {
+        room_free(r);
+        return st;
+    }
+    *out = r;
+    return OH_OK;
+}
+
+/* Linear in the rooms in use: called on join only, never per tick. */
+static conf_room *find_room(const oh_engine *e, int id)
+{
+    for (int i = 0; i < e->n_rooms; i++)
+        if (e->rooms[i]->id == id)
+            return e->rooms[i];
+    return NULL;
+}
+
+/* Media thread: s leaves its room; a room other than 0 left empty is taken
+ * out of the engine and returned, for the caller to free. */
+static conf_room *room_leave(oh_engine *e, stream *s)
+{
+    conf_room *r = s->room;
+    if (!r)
+        return NULL;
+    for (int i = 0; i < r->n; i++) {
+        if (r->members[i] == s) {
+            r->members[i] = r->members[--r->n];
+            break;
+        }
+    }
+    oh_mixer_remove(r->mixer, (uint32_t)s->id);
+    oh_rtp_sender_set_csrcs(s->sender, NULL, 0); /* its own audio again */
+    s->room = NULL;
+    if (r->n > 0 || r == e->rooms[0])
+        return NULL;
+    for (int i = 1; i < e->n_rooms; i++) {
+        if (e->rooms[i] == r) {
+            e->rooms[i] = e->rooms[--e->n_rooms];
+            break;
+        }
+    }
+    return r;
 }
 
 static int sends(oh_engine_direction d)
@@ -986,6 +1089,8 @@ static void stream_snapshot(const stream *s, oh_engine_stream_stats *out)
     out->dtmf_pending = s->dq_len + (s->dtx && oh_dtmf_rtp_sender_busy(s->dtx));
     out->rtp_timed_out = s->timed_out;
     out->local = s->src.kind == SRC_LOCAL;
+    out->conference_room = s->room ? s->room->id : -1;
+    out->tap = s->tap != NULL;
 }
 
 static void local_snapshot(oh_engine *e, oh_engine_local_stats *ls)
@@ -1025,8 +1130,7 @@ static void apply(oh_engine *e, cmd *c)
                 break;
             }
         }
-        if (s->in_conf)
-            oh_mixer_remove(e->mixer, (uint32_t)s->id);
+        c->emptied = room_leave(e, s);
         epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
         break;
     case CMD_SET_REMOTE:
@@ -1123,18 +1227,41 @@ static void apply(oh_engine *e, cmd *c)
         }
         c->result = OH_OK;
         break;
-    case CMD_CONF:
-        if (c->dir && !s->in_conf) {
-            c->result = oh_mixer_add(e->mixer, (uint32_t)s->id, 1.0);
-            s->in_conf = c->result == OH_OK;
-        } else if (!c->dir && s->in_conf) {
-            c->result = oh_mixer_remove(e->mixer, (uint32_t)s->id);
-            s->in_conf = 0;
-            oh_rtp_sender_set_csrcs(s->sender, NULL, 0); /* its own audio again */
-        } else {
-            c->result = OH_OK;
+    case CMD_CONF: {
+        /* c->n: the room to be in, -1 none. A room another caller made in
+         * the meantime cannot exist: callers are serialised by mu. */
+        conf_room *target = c->n >= 0 ? find_room(e, c->n) : NULL;
+        if (c->n >= 0 && !target)
+            target = c->room;
+        c->result = OH_OK;
+        if (target && target == s->room)
+            break; /* already there */
+        if (target) {
+            /* into the new mixer first: when full, the stream stays where it was
+             * (and a new room goes back to the caller) */
+            c->result = target->n >= target->cap ? OH_EBUFSIZE
+                                                 : oh_mixer_add(target->mixer, (uint32_t)s->id, 1.0);
+            if (c->result != OH_OK)
+                break;
         }
+        c->emptied = room_leave(e, s);
+        if (!target)
+            break;
+        if (target == c->room) {
+            e->rooms[e->n_rooms++] = target;
+            c->room = NULL;
+        }
+        target->members[target->n++] = s;
+        s->room = target;
         break;
+    }
+    case CMD_TAP: {
+        oh_ring *old = s->tap;
+        s->tap = c->tap;
+        c->tap = old;
+        c->result = OH_OK;
+        break;
+    }
     case CMD_SET_CODEC:
         codec_parts_swap(s, c->parts);
         oh_rtp_sender_set_payload_type(s->sender, s->payload_type);
@@ -1637,6 +1764,18 @@ static void record_frame(stream *s, size_t frame)
         s->rec_failed = 1; /* the writer keeps the reason; stop_recording reports it */
 }
 
+/* Hands this tick's received frame (eng_buf) to the tap. The ring never
+ * waits: what does not fit is lost and counted, the reader fell behind. */
+static void tap_frame(stream *s, size_t frame)
+{
+    size_t w = oh_ring_write(s->tap, s->eng_buf, frame);
+    s->st.tap_samples += w;
+    if (w < frame) {
+        s->st.tap_overruns++;
+        s->st.tap_dropped += frame - w;
+    }
+}
+
 /* The local endpoint's capture half, before the streams send: one frame
  * from the capture ring, the echo canceller against the frame last written
  * to the playback ring (what the loudspeaker is playing), mute, and the
@@ -1725,14 +1864,16 @@ static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
     size_t frame = (size_t)e->frame;
     s->st.ticks++;
     int echo = s->src.kind == SRC_ECHO;
-    int local = s->src.kind == SRC_LOCAL && !s->in_conf && e->port;
+    int local = s->src.kind == SRC_LOCAL && !s->room && e->port;
     if (!receives(s->dir)) {
         if (echo)
             memset(s->echo_buf, 0, frame * sizeof *s->echo_buf);
-        if (s->rec) {
+        if (s->rec || s->tap)
             memset(s->eng_buf, 0, frame * sizeof *s->eng_buf);
+        if (s->rec)
             record_frame(s, frame);
-        }
+        if (s->tap)
+            tap_frame(s, frame);
         return; /* nothing to play out: an idle half costs nothing more */
     }
     if (s->rtp_timeout_ms > 0) {
@@ -1752,11 +1893,11 @@ static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
         memset(s->dec_buf, 0, s->dec_cap * sizeof *s->dec_buf);
         got = (int)s->dec_cap;
     }
-    if (!s->rec && !echo && !s->in_conf && !local && !s->det)
+    if (!s->rec && !echo && !s->room && !local && !s->det && !s->tap)
         return; /* decoded (the playout's state and statistics advance); no sink needs the PCM */
     convert(s->rs_recv, s->dec_buf, (size_t)got, s->eng_buf, frame + 8, frame);
-    if (s->in_conf)
-        oh_mixer_put(e->mixer, (uint32_t)s->id, s->eng_buf); /* mixed once all have put */
+    if (s->room)
+        oh_mixer_put(s->room->mixer, (uint32_t)s->id, s->eng_buf); /* mixed once all have put */
     if (echo)
         memcpy(s->echo_buf, s->eng_buf, frame * sizeof *s->echo_buf);
     if (local) {
@@ -1768,28 +1909,20 @@ static void stream_tick_receive(oh_engine *e, stream *s, double now_ms)
         inband_dtmf(e, s, s->eng_buf, frame);
     if (s->rec)
         record_frame(s, frame);
+    if (s->tap)
+        tap_frame(s, frame);
 }
 
-/* The send half of a tick: source -> encode -> RTP, and RTCP when due. */
-/* The conference members of this tick, once, so that each member's CSRC list
- * (the other members whose sources it has latched: RFC 3550 6.4 for a mixer's
- * output) costs at most OH_RTP_MAX_CSRC steps, not a pass over every stream. */
-static void conference_members(oh_engine *e)
-{
-    e->n_conf = 0;
-    if (oh_mixer_count(e->mixer) == 0)
-        return;
-    for (int i = 0; i < e->n_active; i++)
-        if (e->active[i]->in_conf)
-            e->conf[e->n_conf++] = e->active[i];
-}
-
-static void conference_csrcs(oh_engine *e, stream *s)
+/* A member's CSRC list: the other members of its room whose sources it has
+ * latched (RFC 3550 6.4 for a mixer's output). Each room keeps its members,
+ * so this costs at most OH_RTP_MAX_CSRC steps, not a pass over every stream. */
+static void conference_csrcs(stream *s)
 {
     uint32_t csrc[OH_RTP_MAX_CSRC];
     int n = 0;
-    for (int i = 0; i < e->n_conf && n < OH_RTP_MAX_CSRC; i++) {
-        const stream *o = e->conf[i];
+    const conf_room *r = s->room;
+    for (int i = 0; i < r->n && n < OH_RTP_MAX_CSRC; i++) {
+        const stream *o = r->members[i];
         if (o != s && o->latched)
             csrc[n++] = o->latched_ssrc;
     }
@@ -1809,9 +1942,9 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
         return;
     }
     int local = 0;
-    if (s->in_conf) {
-        oh_mixer_get(e->mixer, (uint32_t)s->id, s->eng_buf); /* everyone else, last tick */
-        conference_csrcs(e, s);
+    if (s->room) {
+        oh_mixer_get(s->room->mixer, (uint32_t)s->id, s->eng_buf); /* everyone else in the room, last tick */
+        conference_csrcs(s);
     } else if (s->src.kind == SRC_ECHO) {
         memcpy(s->eng_buf, s->echo_buf, frame * sizeof *s->eng_buf);
     } else if (s->src.kind == SRC_LOCAL) {
@@ -1899,13 +2032,13 @@ static void *media_thread(void *arg)
             e->deadline = next;
             double tick_ms = ms_between(&e->t0, &next);
             local_capture(e);
-            conference_members(e);
             for (int i = 0; i < e->n_active; i++)
                 stream_tick_send(e, e->active[i], tick_ms);
             for (int i = 0; i < e->n_active; i++)
                 stream_tick_receive(e, e->active[i], tick_ms);
-            if (oh_mixer_count(e->mixer) > 0)
-                oh_mixer_mix(e->mixer); /* cost linear in the members that spoke */
+            for (int i = 0; i < e->n_rooms; i++)
+                if (oh_mixer_count(e->rooms[i]->mixer) > 0)
+                    oh_mixer_mix(e->rooms[i]->mixer); /* cost linear in the members that spoke */
             local_playback(e);
             e->st.ticks++;
             ts_add_ms(&next, e->cfg.ptime_ms);
@@ -1935,6 +2068,7 @@ void oh_engine_config_default(oh_engine_config *cfg)
     cfg->sample_rate = 16000;
     cfg->ptime_ms = 20;
     cfg->max_streams = 256;
+    cfg->max_room_members = 16;
 }
 
 void oh_engine_stream_config_default(oh_engine_stream_config *cfg)
@@ -1973,12 +2107,15 @@ static void engine_free(oh_engine *e)
     oh_free(e->registry);
     oh_free(e->generation);
     oh_free(e->active);
-    oh_free(e->conf);
+    if (e->rooms) {
+        for (int i = 0; i < e->n_rooms; i++)
+            room_free(e->rooms[i]);
+        oh_free(e->rooms);
+    }
     if (e->epfd >= 0)
         close(e->epfd);
     if (e->tfd >= 0)
         close(e->tfd);
-    oh_mixer_destroy(e->mixer);
     oh_aec_destroy(e->aec);
     oh_free(e->local_near);
     oh_free(e->local_out);
@@ -2003,7 +2140,8 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     int r = cfg->sample_rate;
     if ((r != 8000 && r != 16000 && r != 32000 && r != 48000) ||
         (cfg->ptime_ms != 10 && cfg->ptime_ms != 20) || cfg->max_streams < 1 ||
-        cfg->max_streams > OH_ENGINE_MAX_STREAMS)
+        cfg->max_streams > OH_ENGINE_MAX_STREAMS || cfg->max_room_members < 1 ||
+        cfg->max_room_members > OH_ENGINE_MAX_STREAMS)
         return OH_EINVAL;
     oh_engine *e = oh_alloc(sizeof *e);
     if (!e)
@@ -2018,7 +2156,7 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->registry = oh_alloc(n * sizeof *e->registry);
     e->generation = oh_alloc(n * sizeof *e->generation);
     e->active = oh_alloc(n * sizeof *e->active);
-    e->conf = oh_alloc(n * sizeof *e->conf);
+    e->rooms = oh_alloc((n + 1) * sizeof *e->rooms);
     e->epev = oh_alloc(EP_BATCH * sizeof *e->epev);
     e->rx = oh_alloc((size_t)RX_BURST * RX_SLOT);
     e->rx_msgs = oh_alloc(RX_BURST * sizeof *e->rx_msgs);
@@ -2032,24 +2170,22 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->local_zero = oh_alloc((size_t)e->frame * sizeof *e->local_zero);
     /* REF_GATE_DBFS as a mean square of int16 samples */
     e->ref_gate = 32768.0 * 32768.0 * pow(10.0, REF_GATE_DBFS / 10.0);
-    if (!e->registry || !e->generation || !e->active || !e->conf || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
+    if (!e->registry || !e->generation || !e->active || !e->rooms || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
         !e->rx_from || !e->evr || !e->local_near || !e->local_out || !e->local_play || !e->local_acc ||
         !e->local_zero) {
         engine_free(e);
         return OH_ENOMEM;
     }
-    oh_mixer_config mcfg;
-    oh_mixer_config_default(&mcfg);
-    mcfg.sample_rate = r;
-    mcfg.frame_size = e->frame;
-    /* every stream, and the local audio */
-    mcfg.max_participants = cfg->max_streams < OH_MIXER_MAX_PARTICIPANTS ? cfg->max_streams + 1
-                                                                         : OH_MIXER_MAX_PARTICIPANTS;
-    oh_status mst = oh_mixer_create(&mcfg, &e->mixer);
+    /* room 0: every stream, and the local audio */
+    int mixer_cap = cfg->max_streams < OH_MIXER_MAX_PARTICIPANTS ? cfg->max_streams + 1
+                                                                 : OH_MIXER_MAX_PARTICIPANTS;
+    oh_status mst = room_create(e, 0, cfg->max_streams, mixer_cap, &e->rooms[0]);
     if (mst != OH_OK) {
         engine_free(e);
         return mst;
     }
+    e->n_rooms = 1;
+    e->mixer = e->rooms[0]->mixer;
     if (pthread_mutex_init(&e->mu, NULL) != 0) {
         engine_free(e);
         return OH_EIO;
@@ -2202,6 +2338,7 @@ oh_status oh_engine_stream_remove(oh_engine *e, int id)
     run_command(e, &c);
     e->registry[id & ((1 << ID_SLOT_BITS) - 1)] = NULL;
     pthread_mutex_unlock(&e->mu);
+    room_free(c.emptied);
     send_bye(s);
     stream_free(s);
     return OH_OK;
@@ -2521,18 +2658,78 @@ oh_status oh_engine_stream_set_codec(oh_engine *e, int id, const oh_codec_config
 
 oh_status oh_engine_stream_conference(oh_engine *e, int id, int join)
 {
-    if (!e)
+    return oh_engine_stream_conference_room(e, id, join ? 0 : -1);
+}
+
+oh_status oh_engine_stream_conference_room(oh_engine *e, int id, int room_id)
+{
+    if (!e || room_id < -1 || room_id > OH_ENGINE_MAX_ROOM)
         return OH_EINVAL;
     pthread_mutex_lock(&e->mu);
     stream *s = lookup(e, id);
-    oh_status st = OH_EINVAL;
-    if (s) {
-        cmd c = {.type = CMD_CONF, .s = s, .dir = join ? 1 : 0};
-        run_command(e, &c);
-        st = c.result;
+    if (!s) {
+        pthread_mutex_unlock(&e->mu);
+        return OH_EINVAL;
     }
+    /* A room id not in use gets its room made here, by the calling thread
+     * (rooms only change in apply, under mu, so the look-up is stable). */
+    conf_room *fresh = NULL;
+    if (room_id > 0 && !find_room(e, room_id)) {
+        int cap = e->cfg.max_room_members < e->cfg.max_streams ? e->cfg.max_room_members : e->cfg.max_streams;
+        oh_status st = room_create(e, room_id, cap, cap, &fresh);
+        if (st != OH_OK) {
+            pthread_mutex_unlock(&e->mu);
+            return st;
+        }
+    }
+    cmd c = {.type = CMD_CONF, .s = s, .n = room_id, .room = fresh};
+    run_command(e, &c);
     pthread_mutex_unlock(&e->mu);
-    return st;
+    room_free(c.room);    /* the new room, when the stream could not join it */
+    room_free(c.emptied); /* the room it left, when it was the last one */
+    return c.result;
+}
+
+oh_status oh_engine_stream_tap(oh_engine *e, int id, int ms)
+{
+    if (!e || ms < 0 || (ms > 0 && ms < 20) || ms > OH_ENGINE_TAP_MAX_MS)
+        return OH_EINVAL;
+    oh_ring *ring = NULL;
+    if (ms > 0) {
+        size_t want = (size_t)e->cfg.sample_rate / 1000 * (size_t)ms;
+        oh_ring_config rcfg;
+        oh_ring_config_default(&rcfg);
+        rcfg.capacity = 2;
+        while (rcfg.capacity < want)
+            rcfg.capacity <<= 1;
+        oh_status st = oh_ring_create(&rcfg, &ring);
+        if (st != OH_OK)
+            return st;
+    }
+    pthread_mutex_lock(&e->mu);
+    stream *s = lookup(e, id);
+    cmd c = {.type = CMD_TAP, .s = s, .tap = ring};
+    if (s)
+        run_command(e, &c);
+    pthread_mutex_unlock(&e->mu);
+    /* the old tap (or the new one when the stream is unknown): no reader can
+     * hold it, read_tap only uses s->tap under mu */
+    oh_ring_destroy(c.tap);
+    return s ? OH_OK : OH_EINVAL;
+}
+
+oh_status oh_engine_stream_read_tap(oh_engine *e, int id, int16_t *out, size_t cap, size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!e || !n || (!out && cap > 0))
+        return OH_EINVAL;
+    pthread_mutex_lock(&e->mu);
+    stream *s = lookup(e, id);
+    if (s && s->tap && cap > 0)
+        *n = oh_ring_read(s->tap, out, cap); /* the consumer side: no command, no wait */
+    pthread_mutex_unlock(&e->mu);
+    return s ? OH_OK : OH_EINVAL;
 }
 
 void oh_engine_audio_config_default(oh_engine_audio_config *cfg)

@@ -7,8 +7,13 @@ the GIL while it waits for the media thread to apply it (at most a few ms).
 """
 import os
 
+import numpy as np
+
 from cpython.pycapsule cimport PyCapsule_GetPointer
+from libc.stdint cimport int16_t
 from libc.string cimport memcpy, memset, strncpy
+
+cimport numpy as cnp
 
 cimport oh_engine as c
 from oh_devport cimport oh_devport
@@ -16,6 +21,9 @@ from oh_srtp cimport oh_srtp_suite
 from oh_codec cimport oh_codec_config, oh_codec_config_default, oh_codec_id
 from oh_status cimport OH_EBUFSIZE, OH_EINVAL, OH_EIO, OH_ENOMEM, OH_ESTATE, OH_EUNSUPPORTED, oh_strerror
 from oh_wav cimport oh_wav_error
+from _buffers cimport new_pcm
+
+cnp.import_array()
 
 from offhook.errors import MediaError, SrtpError, WavError
 from offhook.media.codecs import lookup as _lookup_codec
@@ -29,6 +37,8 @@ DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 RELATCH_PACKETS = c.OH_ENGINE_RELATCH_PACKETS  # in-sequence packets of a new SSRC that re-latch
 DEFAULT_DYNAMIC_PT = 111  # opus has no static payload type (the common choice in SDP offers)
 RECORD_MODES = ("received", "mix", "stereo")  # index = oh_engine_record_mode
+MAX_ROOM = c.OH_ENGINE_MAX_ROOM  # conference room ids are 0..MAX_ROOM
+TAP_MAX_SECONDS = c.OH_ENGINE_TAP_MAX_MS / 1000.0
 
 
 cdef int _check(int status, str context) except -1:
@@ -103,6 +113,9 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
         "srtp_replayed": s.srtp_replayed, "srtp_failed": s.srtp_failed,
         "ssrc_changes": s.ssrc_changes, "rtp_timed_out": bool(s.rtp_timed_out),
         "inband_dtmf": bool(s.inband_dtmf), "dtmf_inband": s.dtmf_inband, "local": bool(s.local),
+        "conference_room": s.conference_room if s.conference_room >= 0 else None,
+        "tap": bool(s.tap), "tap_samples": s.tap_samples, "tap_overruns": s.tap_overruns,
+        "tap_dropped": s.tap_dropped,
         "rtcp": {"sent": r.sent, "received": r.received, "invalid": r.invalid,
                  "sr_received": r.sr_received, "peer_reports": r.peer_reports,
                  "peer_fraction_lost": r.peer_fraction_lost,
@@ -156,12 +169,14 @@ cdef object _event(const c.oh_engine_event *e, object stream):
 
 
 cdef class MediaEngine:
-    """MediaEngine(sample_rate=16000, ptime=20, *, max_streams=256): starts the media thread.
+    """MediaEngine(sample_rate=16000, ptime=20, *, max_streams=256, max_room_members=16):
+    starts the media thread.
 
     sample_rate (8000, 16000, 32000 or 48000 Hz) is the rate of played and
     recorded audio; ptime (10 or 20 ms) is the tick and every stream's packet
-    duration. close() (or leaving a with block) stops the thread and closes
-    every stream.
+    duration. max_room_members bounds each conference room but room 0 (see
+    MediaStream.join_conference). close() (or leaving a with block) stops the
+    thread and closes every stream.
     """
     cdef c.oh_engine *_eng
     cdef readonly int sample_rate
@@ -169,18 +184,22 @@ cdef class MediaEngine:
     cdef object _streams  # id -> MediaStream, so close() can mark them closed
     cdef object _port     # the attached DevicePort, kept alive while the engine uses it
 
-    def __cinit__(self, int sample_rate=16000, int ptime=20, *, int max_streams=256):
+    def __cinit__(self, int sample_rate=16000, int ptime=20, *, int max_streams=256,
+                  int max_room_members=16):
         if sample_rate not in (8000, 16000, 32000, 48000):
             raise ValueError(f"sample_rate must be 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
         if ptime not in (10, 20):
             raise ValueError(f"ptime must be 10 or 20 ms, got {ptime}")
         if not 1 <= max_streams <= c.OH_ENGINE_MAX_STREAMS:
             raise ValueError(f"max_streams must be 1..{c.OH_ENGINE_MAX_STREAMS}, got {max_streams}")
+        if not 1 <= max_room_members <= c.OH_ENGINE_MAX_STREAMS:
+            raise ValueError(f"max_room_members must be 1..{c.OH_ENGINE_MAX_STREAMS}, got {max_room_members}")
         cdef c.oh_engine_config cfg
         c.oh_engine_config_default(&cfg)
         cfg.sample_rate = sample_rate
         cfg.ptime_ms = ptime
         cfg.max_streams = max_streams
+        cfg.max_room_members = max_room_members
         cdef int st
         with nogil:
             st = c.oh_engine_create(&cfg, &self._eng)
@@ -534,22 +553,79 @@ cdef class MediaStream:
             st = c.oh_engine_stream_play_echo(eng, self._id)
         _check(st, "play_echo")
 
-    def join_conference(self):
-        """Joins the engine's conference: the stream then sends the mix of every other
-        member (mix-minus) instead of its source, and its received audio is mixed for them."""
+    def join_conference(self, room=0):
+        """Joins a conference room of the engine: the stream then sends the mix of every
+        other member of that room (mix-minus) instead of its source, and its received
+        audio is mixed for them. Room 0 (the default) is the engine's conference, which
+        also has the local audio (attach_audio); rooms 1..MAX_ROOM are independent
+        mixes, made by their first member and gone with their last. A stream is in one
+        room at most: joining another moves it."""
         cdef c.oh_engine *eng = self._get()
+        if not isinstance(room, int) or isinstance(room, bool) or not 0 <= room <= c.OH_ENGINE_MAX_ROOM:
+            raise ValueError(f"room must be an int 0..{c.OH_ENGINE_MAX_ROOM}, got {room!r}")
+        cdef int r = room
         cdef int st
         with nogil:
-            st = c.oh_engine_stream_conference(eng, self._id, 1)
+            st = c.oh_engine_stream_conference_room(eng, self._id, r)
+        if st == OH_EBUFSIZE:
+            limit = "max_room_members" if room else "max_streams"
+            raise MediaError(f"join_conference: room {room} is full ({limit}); the stream stays where it was")
         _check(st, "join_conference")
 
     def leave_conference(self):
-        """Leaves the engine's conference (no-op when not in it): the stream sends its source again."""
+        """Leaves its conference room (no-op when in none): the stream sends its source again."""
         cdef c.oh_engine *eng = self._get()
         cdef int st
         with nogil:
-            st = c.oh_engine_stream_conference(eng, self._id, 0)
+            st = c.oh_engine_stream_conference_room(eng, self._id, -1)
         _check(st, "leave_conference")
+
+    def tap(self, seconds):
+        """Taps the stream's decoded received audio (int16 mono at the engine's rate, one
+        frame per tick; zeros while the stream does not receive) into a ring of at least
+        `seconds` (0.02..TAP_MAX_SECONDS) that read_tap() drains; 0 turns the tap off. A
+        new tap starts empty. The media thread never waits for the reader: audio that
+        does not fit is lost and counted (stats()["tap_overruns"], ["tap_dropped"])."""
+        cdef c.oh_engine *eng = self._get()
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
+                seconds == 0 or 0.02 <= seconds <= c.OH_ENGINE_TAP_MAX_MS / 1000.0):
+            raise ValueError(f"tap seconds must be 0 (off) or 0.02..{c.OH_ENGINE_TAP_MAX_MS / 1000.0:g}, "
+                             f"got {seconds!r}")
+        cdef int ms = int(round(seconds * 1000))
+        cdef int st
+        with nogil:
+            st = c.oh_engine_stream_tap(eng, self._id, ms)
+        _check(st, "tap")
+
+    def read_tap(self, max_samples=None):
+        """The tapped audio waiting, oldest first, at most max_samples (default: all of
+        it), as an int16 array (empty when none waits or no tap is on). Never waits."""
+        cdef c.oh_engine *eng = self._get()
+        if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
+                                        or max_samples < 0):
+            raise ValueError(f"max_samples must be an int >= 0 or None, got {max_samples!r}")
+        chunks = []
+        cdef Py_ssize_t left = -1 if max_samples is None else max_samples
+        cdef Py_ssize_t chunk = self._engine.sample_rate  # 1 s per read
+        cdef cnp.ndarray out
+        cdef size_t n = 0, want
+        cdef int16_t *buf
+        cdef int st
+        while left != 0:
+            want = <size_t>(chunk if left < 0 or left > chunk else left)
+            out = new_pcm(<Py_ssize_t>want)
+            buf = <int16_t *>cnp.PyArray_DATA(out)
+            with nogil:
+                st = c.oh_engine_stream_read_tap(eng, self._id, buf, want, &n)
+            _check(st, "read_tap")
+            chunks.append(out if n == want else out[:n].copy())
+            if left > 0:
+                left -= <Py_ssize_t>n
+            if n < want:
+                break
+        if len(chunks) == 1:
+            return chunks[0]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
     def play_silence(self):
         """Stops playing: sends silence."""

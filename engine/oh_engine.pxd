@@ -1,4 +1,4 @@
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int16_t, int64_t, uint8_t, uint32_t, uint64_t
 
 from oh_aec cimport oh_aec_stats
 from oh_codec cimport oh_codec_config
@@ -17,11 +17,14 @@ cdef extern from "offhook/oh_engine.h":
         OH_ENGINE_DTMF_QUEUE
         OH_ENGINE_EVENT_QUEUE
         OH_ENGINE_RELATCH_PACKETS
+        OH_ENGINE_MAX_ROOM
+        OH_ENGINE_TAP_MAX_MS
 
     ctypedef struct oh_engine_config:
         int sample_rate
         int ptime_ms
         int max_streams
+        int max_room_members
 
     ctypedef enum oh_engine_direction:
         OH_ENGINE_SENDRECV
@@ -133,6 +136,11 @@ cdef extern from "offhook/oh_engine.h":
         int inband_dtmf
         uint64_t dtmf_inband
         int local
+        int conference_room
+        int tap
+        uint64_t tap_samples
+        uint64_t tap_overruns
+        uint64_t tap_dropped
 
     ctypedef struct oh_engine_local_stats:
         int attached
@@ -181,6 +189,7 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_play_silence(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_play_echo(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_conference(oh_engine *eng, int id, int join) nogil
+    oh_status oh_engine_stream_conference_room(oh_engine *eng, int id, int room) nogil
     oh_status oh_engine_stream_record_wav(oh_engine *eng, int id, const char *path, oh_wav_error *err) nogil
     oh_status oh_engine_stream_record_wav_mode(oh_engine *eng, int id, const char *path, int mode,
                                                oh_wav_error *err) nogil
@@ -191,6 +200,8 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_connect_local(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err) nogil
     oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats) nogil
+    oh_status oh_engine_stream_tap(oh_engine *eng, int id, int ms) nogil
+    oh_status oh_engine_stream_read_tap(oh_engine *eng, int id, int16_t *out, size_t cap, size_t *n) nogil
     oh_status oh_engine_stream_send_dtmf(oh_engine *eng, int id, const char *digits, int duration_ms) nogil
     oh_status oh_engine_stream_dtmf_events(oh_engine *eng, int id, oh_engine_dtmf_event *out, int cap,
                                            int *n) nogil

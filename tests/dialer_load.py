@@ -8,8 +8,8 @@ ringing out (180 until the dialer's CANCEL).  Each contact's behaviour is drawn
 SIPp.  Agents are SIPp UAS too (one process, one URI per agent) holding every
 call for a handle time drawn uniformly from ``handle`` seconds, then hanging
 up.  The dialer is the real thing: CampaignRunner + SipOriginator (one
-SipAgent, one MediaEngine for the callees, an engine per agent seat for the
-bridges) + a SQLite store.
+SipAgent, one MediaEngine for the callees, the agents and the bridges, a
+conference room per bridge) + a SQLite store.
 
 Utilisation is talk time over agent time (agents x the run, from the first
 dial until run() returns); the abandon rate is the regulators' (abandoned /

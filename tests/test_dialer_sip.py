@@ -111,10 +111,20 @@ def test_originate_outcomes_against_sipp(tmp_path: Path) -> None:
                 out[n[-1]] = (r.outcome, r.detail)
                 if r.call is not None:
                     assert isinstance(r.call, SipAnsweredCall)
+                    # AMD read the call's received audio from the engine's tap (no files):
+                    # all of it up to the decision, none lost, and the tap is off again.
+                    amd = r.call.amd
+                    stream = r.call.leg.media.stream
+                    assert amd is not None and stream is not None
+                    st = stream.stats()
+                    assert not st["tap"] and st["tap_overruns"] == 0
+                    assert st["tap_samples"] >= amd.decided_at * RATE - 320
                     await r.call.hangup("machine" if r.outcome is Outcome.ANSWERING_MACHINE else "done")
                     assert r.call.leg.call.state is CallState.ENDED
             assert orig.calls_up == 0
             assert orig.stats.peak_calls == 6
+            # every ended call was forgotten by the agent: nothing grows call after call
+            assert not orig.agent.ua.calls and not orig.agent._call_events and not orig.agent.media_ports
             return out
         finally:
             await orig.close()
@@ -191,6 +201,8 @@ def test_bridge_to_agent_and_abandon_message(tmp_path: Path) -> None:
             assert isinstance(second.call, SipAnsweredCall)
             assert second.call.leg.call.state is CallState.ENDED
             assert orig.calls_up == 0 and orig.stats.bridges == 1
+            assert orig.stats.bridges_by_agent == {"a1": 1}
+            assert orig.engine.stats()["streams"] == 0   # both bridge legs were on its engine
             assert result.talk_seconds is not None
             return result.talk_seconds, played
         finally:
@@ -212,6 +224,53 @@ def test_bridge_to_agent_and_abandon_message(tmp_path: Path) -> None:
         assert "Aborting call" not in callee.errors()
     finally:
         callee.stop()
+
+
+def test_two_bridges_in_one_engine_keep_their_audio_apart(tmp_path: Path) -> None:
+    """Two agents bridged at once on the originator's one engine: each bridge is a room of
+    its own, so the agent of the talking callee hears speech and the agent of the silent
+    callee hears none of it (one shared conference would give both the speech)."""
+    need("sipp")
+    need("espeak-ng")
+    talk = SippServer("uas_dial_speak.xml", tmp_path / "talk", speech=greeting(MACHINE_GREETING, RATE))
+    quiet = SippServer("uas_dial_speak.xml", tmp_path / "quiet", speech=np.zeros(RATE * 6, dtype=np.int16))
+    servers = {"t": talk, "q": quiet}
+    rec = {"t": tmp_path / "agent_t.wav", "q": tmp_path / "agent_q.wav"}
+
+    async def main() -> None:
+        orig = await SipOriginator.start(route=lambda n: f"sip:{n}@{servers[n[-1]].uri_host}")
+        agents = [await SipAgent.start(("127.0.0.1", 0), transports=("UDP",)) for _ in range(2)]
+        agent_engine = MediaEngine(sample_rate=RATE)
+        phones = [_InProcessAgent(rec["t"], hold=3.0), _InProcessAgent(rec["q"], hold=3.0)]
+        try:
+            serving = [asyncio.create_task(p.serve(a, agent_engine))
+                       for p, a in zip(phones, agents, strict=True)]
+            calls = await asyncio.gather(orig.originate("+1t", timeout=5), orig.originate("+2q", timeout=5))
+            assert all(c.outcome is Outcome.ANSWERED_HUMAN and c.call is not None for c in calls), calls
+            bridges = [orig.bridge(c.call, Agent(f"a{i}", f"sip:agent@127.0.0.1:{a.ua.contact.port}"))
+                       for i, (c, a) in enumerate(zip(calls, agents, strict=True)) if c.call is not None]
+            results = await asyncio.gather(*bridges)
+            await asyncio.gather(*serving)
+            assert all(r.talk_seconds is not None and r.talk_seconds > 2.0 for r in results)
+            assert orig.stats.bridges == 2 and orig.stats.bridges_by_agent == {"a0": 1, "a1": 1}
+            assert orig.engine.stats()["streams"] == 0 and orig.calls_up == 0
+        finally:
+            await orig.close()
+            for a in agents:
+                await a.close()
+            agent_engine.close()
+
+    try:
+        run(main())
+        heard_talk = recorded_speech_seconds(rec["t"], RATE)
+        heard_quiet = recorded_speech_seconds(rec["q"], RATE)
+        print(f"agent of the talking callee heard {heard_talk:.2f} s of speech, "
+              f"the other {heard_quiet:.2f} s")
+        assert heard_talk > 1.5
+        assert heard_quiet < 0.1
+    finally:
+        talk.stop()
+        quiet.stop()
 
 
 def test_bridge_refuses_foreign_calls() -> None:

@@ -668,8 +668,134 @@ static void test_local_audio(void)
     unlink(path);
 }
 
+static int g_sid; /* the stream of the ENOMEM checks below */
+
+static void leave_room(int id)
+{
+    (void)id;
+    oh_engine_stream_conference_room(g_eng, g_sid, -1);
+}
+
+static void tap_off(int id)
+{
+    (void)id;
+    oh_engine_stream_tap(g_eng, g_sid, 0);
+}
+
+/* Rooms and the tap. A hub engine bridges four phones (streams of a second
+ * engine, each playing its own tone) in two rooms of two: each phone hears
+ * its room-mate's tone and nothing of the other room, read from its tap;
+ * (the CSRC lists per room are checked in tests/test_media_update.py). Then: a full room
+ * refuses a third member (which stays where it was), moving between rooms,
+ * the last member leaving frees a room (LSan), bad arguments, allocation
+ * failure while making a room or a tap, and a tap nobody drains counts its
+ * overruns. */
+static void test_rooms_and_tap(void)
+{
+    oh_engine_config cfg;
+    oh_engine_config_default(&cfg);
+    cfg.max_room_members = 2;
+    oh_engine *hub = NULL, *ph = NULL;
+    CHECK_STATUS(oh_engine_create(&cfg, &hub), OH_OK);
+    oh_engine_config_default(&cfg);
+    CHECK_STATUS(oh_engine_create(&cfg, &ph), OH_OK);
+    oh_engine_config bad = cfg;
+    bad.max_room_members = 0;
+    oh_engine *none = NULL;
+    CHECK_STATUS(oh_engine_create(&bad, &none), OH_EINVAL);
+    if (!hub || !ph)
+        return;
+    const int freqs[4] = {500, 900, 1400, 2100};
+    const int rooms[4] = {1, 1, 2, 2};
+    int h[4], p[4], hp[4], pp[4];
+    for (int k = 0; k < 4; k++) {
+        oh_engine_stream_config sc, sc_p;
+        oh_engine_stream_config_default(&sc);
+        sc_p = sc;
+        connect_pair(hub, &sc, ph, &sc_p, &h[k], &p[k], &hp[k], &pp[k]);
+        CHECK_STATUS(oh_engine_stream_play_tone(ph, p[k], freqs[k], -12.0), OH_OK);
+        CHECK_STATUS(oh_engine_stream_conference_room(hub, h[k], rooms[k]), OH_OK);
+    }
+    /* a tap of 1 s for each phone, turned on once the rooms are set up */
+    for (int k = 0; k < 4; k++)
+        CHECK_STATUS(oh_engine_stream_tap(ph, p[k], 1000), OH_OK);
+    sleep_ms(700);
+    static int16_t x[16000];
+    for (int k = 0; k < 4; k++) {
+        size_t n = 0;
+        CHECK_STATUS(oh_engine_stream_read_tap(ph, p[k], x, sizeof x / sizeof x[0], &n), OH_OK);
+        CHECK(n >= 16000 * 5 / 10 && n <= 16000);
+        if (n < 8000)
+            continue;
+        const int16_t *seg = x + n - 4000; /* the last 250 ms: the bridge runs */
+        int mate = k ^ 1;
+        double own = tone_share(seg, 4000, freqs[mate], 16000.0);
+        double other = tone_share(seg, 4000, freqs[k ^ 2], 16000.0) + tone_share(seg, 4000, freqs[mate ^ 2], 16000.0);
+        double self = tone_share(seg, 4000, freqs[k], 16000.0);
+        CHECK(own > 0.9);
+        CHECK(other < 0.01);
+        CHECK(self < 0.01);
+        if (getenv("OH_TEST_VERBOSE") || own <= 0.9 || other >= 0.01 || self >= 0.01)
+            fprintf(stderr, "phone %d: mate %.3f other room %.4f self %.4f\n", k, own, other, self);
+        oh_engine_stream_stats st;
+        CHECK_STATUS(oh_engine_stream_get_stats(ph, p[k], &st), OH_OK);
+        CHECK(st.tap && st.tap_samples >= n && st.tap_overruns == 0 && st.conference_room == -1);
+        CHECK_STATUS(oh_engine_stream_get_stats(hub, h[k], &st), OH_OK);
+        CHECK(st.conference_room == rooms[k]);
+    }
+    /* a third member for a full room: refused, it stays in its own */
+    CHECK_STATUS(oh_engine_stream_conference_room(hub, h[2], 1), OH_EBUFSIZE);
+    oh_engine_stream_stats st;
+    CHECK_STATUS(oh_engine_stream_get_stats(hub, h[2], &st), OH_OK);
+    CHECK(st.conference_room == 2);
+    /* moving: h[3] leaves room 2 for room 0, h[2] (now alone) for room 9 (room 2 freed) */
+    CHECK_STATUS(oh_engine_stream_conference_room(hub, h[3], 0), OH_OK);
+    CHECK_STATUS(oh_engine_stream_conference_room(hub, h[2], 9), OH_OK);
+    CHECK_STATUS(oh_engine_stream_conference_room(hub, h[2], 9), OH_OK); /* already there */
+    CHECK_STATUS(oh_engine_stream_get_stats(hub, h[2], &st), OH_OK);
+    CHECK(st.conference_room == 9);
+    CHECK_STATUS(oh_engine_stream_conference(hub, h[3], 0), OH_OK);
+    CHECK_STATUS(oh_engine_stream_get_stats(hub, h[3], &st), OH_OK);
+    CHECK(st.conference_room == -1);
+    CHECK_STATUS(oh_engine_stream_conference_room(hub, h[3], -2), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_conference_room(hub, h[3], OH_ENGINE_MAX_ROOM + 1), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_conference_room(hub, 12345, 3), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_conference_room(NULL, h[3], 3), OH_EINVAL);
+    /* tap arguments */
+    size_t n = 7;
+    CHECK_STATUS(oh_engine_stream_tap(ph, p[0], 10), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_tap(ph, p[0], OH_ENGINE_TAP_MAX_MS + 1), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_tap(ph, 12345, 100), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_read_tap(ph, 12345, x, 10, &n), OH_EINVAL);
+    CHECK(n == 0);
+    CHECK_STATUS(oh_engine_stream_read_tap(ph, p[0], NULL, 10, &n), OH_EINVAL);
+    /* a tap of 100 ms nobody reads: it fills, then counts what it lost */
+    CHECK_STATUS(oh_engine_stream_tap(ph, p[0], 100), OH_OK);
+    sleep_ms(400);
+    CHECK_STATUS(oh_engine_stream_get_stats(ph, p[0], &st), OH_OK);
+    CHECK(st.tap_overruns >= 5 && st.tap_dropped >= 5 * 320);
+    CHECK_STATUS(oh_engine_stream_read_tap(ph, p[0], x, sizeof x / sizeof x[0], &n), OH_OK);
+    CHECK(n == 2048); /* 100 ms at 16 kHz, rounded up to a power of two */
+    CHECK_STATUS(oh_engine_stream_tap(ph, p[0], 0), OH_OK);
+    CHECK_STATUS(oh_engine_stream_read_tap(ph, p[0], x, sizeof x / sizeof x[0], &n), OH_OK);
+    CHECK(n == 0);
+    CHECK_STATUS(oh_engine_stream_get_stats(ph, p[0], &st), OH_OK);
+    CHECK(!st.tap);
+    /* allocation failure while making a room or a tap */
+    g_eng = hub;
+    g_sid = h[3];
+    CHECK_CREATE_SURVIVES_ENOMEM(oh_engine_stream_conference_room(hub, g_sid, 42), g_sid, leave_room);
+    CHECK_CREATE_SURVIVES_ENOMEM(oh_engine_stream_tap(hub, g_sid, 500), g_sid, tap_off);
+    /* removing a room's last member frees the room (h[2] in 9); destroy frees the rest */
+    CHECK_STATUS(oh_engine_stream_remove(hub, h[2]), OH_OK);
+    CHECK_STATUS(oh_engine_stream_conference_room(hub, h[0], 5), OH_OK); /* room 1 keeps h[1] */
+    oh_engine_destroy(hub);
+    oh_engine_destroy(ph);
+}
+
 int main(void)
 {
+    test_rooms_and_tap();
     test_local_audio();
     test_config_errors_and_enomem();
     test_srtp_and_events();

@@ -99,11 +99,17 @@ extern "C" {
 #define OH_ENGINE_DTMF_QUEUE 64 /* digits waiting to be sent, and events waiting to be drained */
 #define OH_ENGINE_EVENT_QUEUE 256 /* engine events waiting for oh_engine_poll_events */
 #define OH_ENGINE_RELATCH_PACKETS 5 /* consecutive packets of a new SSRC from the latched address that re-latch */
+#define OH_ENGINE_MAX_ROOM 0x3FFFFFFF /* conference room ids are 0..this */
+#define OH_ENGINE_TAP_MAX_MS 60000 /* a received-audio tap holds at most this much audio */
 
 typedef struct oh_engine_config {
     int sample_rate; /* the engine's PCM rate: 8000, 16000, 32000 or 48000 Hz */
     int ptime_ms;    /* the tick and the packet duration: 10 or 20 ms */
     int max_streams; /* streams at most, 1..OH_ENGINE_MAX_STREAMS */
+    int max_room_members; /* members of each conference room other than room 0,
+                             1..OH_ENGINE_MAX_STREAMS, default 16 (max_streams when fewer;
+                             room 0 takes every stream and the local audio). A room's
+                             mixer holds 2 frames of PCM per possible member */
 } oh_engine_config;
 
 typedef enum oh_engine_direction {
@@ -236,6 +242,11 @@ typedef struct oh_engine_stream_stats {
     int inband_dtmf;               /* 1 when the inband detector runs on this stream */
     uint64_t dtmf_inband;          /* digits the inband detector reported */
     int local;                     /* 1 when connected to the local audio (connect_local) */
+    int conference_room;           /* the room the stream is a member of, -1: none */
+    int tap;                       /* 1 while a received-audio tap is on (oh_engine_stream_tap) */
+    uint64_t tap_samples;          /* samples the tap took (engine rate), since create */
+    uint64_t tap_overruns;         /* ticks whose frame did not fit the tap (the reader fell behind) */
+    uint64_t tap_dropped;          /* samples those ticks lost */
 } oh_engine_stream_stats;
 
 /* The local audio endpoint's counters (oh_engine_stats.local). */
@@ -333,12 +344,25 @@ oh_status oh_engine_stream_play_silence(oh_engine *eng, int id);
  * codec, one tick later): an echo test, and the relaying work a media
  * server does per call. */
 oh_status oh_engine_stream_play_echo(oh_engine *eng, int id);
-/* join 1: the stream becomes a participant of the engine's conference (one
- * oh_mixer per engine, mix-minus with a soft limiter): what it receives is
+/* join 1: the stream becomes a participant of the engine's conference (room
+ * 0 below: an oh_mixer, mix-minus with a soft limiter): what it receives is
  * mixed into every other participant's, and it sends the mix of everyone
  * but itself (of the previous tick) instead of its source. join 0: it
  * leaves and sends its source again. Removing a stream leaves too. */
 oh_status oh_engine_stream_conference(oh_engine *eng, int id, int join);
+/* Conference rooms: independent mixes in one engine. room 0 is the
+ * conference above (oh_engine_stream_conference(id, 1) joins it; the local
+ * audio is a member of it and of no other room); any other room id
+ * (1..OH_ENGINE_MAX_ROOM) names a mix of its own, made when its first
+ * member joins and freed when its last one leaves: its members hear each
+ * other (mix-minus) and nobody else, and their packets list only that room's
+ * other members as CSRC. A stream is in one room at most: joining another
+ * moves it (out of the old room, into the new one, in one step between two
+ * ticks); room -1 leaves (a no-op when in none). OH_EINVAL for an unknown
+ * stream or a room outside -1..OH_ENGINE_MAX_ROOM, OH_EBUFSIZE when the room
+ * is full (max_room_members; room 0: max_streams) and then the stream stays
+ * where it was, OH_ENOMEM when a new room's mixer cannot be made. */
+oh_status oh_engine_stream_conference_room(oh_engine *eng, int id, int room);
 
 /* The local audio endpoint: port (a device port, or one driven by a
  * program) becomes the engine's microphone and loudspeaker. Each tick the
@@ -379,6 +403,23 @@ oh_status oh_engine_stream_record_wav_mode(oh_engine *eng, int id, const char *p
 oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err);
 
 oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats);
+
+/* Received-audio tap: hands the stream's decoded received audio (16-bit
+ * mono at the engine rate, one frame per tick, zeros while the stream does
+ * not receive) to a reader without files. ms > 0 turns it on with room for
+ * at least ms of audio (20..OH_ENGINE_TAP_MAX_MS; the ring is the next power
+ * of two of samples, made here by the calling thread, never per frame), a
+ * fresh empty one replacing any earlier tap; ms 0 turns it off. The media
+ * thread writes each tick into a lock-free single-producer/single-consumer
+ * ring (oh_ring) without waiting: a frame that does not fit is cut short
+ * and counted (tap_overruns, tap_dropped). OH_EINVAL for an unknown stream
+ * or a bad ms, OH_ENOMEM. */
+oh_status oh_engine_stream_tap(oh_engine *eng, int id, int ms);
+/* Moves up to cap tapped samples, oldest first, into out; *n gets the count
+ * (0 when none or no tap is on). Never waits for the media thread (the
+ * ring's consumer side; readers are serialised by the engine's mutex).
+ * OH_EINVAL for an unknown stream. */
+oh_status oh_engine_stream_read_tap(oh_engine *eng, int id, int16_t *out, size_t cap, size_t *n);
 
 /* Queues digits ('0'-'9', '*', '#', 'A'-'D', case-insensitive) to be sent
  * as RFC 4733 telephone-events of duration_ms (40..5000 ms) each, after any

@@ -23,21 +23,22 @@ any other 3xx-6xx, transport failure  failed
 ====================================  ======================
 
 An answered call gets a stream on the shared engine (CallMedia applies the
-SDP agreement).  With ``amd`` set, the stream records what the callee says
-into a WAV under ``workdir`` for at most ``AmdConfig.max_window`` seconds;
-the file is read as it grows and fed to :class:`~offhook.dialer.amd.AmdDetector`
-(a file because the engine's only sink of received audio is a WAV recording:
-the audio path stays in C, Python reads a few kB per call).  A machine is
-hung up at once; human and unknown go to the runner as a live call.
+SDP agreement).  With ``amd`` set, the stream's received-audio tap
+(``MediaStream.tap``: a lock-free ring the media thread fills, no files) is
+drained a few times a second into :class:`~offhook.dialer.amd.AmdDetector`
+for at most ``AmdConfig.max_window`` seconds: the audio path stays in C,
+Python reads a few kB per call.  A machine is hung up at once; human and
+unknown go to the runner as a live call.
 
 bridge(call, agent) calls the agent's SIP URI (their phone: an offhook Phone,
-any softphone, a SIPp UAS in tests) and bridges the two legs' audio in a
-conference: the engine has one conference (mixer) per engine, so each agent
-gets an engine of their own for their conversations (created on first use,
-two streams, reused call after call).  The callee's stream moves from the
-shared engine to the agent's by closing it and re-opening it on the same
-local port (its RTCP BYE and new SSRC are what a peer sees: RTP re-latches).
-The bridge lasts until either side hangs up; the other is hung up then.
+any softphone, a SIPp UAS in tests) from the same engine and bridges the two
+legs' audio in a conference room of their own (``join_conference(room)``:
+each room is an independent mix-minus, so one engine carries every agent's
+conversations; the callee's stream stays as it is).  The bridge lasts until
+either side hangs up; the other is hung up then.
+
+Every ended call is forgotten by the SipAgent (``SipAgent.forget``) once its
+leg is closed, so a long campaign does not grow the agent's tables.
 
 hangup("abandoned") plays ``abandon_message`` (the information message
 regulators require: who called and why) to its end, then sends BYE.
@@ -50,15 +51,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from offhook._media import MediaEngine, MediaStream
+from offhook._media import MAX_ROOM, MediaEngine, MediaStream
 from offhook.dialer.amd import AmdConfig, AmdDetector, AmdResult, Verdict
 from offhook.dialer.campaign import Outcome
 from offhook.dialer.runner import Agent, AnsweredCall, BridgeResult, CallOutcome
@@ -161,17 +159,18 @@ class _Leg:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.media.close)
-        if self.call.state is CallState.ENDED:
-            self.agent.ua.forget(self.call)
-        if not self._task.done() and self.call.state is CallState.ENDED:
+        if self.call.state is not CallState.ENDED:
+            return
+        # A campaign places hundreds of thousands of calls: once the call and its pump are
+        # over, the agent forgets it (core entry, event queue, RTP port entry).
+        if not self._task.done():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._task), 1.0)
-        if self._task.done():
-            # SipAgent keeps an event queue and an RTP port entry per call for ever; a
-            # campaign places hundreds of thousands of calls, so drop them once the call
-            # and its pump are over (SipAgent has no forget() of its own yet).
-            self.agent.media_ports.pop(self.call.call_id, None)
-            self.agent._call_events.pop(self.call.call_id, None)
+        if not self._task.done():   # its "ended" event never came: it would wait for ever
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.agent.forget(self.call)
 
 
 @dataclass(eq=False)
@@ -202,14 +201,9 @@ class SipAnsweredCall:
 
 
 @dataclass
-class _AgentSeat:
-    engine: MediaEngine
-    calls: int = 0
-
-
-@dataclass
 class OriginatorStats:
-    """What the originator saw; ``peak_calls`` counts SIP calls up at once (both legs)."""
+    """What the originator saw; ``peak_calls`` counts SIP calls up at once (both legs);
+    ``bridges_by_agent`` the bridges each agent (by id) took."""
 
     invites: int = 0
     calls: int = 0
@@ -218,6 +212,7 @@ class OriginatorStats:
     amd: dict[str, int] = field(default_factory=dict)
     bridges: int = 0
     bridge_failures: int = 0
+    bridges_by_agent: dict[str, int] = field(default_factory=dict)
 
 
 class SipOriginator:
@@ -225,7 +220,7 @@ class SipOriginator:
 
     def __init__(self, agent: SipAgent, engine: MediaEngine, *, route: str | Route,
                  amd: AmdConfig | None = None, abandon_message: str | os.PathLike[str] | None = None,
-                 workdir: str | os.PathLike[str] | None = None, codecs: tuple[str, ...] = ("PCMU", "PCMA"),
+                 codecs: tuple[str, ...] = ("PCMU", "PCMA"),
                  agent_answer_timeout: float = 15.0, abandon_message_max: float = 15.0,
                  own_engine: bool = False) -> None:
         self.agent = agent
@@ -235,26 +230,23 @@ class SipOriginator:
         self.abandon_message = Path(abandon_message) if abandon_message is not None else None
         if self.abandon_message is not None and not self.abandon_message.is_file():
             raise CampaignError(f"abandon message {self.abandon_message}: no such file (a WAV is needed)")
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if workdir is None and amd is not None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="offhook-amd-")
-            workdir = self._tmp.name
-        self.workdir = Path(workdir) if workdir is not None else None
         self.codecs = codecs
         self.agent_answer_timeout = agent_answer_timeout
         self.abandon_message_max = abandon_message_max
         self.stats = OriginatorStats()
         self._own_engine = own_engine
-        self._seats: dict[str, _AgentSeat] = {}
+        self._next_room = 0
         self._live: set[SipAnsweredCall] = set()
         self._up = 0
 
     @classmethod
     async def start(cls, listen: tuple[str, int] = ("127.0.0.1", 0), *, route: str | Route,
                     sample_rate: int = 8000, max_streams: int = 1024, **options: object) -> SipOriginator:
-        """A SipAgent on ``listen`` (UDP) and a MediaEngine of its own (closed by close())."""
+        """A SipAgent on ``listen`` (UDP) and a MediaEngine of its own (closed by close()):
+        the callees' streams, the agents' and the bridges between them (one room each)."""
         agent = await SipAgent.start(listen, transports=("UDP",), user="dialer")
-        engine = MediaEngine(sample_rate=sample_rate, ptime=20, max_streams=max_streams)
+        engine = MediaEngine(sample_rate=sample_rate, ptime=20, max_streams=max_streams,
+                             max_room_members=2)
         try:
             return cls(agent, engine, route=route, own_engine=True, **options)  # type: ignore[arg-type]
         except BaseException:
@@ -360,29 +352,24 @@ class SipOriginator:
     async def _detect(self, leg: _Leg) -> AmdResult:
         config = self.amd or AmdConfig()
         stream = leg.media.stream
-        if stream is None or self.workdir is None:
-            raise CampaignError("answering-machine detection needs the call's stream and a workdir")
-        path = self.workdir / f"amd-{leg.call.call_id.replace('/', '_')}.wav"
-        await asyncio.to_thread(stream.record_wav, path)
+        if stream is None:
+            raise CampaignError("answering-machine detection needs the call's stream")
+        # The tap holds the whole window and some: a loop that falls behind loses nothing.
+        await asyncio.to_thread(stream.tap, config.max_window + 2.0)
         detector = AmdDetector(self.engine.sample_rate, config)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + config.max_window + 1.0
-        offset = 44   # the engine writes a canonical 44-byte PCM WAV header
         try:
             while detector.result is None and not leg.ended.is_set() and loop.time() < deadline:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(leg.ended.wait(), 0.2)
-                chunk = _read_from(path, offset)
-                offset += len(chunk)
-                if chunk:
-                    detector.feed(np.frombuffer(chunk, dtype="<i2").astype(np.int16))
+                pcm = stream.read_tap()   # never waits for the media thread
+                if pcm.size:
+                    detector.feed(pcm)
             return detector.finish()
         finally:
-            if leg.media.stream is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(leg.media.stream.stop_recording)
-            with contextlib.suppress(OSError):
-                path.unlink()
+            with contextlib.suppress(Exception):   # the stream may have closed with the call
+                await asyncio.to_thread(stream.tap, 0)
 
     async def _until_played(self, leg: _Leg) -> None:
         loop = asyncio.get_running_loop()
@@ -394,12 +381,11 @@ class SipOriginator:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(leg.ended.wait(), 0.1)
 
-    def _seat(self, agent: Agent) -> _AgentSeat:
-        seat = self._seats.get(agent.id)
-        if seat is None:
-            seat = _AgentSeat(MediaEngine(sample_rate=self.engine.sample_rate, ptime=20, max_streams=4))
-            self._seats[agent.id] = seat
-        return seat
+    def _room(self) -> int:
+        """A conference room id for one bridge: ids cycle through 1..MAX_ROOM (a room lives
+        as long as its bridge, so an id comes back only a billion bridges later)."""
+        self._next_room = self._next_room % MAX_ROOM + 1
+        return self._next_room
 
     async def bridge(self, call: AnsweredCall, agent: Agent) -> BridgeResult:
         if not isinstance(call, SipAnsweredCall) or call.owner is not self:
@@ -410,9 +396,8 @@ class SipOriginator:
             raise CampaignError(f"bridge: the call to {call.number} was already hung up ({call.hung_up})")
         call.hung_up = "bridged"
         loop = asyncio.get_running_loop()
-        seat = self._seat(agent)
         callee = call.leg
-        agent_leg = await self._dial(agent.uri, seat.engine)
+        agent_leg = await self._dial(agent.uri, self.engine)
         self._call_up()
         try:
             answered = await self._wait_answer(agent_leg, self.agent_answer_timeout, callee)
@@ -422,16 +407,13 @@ class SipOriginator:
                                     f"({agent_leg.call.status or 'timeout'} {agent_leg.call.reason})".strip())
             await agent_leg.media_ready.wait()
             t_connect = loop.time()
-            if not callee.ended.is_set() and callee.media.media is not None:
-                media = callee.media.media
-                await asyncio.to_thread(callee.media.close)
-                callee.media = CallMedia(seat.engine, callee.media.local)
-                await asyncio.to_thread(callee.media.apply, media)
-                if callee.media.stream is not None and agent_leg.media.stream is not None:
-                    await asyncio.to_thread(callee.media.stream.join_conference)
-                    await asyncio.to_thread(agent_leg.media.stream.join_conference)
-                seat.calls += 1
+            callee_stream, agent_stream = callee.media.stream, agent_leg.media.stream
+            if not callee.ended.is_set() and callee_stream is not None and agent_stream is not None:
+                room = self._room()
+                await asyncio.to_thread(callee_stream.join_conference, room)
+                await asyncio.to_thread(agent_stream.join_conference, room)
                 self.stats.bridges += 1
+                self.stats.bridges_by_agent[agent.id] = self.stats.bridges_by_agent.get(agent.id, 0) + 1
                 await _first(callee.ended, agent_leg.ended)
             talk = loop.time() - t_connect
             return BridgeResult(talk_seconds=talk)
@@ -446,18 +428,13 @@ class SipOriginator:
         return leg.answered.done() and not leg.answered.cancelled() and not other.ended.is_set()
 
     async def close(self) -> None:
-        """Hangs up what is still up, closes the agents' engines (and its own, when started here)."""
+        """Hangs up what is still up and closes the engine (when started here)."""
         for call in list(self._live):
             await call.leg.hangup(wait=1.0)
         self._live.clear()
         await self.agent.close()
-        for seat in self._seats.values():
-            seat.engine.close()
-        self._seats.clear()
         if self._own_engine:
             self.engine.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
 
 
 async def _first(*waitables: asyncio.Future[None] | asyncio.Event, timeout: float | None = None) -> None:
@@ -481,13 +458,3 @@ async def _first(*waitables: asyncio.Future[None] | asyncio.Event, timeout: floa
     for t in tasks:
         t.cancel()
 
-
-def _read_from(path: Path, offset: int) -> bytes:
-    """Whole samples of a growing WAV after ``offset`` (b"" when it is not there yet)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except OSError:
-        return b""
-    return data[: len(data) - (len(data) % 2)]

@@ -330,6 +330,20 @@ class SipAgent:
     def hangup(self, call: Call) -> None:
         self._run(self.ua.hangup(call, self._now()))
 
+    def forget(self, call: Call) -> None:
+        """Drop everything the agent keeps about an ended call: the core's entry
+        (`ua.calls`), its event queue (events not read by now are stale) and its RTP port
+        entry (`media_ports`). Without it an ended call leaves `linger` + 5 s after its end
+        (never with `linger` None); a dialer placing calls by the hundred thousand forgets
+        each one once it is done with it. Call it after the last `next_event(call)`: a
+        later one would make a new queue. Forgetting twice is a no-op; a call that has
+        not ended raises OffhookError (hang it up first)."""
+        if call.state is not CallState.ENDED:
+            raise OffhookError(f"cannot forget a call that is {call.state.value}; hang it up first")
+        self.ua.forget(call)
+        self._call_events.pop(call.call_id, None)
+        self.media_ports.pop(call.call_id, None)
+
     def hold(self, call: Call) -> None:
         self._run(self.ua.hold(call, self._now()))
 
