@@ -13,6 +13,7 @@ import asyncio
 import re
 import signal
 import subprocess
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 
 from offhook.devices.audio import rescan
-from offhook.phone import CallState, DeviceChanged, Phone, PhoneConfig, PolicyConfig, WavAudio
+from offhook.phone import CallState, DeviceChanged, Phone, PhoneConfig, PolicyConfig, ToneAudio, WavAudio
 from offhook.phone.config import AudioConfig
 from phone_helpers import band_share, recorded, uri_of
 
@@ -259,7 +260,6 @@ def test_the_ringer_device_rings_and_the_call_on_the_handset_is_not_disturbed(
     carries B's tone alone."""
     ringer_name, handset_name = "Desk Ringer", "Desk Handset"
     ringer, handset = devices.add(ringer_name), devices.add(handset_name)
-    from offhook.phone import ToneAudio
 
     async def run() -> dict[str, np.ndarray]:
         a = Phone(PhoneConfig(tone_profile="uk", audio=AudioConfig(
@@ -362,3 +362,56 @@ def test_console_shows_the_devices_and_the_fallback(devices: OwnDevices, tmp_pat
     finally:
         stop(proc)
         os.close(master)
+
+
+@pytest.mark.audio
+def test_the_ring_starts_in_real_time_within_300_ms_of_the_invite(devices: OwnDevices) -> None:
+    """A ringer device that sat idle rings at once.  A stream opened at the INVITE (as the
+    phone did) found the virtual device asleep: its first ring samples waited ~1.5 s to be
+    taken (and a PulseAudio sink that sat idle after a stream can instead swallow a new
+    stream's first seconds at full speed).  The phone now keeps its ringer stream open,
+    playing silence, from start(): 1.5 s after the INVITE the device has taken 1.5 s of
+    ring tone, give or take 0.3 s -- the ring started within 300 ms and plays in real
+    time -- and the ring tone (US ringback: 440 + 480 Hz) is what the device's monitor
+    carries.  Nothing reads the monitor before the INVITE: a low-latency reader would
+    wake the sink and hide a late start."""
+    import sounddevice as sd
+
+    from offhook.phone.devices import DeviceLocalAudio
+    ringer_name, handset_name = "Quick Ringer", "Quick Handset"
+    devices.add(ringer_name)
+    devices.add(handset_name)
+    blocks: list[np.ndarray] = []
+
+    def on_block(indata: np.ndarray, frames: int, _t: object, _status: object) -> None:
+        blocks.append(indata[:, 0].copy())
+
+    async def run() -> float:
+        a = Phone(PhoneConfig(audio=AudioConfig(capture=handset_name, playback=handset_name,
+                                                ringer=ringer_name, echo_canceller=False)))
+        b = Phone(audio=lambda: ToneAudio(1000))
+        await a.start()
+        await b.start()
+        try:
+            ringer = a.local_audio
+            assert isinstance(ringer, DeviceLocalAudio)
+            await asyncio.sleep(3.0)            # the ringer device sits idle, as a phone's does
+            sent = time.monotonic()
+            call = await b.call(uri_of(a))
+            await asyncio.sleep(1.5 - (time.monotonic() - sent))
+            lag = (time.monotonic() - sent) - ringer.ring_seconds
+            with sd.InputStream(device=ringer_name, samplerate=PA_RATE, channels=1, dtype="int16",
+                                blocksize=PA_RATE // 100, callback=on_block):
+                await asyncio.sleep(0.6)        # still within the US ring's first 2 s
+            await call.hangup()
+        finally:
+            await a.stop()
+            await b.stop()
+        return lag
+
+    lag = asyncio.run(run())
+    print(f"ring start: {lag * 1000:.0f} ms after the INVITE (device-consumed ring vs wall clock)")
+    assert abs(lag) < 0.3, lag
+    heard = np.concatenate(blocks)[PA_RATE // 10:]
+    assert np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 500
+    assert band_share(heard, PA_RATE, (440, 480)) > 0.9
