@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import offhook.engine as eng
+from offhook.cli.console import Console
 from offhook.devices.hid import PhoneAction
 from offhook.devices.hid.adapter import HidDeviceInfo
 from offhook.phone import (
@@ -367,6 +368,7 @@ def test_a_configured_headset_answers_and_hangs_up_through_the_phone(tmp_path: P
         try:
             ctl = a.hid
             assert ctl is not None and a.hid_name == "Jabra Evolve 40 (0b0e:245e)"
+            assert "| USB phone: Jabra Evolve 40 (0b0e:245e) |" in Console(a, lambda _text: None).status_line()
             assert leds(dev) == b"\x02\x00"
             b_call = await b.call(uri_of(a))
             ab = await incoming(a, 1)

@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import offhook.phone.phone as phone_module
+from offhook.cli.console import Console
 from offhook.phone import AccountConfig, NetworkChanged, Phone, PhoneConfig, RegistrationChanged
 from offhook.phone.network import (
     AddrMessage,
@@ -239,14 +240,15 @@ def kamailio(tmp_path: Path) -> Iterator[int]:
 def test_phone_shows_no_network_and_re_registers_when_it_is_back(
         kamailio: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Network lost: "no network"; back: registered again at once (well before a refresh);
-    back on another local address: a new contact on that address."""
+    back on another local address: a new contact on that address.  The console's status
+    line and messages say so."""
     now = [snap("192.0.2.2")]
     local = ["127.0.0.1"]
     real = phone_module.local_address_towards
     monkeypatch.setattr(phone_module, "local_address_towards",
                         lambda host: local[0] if host == "127.0.0.1" else real(host))
 
-    async def run() -> tuple[list[object], list[str]]:
+    async def run() -> tuple[list[object], list[str], list[str], str]:
         monitor = NetworkMonitor(snapshot=lambda: now[0], poll_interval=0.05, netlink=False)
         acc = AccountConfig(user="alice", password="alicepw", registrar=("127.0.0.1", kamailio),
                             listen=("0.0.0.0", 0), name="alice", expires=3600)
@@ -255,12 +257,17 @@ def test_phone_shows_no_network_and_re_registers_when_it_is_back(
         phone.add_listener(lambda e: events.append(e)
                            if isinstance(e, (RegistrationChanged, NetworkChanged)) else None)
         contacts = []
+        screen: list[str] = []
+        console = Console(phone, screen.append)
+        status = []
         await phone.start()
         try:
             assert phone.registration_state("alice") == ("registered", "")
+            status.append(console.status_line())
             contacts.append(phone.lines["alice"].agent.ua.contact.host)
             now[0] = snap()
             await until(lambda: phone.registration_state("alice")[0] == "no network")
+            status.append(console.status_line())
             now[0] = snap("192.0.2.2")
             await until(lambda: phone.registration_state("alice") == ("registered", ""), 3.0)
             now[0] = snap()
@@ -271,12 +278,18 @@ def test_phone_shows_no_network_and_re_registers_when_it_is_back(
             contacts.append(phone.lines["alice"].agent.ua.contact.host)
             reg = phone.lines["alice"].registration
             assert reg is not None and reg.contact.host == "127.0.0.2"
+            status.append(console.status_line())
         finally:
             await phone.stop()
-        return events, contacts
+        return events, contacts, status, "".join(screen)
 
-    events, contacts = asyncio.run(run())
+    events, contacts, status, screen = asyncio.run(run())
     assert contacts == ["127.0.0.1", "127.0.0.2"]
+    assert status[0].startswith("alice: registered | net: 192.0.2.2 | idle"), status
+    assert status[1].startswith("alice: no network | no network | idle"), status
+    assert status[2].startswith("alice: registered | net: 192.0.2.7 | idle"), status
+    assert "network lost: calls and registrations wait for it" in screen
+    assert "network back (192.0.2.7): registering again" in screen
     summary = [(e.kind if isinstance(e, NetworkChanged) else e.state) for e in events  # type: ignore[attr-defined]
                ]
     assert summary == ["registering", "registered", "lost", "no network", "back", "registering", "registered",
