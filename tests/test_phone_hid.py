@@ -368,7 +368,8 @@ def test_a_configured_headset_answers_and_hangs_up_through_the_phone(tmp_path: P
         try:
             ctl = a.hid
             assert ctl is not None and a.hid_name == "Jabra Evolve 40 (0b0e:245e)"
-            assert "| USB phone: Jabra Evolve 40 (0b0e:245e) |" in Console(a, lambda _text: None).status_line()
+            status = Console(a, lambda _text: None).status_line()
+            assert "| USB phone: Jabra Evolve 40 (0b0e:245e) |" in status
             assert leds(dev) == b"\x02\x00"
             b_call = await b.call(uri_of(a))
             ab = await incoming(a, 1)
