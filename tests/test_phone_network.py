@@ -153,6 +153,17 @@ def test_monitor_polls_and_reports_changes() -> None:
     assert [(c.kind, c.addresses) for c in seen] == [("lost", ()), ("back", ("192.0.2.3",))]
 
 
+def test_the_probe_fallback_agrees_with_netlink() -> None:
+    """Without netlink the monitor asks the kernel which source address it would use towards
+    documentation addresses: one of the addresses the netlink dump lists."""
+    from offhook.phone.network import netlink_snapshot, probe_snapshot
+    probed, dumped = probe_snapshot(), netlink_snapshot()
+    assert probed.addresses <= dumped.addresses
+    assert probed.up == bool(probed.addresses)
+    if dumped.up:
+        assert probed.up       # a default route: the kernel has a source address for the world
+
+
 def test_monitor_reads_this_machines_network() -> None:
     """The real dumps here: every address it reports is usable and the monitor agrees with
     the snapshot's own verdict."""

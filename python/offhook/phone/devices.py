@@ -128,6 +128,11 @@ class DeviceLocalAudio:
         swallowed it)."""
         return self.ring_frames / TONE_RATE
 
+    @property
+    def is_open(self) -> bool:
+        """The output stream is open and running (silent or not)."""
+        return self._stream is not None and bool(self._stream.active)
+
     def open(self) -> None:
         """Open the output stream now and keep it open (playing silence) until close()."""
         self._keep_open = True
