@@ -311,3 +311,28 @@ async def until(predicate: object, timeout: float = 2.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():  # type: ignore[operator]
             await asyncio.sleep(0.02)
+
+
+def test_a_phone_started_without_network_registers_when_it_comes(kamailio: int) -> None:
+    """Started with no network: start() does not wait for REGISTER timeouts, the account
+    shows "no network"; the network comes: registered."""
+    now = [snap()]
+
+    async def run() -> list[tuple[str, str]]:
+        monitor = NetworkMonitor(snapshot=lambda: now[0], poll_interval=0.05, netlink=False)
+        acc = AccountConfig(user="alice", password="alicepw", registrar=("127.0.0.1", kamailio),
+                            listen=("127.0.0.1", 0), name="alice")
+        phone = Phone(PhoneConfig(accounts=(acc,)), network=monitor)
+        states = []
+        async with asyncio.timeout(2.0):    # no registrar round trip, no 10 s timeout
+            await phone.start()
+        try:
+            states.append(phone.registration_state("alice"))
+            now[0] = snap("192.0.2.2")
+            await until(lambda: phone.registration_state("alice") == ("registered", ""), 3.0)
+            states.append(phone.registration_state("alice"))
+        finally:
+            await phone.stop()
+        return states
+
+    assert asyncio.run(run()) == [("no network", "the network is gone"), ("registered", "")]

@@ -173,7 +173,8 @@ class Phone:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the lines, register every account (waiting up to 10 s for each outcome)."""
+        """Open the lines, register every account (waiting up to 10 s for each outcome; with
+        no network, the accounts show "no network" and register when it is back)."""
         if self._started:
             return
         self.engine = MediaEngine(sample_rate=16000, ptime=20)
@@ -191,9 +192,14 @@ class Phone:
                 await self._add_line(_Line("local", None, agent))
             for acc in self.config.accounts:
                 await self._add_line(await self._open_account(acc))
-            await asyncio.gather(*(self._register(line) for line in self.lines.values()
-                                   if line.registration is not None))
             await self._start_network()
+            if self.network is not None and self.network.up is False:
+                for line in self.lines.values():    # registered when the network is back
+                    if line.registration is not None:
+                        self._set_registration(line, "no network", "the network is gone")
+            else:
+                await asyncio.gather(*(self._register(line) for line in self.lines.values()
+                                       if line.registration is not None))
             self._open_hid()
         except BaseException:
             await self.stop()
@@ -227,10 +233,6 @@ class Phone:
         if self.network is not None:
             self.network.on_change = self._network_changed
             await self.network.start()
-            if self.network.up is False:
-                for line in self.lines.values():
-                    if line.registration is not None and line.reg_state != "registered":
-                        self._set_registration(line, "no network", "the network is gone")
 
     def _open_hid(self) -> None:
         """The [hid] device, driving the calls (none for "auto" with nothing plugged in)."""
