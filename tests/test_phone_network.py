@@ -240,6 +240,76 @@ def test_monitor_follows_a_real_kernel_in_a_private_network_namespace(tmp_path: 
     ], result
 
 
+PHONE_NETNS_SCRIPT = textwrap.dedent("""
+    import asyncio, json, subprocess, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[2])                  # tests/: the project's Kamailio recipe
+    from sip_peers import kamailio_registrar
+    from offhook.phone import AccountConfig, NetworkChanged, Phone, PhoneConfig, RegistrationChanged
+    from offhook.phone.network import NetworkMonitor
+
+    def sh(cmd):
+        subprocess.run(cmd, shell=True, check=True)
+
+    sh("ip link set lo up && ip link add oh0 type veth peer name oh1")
+    sh("ip link set oh0 up && ip link set oh1 up")
+    registrar = kamailio_registrar(Path(sys.argv[1]))
+    port = next(registrar)
+
+    async def main():
+        seen = []
+        monitor = NetworkMonitor(poll_interval=30.0, settle=0.1)
+        acc = AccountConfig(user="alice", password="alicepw", registrar=("127.0.0.1", port),
+                            listen=("127.0.0.1", 0), name="alice")
+        phone = Phone(PhoneConfig(accounts=(acc,)), network=monitor)
+        phone.add_listener(lambda e: seen.append(e.kind if isinstance(e, NetworkChanged) else e.state)
+                           if isinstance(e, (NetworkChanged, RegistrationChanged)) else None)
+
+        async def until(state):
+            for _ in range(150):
+                if phone.registration_state("alice")[0] == state:
+                    return
+                await asyncio.sleep(0.02)
+
+        await phone.start()
+        try:
+            sh("ip addr add 10.99.0.1/24 dev oh0 && ip route add default via 10.99.0.254")
+            await until("registered")
+            sh("ip route del default")
+            await until("no network")
+            sh("ip route add default via 10.99.0.254")
+            await until("registered")
+        finally:
+            await phone.stop()
+        print(json.dumps({"seen": seen}))
+
+    try:
+        asyncio.run(main())
+    finally:
+        next(registrar, None)                         # stops Kamailio (by its pid)
+""")
+
+
+def test_a_phone_in_a_private_network_namespace_follows_the_kernel(tmp_path: Path) -> None:
+    """The whole chain on a real kernel: a phone (real netlink monitor, Kamailio on the
+    namespace's own loopback) starts with no network, registers when an address and a
+    default route appear, shows "no network" when the route goes, and registers again
+    when it is back."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare (util-linux) is missing")
+    if subprocess.run([unshare, "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot create a network namespace here (not root?)")
+    script = tmp_path / "phone_netns.py"
+    script.write_text(PHONE_NETNS_SCRIPT)
+    args = [unshare, "-n", sys.executable, str(script), str(tmp_path), str(Path(__file__).parent)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["seen"] == ["no network", "back", "registering", "registered", "lost", "no network",
+                              "back", "registering", "registered", "unregistered"], result
+
+
 # --- the Phone's reaction, with a real registrar ------------------------------------------------
 
 
