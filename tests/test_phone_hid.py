@@ -353,8 +353,8 @@ def test_no_hid_section_means_no_device() -> None:
 
 def test_a_configured_headset_answers_and_hangs_up_through_the_phone(tmp_path: Path) -> None:
     """`[hid] device = "Jabra"` in the phone's config file: the Phone opens the Jabra-shaped
-    headset at start(), its LEDs ring with an incoming call, off-hook answers, on-hook hangs up,
-    and the LEDs go dark when the phone stops."""
+    headset at start(), its LEDs ring with an incoming call, off-hook answers, mute mutes,
+    on-hook hangs up, and the LEDs go dark when the phone stops."""
     path = tmp_path / "config.toml"
     path.write_text('[hid]\ndevice = "Jabra"\n')
 
@@ -377,6 +377,8 @@ def test_a_configured_headset_answers_and_hangs_up_through_the_phone(tmp_path: P
             await press(ctl, dev, [2, 0x01, 0])                        # off-hook
             assert ab.state is CallState.ACTIVE and leds(dev) == b"\x02\x01"
             await b_call.wait_answered(5)
+            await press(ctl, dev, [2, 0x05, 0], [2, 0x01, 0])          # phone mute, pressed and released
+            assert ab.muted and leds(dev) == b"\x02\x03"
             await press(ctl, dev, [2, 0x00, 0])                        # on-hook
             await b_call.wait_ended(5)
             assert ab.state is CallState.ENDED and leds(dev) == b"\x02\x00"
@@ -389,7 +391,7 @@ def test_a_configured_headset_answers_and_hangs_up_through_the_phone(tmp_path: P
 
     backend, actions = asyncio.run(run())
     assert [(i.vendor_id, i.usage_page) for i in backend.opened] == [(0x0B0E, 0x0B)]
-    assert actions == [PhoneAction.ANSWER, PhoneAction.HANG_UP]
+    assert actions == [PhoneAction.ANSWER, PhoneAction.MUTE, PhoneAction.HANG_UP]
     assert backend.device.written[-1] == b"\x02\x00"
 
 
