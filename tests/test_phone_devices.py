@@ -425,3 +425,33 @@ def test_the_ring_starts_in_real_time_within_300_ms_of_the_invite(devices: OwnDe
     heard = np.concatenate(blocks)[PA_RATE // 10:]
     assert np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 500
     assert band_share(heard, PA_RATE, (440, 480)) > 0.9
+
+
+@pytest.mark.audio
+def test_a_missing_ringer_device_is_a_warning_and_the_call_still_comes(
+        devices: OwnDevices, caplog: pytest.LogCaptureFixture) -> None:
+    """A ringer that is not plugged in: the phone starts (a warning names the device), an
+    incoming call still arrives and can be answered; the ring is silent."""
+    async def run() -> CallState:
+        a = Phone(PhoneConfig(audio=AudioConfig(ringer="No Such Ringer")))
+        b = Phone(audio=lambda: ToneAudio(1000))
+        await a.start()
+        await b.start()
+        try:
+            call = await b.call(uri_of(a))
+            async with asyncio.timeout(5):
+                while not a.calls or a.calls[0].state is not CallState.INCOMING:
+                    await asyncio.sleep(0.02)
+            await a.calls[0].answer()
+            await call.wait_answered(5)
+            state = a.calls[0].state
+            await call.hangup()
+        finally:
+            await a.stop()
+            await b.stop()
+        return state
+
+    assert asyncio.run(run()) is CallState.ACTIVE
+    warnings = [r.getMessage() for r in caplog.records if r.name == "offhook.phone.devices"]
+    assert warnings
+    assert all(w.startswith("ringer device 'No Such Ringer' cannot be opened now") for w in warnings)

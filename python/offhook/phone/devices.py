@@ -21,6 +21,7 @@ dies (the device was unplugged) it is opened again at the next sound.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -136,11 +137,7 @@ class DeviceLocalAudio:
     def open(self) -> None:
         """Open the output stream now and keep it open (playing silence) until close()."""
         self._keep_open = True
-        try:
-            self._run()
-        except Exception as exc:    # PortAudio's errors: the phone works on, the ring retries
-            log.warning("ringer device %r cannot be opened now: %s", self.device, exc)
-            self._stream = None
+        self._run()
 
     def close(self) -> None:
         self._keep_open = False
@@ -162,13 +159,23 @@ class DeviceLocalAudio:
         """An output stream while open() or while something sounds, none otherwise."""
         wanted = self._keep_open or self._tone is not None or self._ring is not None
         if self._stream is not None and not self._stream.active:   # died under us: unplugged
-            self._stream.close()
+            with contextlib.suppress(Exception):
+                self._stream.close()
             self._stream = None
         if wanted and self._stream is None:
             import sounddevice as sd
-            self._stream = sd.OutputStream(device=self.device, samplerate=TONE_RATE, channels=1,
-                                           dtype="int16", callback=self._callback, latency="low")
-            self._stream.start()
+            stream = None
+            try:
+                stream = sd.OutputStream(device=self.device, samplerate=TONE_RATE, channels=1,
+                                         dtype="int16", callback=self._callback, latency="low")
+                stream.start()
+            except Exception as exc:    # PortAudio's errors: the phone works on, the next sound retries
+                log.warning("ringer device %r cannot be opened now: %s", self.device, exc)
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+                return
+            self._stream = stream
         elif not wanted and self._stream is not None:
             self._stream.stop()
             self._stream.close()
