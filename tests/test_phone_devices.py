@@ -13,6 +13,7 @@ import asyncio
 import re
 import signal
 import subprocess
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 
 from offhook.devices.audio import rescan
-from offhook.phone import CallState, DeviceChanged, Phone, PhoneConfig, PolicyConfig, WavAudio
+from offhook.phone import CallState, DeviceChanged, Phone, PhoneConfig, PolicyConfig, ToneAudio, WavAudio
 from offhook.phone.config import AudioConfig
 from phone_helpers import band_share, recorded, uri_of
 
@@ -259,7 +260,6 @@ def test_the_ringer_device_rings_and_the_call_on_the_handset_is_not_disturbed(
     carries B's tone alone."""
     ringer_name, handset_name = "Desk Ringer", "Desk Handset"
     ringer, handset = devices.add(ringer_name), devices.add(handset_name)
-    from offhook.phone import ToneAudio
 
     async def run() -> dict[str, np.ndarray]:
         a = Phone(PhoneConfig(tone_profile="uk", audio=AudioConfig(
@@ -362,3 +362,96 @@ def test_console_shows_the_devices_and_the_fallback(devices: OwnDevices, tmp_pat
     finally:
         stop(proc)
         os.close(master)
+
+
+@pytest.mark.audio
+def test_the_ring_starts_in_real_time_within_300_ms_of_the_invite(devices: OwnDevices) -> None:
+    """A ringer device that sat idle rings at once, every time.  A stream opened at the
+    INVITE (as the phone did) found the idle virtual device asleep: its first ring samples
+    waited up to ~1.6 s to be taken, depending on where the sink was in its sleep (and a
+    PulseAudio sink that sat idle after a stream can instead swallow a new stream's first
+    seconds at full speed).  The phone now keeps its ringer stream open, playing silence,
+    from start().  Three calls, each rung for 0.8 s with idle gaps between: 0.8 s after
+    each INVITE the device has taken 0.8 s of ring tone, give or take 0.3 s -- the ring
+    started within 300 ms and plays in real time -- and the ring tone (US ringback:
+    440 + 480 Hz) is what the device's monitor carries.  Nothing reads the monitor before
+    the INVITEs: a low-latency reader would wake the sink and hide a late start."""
+    import sounddevice as sd
+
+    from offhook.phone.devices import DeviceLocalAudio
+    ringer_name, handset_name = "Quick Ringer", "Quick Handset"
+    devices.add(ringer_name)
+    devices.add(handset_name)
+    blocks: list[np.ndarray] = []
+
+    def on_block(indata: np.ndarray, frames: int, _t: object, _status: object) -> None:
+        blocks.append(indata[:, 0].copy())
+
+    async def run() -> list[float]:
+        a = Phone(PhoneConfig(audio=AudioConfig(capture=handset_name, playback=handset_name,
+                                                ringer=ringer_name, echo_canceller=False)))
+        b = Phone(audio=lambda: ToneAudio(1000))
+        await a.start()
+        await b.start()
+        lags = []
+        try:
+            ringer = a.local_audio
+            assert isinstance(ringer, DeviceLocalAudio)
+            assert ringer.is_open and not ringer.ringing    # open before any call, silent
+            await asyncio.sleep(2.0)            # the ringer device sits idle, as a phone's does
+            for n in range(3):
+                sent = time.monotonic()
+                call = await b.call(uri_of(a))
+                await asyncio.sleep(0.8 - (time.monotonic() - sent))
+                lags.append((time.monotonic() - sent) - ringer.ring_seconds)
+                if n == 2:
+                    with sd.InputStream(device=ringer_name, samplerate=PA_RATE, channels=1, dtype="int16",
+                                        blocksize=PA_RATE // 100, callback=on_block):
+                        await asyncio.sleep(0.6)    # still within the US ring's first 2 s
+                await call.hangup()
+                async with asyncio.timeout(5):
+                    while ringer.ringing:
+                        await asyncio.sleep(0.02)
+                await asyncio.sleep(1.0)
+        finally:
+            await a.stop()
+            await b.stop()
+        return lags
+
+    lags = asyncio.run(run())
+    print(f"ring start after the INVITE (device-consumed ring vs wall clock): "
+          f"{', '.join(f'{lag * 1000:.0f} ms' for lag in lags)}")
+    assert all(abs(lag) < 0.3 for lag in lags), lags
+    heard = np.concatenate(blocks)[PA_RATE // 10:]
+    assert np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 500
+    assert band_share(heard, PA_RATE, (440, 480)) > 0.9
+
+
+@pytest.mark.audio
+def test_a_missing_ringer_device_is_a_warning_and_the_call_still_comes(
+        devices: OwnDevices, caplog: pytest.LogCaptureFixture) -> None:
+    """A ringer that is not plugged in: the phone starts (a warning names the device), an
+    incoming call still arrives and can be answered; the ring is silent."""
+    async def run() -> CallState:
+        a = Phone(PhoneConfig(audio=AudioConfig(ringer="No Such Ringer")))
+        b = Phone(audio=lambda: ToneAudio(1000))
+        await a.start()
+        await b.start()
+        try:
+            call = await b.call(uri_of(a))
+            async with asyncio.timeout(5):
+                while not a.calls or a.calls[0].state is not CallState.INCOMING:
+                    await asyncio.sleep(0.02)
+            await a.calls[0].answer()
+            await call.wait_answered(5)
+            state = a.calls[0].state
+            await call.hangup()
+        finally:
+            await a.stop()
+            await b.stop()
+        return state
+
+    assert asyncio.run(run()) is CallState.ACTIVE
+    warnings = [r.getMessage() for r in caplog.records if r.name == "offhook.phone.devices"]
+    assert warnings
+    assert all(w.startswith("ringer device 'No Such Ringer' cannot be opened now") for w in warnings)

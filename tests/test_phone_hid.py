@@ -5,7 +5,8 @@ No virtual HID device can exist on the test machines (no uhid, no USB: ../shared
 so `ScriptedHeadset` replaces the device behind the controller's three calls
 (get_report_descriptor / read / write): it hands out input reports, byte for byte in the
 shapes the headsets of tests/data/hid send, and keeps every output report written, which
-the tests compare byte for byte.  Everything above those three calls is the real thing:
+the tests compare byte for byte (and `ScriptedBackend` stands in for hidapi's device list
+when the phone opens the device `[hid]` names).  Everything above those three calls is the real thing:
 two (or three) Phones on loopback, the engine's local audio on a DevicePort, and the audio
 measured by frequency at the far end.
 """
@@ -19,11 +20,24 @@ import numpy as np
 import pytest
 
 import offhook.engine as eng
+from offhook.cli.console import Console
 from offhook.devices.hid import PhoneAction
-from offhook.phone import CallState, History, Phone, PhoneConfig, PolicyConfig, ToneAudio
+from offhook.devices.hid.adapter import HidDeviceInfo
+from offhook.phone import (
+    CallState,
+    ConfigError,
+    History,
+    Phone,
+    PhoneConfig,
+    PhoneError,
+    PolicyConfig,
+    ToneAudio,
+    load_config,
+    parse_config,
+)
 from offhook.phone.call import Call
 from offhook.phone.config import AudioConfig
-from offhook.phone.hid import HidController
+from offhook.phone.hid import HidController, select_device
 from phone_helpers import FakeSoundCard, band_share, recorded, uri_of
 
 DATA = Path(__file__).parent / "data" / "hid"
@@ -265,3 +279,142 @@ def test_unknown_reports_are_ignored_and_a_lost_device_stops_the_reader() -> Non
             await a.stop()
 
     asyncio.run(run())
+
+
+# --- [hid] in the configuration: the Phone opens the device itself -----------------------------
+
+
+
+def info(vendor: int, product: int, name: str, page: int = 0x0B, maker: str = "") -> HidDeviceInfo:
+    return HidDeviceInfo(path=f"/dev/hidraw-{vendor:04x}-{product:04x}-{page}".encode(), vendor_id=vendor,
+                         product_id=product, product=name, manufacturer=maker, serial_number="",
+                         usage_page=page, usage=5, interface_number=3)
+
+
+PLUGGED = [
+    info(0x046D, 0x0A44, "USB Headset Logitech", page=0x0C, maker="Logitech"),   # a consumer-page only one
+    info(0x0B0E, 0x245E, "Evolve 40", page=0x0C, maker="Jabra"),                 # Jabra's consumer interface
+    info(0x0B0E, 0x245E, "Evolve 40", page=0x0B, maker="Jabra"),                 # ... and its telephony one
+    info(0x6993, 0xB001, "Yealink USB-P1K", page=0x0B, maker="Yealink"),
+]
+
+
+class ScriptedBackend:
+    """Stands in for hidapi (no HID device can exist here): `found` are the interfaces
+    listed; opening any gives the scripted headset."""
+
+    def __init__(self, found: list[HidDeviceInfo], device: ScriptedHeadset) -> None:
+        self.found = found
+        self.device = device
+        self.opened: list[HidDeviceInfo] = []
+
+    def enumerate(self) -> list[HidDeviceInfo]:
+        return list(self.found)
+
+    def open(self, which: HidDeviceInfo) -> ScriptedHeadset:
+        self.opened.append(which)
+        return self.device
+
+
+@pytest.mark.parametrize(("device", "expected"), [
+    ("auto", (0x0B0E, 0x245E, 0x0B)),               # the first telephony interface
+    ("0b0e:245e", (0x0B0E, 0x245E, 0x0B)),          # by ids: its telephony interface first
+    ("6993:B001", (0x6993, 0xB001, 0x0B)),
+    ("jabra evolve", (0x0B0E, 0x245E, 0x0B)),       # by name: manufacturer + product
+    ("Logitech", (0x046D, 0x0A44, 0x0C)),           # named: any page will do
+    ("Plantronics", None),
+    ("dead:beef", None),
+])
+def test_hid_config_selects_the_device(device: str, expected: tuple[int, int, int] | None) -> None:
+    config = parse_config(f'[hid]\ndevice = "{device}"\n').hid
+    assert config is not None
+    chosen = select_device(config, PLUGGED)
+    assert (None if chosen is None else (chosen.vendor_id, chosen.product_id, chosen.usage_page)) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[hid]\ndevice = "0b0e:zz"\n', "config.toml: hid.device: '0b0e:zz' is not a vendor:product id pair "
+                                    'in hex, like "0b0e:245e" (or "auto", or a device name)'),
+    ('[hid]\ndevice = "12345:1"\n', "is not a vendor:product id pair in hex"),
+    ('[hid]\ndevice = 2830\n', "config.toml: hid.device: must be a non-empty string, not 2830"),
+    ('[hid]\nvendor = "0b0e"\n', "config.toml: hid.vendor: unknown key (known here: device)"),
+    ("hid = 1\n", "config.toml: hid: must be a table, not int"),
+])
+def test_bad_hid_config_is_a_clear_error(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(text)
+    assert message in str(err.value)
+
+
+def test_no_hid_section_means_no_device() -> None:
+    assert parse_config("").hid is None
+    assert parse_config("[hid]\n").hid == parse_config('[hid]\ndevice = "auto"\n').hid
+
+
+def test_a_configured_headset_answers_and_hangs_up_through_the_phone(tmp_path: Path) -> None:
+    """`[hid] device = "Jabra"` in the phone's config file: the Phone opens the Jabra-shaped
+    headset at start(), its LEDs ring with an incoming call, off-hook answers, mute mutes,
+    on-hook hangs up, and the LEDs go dark when the phone stops."""
+    path = tmp_path / "config.toml"
+    path.write_text('[hid]\ndevice = "Jabra"\n')
+
+    async def run() -> tuple[ScriptedBackend, list[PhoneAction]]:
+        dev = ScriptedHeadset("jabra_like")
+        backend = ScriptedBackend(PLUGGED, dev)
+        a = Phone(load_config(path), hid_backend=backend)
+        b = Phone(audio=lambda: ToneAudio(1000))
+        await a.start()
+        await b.start()
+        try:
+            ctl = a.hid
+            assert ctl is not None and a.hid_name == "Jabra Evolve 40 (0b0e:245e)"
+            status = Console(a, lambda _text: None).status_line()
+            assert "| USB phone: Jabra Evolve 40 (0b0e:245e) |" in status
+            assert leds(dev) == b"\x02\x00"
+            b_call = await b.call(uri_of(a))
+            ab = await incoming(a, 1)
+            await until(lambda: leds(dev) == b"\x02\x24")            # ring LED + the headset's ringer
+            await press(ctl, dev, [2, 0x01, 0])                        # off-hook
+            assert ab.state is CallState.ACTIVE and leds(dev) == b"\x02\x01"
+            await b_call.wait_answered(5)
+            await press(ctl, dev, [2, 0x05, 0], [2, 0x01, 0])          # phone mute, pressed and released
+            assert ab.muted and leds(dev) == b"\x02\x03"
+            await press(ctl, dev, [2, 0x00, 0])                        # on-hook
+            await b_call.wait_ended(5)
+            assert ab.state is CallState.ENDED and leds(dev) == b"\x02\x00"
+            actions = list(ctl.actions)
+        finally:
+            await a.stop()
+            await b.stop()
+        assert a.hid is None
+        return backend, actions
+
+    backend, actions = asyncio.run(run())
+    assert [(i.vendor_id, i.usage_page) for i in backend.opened] == [(0x0B0E, 0x0B)]
+    assert actions == [PhoneAction.ANSWER, PhoneAction.MUTE, PhoneAction.HANG_UP]
+    assert backend.device.written[-1] == b"\x02\x00"
+
+
+def test_a_missing_configured_headset_stops_the_start_with_a_clear_error() -> None:
+    async def run(device: str) -> Phone:
+        backend = ScriptedBackend(PLUGGED, ScriptedHeadset("jabra_like"))
+        phone = Phone(parse_config(f'[hid]\ndevice = "{device}"\n'), hid_backend=backend)
+        await phone.start()
+        await phone.stop()
+        return phone
+
+    with pytest.raises(PhoneError) as err:
+        asyncio.run(run("Plantronics"))
+    assert str(err.value).startswith("[hid] device = 'Plantronics': no such USB HID device is plugged in "
+                                     "(found: Logitech USB Headset Logitech (046d:0a44), Jabra Evolve 40")
+
+    async def auto_none() -> str | None:
+        backend = ScriptedBackend(PLUGGED[:1], ScriptedHeadset("jabra_like"))
+        phone = Phone(parse_config("[hid]\n"), hid_backend=backend)
+        await phone.start()
+        try:
+            return phone.hid_name if phone.hid is None else "opened"
+        finally:
+            await phone.stop()
+
+    assert asyncio.run(auto_none()) is None       # "auto" with no telephony device: runs without

@@ -36,6 +36,7 @@ from offhook.phone import (
     CallStateChanged,
     DeviceChanged,
     DtmfReceived,
+    NetworkChanged,
     NullAudio,
     Phone,
     PhoneConfig,
@@ -100,6 +101,13 @@ class Console:
             state = line.reg_state if line.registration is not None else "peer-to-peer"
             colour = "32" if state in ("registered", "peer-to-peer") else "31"
             parts.append(f"{name}: {self._c(colour, state)}")
+        network = self.phone.network
+        if network is not None and network.up is False:
+            parts.append(self._c("1;31", "no network"))
+        elif network is not None:
+            parts.append("net: " + (", ".join(sorted(network.snapshot.addresses)) or "up"))
+        if self.phone.hid_name is not None:
+            parts.append(f"USB phone: {self.phone.hid_name}")
         if self.phone.policy.dnd:
             parts.append(self._c("1;31", "DND"))
         parts.extend(self._device_parts())
@@ -157,6 +165,12 @@ class Console:
             if event.reason:
                 text += f" ({event.reason})"
             self.say(text)
+        elif isinstance(event, NetworkChanged):
+            if event.kind == "lost":
+                self.say(self._c("31", "network lost: calls and registrations wait for it"))
+            else:
+                verb = "back" if event.kind == "back" else "changed"
+                self.say(self._c("32", f"network {verb} ({', '.join(event.addresses)}): registering again"))
         elif isinstance(event, DtmfReceived):
             self.say(f"#{self.number(event.call)} DTMF {event.digit}")
         elif isinstance(event, DeviceChanged):

@@ -19,6 +19,7 @@ from offhook.phone.config import (
     AccountConfig,
     AudioConfig,
     ConfigError,
+    HidConfig,
     PhoneConfig,
     PolicyConfig,
     load_config,
@@ -31,6 +32,7 @@ from offhook.phone.events import (
     CallStateChanged,
     DeviceChanged,
     DtmfReceived,
+    NetworkChanged,
     PhoneEvent,
     RegistrationChanged,
 )
@@ -41,8 +43,9 @@ from offhook.phone.phone import Phone, PhoneError
 __all__ = [
     "AccountConfig", "AudioConfig", "Call", "CallAudio", "CallError", "CallQuality", "CallState",
     "CallStateChanged", "ConfigError", "Contact", "Contacts", "ContactsError", "DeviceChanged", "DialError",
-    "DtmfReceived", "History", "HistoryEntry", "HistoryError", "LocalAudio", "NullAudio", "NullLocalAudio",
-    "Phone",
+    "DtmfReceived", "HidConfig", "History", "HistoryEntry", "HistoryError", "LocalAudio", "NetworkChanged",
+    "NullAudio",
+    "NullLocalAudio", "Phone",
     "PhoneConfig", "PhoneError", "PhoneEvent", "PolicyConfig", "RegistrationChanged", "ToneAudio",
     "ToneRecorder", "WavAudio", "load_config", "mos_from_r", "parse_config", "quality_from_stats",
     "r_factor", "resolve_target",

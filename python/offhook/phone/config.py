@@ -44,6 +44,10 @@ Layout (every table optional; unknown keys are errors, so a typo never goes unno
     capture_fallback = ["Built-in Audio"]   # when the device in use is unplugged mid-call:
     playback_fallback = ["Built-in Audio"]  # these, in order, then the system default
 
+    [hid]                           # a USB headset / USB phone (HID telephony page)
+    device = "auto"                 # "auto" (the first telephony device), "0b0e:245e"
+                                    # (vendor:product, hex) or a name ("Jabra Evolve")
+
     [policy]                        # incoming calls (sip.message_im.CallPolicy)
     dnd = false
     dnd_status = 486                # 486 | 480 | 603
@@ -84,6 +88,7 @@ __all__ = [
     "AccountConfig",
     "AudioConfig",
     "ConfigError",
+    "HidConfig",
     "PhoneConfig",
     "PolicyConfig",
     "load_config",
@@ -167,6 +172,41 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
+class HidConfig:
+    """Which USB HID telephony device drives the phone: `device` as written ("auto", a
+    "vvvv:pppp" id pair in hex, or a name matched case-insensitively against the
+    manufacturer and product strings); vendor_id/product_id/name are what it says."""
+
+    device: str = "auto"
+    vendor_id: int | None = None
+    product_id: int | None = None
+    name: str | None = None
+
+    @property
+    def auto(self) -> bool:
+        return self.vendor_id is None and self.name is None
+
+
+def parse_hid_device(text: str) -> HidConfig:
+    """"auto", "vvvv:pppp" (hex USB ids) or a device name -> HidConfig; ValueError if an
+    id pair is malformed."""
+    text = text.strip()
+    if text.lower() == "auto":
+        return HidConfig()
+    if ":" in text:
+        vid, _, pid = text.partition(":")
+        try:
+            ids = [int(part, 16) for part in (vid, pid)]
+        except ValueError:
+            ids = []
+        if len(ids) != 2 or not all(0 <= i <= 0xFFFF for i in ids) or not all(
+                1 <= len(part) <= 4 for part in (vid, pid)):
+            raise ValueError(f"{text!r} is not a vendor:product id pair in hex, like \"0b0e:245e\"")
+        return HidConfig(device=text, vendor_id=ids[0], product_id=ids[1])
+    return HidConfig(device=text, name=text)
+
+
+@dataclass(frozen=True)
 class PolicyConfig:
     dnd: bool = False
     dnd_status: int = 486
@@ -199,6 +239,7 @@ class PhoneConfig:
     cti: CtiConfig | None = None    # [cti]: screen pops and hooks for the phone's calls
     web: Mapping[str, object] = field(default_factory=dict)   # [web], for `offhook web`
     dns_server: Address | None = None   # for every line (None: the nameservers of /etc/resolv.conf)
+    hid: HidConfig | None = None    # [hid]: a USB headset or phone drives the calls
 
     def account(self, name: str | None = None) -> AccountConfig | None:
         """The account called `name` (ConfigError if none is), or the first one (None without any)."""
@@ -382,6 +423,20 @@ def _policy(data: object, source: str) -> PolicyConfig:
     return policy
 
 
+def _hid(data: object, source: str) -> HidConfig | None:
+    if data is None:
+        return None
+    t = _Table(data, "hid", source)
+    text = t.get_str("device", "auto")
+    assert text is not None  # a default was given
+    try:
+        hid = parse_hid_device(text)
+    except ValueError as exc:
+        raise t.error("device", f"{exc} (or \"auto\", or a device name)") from None
+    t.finish()
+    return hid
+
+
 def parse_config(text: str, *, source: str = "config.toml", base: Path | None = None) -> PhoneConfig:
     """A PhoneConfig from TOML text; relative paths are taken from `base` (the file's folder)."""
     try:
@@ -433,6 +488,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
     audio_t.finish()
 
     policy = _policy(root._get("policy") or {}, source)
+    hid = _hid(root._get("hid"), source)
     cti_table = root._get("cti")
     cti = None
     if cti_table is not None:
@@ -454,7 +510,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
                        history=_path(history, base) if history else None, contacts=contacts,
                        tone_profile=profile, codecs=codecs, srtp=srtp, tls_cert=tls["tls_cert"],
                        tls_key=tls["tls_key"], tls_ca=tls["tls_ca"], tls_insecure_no_verify=insecure,
-                       cti=cti, web=web, dns_server=dns_server)
+                       cti=cti, web=web, dns_server=dns_server, hid=hid)
 
 
 def load_config(path: str | Path | None = None) -> PhoneConfig:

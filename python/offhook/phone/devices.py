@@ -10,9 +10,19 @@ writes what the user should hear. A call's stream is connected to that local aud
 The phone's own sounds (ring, ringback, busy, call waiting) go to the ringer device (or
 the playback device) through a separate PortAudio output stream, so a ring tone never
 passes through the echo canceller's reference and the ringer can be another device.
+
+That stream is opened once (`DeviceLocalAudio.open()`, at the phone's start) and then
+plays silence between sounds.  Opened only when the phone rings it started late: a
+device that sat idle takes its time to wake, and a PulseAudio sink that sat idle
+consumes a new stream's first seconds at full speed (its backlog), so the first ~3 s
+of ring were never heard.  A stream that keeps playing keeps the device awake and in
+real time, and a ring then starts with the next callback (tens of ms).  If the stream
+dies (the device was unplugged) it is opened again at the next sound.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +37,7 @@ from offhook.phone.config import AudioConfig
 
 __all__ = ["DeviceAudio", "DeviceLocalAudio", "open_sound_devices"]
 
+log = logging.getLogger("offhook.phone.devices")
 ENGINE_RATE = 16000
 TONE_RATE = 16000
 
@@ -89,6 +100,8 @@ class DeviceLocalAudio:
         self._ring: ToneGenerator | None = None
         self._lock = threading.Lock()
         self._stream: Any = None
+        self._keep_open = False
+        self.ring_frames = 0        # ring samples handed to the device since the ring began
 
     def tone(self, name: str | None) -> None:
         if name == self.current_tone:
@@ -105,29 +118,64 @@ class DeviceLocalAudio:
         gen = ToneGenerator("ringback", self.profile, TONE_RATE, self.level_dbm0) if on else None
         with self._lock:
             self._ring = gen
+            self.ring_frames = 0
         self.ringing = on
         self._run()
 
+    @property
+    def ring_seconds(self) -> float:
+        """How much ring tone the device has taken since the ring began: it follows the wall
+        clock on a device that plays in real time (less: the device slept; more: a backlog
+        swallowed it)."""
+        return self.ring_frames / TONE_RATE
+
+    @property
+    def is_open(self) -> bool:
+        """The output stream is open and running (silent or not)."""
+        return self._stream is not None and bool(self._stream.active)
+
+    def open(self) -> None:
+        """Open the output stream now and keep it open (playing silence) until close()."""
+        self._keep_open = True
+        self._run()
+
     def close(self) -> None:
+        self._keep_open = False
         self.tone(None)
         self.ring(False)
+        self._run()
 
     def _callback(self, out: np.ndarray, frames: int, _time: object, _status: object) -> None:
         with self._lock:
             gens = [g for g in (self._tone, self._ring) if g is not None]
+            if self._ring is not None:
+                self.ring_frames += frames
         mix = np.zeros(frames, np.int32)
         for gen in gens:
             mix += gen.generate(frames)
         out[:, 0] = np.clip(mix, -32768, 32767)
 
     def _run(self) -> None:
-        """An output stream while something sounds, none otherwise (the device stays free)."""
-        wanted = self._tone is not None or self._ring is not None
+        """An output stream while open() or while something sounds, none otherwise."""
+        wanted = self._keep_open or self._tone is not None or self._ring is not None
+        if self._stream is not None and not self._stream.active:   # died under us: unplugged
+            with contextlib.suppress(Exception):
+                self._stream.close()
+            self._stream = None
         if wanted and self._stream is None:
             import sounddevice as sd
-            self._stream = sd.OutputStream(device=self.device, samplerate=TONE_RATE, channels=1,
-                                           dtype="int16", callback=self._callback)
-            self._stream.start()
+            stream = None
+            try:
+                stream = sd.OutputStream(device=self.device, samplerate=TONE_RATE, channels=1,
+                                         dtype="int16", callback=self._callback, latency="low")
+                stream.start()
+            except Exception as exc:    # PortAudio's errors: the phone works on, the next sound retries
+                log.warning("ringer device %r cannot be opened now: %s", self.device, exc)
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+                return
+            self._stream = stream
         elif not wanted and self._stream is not None:
             self._stream.stop()
             self._stream.close()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from offhook.phone.call import Call
 
-__all__ = ["CallState", "CallStateChanged", "DeviceChanged", "DtmfReceived", "PhoneEvent",
+__all__ = ["CallState", "CallStateChanged", "DeviceChanged", "DtmfReceived", "NetworkChanged", "PhoneEvent",
            "RegistrationChanged"]
 
 
@@ -40,7 +40,7 @@ class CallStateChanged:
 @dataclass(frozen=True)
 class RegistrationChanged:
     account: str
-    state: str          # "registering", "registered", "failed", "unregistered"
+    state: str          # "registering", "registered", "failed", "unregistered", "no network"
     reason: str = ""
 
 
@@ -71,4 +71,17 @@ class DeviceChanged:
     elapsed: float = 0.0
 
 
-PhoneEvent = CallStateChanged | RegistrationChanged | DtmfReceived | DeviceChanged
+@dataclass(frozen=True)
+class NetworkChanged:
+    """The machine's network (phone/network.py).  kind: "lost" (no usable address or no
+    default route any more: registrations show "no network"), "back" (every account
+    re-registers at once), "changed" (still up, other addresses: re-registered, with a
+    new contact where the local address changed).  addresses: the usable local addresses
+    now; previous: before."""
+
+    kind: str
+    addresses: tuple[str, ...]
+    previous: tuple[str, ...] = ()
+
+
+PhoneEvent = CallStateChanged | RegistrationChanged | DtmfReceived | DeviceChanged | NetworkChanged

@@ -34,6 +34,13 @@ a call the far end ends, never reads as a new button press.
 Errors of an action (a call that ended meanwhile, nothing to redial) are logged and the
 device carries on; a device that goes away (DeviceError from read) stops the reader and
 is reported in `error`.
+
+From the configuration (`[hid] device = ...`, phone/config.py's HidConfig) the Phone
+opens the device itself: `open_configured_device` lists the HID interfaces through a
+`HidBackend` (hidapi by default; the tests give one of their own), picks the one the
+config names with `select_device`, and opens it.  "auto" takes the first interface on
+the telephony usage page and is content with none (the phone runs without); a device
+named by id or name that is not there is an error naming what was found.
 """
 from __future__ import annotations
 
@@ -43,15 +50,18 @@ import logging
 import threading
 from typing import Protocol
 
+from offhook.devices.hid.adapter import HidDeviceInfo
 from offhook.devices.hid.descriptor import parse_report_descriptor
 from offhook.devices.hid.leds import IndicatorEncoder, IndicatorState
 from offhook.devices.hid.telephony import PhoneAction, TelephonyDecoder
 from offhook.errors import DeviceError, HidReportError, OffhookError
 from offhook.phone.call import Call, CallError
+from offhook.phone.config import HidConfig
 from offhook.phone.events import CallState, PhoneEvent
 from offhook.phone.phone import Phone, PhoneError
 
-__all__ = ["HidController", "HidIO", "indicator_state"]
+__all__ = ["HidBackend", "HidController", "HidIO", "HidapiBackend", "indicator_state",
+           "open_configured_device", "select_device"]
 
 log = logging.getLogger("offhook.phone.hid")
 
@@ -66,6 +76,63 @@ class HidIO(Protocol):
     def get_report_descriptor(self) -> bytes: ...
     def read(self, size: int = 64, timeout_ms: int | None = None) -> bytes: ...
     def write(self, report: bytes) -> int: ...
+
+
+class HidBackend(Protocol):
+    """Lists HID interfaces and opens one: hidapi (HidapiBackend), or a test's stand-in."""
+
+    def enumerate(self) -> list[HidDeviceInfo]: ...
+    def open(self, info: HidDeviceInfo) -> HidIO: ...
+
+
+class HidapiBackend:
+    """The real devices, through devices/hid/adapter.py (every usage page: Linux's hidraw
+    reports only a device's first top-level collection, often not the telephony one)."""
+
+    def enumerate(self) -> list[HidDeviceInfo]:
+        from offhook.devices.hid.adapter import enumerate_devices
+        return enumerate_devices(usage_page=None)
+
+    def open(self, info: HidDeviceInfo) -> HidIO:
+        from offhook.devices.hid.adapter import open_device
+        return open_device(info.path)
+
+
+def _describe(info: HidDeviceInfo) -> str:
+    name = " ".join(p for p in (info.manufacturer, info.product) if p) or "unnamed"
+    return f"{name} ({info.vendor_id:04x}:{info.product_id:04x})"
+
+
+def select_device(config: HidConfig, found: list[HidDeviceInfo]) -> HidDeviceInfo | None:
+    """The interface `config` names among `found`: by ids, by name (a case-insensitive
+    part of "manufacturer product"), or for "auto" the first on the telephony page.  When
+    a device has several interfaces, its telephony one is preferred."""
+    from offhook.devices.hid.usages import TELEPHONY_PAGE
+    if config.vendor_id is not None:
+        matches = [i for i in found if (i.vendor_id, i.product_id) == (config.vendor_id, config.product_id)]
+    elif config.name is not None:
+        want = config.name.casefold()
+        matches = [i for i in found if want in f"{i.manufacturer} {i.product}".casefold()]
+    else:
+        matches = [i for i in found if i.usage_page == TELEPHONY_PAGE]
+    matches.sort(key=lambda i: i.usage_page != TELEPHONY_PAGE)
+    return matches[0] if matches else None
+
+
+def open_configured_device(config: HidConfig, backend: HidBackend) -> tuple[HidIO, str] | None:
+    """Open the device `config` names: (device, its description), or None for "auto" with
+    no telephony device plugged in.  DeviceError when a named device is not there (the
+    message lists what is) or cannot be opened."""
+    found = backend.enumerate()
+    info = select_device(config, found)
+    if info is None:
+        if config.auto:
+            log.info("[hid] device = \"auto\": no USB telephony device found")
+            return None
+        seen = ", ".join(_describe(i) for i in found) or "none"
+        raise DeviceError(f"[hid] device = {config.device!r}: no such USB HID device is plugged in "
+                          f"(found: {seen})")
+    return backend.open(info), _describe(info)
 
 
 def indicator_state(phone: Phone) -> IndicatorState:

@@ -18,6 +18,17 @@ Incoming calls go through sip.message_im.CallPolicy (forward, DND, busy, auto-an
 ring with forward-on-no-answer) plus `forward_busy`: a call the policy would refuse as
 busy is forwarded there instead. An INVITE with Replaces (the last step of an attended
 transfer someone else made) is answered at once and the call it replaces hung up.
+
+Presence of network (phone/network.py): when an account registers somewhere other than
+loopback (or a NetworkMonitor is given), the phone watches the machine's addresses and
+default route.  Network lost: NetworkChanged("lost") and every registration shows "no
+network" (a failed refresh meanwhile does not replace it).  Network back, or other
+addresses: every account re-registers at once; an account listening on a wildcard
+address whose local address towards its registrar changed gets a new SIP line on the
+new address (its contact changes; calls on the old address cannot survive and end).
+
+`[hid]` (phone/hid.py): the configured USB headset or phone is opened at start() and its
+HidController drives the calls; `hid_name` says which device it is.
 """
 from __future__ import annotations
 
@@ -27,7 +38,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offhook._devport import DevicePort
 from offhook._media import MediaEngine
@@ -47,10 +58,12 @@ from offhook.phone.events import (
     CallStateChanged,
     DeviceChanged,
     DtmfReceived,
+    NetworkChanged,
     PhoneEvent,
     RegistrationChanged,
 )
 from offhook.phone.history import History
+from offhook.phone.network import NetworkMonitor
 from offhook.sip.agent import SipAgent, local_address_towards
 from offhook.sip.auth import Credentials, DigestClient
 from offhook.sip.message_im import AutoAnswer, CallPolicy, Forward, Reject, Ring
@@ -61,6 +74,9 @@ from offhook.sip.ua import Call as SipCall
 from offhook.sip.ua import CallEvent as SipEvent
 from offhook.sip.ua import CallState as SipCallState
 from offhook.sip.uri import SipURI
+
+if TYPE_CHECKING:
+    from offhook.phone.hid import HidBackend, HidController
 
 __all__ = ["Phone", "PhoneError"]
 
@@ -92,6 +108,7 @@ class _Line:
     reg_reason: str = ""
     locate_error: str = ""        # the registrar could not be found (DNS, getaddrinfo)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    reg_task: asyncio.Task[None] | None = None
 
     @property
     def domain(self) -> str | None:
@@ -115,7 +132,8 @@ class Phone:
                  audio: Callable[[], CallAudio] | None = None,
                  local_audio: LocalAudio | None = None,
                  history: History | None = None, contacts: Contacts | None = None,
-                 audio_port: DevicePort | None = None, cti: CtiService | None = None) -> None:
+                 audio_port: DevicePort | None = None, cti: CtiService | None = None,
+                 network: NetworkMonitor | None = None, hid_backend: HidBackend | None = None) -> None:
         self.config = config or PhoneConfig()
         self.audio_factory: Callable[[], CallAudio] = audio or NullAudio
         self.local_audio: LocalAudio = local_audio or NullLocalAudio()
@@ -150,11 +168,18 @@ class Phone:
         self.tls = TlsConfig(cert=c.tls_cert, key=c.tls_key, ca=c.tls_ca,
                              insecure_no_verify=c.tls_insecure_no_verify)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # presence of network: given (tests), or watched when an account needs the network
+        self.network = network
+        self._own_network = network is None
+        self._hid_backend = hid_backend
+        self.hid: HidController | None = None
+        self.hid_name: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the lines, register every account (waiting up to 10 s for each outcome)."""
+        """Open the lines, register every account (waiting up to 10 s for each outcome; with
+        no network, the accounts show "no network" and register when it is back)."""
         if self._started:
             return
         self.engine = MediaEngine(sample_rate=16000, ptime=20)
@@ -172,8 +197,15 @@ class Phone:
                 await self._add_line(_Line("local", None, agent))
             for acc in self.config.accounts:
                 await self._add_line(await self._open_account(acc))
-            await asyncio.gather(*(self._register(line) for line in self.lines.values()
-                                   if line.registration is not None))
+            await self._start_network()
+            if self.network is not None and self.network.up is False:
+                for line in self.lines.values():    # registered when the network is back
+                    if line.registration is not None:
+                        self._set_registration(line, "no network", "the network is gone")
+            else:
+                await asyncio.gather(*(self._register(line) for line in self.lines.values()
+                                       if line.registration is not None))
+            self._open_hid()
         except BaseException:
             await self.stop()
             raise
@@ -181,16 +213,51 @@ class Phone:
 
     def _open_audio(self, engine: MediaEngine) -> None:
         """The configured sound devices (or the given audio_port) as the engine's local audio;
-        calls then use them unless the phone was given its own CallAudio/LocalAudio."""
+        calls then use them unless the phone was given its own CallAudio/LocalAudio.  The
+        ringer's stream opens now and stays open (silent): a ring then starts at once, where
+        a stream opened at the INVITE waits for a sleeping device (or, on a sound server,
+        has its first seconds swallowed by the sink's backlog)."""
         audio = self.config.audio
         self._loop = asyncio.get_running_loop()
         self.devices = open_sound_devices(audio, engine, port=self.audio_port, on_event=self._device_event)
+        if self._own_local_audio and audio.ringer_device != "null" and self.audio_port is None:
+            local = DeviceLocalAudio(audio.ringer_device, profile=self.config.tone_profile)
+            local.open()
+            self.local_audio = local
         if engine.audio_port is None:
             return
         if self._own_audio:
             self.audio_factory = lambda: DeviceAudio(engine)
-        if self._own_local_audio and self.devices is not None and audio.ringer_device != "null":
-            self.local_audio = DeviceLocalAudio(audio.ringer_device, profile=self.config.tone_profile)
+
+    async def _start_network(self) -> None:
+        """Watch the network when an account registers beyond this machine (or a monitor was given)."""
+        if self.network is None and any(
+                line.registration is not None and not _loopback(line.registration.registrar[0])
+                for line in self.lines.values()):
+            self.network = NetworkMonitor()
+        if self.network is not None:
+            self.network.on_change = self._network_changed
+            await self.network.start()
+
+    def _open_hid(self) -> None:
+        """The [hid] device, driving the calls (none for "auto" with nothing plugged in)."""
+        hid = self.config.hid
+        if hid is None:
+            return
+        from offhook.phone.hid import HidapiBackend, HidController, open_configured_device
+        try:
+            opened = open_configured_device(hid, self._hid_backend or HidapiBackend())
+        except OffhookError as exc:
+            raise PhoneError(str(exc)) from None
+        if opened is None:
+            return
+        device, self.hid_name = opened
+        try:
+            self.hid = HidController(self, device)
+        except OffhookError as exc:
+            raise PhoneError(f"[hid] {self.hid_name}: {exc}") from None
+        self.hid.start()
+        log.info("USB phone: %s", self.hid_name)
 
     def _device_event(self, event: StreamEvent) -> None:
         """From the device stream's supervisor thread: a DeviceChanged event on the loop."""
@@ -245,6 +312,9 @@ class Phone:
     async def _register(self, line: _Line) -> None:
         reg = line.registration
         assert reg is not None  # only lines with a registration get here
+        if line.reg_task is not None:
+            line.reg_task.cancel()
+            line.reg_task = None
         if line.locate_error:
             self._set_registration(line, "failed", line.locate_error)
             return
@@ -255,12 +325,14 @@ class Phone:
             self._set_registration(line, "failed", f"no answer from the registrar at {reg.peer}")
         else:
             self._reg_outcome(line)
-        line.tasks.append(asyncio.create_task(self._registration_loop(line)))
+        line.reg_task = asyncio.create_task(self._registration_loop(line))
 
     def _reg_outcome(self, line: _Line) -> None:
         reg = line.registration
         assert reg is not None
-        if reg.state is RegState.REGISTERED:
+        if self.network is not None and self.network.up is False and reg.state is not RegState.REGISTERED:
+            self._set_registration(line, "no network", "the network is gone")
+        elif reg.state is RegState.REGISTERED:
             self._set_registration(line, "registered")
         elif reg.state is RegState.FAILED:
             self._set_registration(line, "failed", reg.reason)
@@ -289,6 +361,16 @@ class Phone:
         if not self._started:
             return
         self._started = False
+        if self.hid is not None:
+            await self.hid.stop()
+            close = getattr(self.hid.device, "close", None)
+            if callable(close):
+                close()
+            self.hid = None
+        if self.network is not None:
+            await self.network.stop()
+            if self._own_network:
+                self.network = None
         for timer in self._timers:
             timer.cancel()
         for task in list(self._tasks):
@@ -296,6 +378,8 @@ class Phone:
         for line in self.lines.values():
             for task in line.tasks:
                 task.cancel()
+            if line.reg_task is not None:
+                line.reg_task.cancel()
         for line in self.lines.values():
             await line.agent.close()   # hangs up its calls, unregisters
             if line.registration is not None and line.reg_state == "registered":
@@ -324,6 +408,54 @@ class Phone:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    # --- presence of network -----------------------------------------------------------------
+
+    def _network_changed(self, change: NetworkChanged) -> None:
+        self._emit(change)
+        if change.kind == "lost":
+            for line in self.lines.values():
+                if line.registration is not None:
+                    self._set_registration(line, "no network", "the network is gone")
+        else:
+            self._spawn(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        """The network is back (or other): every account registers again, on a new line
+        where its local address changed."""
+        lines = [line for line in self.lines.values() if line.registration is not None]
+        await asyncio.gather(*(self._reconnect_line(line) for line in lines))
+
+    async def _reconnect_line(self, line: _Line) -> None:
+        acc = line.account
+        if acc is None or not self._started:
+            return
+        if acc.listen[0] in ("0.0.0.0", "::") and line.registration is not None:
+            # the server in use: the registrar as located (RFC 3263), after any failover
+            host = local_address_towards(line.registration.registrar[0])
+            if host != line.agent.listen_address[0]:
+                line = await self._replace_line(line, acc)
+        await self._register(line)
+
+    async def _replace_line(self, old: _Line, acc: AccountConfig) -> _Line:
+        """A new SIP line for `acc` on its new local address; the old one is closed (its
+        calls end: their address is gone)."""
+        log.info("account %s: local address %s changed: new contact", old.name, old.agent.listen_address[0])
+        for task in old.tasks:
+            task.cancel()
+        if old.reg_task is not None:
+            old.reg_task.cancel()
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(3.0):
+                await old.agent.close()     # the old address is gone: hang-ups and unregister fail fast
+        await old.agent.transport.close()
+        for call in self.calls:
+            if call._line is old and call.state is not CallState.ENDED:
+                self._ended(call, "the network changed")
+        new = await self._open_account(acc)
+        new.reg_state, new.reg_reason = old.reg_state, old.reg_reason
+        await self._add_line(new)
+        return new
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -750,6 +882,10 @@ class Phone:
         self._track(new)
         if replaced:
             self._answered(new)
+
+
+def _loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
 
 
 def _user_part(uri: str) -> str:
