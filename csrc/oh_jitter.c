@@ -146,6 +146,8 @@
 #define WAIT_LOSS 4.0 /* wait for a missing frame unless losses outnumber late packets this much */
 #define UNDO_TICKS 50 /* an acceleration this soon after an expansion undoes it: never postponed */
 #define DEFER_TICKS_MS 2000 /* how long an acceleration waits for a pause at most */
+#define FEC_LOSS_ON 0.015 /* fec_delay: recent loss that adds a packet of delay */
+#define FEC_LOSS_OFF 0.0075 /* and where it is dropped again */
 #define LAND_SHARE 5.0 /* an acceleration may land where at most this times the quantile's ratio is late */
 
 enum { SLOT_EMPTY = 0, SLOT_FULL, SLOT_PLAYED, SLOT_CONCEALED };
@@ -208,6 +210,7 @@ struct oh_jitter {
     int deferred;          /* ticks an acceleration has waited for a pause */
     int defer_max;
     int since_expand;      /* ticks since the last expansion */
+    int lossy;             /* fec_delay: the link loses packets, aim one packet later */
 
     /* estimator */
     double hist[NBINS];
@@ -238,6 +241,7 @@ void oh_jitter_config_default(oh_jitter_config *cfg)
     cfg->max_payload = 512;
     cfg->late_ratio = 0.0095;
     cfg->memory_s = 20.0;
+    cfg->fec_delay = 0;
 }
 
 static int valid_config(const oh_jitter_config *c)
@@ -257,6 +261,8 @@ static int valid_config(const oh_jitter_config *c)
     if (!(c->late_ratio >= 0.0005 && c->late_ratio <= 0.2))
         return 0;
     if (!(c->memory_s >= 2.0 && c->memory_s <= 600.0))
+        return 0;
+    if (c->fec_delay != 0 && c->fec_delay != 1)
         return 0;
     return 1;
 }
@@ -302,6 +308,7 @@ void oh_jitter_reset(oh_jitter *jb)
     jb->frames_w = 0.0;
     jb->conceal_w = 0.0;
     jb->quantile_ratio = jb->cfg.late_ratio;
+    jb->lossy = 0;
     memset(&jb->st, 0, sizeof jb->st);
 }
 
@@ -462,6 +469,8 @@ static double target_jitter(const oh_jitter *jb)
     double j = jb->jitter_ms;
     if (jb->received_weight < WARMUP_PACKETS && j < jb->cfg.frame_ms)
         j = jb->cfg.frame_ms; /* too few packets to know: one tick of margin */
+    if (jb->lossy) /* the next packet in time for the FEC of a lost one */
+        j += (double)(jb->dur_est > jb->tick ? jb->dur_est : jb->tick) * jb->ms_per_ts;
     if (j < jb->cfg.min_delay_ms)
         j = jb->cfg.min_delay_ms;
     if (j > jb->cfg.max_delay_ms)
@@ -828,6 +837,12 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         double g = realised > 0.0 ? goal / realised : cap;
         g = g < 1.0 ? 1.0 : g > cap ? cap : g;
         jb->quantile_ratio = jb->cfg.late_ratio * g;
+        /* judged after 2 s, and on three losses at least: a loss or two at
+         * the start of a clean call are not a lossy link */
+        if (jb->cfg.fec_delay && jb->frames_w >= 100.0) {
+            double lost = jb->conceal_w - jb->late_w;
+            jb->lossy = lost > (jb->lossy ? FEC_LOSS_OFF : FEC_LOSS_ON) * jb->frames_w && lost >= 3.0;
+        }
     }
     jb->jitter_ms = hist_quantile(jb);
     jb->since_accel++;
