@@ -837,11 +837,11 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         double g = realised > 0.0 ? goal / realised : cap;
         g = g < 1.0 ? 1.0 : g > cap ? cap : g;
         jb->quantile_ratio = jb->cfg.late_ratio * g;
-        /* judged after 2 s, and on three losses at least: a loss or two at
-         * the start of a clean call are not a lossy link */
-        if (jb->cfg.fec_delay && jb->frames_w >= 100.0) {
+        /* on two losses at least: one concealed tick early in a call is not
+         * a lossy link */
+        if (jb->cfg.fec_delay && jb->frames_w > 0.0) {
             double lost = jb->conceal_w - jb->late_w;
-            jb->lossy = lost > (jb->lossy ? FEC_LOSS_OFF : FEC_LOSS_ON) * jb->frames_w && lost >= 3.0;
+            jb->lossy = lost > (jb->lossy ? FEC_LOSS_OFF : FEC_LOSS_ON) * jb->frames_w && lost >= 1.5;
         }
     }
     jb->jitter_ms = hist_quantile(jb);

@@ -580,8 +580,8 @@ static void test_garbage_survives(void)
 
 /* fec_delay: on a lossy link one packet more delay, so that the packet after
  * a lost one is here at the LOST tick (handed out as f.fec for Opus FEC);
- * without losses it changes nothing. Jitter uniform 0..15 ms; losses: a
- * single frame every 500 ms and a pair every second (6 %). */
+ * without losses it changes nothing. Jitter uniform 0..30 ms; losses: two
+ * single frames and a pair every second (8 %, 90 bursts in 30 s). */
 static void fec_run(int fec_delay, int lossy, int *fec_hits, int *concealed, double *delay_ms, int *statuses)
 {
     oh_jitter_config cfg;
@@ -592,23 +592,27 @@ static void fec_run(int fec_delay, int lossy, int *fec_hits, int *concealed, dou
     if (!jb)
         return;
     unsigned long long rng = 11;
-    double arrival[1500];
+    static double arrival[1500];
+    static int done[1500];
     for (int i = 0; i < 1500; i++) {
         int lost = lossy && (i % 25 == 10 || i % 50 == 30 || i % 50 == 31);
-        arrival[i] = lost ? -1.0 : 20.0 * i + 30.0 + 15.0 * (double)(oh_test_rand(&rng) >> 11) / 9007199254740992.0;
+        arrival[i] = lost ? -1.0 : 20.0 * i + 30.0 + 30.0 * (double)(oh_test_rand(&rng) >> 11) / 9007199254740992.0;
+        done[i] = lost;
     }
     *fec_hits = *concealed = 0;
     double sum = 0.0;
-    int n = 0, next = 0;
+    int n = 0, first = 0;
     for (double now = 0.0; now < 30000.0; now += 20.0) {
-        /* arrivals are in order here: jitter (15 ms) is below the packet spacing */
-        for (; next < 1500 && (arrival[next] < 0 || arrival[next] <= now); next++) {
-            if (arrival[next] < 0)
+        while (first < 1500 && done[first])
+            first++;
+        for (int i = first; i < 1500 && i < first + 4; i++) { /* reordered by at most 2 */
+            if (done[i] || arrival[i] > now)
                 continue;
             uint8_t payload[4];
-            memcpy(payload, &next, 4);
-            CHECK_STATUS(oh_jitter_put(jb, (uint16_t)next, (uint32_t)next * 160u, 1, 0, payload, 4, 0, arrival[next]),
+            memcpy(payload, &i, 4);
+            CHECK_STATUS(oh_jitter_put(jb, (uint16_t)i, (uint32_t)i * 160u, 1, 0, payload, 4, 0, arrival[i]),
                          OH_OK);
+            done[i] = 1;
         }
         oh_jitter_frame f;
         CHECK_STATUS(oh_jitter_get(jb, now, &f), OH_OK);
@@ -635,12 +639,13 @@ static void test_fec_delay(void)
     memset(st, 0, sizeof st);
     for (int mode = 0; mode < 2; mode++)
         fec_run(mode, 1, &hits[mode], &conc[mode], &delay[mode], st[mode]);
-    /* 90 losses in 30 s, 60 of them ending a burst: the FEC-carrying packet
-     * is at hand for most of them only with the extra packet of delay */
-    CHECK(conc[0] >= 85 && conc[1] >= 85);
-    CHECK(hits[1] >= 55);
+    /* 120 losses in 30 s, 90 of them ending a burst: the FEC-carrying packet
+     * is at hand for most of them only with the extra packet of delay
+     * (measured: 58 of 90 without, 85 with, the delay 31 -> 50 ms) */
+    CHECK(conc[0] >= 115 && conc[1] >= 115);
+    CHECK(hits[1] >= 80);
     CHECK(hits[1] >= hits[0] + 20);
-    CHECK(delay[1] >= delay[0] + 15.0 && delay[1] <= delay[0] + 25.0);
+    CHECK(delay[1] >= delay[0] + 10.0 && delay[1] <= delay[0] + 25.0);
     /* without losses: the same decisions, tick for tick counted */
     memset(st, 0, sizeof st);
     for (int mode = 0; mode < 2; mode++)
