@@ -400,8 +400,12 @@ def test_ten_minutes_of_clock_drift_stay_on_target(name):
         if k > 250:
             s = jb.stats()
             worst = max(worst, abs(s["current_delay_ms"] - s["target_delay_ms"]))
-    assert worst <= 20.0
-    assert jb.stats()["late"] <= 0.01 * trace.frames
+    # measured: drift (sender 0.1 % slow) -4.7..+17.8 ms, 110 late of 30000:
+    # a frame missed by < 2.5 ms is concealed rather than waited for a whole
+    # tick; drift_fast -2.5..+20.0, 22 late (there the near-misses follow
+    # accelerations and concealing them cost more late loss than speex's)
+    assert worst <= (18.5 if name == "drift" else 20.0)
+    assert jb.stats()["late"] <= 0.005 * trace.frames
 
 
 @pytest.fixture(scope="module")
