@@ -62,6 +62,13 @@
  *  - with a speech/pause hint from the caller (oh_jitter_set_speech), a
  *    small acceleration that does not undo a recent expansion waits up to
  *    2 s for a pause.
+ *  - while the sender's clock runs slow (base slope > 0.05 %), a frame
+ *    missed by < 2.5 ms is concealed, not waited for: a wait would land a
+ *    whole tick above the target (near_miss, 20 ms clock).
+ *  - fec_delay (off by default): while recent losses exceed 1.5 %, the
+ *    target is one packet later, so that the packet after a lost one is
+ *    here for its in-band FEC (Opus) or for interpolation; a packet of delay
+ *    bought for quality on lossy links only (bench/RESULTS.md, round 4).
  * The window [-3/8, +7/8) tick is 5/4 tick wide, so one step (a tick) never
  * oscillates, and an acceleration leaves err >= -1/8 tick, so the rule
  * "wait for a frame that is not here while below target" rarely undoes it
