@@ -211,39 +211,83 @@ def hint_delay_table(seconds: float, seed: int, payloads: list[bytes], rows: lis
                 ["trace", "without", "with", "added"], out)
 
 
-def pesq_seeds_table(seconds: float, traces: list[str], rows: list[dict], **playout: object) -> None:
+OPUS_BITRATE = 24000  # wideband VoIP; at 16 kbit/s libopus 1.3 puts no LBRR (FEC) into 20 ms SILK frames
+LOSS_PCT = {"loss3": 3, "loss10": 10}  # what the sender's encoder is told (RTCP's fraction lost)
+
+
+def _encode(cname: str, rate: int, clean: np.ndarray, trace_name: str) -> list[bytes]:
+    """20 ms payloads; Opus as a sender on a lossy link runs it: in-band FEC on, expected loss set."""
+    n_pcm = rate // 50
+    enc = (codec("opus", rate, fec=True, packet_loss_pct=LOSS_PCT.get(trace_name, 0), bitrate=OPUS_BITRATE)
+           if cname == "opus" else codec(cname))
+    return [enc.encode(np.ascontiguousarray(clean[i * n_pcm:(i + 1) * n_pcm]))
+            for i in range(len(clean) // n_pcm)]
+
+
+def _playout_audio(trace: nt.Trace, pl: Playout, payloads: list[bytes]) -> tuple[np.ndarray, float]:
+    """replay_audio, plus the Playout's mean buffering offset (ms) after the first 5 s."""
+    spf = trace.samples_per_frame
+    pk = [(a, i) for a, i in trace.packets if i < len(payloads)]
+    t0, j, out, offsets = pk[0][0], 0, [], []
+    for k in range(int((pk[-1][0] - t0) / 20) + 50):
+        now = t0 + 20.0 * k
+        while j < len(pk) and pk[j][0] <= now:
+            a, i = pk[j]
+            pl.put(i & 0xFFFF, (i * spf) & 0xFFFFFFFF, payloads[i], a, False)
+            j += 1
+        out.append(pl.get(now)[0])
+        offsets.append(float(pl.stats()["current_delay_ms"]))
+    return np.concatenate(out), float(np.mean(offsets[250:]))
+
+
+def pesq_seeds_table(seconds: float, traces: list[str], rows: list[dict], codecs: list[str],
+                     **playout: object) -> None:
     """PESQ means over seeds 1-4: offhook's Playout vs the speex pipeline (same codec, same PLC).
 
     Single clips swing by +-0.15 with where one acceleration or loss falls,
     so the PESQ target is judged on these means. playout: Playout options
-    (e.g. interpolate=False to measure what the interpolation adds).
+    (e.g. interpolate=False to measure what the interpolation adds). Each
+    codec also runs offhook's Playout with fec_delay=True (one packet more
+    delay while the link is lossy, so that the next packet is here for Opus
+    FEC / interpolation); its mean buffering offset is reported next to the
+    default's (Playout stats, after 5 s).
     """
     out = []
-    for cname, rate in (("G722", 16000), ("PCMU", 8000)):
+    rates = {"G722": 16000, "PCMU": 8000, "opus": 16000}
+    for cname in codecs:
+        rate = rates[cname]
         n_pcm = rate // 50
         clean = speech(seconds, rate)
-        enc = codec(cname)
-        payloads = [enc.encode(np.ascontiguousarray(clean[i * n_pcm:(i + 1) * n_pcm]))
-                    for i in range(len(clean) // n_pcm)]
+        clock = 48000 if cname == "opus" else 8000
         for name in traces:
-            ours, theirs = [], []
+            payloads = _encode(cname, rate, clean, name)
+            ours, fec, theirs, d_ours, d_fec = [], [], [], [], []
             for seed in (1, 2, 3, 4):
-                trace = nt.make_trace(name, seconds, seed=seed)
+                trace = nt.make_trace(name, seconds, seed=seed, clock_rate=clock)
                 n = min(trace.frames, len(payloads))
-                audio = nt.replay_audio(trace, Playout(cname, **playout), payloads[:n])
-                ours.append(pesq_score(clean[:n * n_pcm], audio, rate))
-                r = nt.replay(trace, SpeexJitter(160))
+                ref = clean[:n * n_pcm]
+                audio, d = _playout_audio(trace, Playout(cname, rate, **playout), payloads[:n])
+                ours.append(pesq_score(ref, audio, rate))
+                d_ours.append(d)
+                audio, d = _playout_audio(trace, Playout(cname, rate, fec_delay=True, **playout),
+                                          payloads[:n])
+                fec.append(pesq_score(ref, audio, rate))
+                d_fec.append(d)
+                r = nt.replay(trace, SpeexJitter(trace.samples_per_frame))
                 played = nt.Replay(r.name, r.frames, r.play_ms, r.late_loss, r.mean_delay_ms,
                                    r.p95_delay_ms, r.delays_ms, r.statuses,
                                    [(s, f) for s, f in r.ticks if all(x < n for x in f)])
-                theirs.append(pesq_score(clean[:n * n_pcm], nt.render(played, payloads, codec(cname), n_pcm),
-                                         rate))
-            out.append([name, cname, *ours, float(np.mean(ours)), float(np.mean(theirs)),
-                        float(np.mean(ours) - np.mean(theirs))])
-            rows.append({"pesq_seeds_trace": name, "codec": cname, "offhook": ours, "speex": theirs})
-    print_table(f"PESQ, {seconds:.0f} s, seeds 1-4: offhook Playout vs speex + the same PLC",
+                theirs.append(pesq_score(ref, nt.render(played, payloads, codec(cname, rate), n_pcm), rate))
+            m_o, m_f, m_s = float(np.mean(ours)), float(np.mean(fec)), float(np.mean(theirs))
+            out.append([name, cname, *ours, m_o, m_s, m_o - m_s, m_f, m_f - m_s,
+                        float(np.mean(d_ours)), float(np.mean(d_fec))])
+            rows.append({"pesq_seeds_trace": name, "codec": cname, "offhook": ours,
+                         "offhook_fec_delay": fec, "speex": theirs, "offset_ms": d_ours,
+                         "offset_fec_delay_ms": d_fec})
+    print_table(f"PESQ, {seconds:.0f} s, seeds 1-4: offhook Playout vs speex + the codec's PLC",
                 ["trace", "codec", "seed 1", "seed 2", "seed 3", "seed 4", "offhook mean", "speex mean",
-                 "difference"], out)
+                 "offhook - speex", "offhook fec_delay", "fec_delay - speex", "offset ms",
+                 "offset ms fec_delay"], out)
 
 
 def main() -> None:
@@ -253,13 +297,16 @@ def main() -> None:
     ap.add_argument("--no-pesq", action="store_true")
     ap.add_argument("--pesq-seeds", metavar="TRACES", default="",
                     help="only the PESQ means over seeds 1-4 for these traces (comma-separated, 'all')")
+    ap.add_argument("--codecs", default="G722,PCMU,opus",
+                    help="codecs of the --pesq-seeds table (comma-separated: G722, PCMU, opus)")
     ap.add_argument("--no-interpolate", action="store_true",
                     help="offhook's Playout extrapolates like the speex pipeline (interpolate=False)")
     args = ap.parse_args()
     if args.pesq_seeds:
         names = list(nt.TRACES) if args.pesq_seeds == "all" else args.pesq_seeds.split(",")
         rows: list[dict] = []
-        pesq_seeds_table(args.seconds, names, rows, interpolate=not args.no_interpolate)
+        pesq_seeds_table(args.seconds, names, rows, args.codecs.split(","),
+                         interpolate=not args.no_interpolate)
         write_json("jitter_pesq", rows)
         return
 

@@ -85,8 +85,10 @@ cdef class JitterBuffer:
     """Adaptive jitter buffer: put() packets as they arrive, get() once per tick.
 
     JitterBuffer(clock_rate=8000, frame_ms=20, *, min_delay_ms=0, max_delay_ms=1000,
-                 capacity=128, max_payload=512, late_ratio=0.0095, memory_s=20.0)
+                 capacity=128, max_payload=512, late_ratio=0.0095, memory_s=20.0,
+                 fec_delay=False)
 
+    fec_delay: one packet more delay while the link is lossy (see Playout).
     clock_rate is the RTP timestamp rate (Hz); frame_ms the playout tick (10 or
     20). Times are milliseconds on the receiver's clock. get() returns
     (payload or None, JitterStatus); after an ACCELERATED tick the second
@@ -100,10 +102,11 @@ cdef class JitterBuffer:
 
     def __cinit__(self, int clock_rate=8000, int frame_ms=20, *, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=512,
-                  double late_ratio=0.0095, double memory_s=20.0):
+                  double late_ratio=0.0095, double memory_s=20.0, bint fec_delay=False):
         cdef c.oh_jitter_config cfg
         _jitter_config(&cfg, clock_rate, frame_ms, min_delay_ms, max_delay_ms, capacity,
                        max_payload, late_ratio, memory_s)
+        cfg.fec_delay = fec_delay
         check(c.oh_jitter_create(&cfg, &self._jb), ValueError, "jitter buffer create")
         self.clock_rate = clock_rate
         self.frame_ms = frame_ms
@@ -241,7 +244,7 @@ cdef class Playout:
     its concealment, and time scaling (what the media engine holds per stream).
 
     Playout(codec="PCMU", sample_rate=None, *, frame_ms=20, **jitter options as JitterBuffer,
-            stretch_in_pauses=True, interpolate=True)
+            stretch_in_pauses=True, interpolate=True, fec_delay=False)
 
     stretch_in_pauses: accelerations that can wait are postponed (up to 2 s)
     until the audio played is a pause; False plays exactly what a
@@ -249,6 +252,10 @@ cdef class Playout:
     interpolate: a lost frame whose successor is already buffered is
     interpolated between the past and that successor (decoded a tick early)
     rather than extrapolated from the past alone.
+    fec_delay: while the link loses packets (> 1.5 % recently), aim one packet
+    later so that the packet after a lost one is here for its in-band FEC
+    (Opus with FEC on at the sender): a packet's worth of delay bought for
+    quality on lossy links only.
 
     put() payloads as they arrive; get(now_ms) once per tick returns
     (int16 array of one tick, JitterStatus).
@@ -261,7 +268,7 @@ cdef class Playout:
     def __cinit__(self, str codec="PCMU", sample_rate=None, *, int frame_ms=20, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=0,
                   double late_ratio=0.0095, double memory_s=20.0, bint stretch_in_pauses=True,
-                  bint interpolate=True):
+                  bint interpolate=True, bint fec_delay=False):
         info = lookup(codec)
         rate = info.native_rate if sample_rate is None else sample_rate
         if rate not in info.sample_rates:
@@ -274,6 +281,7 @@ cdef class Playout:
         cfg.codec.sample_rate = rate
         cfg.stretch_in_pauses = stretch_in_pauses
         cfg.interpolate = interpolate
+        cfg.jitter.fec_delay = fec_delay
         check(p.oh_playout_create(&cfg, &self._pl), ValueError, f"{info.name} playout create")
         self.codec = info.name
         self.sample_rate = rate

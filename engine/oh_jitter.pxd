@@ -21,6 +21,7 @@ cdef extern from "offhook/oh_jitter.h":
         int max_payload
         double late_ratio
         double memory_s
+        int fec_delay
 
     ctypedef struct oh_jitter_frame:
         oh_jitter_status status

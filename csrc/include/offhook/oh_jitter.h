@@ -48,6 +48,11 @@ typedef struct oh_jitter_config {
     int max_payload;    /* bytes per payload, 1..65536; larger payloads are refused */
     double late_ratio;  /* late-loss the delay estimate aims for (0.0005..0.2) */
     double memory_s;    /* how long the delay statistics remember (s), 2..600 */
+    int fec_delay;      /* 1: while the link loses packets (over 1.5 % of the recent ticks
+                           concealed for packets that never came; back off under 0.75 %), aim
+                           one packet later, so that the packet after a lost one is usually
+                           here for its in-band FEC (Opus with FEC on at the sender). Costs a
+                           packet's worth of delay on lossy links only; 0 (default): off */
 } oh_jitter_config;
 
 /* One tick's instruction. Pointers point into the buffer and stay valid until
