@@ -257,7 +257,8 @@ def test_predictive_keeps_every_window_under_target_after_the_warm_up():
 
 
 def test_abandon_by_window():
-    assert abandon_by_window([0.5, 1.0, 16.0, 31.0], [16.0], 15.0) == [(0.0, 2, 0), (15.0, 1, 1), (30.0, 1, 0)]
+    windows = abandon_by_window([0.5, 1.0, 16.0, 31.0], [16.0], 15.0)
+    assert windows == [(0.0, 2, 0), (15.0, 1, 1), (30.0, 1, 0)]
     assert abandon_by_window([], [], 15.0) == []
     with pytest.raises(CampaignError, match="window"):
         abandon_by_window([1.0], [], 0.0)
