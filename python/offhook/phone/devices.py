@@ -83,6 +83,7 @@ class DeviceLocalAudio:
         self.device = device
         self.profile = profile
         self.level_dbm0 = level_dbm0
+        self.gain_db = 0.0           # the phone's volume (set_gain): tones are generated at it
         self.current_tone: str | None = None
         self.ringing = False
         self._tone: ToneGenerator | None = None
@@ -93,7 +94,7 @@ class DeviceLocalAudio:
     def tone(self, name: str | None) -> None:
         if name == self.current_tone:
             return
-        gen = ToneGenerator(name, self.profile, TONE_RATE, self.level_dbm0) if name is not None else None
+        gen = self._generator(name) if name is not None else None
         with self._lock:
             self._tone = gen
         self.current_tone = name
@@ -102,11 +103,40 @@ class DeviceLocalAudio:
     def ring(self, on: bool) -> None:
         if on == self.ringing:
             return
-        gen = ToneGenerator("ringback", self.profile, TONE_RATE, self.level_dbm0) if on else None
+        gen = self._generator("ringback") if on else None
         with self._lock:
             self._ring = gen
         self.ringing = on
         self._run()
+
+    def _generator(self, name: str) -> ToneGenerator | None:
+        """A tone at the configured level plus the volume; None when the volume is off."""
+        level = self.level_dbm0 + self.gain_db
+        if level < -90.0:
+            return None
+        return ToneGenerator(name, self.profile, TONE_RATE, min(0.0, level))
+
+    def set_gain(self, gain_db: float) -> None:
+        """The volume (dB) for tones from now on, and for a tone sounding now (regenerated:
+        the level is fixed in a generator, so nothing is scaled per block)."""
+        self.gain_db = gain_db
+        with self._lock:
+            if self._tone is not None and self.current_tone is not None:
+                self._tone = self._generator(self.current_tone)
+            if self._ring is not None or self.ringing:
+                self._ring = self._generator("ringback") if self.ringing else None
+
+    def set_device(self, device: str | None) -> None:
+        """Sound on another device (None: the default) from now on; a tone or ring that is
+        sounding moves there at once."""
+        if device == self.device:
+            return
+        self.device = device
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
+            self._run()
 
     def close(self) -> None:
         self.tone(None)
@@ -122,7 +152,7 @@ class DeviceLocalAudio:
 
     def _run(self) -> None:
         """An output stream while something sounds, none otherwise (the device stays free)."""
-        wanted = self._tone is not None or self._ring is not None
+        wanted = self.current_tone is not None or self.ringing
         if wanted and self._stream is None:
             import sounddevice as sd
             self._stream = sd.OutputStream(device=self.device, samplerate=TONE_RATE, channels=1,
