@@ -53,7 +53,8 @@ def main() -> None:
                           if label.endswith("no ramp") else None)
                 r = asyncio.run(bed.run(mode, contacts=int(args.seconds * 80), mix=mix, seed=args.seed,
                                         ring_timeout=args.ring_timeout, duration=args.seconds,
-                                        max_in_flight=600, policy=policy))
+                                        max_in_flight=600, policy=policy,
+                                        name=label.replace(",", "")))
                 util[mode] = r.utilisation
                 d = r.as_dict()
                 d["vs_progressive"] = r.utilisation / util["progressive"] if util["progressive"] else 0.0
@@ -66,6 +67,7 @@ def main() -> None:
                              r.live, r.abandoned, r.peak_sip_calls, r.peak_ringing,
                              f"{r.dials / r.wall_seconds:.1f}", f"{r.wall_seconds:.0f}",
                              f"{d['vs_progressive']:.2f}x"])
+                print(label, rows[-1], flush=True)
         finally:
             bed.stop()
     print_table(f"Dialer on SIPp: {args.agents} agents, {args.seconds:g} s per mode, handle 2-6 s, "

@@ -135,7 +135,7 @@ class LoadBed:
     async def run(self, mode: str, *, contacts: int, mix: LoadMix, seed: int = 1,
                   ring_timeout: float = 4.0, abandon_target: float = 0.03, duration: float | None = None,
                   max_in_flight: int = 400, agent_offset: int = 0,
-                  policy: PacingPolicy | None = None) -> LoadResult:
+                  policy: PacingPolicy | None = None, name: str | None = None) -> LoadResult:
         """One campaign of ``contacts`` numbers in ``mode``; stops after ``duration`` s if given."""
         rng = random.Random(seed)
         kinds: dict[str, str] = {}
@@ -144,11 +144,12 @@ class LoadBed:
             number = f"+4420{seed:02d}{i:06d}"
             kinds[number] = mix.draw(rng)
             numbers.append(number)
-        store = CampaignStore(self.workdir / f"{mode}-{seed}.sqlite")
+        label = name or mode
+        store = CampaignStore(self.workdir / f"{label.replace(' ', '-')}-{seed}.sqlite")
         config = CampaignConfig(mode=mode, abandon_target=abandon_target,  # type: ignore[arg-type]
                                 abandon_grace=2.0, ring_timeout=ring_timeout, max_in_flight=max_in_flight,
                                 retries={Outcome.BUSY: RetryRule(3600.0, 1)})
-        cid = store.create_campaign(f"load-{mode}", time.time())
+        cid = store.create_campaign(f"load-{label}", time.time())
         store.add_contacts(cid, [Contact(n) for n in numbers])
         servers = self.servers
 

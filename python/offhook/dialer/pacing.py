@@ -60,6 +60,17 @@ the first talks to end the short ones, so early estimates are biased; the
 handle-time curve is Kaplan-Meier, counting calls still in progress as
 censored, for the same reason.
 
+After the warm-up the lines in flight are ramped: the model's K may grow by at most
+``ramp_per_agent`` lines per agent per second from the lines allowed at the previous
+decision (it may fall at once).  Without the ramp the first decision after the warm-up
+jumped from one line per free agent to the model's several (×5 on the SIPp bed), and
+those calls, placed at one instant, were answered at one instant — far from the
+binomial spread the model assumes; on SIPp every abandon of a run came in that burst,
+and in the simulator the burst's ring-outs coming back together at the ring timeout
+set off an echo of it every ``ring_timeout`` seconds.  The same echo fed the estimate:
+outcomes of calls placed together are counted as one batch (see ``Estimates.flush``),
+never in the order they came back in.
+
 Sources: D. A. Samuelson, "Predictive dialing for outbound telephone call
 centers", Interfaces 29(5), 1999 (queueing + simulation, online updating);
 J. Lindén, "Predictive Dialing", Uppsala University IT 10 047, 2010 (the
