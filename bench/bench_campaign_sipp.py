@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from dialer_load import LoadBed, LoadMix
 from harness import print_table, write_json
+from offhook.dialer.pacing import PredictivePacing
 
 
 def main() -> None:
@@ -35,6 +36,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=90.0, help="dialling time per mode")
     ap.add_argument("--ring-timeout", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--no-ramp", action="store_true",
+                    help="also run predictive without its ramp (ramp_per_agent=0), for comparison")
     args = ap.parse_args()
     mix = LoadMix(human=0.15, machine=0.1, busy=0.1, fail=0.05, ringout=0.6)
     rows = []
@@ -43,24 +46,37 @@ def main() -> None:
         bed = LoadBed(Path(tmp), agents=args.agents, handle=(2.0, 6.0))
         try:
             util: dict[str, float] = {}
-            for mode in ("progressive", "predictive"):
+            runs = ["progressive", "predictive"] + (["predictive, no ramp"] if args.no_ramp else [])
+            for label in runs:
+                mode = label.split(",")[0]
+                policy = (PredictivePacing(0.03, ring_timeout=args.ring_timeout, ramp_per_agent=0.0)
+                          if label.endswith("no ramp") else None)
                 r = asyncio.run(bed.run(mode, contacts=int(args.seconds * 80), mix=mix, seed=args.seed,
                                         ring_timeout=args.ring_timeout, duration=args.seconds,
-                                        max_in_flight=600))
+                                        max_in_flight=600, policy=policy,
+                                        name=label.replace(",", "")))
                 util[mode] = r.utilisation
                 d = r.as_dict()
                 d["vs_progressive"] = r.utilisation / util["progressive"] if util["progressive"] else 0.0
+                d["label"] = label
+                d["abandon_windows_15s"] = r.abandon_windows(15.0)
+                d["worst_window_15s"] = r.worst_window(15.0)
                 json_rows.append(d)
-                rows.append([mode, f"{r.utilisation * 100:.1f} %", f"{r.abandon_rate * 100:.2f} %",
+                rows.append([label, f"{r.utilisation * 100:.1f} %", f"{r.abandon_rate * 100:.2f} %",
+                             f"{r.worst_window(15.0) * 100:.1f} %",
                              r.live, r.abandoned, r.peak_sip_calls, r.peak_ringing,
                              f"{r.dials / r.wall_seconds:.1f}", f"{r.wall_seconds:.0f}",
                              f"{d['vs_progressive']:.2f}x"])
+                print(label, rows[-1], flush=True)
         finally:
             bed.stop()
     print_table(f"Dialer on SIPp: {args.agents} agents, {args.seconds:g} s per mode, handle 2-6 s, "
                 f"15 % persons, ring-out {args.ring_timeout:g} s, abandon target 3 %",
-                ["mode", "utilisation", "abandon", "live", "abandoned", "peak SIP calls", "peak ringing",
-                 "dials/s", "wall s", "utilisation vs progressive"], rows)
+                ["mode", "utilisation", "abandon", "worst 15 s", "live", "abandoned", "peak SIP calls",
+                 "peak ringing", "dials/s", "wall s", "utilisation vs progressive"], rows)
+    for d in json_rows:
+        windows = " ".join(f"{ab}/{live}" for _, live, ab in d["abandon_windows_15s"])
+        print(f"{d['label']}: abandoned/answered per 15 s window: {windows}")
     print(f"\nJSON: {write_json('campaign_sipp', json_rows)}")
 
 

@@ -173,6 +173,7 @@ enum src_kind { SRC_SILENCE = 0, SRC_TONE = 1, SRC_WAV = 2, SRC_ECHO = 3, SRC_LO
 
 #define REF_GATE_DBFS (-70.0) /* the echo canceller's reference gate (RMS of a frame) */
 #define TRIM_TICKS 50 /* the local capture's latency-trim window (1 s at 20 ms) */
+#define GAIN_UNITY 16384 /* Q14 */
 #define LOCAL_ID UINT32_MAX /* the local participant's id in the mixer (stream ids are < 2^30) */
 
 typedef struct wav_src {
@@ -284,7 +285,7 @@ typedef struct stream {
 enum cmd_type {
     CMD_ADD, CMD_REMOVE, CMD_SET_REMOTE, CMD_SET_DIR, CMD_SET_SOURCE, CMD_SET_RECORD,
     CMD_STATS, CMD_ENGINE_STATS, CMD_STOP, CMD_DTMF_SEND, CMD_DTMF_DRAIN, CMD_SET_CODEC, CMD_CONF,
-    CMD_ATTACH, CMD_MUTE, CMD_TAP
+    CMD_ATTACH, CMD_MUTE, CMD_TAP, CMD_GAIN
 };
 
 struct codec_parts;
@@ -313,6 +314,7 @@ typedef struct cmd {
     conf_room *room;            /* CMD_CONF: in, a new room for the id (or NULL); out, unused */
     conf_room *emptied;         /* CMD_CONF, CMD_REMOVE: out, a room its last member left */
     oh_ring *tap;               /* CMD_TAP: in, the new tap (NULL: off); out, the old one */
+    int32_t gain_play, gain_cap;  /* CMD_GAIN: Q14 */
     oh_status result;
 } cmd;
 
@@ -357,6 +359,8 @@ struct oh_engine {
     int aec_on;
     int max_queue;            /* samples allowed to wait beyond one frame */
     int local_muted;
+    int32_t gain_play;          /* Q14 (16384: unity) on what goes to the playback ring */
+    int32_t gain_cap;           /* Q14 on the capture after the canceller */
     int16_t *local_near;        /* engine frame: this tick's capture */
     int16_t *local_out;         /* engine frame: this tick's capture after the canceller (sent) */
     int16_t *local_play;        /* engine frame: what was last written to the playback ring */
@@ -1098,6 +1102,8 @@ static void local_snapshot(oh_engine *e, oh_engine_local_stats *ls)
     *ls = e->st.local;
     ls->attached = e->port != NULL;
     ls->muted = e->local_muted;
+    ls->playback_gain_q14 = e->gain_play;
+    ls->capture_gain_q14 = e->gain_cap;
     ls->aec = e->aec != NULL;
     ls->aec_latency = e->aec ? oh_aec_latency(e->aec) : 0;
     if (e->aec)
@@ -1211,6 +1217,10 @@ static void apply(oh_engine *e, cmd *c)
     }
     case CMD_MUTE:
         e->local_muted = c->dir;
+        break;
+    case CMD_GAIN:
+        e->gain_play = c->gain_play;
+        e->gain_cap = c->gain_cap;
         break;
     case CMD_STOP:
         e->stop = 1;
@@ -1742,6 +1752,14 @@ static int16_t sat16(int32_t v)
     return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
 }
 
+/* Q14 gain with rounding and saturation: exact unity is skipped by the
+ * callers, so the volume costs nothing at its default. */
+static void apply_gain(int16_t *x, size_t n, int32_t q14)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = sat16((int32_t)(((int64_t)x[i] * q14 + (1 << 13)) >> 14));
+}
+
 /* Appends this tick to the recording: eng_buf is what was received,
  * sent_buf what was sent (REC_MIX, REC_STEREO). */
 static void record_frame(stream *s, size_t frame)
@@ -1833,6 +1851,8 @@ static void local_capture(oh_engine *e)
         memcpy(e->local_out, e->local_near, frame * sizeof *e->local_out);
     if (e->local_muted)
         memset(e->local_out, 0, frame * sizeof *e->local_out);
+    else if (e->gain_cap != GAIN_UNITY)
+        apply_gain(e->local_out, frame, e->gain_cap);
     oh_mixer_put(e->mixer, LOCAL_ID, e->local_out);
 }
 
@@ -1850,6 +1870,10 @@ static void local_playback(oh_engine *e)
         e->local_play[i] = sat16(v);
         e->local_acc[i] = 0;
     }
+    /* The volume acts before the frame is kept as the canceller's reference:
+     * the echo to cancel is what the loudspeaker plays, at its level. */
+    if (e->gain_play != GAIN_UNITY)
+        apply_gain(e->local_play, frame, e->gain_play);
     /* A device that does not pull (not started yet, stalled) must not let
      * the playback ring fill with old audio: beyond max_queue the frame is
      * dropped, so what plays once it pulls again is recent. */
@@ -2169,6 +2193,8 @@ oh_status oh_engine_create(const oh_engine_config *cfg, oh_engine **out)
     e->local_acc = oh_alloc((size_t)e->frame * sizeof *e->local_acc);
     e->local_zero = oh_alloc((size_t)e->frame * sizeof *e->local_zero);
     /* REF_GATE_DBFS as a mean square of int16 samples */
+    e->gain_play = GAIN_UNITY;
+    e->gain_cap = GAIN_UNITY;
     e->ref_gate = 32768.0 * 32768.0 * pow(10.0, REF_GATE_DBFS / 10.0);
     if (!e->registry || !e->generation || !e->active || !e->rooms || !e->epev || !e->rx || !e->rx_msgs || !e->rx_iov ||
         !e->rx_from || !e->evr || !e->local_near || !e->local_out || !e->local_play || !e->local_acc ||
@@ -2792,6 +2818,25 @@ oh_status oh_engine_mute_local(oh_engine *e, int mute)
     if (!e)
         return OH_EINVAL;
     cmd c = {.type = CMD_MUTE, .dir = mute ? 1 : 0};
+    pthread_mutex_lock(&e->mu);
+    run_command(e, &c);
+    pthread_mutex_unlock(&e->mu);
+    return OH_OK;
+}
+
+oh_status oh_engine_set_local_gain(oh_engine *e, double playback_db, double capture_db)
+{
+    int32_t q[2];
+    const double db[2] = {playback_db, capture_db};
+    if (!e)
+        return OH_EINVAL;
+    for (int k = 0; k < 2; k++) {
+        if (db[k] != db[k] || db[k] > OH_ENGINE_GAIN_MAX_DB)
+            return OH_EINVAL;
+        /* at or below the floor: silence (a volume slider's zero) */
+        q[k] = db[k] <= OH_ENGINE_GAIN_MIN_DB ? 0 : (int32_t)lround(GAIN_UNITY * pow(10.0, db[k] / 20.0));
+    }
+    cmd c = {.type = CMD_GAIN, .gain_play = q[0], .gain_cap = q[1]};
     pthread_mutex_lock(&e->mu);
     run_command(e, &c);
     pthread_mutex_unlock(&e->mu);

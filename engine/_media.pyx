@@ -137,6 +137,7 @@ cdef dict _local_stats(const c.oh_engine_local_stats *l):
     a = &l.aec_stats
     return {
         "attached": bool(l.attached), "muted": bool(l.muted), "frames": l.frames,
+        "playback_gain": l.playback_gain_q14 / 16384.0, "capture_gain": l.capture_gain_q14 / 16384.0,
         "capture_underruns": l.capture_underruns, "capture_missing": l.capture_missing,
         "capture_shed": l.capture_shed, "playback_overruns": l.playback_overruns,
         "aec": bool(l.aec), "aec_latency_samples": l.aec_latency,
@@ -323,6 +324,16 @@ cdef class MediaEngine:
         cdef int m = 1 if muted else 0
         with nogil:
             c.oh_engine_mute_local(eng, m)
+
+    def set_local_gain(self, double playback_db=0.0, double capture_db=0.0):
+        """Volume of the local audio (dB): playback_db on what the playback device plays
+        (before it becomes the echo canceller's reference), capture_db on the microphone
+        after the canceller. -96 dB or less: silence; above +24 dB or NaN: MediaError."""
+        cdef c.oh_engine *eng = self._get()
+        cdef int st
+        with nogil:
+            st = c.oh_engine_set_local_gain(eng, playback_db, capture_db)
+        _check(st, "set_local_gain")
 
     @property
     def event_fd(self):

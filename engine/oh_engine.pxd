@@ -1,4 +1,4 @@
-from libc.stdint cimport int16_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 from oh_aec cimport oh_aec_stats
 from oh_codec cimport oh_codec_config
@@ -145,6 +145,8 @@ cdef extern from "offhook/oh_engine.h":
     ctypedef struct oh_engine_local_stats:
         int attached
         int muted
+        int32_t playback_gain_q14
+        int32_t capture_gain_q14
         uint64_t frames
         uint64_t capture_underruns
         uint64_t capture_missing
@@ -197,6 +199,7 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_attach_audio(oh_engine *eng, oh_devport *port, const oh_engine_audio_config *cfg) nogil
     oh_status oh_engine_detach_audio(oh_engine *eng) nogil
     oh_status oh_engine_mute_local(oh_engine *eng, int mute) nogil
+    oh_status oh_engine_set_local_gain(oh_engine *eng, double playback_db, double capture_db) nogil
     oh_status oh_engine_stream_connect_local(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_stop_recording(oh_engine *eng, int id, oh_wav_error *err) nogil
     oh_status oh_engine_stream_get_stats(oh_engine *eng, int id, oh_engine_stream_stats *stats) nogil

@@ -28,6 +28,8 @@ from dialer_sipp import HUMAN_GREETING, MACHINE_GREETING, SippServer, greeting, 
 from offhook.dialer import Agent, CampaignConfig, CampaignRunner, CampaignStore, Contact, Outcome
 from offhook.dialer.amd import AmdConfig
 from offhook.dialer.campaign import RetryRule
+from offhook.dialer.pacing import PacingPolicy
+from offhook.dialer.sim import abandon_by_window
 from offhook.dialer.sip_originator import SipOriginator
 
 
@@ -65,7 +67,17 @@ class LoadResult:
     sipp_errors: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, int] = field(default_factory=dict)   # callee behaviours of the numbers dialled
     loop_lag_max: float = 0.0   # the event loop's worst lateness (s) on a 50 ms timer
-    abandon_times: list[float] = field(default_factory=list)   # s from the start, per abandoned call
+    abandon_times: list[float] = field(default_factory=list)   # s from the start: abandoned calls' answers
+    live_times: list[float] = field(default_factory=list)      # s from the start: each person's answer
+
+    def abandon_windows(self, window: float = 15.0) -> list[tuple[float, int, int]]:
+        """(start s, people answered, abandoned) per window of the run."""
+        return abandon_by_window(self.live_times, self.abandon_times, window)
+
+    def worst_window(self, window: float = 15.0, min_live: int = 20) -> float:
+        """The highest abandon rate of any window with at least ``min_live`` answers."""
+        return max((ab / live for _, live, ab in self.abandon_windows(window) if live >= min_live),
+                   default=0.0)
 
     @property
     def utilisation(self) -> float:
@@ -122,7 +134,8 @@ class LoadBed:
 
     async def run(self, mode: str, *, contacts: int, mix: LoadMix, seed: int = 1,
                   ring_timeout: float = 4.0, abandon_target: float = 0.03, duration: float | None = None,
-                  max_in_flight: int = 400, agent_offset: int = 0) -> LoadResult:
+                  max_in_flight: int = 400, agent_offset: int = 0,
+                  policy: PacingPolicy | None = None, name: str | None = None) -> LoadResult:
         """One campaign of ``contacts`` numbers in ``mode``; stops after ``duration`` s if given."""
         rng = random.Random(seed)
         kinds: dict[str, str] = {}
@@ -131,11 +144,12 @@ class LoadBed:
             number = f"+4420{seed:02d}{i:06d}"
             kinds[number] = mix.draw(rng)
             numbers.append(number)
-        store = CampaignStore(self.workdir / f"{mode}-{seed}.sqlite")
+        label = name or mode
+        store = CampaignStore(self.workdir / f"{label.replace(' ', '-')}-{seed}.sqlite")
         config = CampaignConfig(mode=mode, abandon_target=abandon_target,  # type: ignore[arg-type]
                                 abandon_grace=2.0, ring_timeout=ring_timeout, max_in_flight=max_in_flight,
                                 retries={Outcome.BUSY: RetryRule(3600.0, 1)})
-        cid = store.create_campaign(f"load-{mode}", time.time())
+        cid = store.create_campaign(f"load-{label}", time.time())
         store.add_contacts(cid, [Contact(n) for n in numbers])
         servers = self.servers
 
@@ -144,7 +158,7 @@ class LoadBed:
 
         originator = await SipOriginator.start(route=route, amd=AmdConfig(), abandon_message=self.message,
                                                max_streams=2048)
-        runner = CampaignRunner(store, cid, config, originator, self.agents(agent_offset))
+        runner = CampaignRunner(store, cid, config, originator, self.agents(agent_offset), policy=policy)
         peak_ringing = 0
         lag = 0.0
         loop = asyncio.get_running_loop()
@@ -172,8 +186,11 @@ class LoadBed:
         row = store.connection.execute("SELECT COALESCE(SUM(talk), 0) FROM attempts WHERE campaign_id = ?",
                                        (cid,)).fetchone()
         abandon_times = [round(r[0] - epoch0, 2) for r in store.connection.execute(
-            "SELECT ended FROM attempts WHERE campaign_id = ? AND outcome = 'abandoned' ORDER BY ended",
-            (cid,)).fetchall()]
+            "SELECT answered FROM attempts WHERE campaign_id = ? AND outcome = 'abandoned' "
+            "AND answered IS NOT NULL ORDER BY answered", (cid,)).fetchall()]
+        live_times = [round(r[0] - epoch0, 2) for r in store.connection.execute(
+            "SELECT answered FROM attempts WHERE campaign_id = ? AND answered IS NOT NULL "
+            "AND outcome IN ('abandoned', 'answered-human') ORDER BY answered", (cid,)).fetchall()]
         dialled = [r[0] for r in store.connection.execute(
             "SELECT DISTINCT number FROM attempts WHERE campaign_id = ?", (cid,)).fetchall()]
         store.close()
@@ -183,4 +200,5 @@ class LoadBed:
         return LoadResult(mode, self.n_agents, summary.dials, summary.live, summary.abandoned, float(row[0]),
                           wall, originator.stats.peak_calls, peak_ringing, dict(summary.outcomes),
                           dict(originator.stats.amd), originator.stats.bridges,
-                          originator.stats.bridge_failures, self.errors(), dialled_kinds, lag, abandon_times)
+                          originator.stats.bridge_failures, self.errors(), dialled_kinds, lag, abandon_times,
+                          live_times)

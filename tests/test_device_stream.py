@@ -268,6 +268,33 @@ def test_stream_refuses_bad_arguments(virtual_audio: VirtualAudio) -> None:
         DeviceStream("Nonexistent Phone", HEADSET)
 
 
+@pytest.mark.audio
+def test_switching_one_direction_keeps_the_other_and_the_port(virtual_audio: VirtualAudio) -> None:
+    """switch() reopens only the direction asked for, on the new device; the port (and so an
+    engine attached to it) is the same; an unknown name changes nothing."""
+    with DeviceStream(HEADSET, HEADSET, engine_rate=16000, frame_ms=20) as stream:
+        port = stream.port
+        wait_steady(stream, 10)
+        assert stream.switch("output", BUILTIN) == BUILTIN
+        assert stream.playback_device == BUILTIN and stream.capture_device == HEADSET
+        assert stream.port is port
+        switched = stream.wait_event(["switched"], 1.0)
+        assert switched is not None and (switched.direction, switched.device, switched.previous) == \
+            ("output", BUILTIN, HEADSET)
+        before = stream.stats()["callbacks"]["output"]
+        deadline = time.monotonic() + 5
+        while stream.stats()["callbacks"]["output"] < before + 20:    # the new device runs
+            assert time.monotonic() < deadline, "the switched playback never called back"
+            time.sleep(0.02)
+        assert stream.switch("output", BUILTIN) == BUILTIN              # already there: no-op
+        with pytest.raises(DeviceNotFoundError, match="Nonexistent Speaker"):
+            stream.switch("output", "Nonexistent Speaker")
+        assert stream.playback_device == BUILTIN
+        with pytest.raises(DeviceFormatError, match="direction must be 'input' or 'output'"):
+            stream.switch("sideways", BUILTIN)
+        assert stream.directions == ("input", "output")
+
+
 # -- hot-plug ------------------------------------------------------------------------------
 
 def wait_steady(stream: DeviceStream, callbacks: int = 40) -> None:

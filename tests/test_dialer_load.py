@@ -74,4 +74,7 @@ def test_hundreds_of_calls_predictive_beats_progressive(tmp_path: Path) -> None:
     assert pred.peak_sip_calls >= 200, pred   # hundreds of simultaneous calls, one process
     assert pred.live >= 100
     assert pred.abandon_rate <= 0.03, pred
+    # throughout, not only overall: no 15 s window (of 20+ answers) over the target, the
+    # switch from warm-up to overdialling included
+    assert pred.worst_window(15.0) <= 0.03, pred.abandon_windows(15.0)
     assert pred.utilisation > 1.5 * prog.utilisation, (pred.utilisation, prog.utilisation)

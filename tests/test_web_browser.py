@@ -9,16 +9,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
+import signal
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import pytest
 
 from offhook.cti import CsvSourceConfig, CtiConfig, CtiService
 from offhook.phone import AccountConfig, CallState, Phone, PhoneConfig, PolicyConfig, ToneAudio, WavAudio
-from phone_helpers import dominant_hz, recorded, rms_db, uri_of
+from offhook.phone.config import AudioConfig
+from phone_helpers import band_share, dominant_hz, recorded, rms_db, uri_of
 from web_helpers import CUSTOMERS, WebPhone, web_phone
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
@@ -27,9 +32,57 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+if TYPE_CHECKING:
+    from audio_fixture import VirtualAudio
+
+pytest_plugins = ["audio_fixture"]
+HEADSET = "Jabra Evolve 40 (USB)"    # audio_fixture's virtual devices
+BUILTIN = "Built-in Audio"
+
 T = TypeVar("T")
+PA_RATE = 48000
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def tone_file(path: Path, freq: float, seconds: float) -> Path:
+    t = np.arange(int(seconds * PA_RATE)) / PA_RATE
+    path.write_bytes((8000 * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes())
+    return path
+
+
+def pacat(sink: str, raw: Path) -> subprocess.Popen[bytes]:
+    """Play raw 48 kHz mono into `sink` (the device's microphone hears it)."""
+    return subprocess.Popen(["pacat", "--playback", f"--device={sink}", "--format=s16le",
+                             f"--rate={PA_RATE}", "--channels=1", "--raw", "--latency-msec=40", str(raw)])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)     # by pid: a process this test started
+    try:
+        proc.wait(3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def capture_level(sink: str, out: Path, seconds: float = 1.5, freq: int | None = None) -> float:
+    """dBFS of what `sink` plays (its monitor, recorded with parec for `seconds`), the first
+    0.3 s dropped; with `freq`, only that tone's share of it."""
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(["parec", f"--device={sink}.monitor", "--format=s16le",
+                                 f"--rate={PA_RATE}", "--channels=1", "--raw", "--latency-msec=40"],
+                                stdout=f)
+    time.sleep(seconds)
+    stop(proc)
+    data = out.read_bytes()
+    pcm = np.frombuffer(data[:len(data) // 2 * 2], "<i2")[int(0.3 * PA_RATE):]
+    if pcm.size < PA_RATE // 2:
+        raise AssertionError(f"parec recorded only {pcm.size} samples from {sink}")
+    level = rms_db(pcm)
+    if freq is not None:
+        level += 10 * np.log10(max(band_share(pcm, PA_RATE, (freq,)), 1e-12))
+    return float(level)
 
 
 class LoopThread:
@@ -374,3 +427,101 @@ def test_supervisor_view_without_and_with_a_campaign_store(browser: WebDriver, t
             loop.run(ctx.__aexit__(None, None, None))
     finally:
         loop.close()
+
+
+# --- sound: the page's volume and device choices act on the phone's devices ---------------------
+
+def _select(page: Page, css: str, name: str) -> None:
+    from selenium.webdriver.support.ui import Select
+    page.until(lambda: any(o.get_attribute("value") == name for o in page.q(css).find_elements(
+        By.TAG_NAME, "option")), f"{name!r} never appeared in {css}")
+    Select(page.q(css)).select_by_value(name)
+
+
+def _slide(browser: WebDriver, page: Page, css: str, value: int) -> None:
+    """What letting go of a range slider at `value` does: the value, then a change event."""
+    browser.execute_script("arguments[0].value = arguments[1];"
+                           "arguments[0].dispatchEvent(new Event('change'));", page.q(css), str(value))
+
+
+@pytest.mark.audio
+def test_volume_and_devices_chosen_in_the_page_act_on_the_call(
+        browser: WebDriver, virtual_audio: VirtualAudio, tmp_path: Path) -> None:
+    """A call on the virtual headset whose far end plays 1 kHz.  Moving the page's volume
+    slider from 80 % to 40 % lowers what the headset's speaker plays by 12 dB (measured at
+    its sink's monitor); choosing the built-in card as speaker in the page moves the call's
+    sound there mid-call (the headset goes quiet); the microphone and the ringer follow
+    the page's choice too, and the far end hears the new microphone."""
+    from offhook.web import new_token
+    from offhook.web.handset import Handset, device_lister, volume_db
+    from offhook.web.server import WebServer
+
+    headset, builtin = virtual_audio.devices[HEADSET], virtual_audio.devices[BUILTIN]
+    loop = LoopThread()
+    mic_tone = pacat(builtin.sink, tone_file(tmp_path / "700.raw", 700, 40))
+
+    async def setup() -> tuple[Phone, Phone, WebServer]:
+        a = Phone(PhoneConfig(audio=AudioConfig(capture=HEADSET, playback=HEADSET, ringer=HEADSET,
+                                                echo_canceller=False)))
+        b = Phone(PhoneConfig(policy=PolicyConfig(auto_answer=True)), audio=lambda: ToneAudio(1000))
+        await a.start()
+        await b.start()
+        server = WebServer(Handset(a, list_devices=device_lister()), token=new_token(),
+                           listen=("127.0.0.1", 0))
+        await server.start()
+        return a, b, server
+
+    a, b, server = loop.run(setup())
+    try:
+        page = Page(browser, tmp_path / "screenshots")
+        browser.get(server.login_url)
+        page.until(lambda: page.q(".conn").get_attribute("data-conn") == "connected", "never connected")
+        page.q(".number").send_keys(uri_of(b))
+        page.q('[data-action="call"]').click()
+        page.wait_state("active", 10)
+        page.q(".audio summary").click()
+        time.sleep(2.5)                                  # an idle null sink wakes within ~2 s
+        loud = capture_level(headset.sink, tmp_path / "80.raw")
+        assert loud > -30, f"the far end's tone is not on the headset ({loud:.1f} dBFS)"
+
+        _slide(browser, page, ".volume", 40)
+        page.until(lambda: a.volume[0] == pytest.approx(volume_db(40)), "the volume never reached the phone")
+        quiet = capture_level(headset.sink, tmp_path / "40.raw")
+        print(f"headset speaker at 80 %: {loud:.2f} dBFS, at 40 %: {quiet:.2f} dBFS "
+              f"(expected {volume_db(40):.2f} dB)")
+        assert quiet - loud == pytest.approx(volume_db(40), abs=1.0)
+        page.shot("10-volume")
+
+        _select(page, ".playback", BUILTIN)
+        page.until(lambda: a.devices is not None and a.devices.playback_device == BUILTIN,
+                   "the phone's speaker never moved to the built-in card", 10)
+        _select(page, ".capture", BUILTIN)
+        page.until(lambda: a.devices is not None and a.devices.capture_device == BUILTIN,
+                   "the phone's microphone never moved to the built-in card", 10)
+        _select(page, ".ringer", BUILTIN)
+        page.until(lambda: getattr(a.local_audio, "device", None) == BUILTIN, "the ringer did not move")
+        time.sleep(2.5)
+        moved = capture_level(builtin.sink, tmp_path / "builtin.raw", freq=1000)
+        gone = capture_level(headset.sink, tmp_path / "headset-after.raw")
+        print(f"after the switch: built-in {moved:.2f} dBFS of 1 kHz, headset {gone:.2f} dBFS")
+        assert moved == pytest.approx(quiet, abs=2.0)   # the call, at the volume chosen
+        assert gone < -60                               # and nothing left on the headset
+        assert a.calls[-1].state is CallState.ACTIVE   # the call went on through it all
+        far = b.calls[-1]
+        loop.run(far.record(tmp_path / "far.wav"))
+        time.sleep(1.5)
+        loop.run(far.stop_recording())
+        heard, rate = recorded(tmp_path / "far.wav")
+        share = band_share(heard[rate // 4:], rate, (700,))
+        print(f"the far end hears the built-in microphone's 700 Hz: share {share:.2f}")
+        assert share > 0.3
+        assert page.q(".playback").get_attribute("value") == BUILTIN
+        page.shot("11-devices")
+    finally:
+        async def teardown() -> None:
+            await server.stop()
+            await a.stop()
+            await b.stop()
+        loop.run(teardown())
+        loop.close()
+        stop(mic_tone)

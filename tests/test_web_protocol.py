@@ -25,6 +25,7 @@ from offhook.phone import (
 from offhook.web import AudioSettings, WebConfigError, check_listen, mos_bars
 from offhook.web.auth import cookie_value, host_allowed, origin_allowed, token_matches
 from offhook.web.cli import read_token
+from offhook.web.handset import volume_db
 from offhook.web.server import STATIC_DIR
 from phone_helpers import dominant_hz, phones, recorded, rms_db, uri_of
 from web_helpers import CUSTOMERS, WebPhone, web_phone, ws_client
@@ -386,5 +387,42 @@ def test_tls_only_account_shows_its_tls_address(tmp_path: Path) -> None:
             writer.close()
         finally:
             await phone.stop()
+
+    asyncio.run(run())
+
+
+def test_volume_and_devices_act_on_the_phone_itself(tmp_path: Path) -> None:
+    """Without an apply_audio of the application's, the handset sets the phone's engine gains
+    (the playback and microphone volume, in dB from the slider's percent) and switches its
+    devices; a phone without sound devices says so instead of pretending."""
+    async def run() -> None:
+        async with web_phone(tmp_path) as web:
+            web.handset.list_devices = lambda: [{"name": "Speakers", "input": True, "output": True}]
+            engine = web.phone.engine
+            assert engine is not None
+            async with ws_client(web) as ws:
+                assert (await ws.command("volume", level=40, microphone=100))["ok"]
+                local = engine.stats()["local"]
+                assert local["playback_gain"] == pytest.approx(10 ** (volume_db(40) / 20), abs=1e-4)
+                assert local["capture_gain"] == pytest.approx(10 ** (volume_db(100) / 20), abs=1e-4)
+                assert volume_db(40) == pytest.approx(-12.04, abs=0.01) and volume_db(80) == 0.0
+                assert web.phone.volume == (volume_db(40), volume_db(100))
+                assert (await ws.command("volume", level=0))["audio"]["volume"] == 0
+                assert engine.stats()["local"]["playback_gain"] == 0.0    # 0 %: silence
+                assert (await ws.command("volume"))["error"] == \
+                    "give 'level' (the volume) or 'microphone', a whole percentage 0-100"
+                assert (await ws.command("volume", microphone=-1))["error"] == \
+                    "'microphone' must be a whole percentage 0-100, not -1"
+                bad = await ws.command("select_device", kind="capture", name="Speakers")
+                assert bad["error"] == ("cannot use 'Speakers' as the capture device: this phone has no "
+                                        "capture device to switch ([audio] capture is null)")
+                assert web.handset.audio.capture == ""      # the choice was not kept
+                ring = await ws.command("select_device", kind="ringer", name="Speakers")
+                assert ring["error"].startswith("cannot use 'Speakers' as the ringer device: this phone's "
+                                                "tones do not go to a sound device")
+                state = (await ws.command("state"))["state"]
+                assert state["audio"]["note"].startswith("this phone has no sound devices")
+                assert (await ws.command("select_device", kind="speaker", name=""))["error"] == \
+                    "'kind' must be 'capture', 'playback' or 'ringer'"
 
     asyncio.run(run())

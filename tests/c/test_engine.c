@@ -640,6 +640,15 @@ static void test_local_audio(void)
     oh_engine_get_stats(a, &es);
     CHECK(es.local.muted == 1);
     CHECK_STATUS(oh_engine_mute_local(a, 0), OH_OK);
+    /* volume: dB to Q14, the floor is silence, NaN and too loud refused */
+    CHECK(es.local.playback_gain_q14 == 16384 && es.local.capture_gain_q14 == 16384);
+    CHECK_STATUS(oh_engine_set_local_gain(NULL, 0.0, 0.0), OH_EINVAL);
+    CHECK_STATUS(oh_engine_set_local_gain(a, NAN, 0.0), OH_EINVAL);
+    CHECK_STATUS(oh_engine_set_local_gain(a, 0.0, OH_ENGINE_GAIN_MAX_DB + 1.0), OH_EINVAL);
+    CHECK_STATUS(oh_engine_set_local_gain(a, -6.0, -200.0), OH_OK);
+    oh_engine_get_stats(a, &es);
+    CHECK(es.local.playback_gain_q14 == 8211 && es.local.capture_gain_q14 == 0);
+    CHECK_STATUS(oh_engine_set_local_gain(a, 0.0, 0.0), OH_OK);
     sleep_ms(800); /* the mute's gap is out of the last 0.5 s by then */
     atomic_store(&d.stop, 1);
     pthread_join(th, NULL);

@@ -253,6 +253,8 @@ typedef struct oh_engine_stream_stats {
 typedef struct oh_engine_local_stats {
     int attached;                 /* 1 while a port is attached */
     int muted;
+    int32_t playback_gain_q14;    /* oh_engine_set_local_gain's, 16384 = 0 dB, 0 = silence */
+    int32_t capture_gain_q14;
     uint64_t frames;              /* ticks the local endpoint ran */
     uint64_t capture_underruns;   /* ticks whose capture frame was short (the rest: silence) */
     uint64_t capture_missing;     /* samples those ticks lacked */
@@ -386,6 +388,17 @@ oh_status oh_engine_attach_audio(oh_engine *eng, oh_devport *port, const oh_engi
 oh_status oh_engine_detach_audio(oh_engine *eng);
 /* Mute: the local participant sends silence (the canceller keeps adapting). */
 oh_status oh_engine_mute_local(oh_engine *eng, int mute);
+/* Volume: gains (dB) on the local audio, applied by the media thread each
+ * tick. playback_db scales the frame written to the playback ring (so the
+ * echo canceller's reference is what the loudspeaker plays, at its level);
+ * capture_db scales the capture after the canceller (before mute, the
+ * conference and the connected streams). At or below OH_ENGINE_GAIN_MIN_DB:
+ * silence. Samples saturate at 16 bits. Takes effect from the next tick;
+ * kept across attach/detach. Thread-safe. OH_EINVAL: NaN or above
+ * OH_ENGINE_GAIN_MAX_DB. */
+#define OH_ENGINE_GAIN_MIN_DB (-96.0)
+#define OH_ENGINE_GAIN_MAX_DB 24.0
+oh_status oh_engine_set_local_gain(oh_engine *eng, double playback_db, double capture_db);
 /* Source: the stream sends the local capture (after the echo canceller) and
  * what it receives is played to the local audio (a 1:1 call). Replaced by
  * any other play_* call; silence while no port is attached. */

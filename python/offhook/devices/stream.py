@@ -112,7 +112,8 @@ class StreamEvent:
 
     kind: "lost" (a device stopped delivering), "fallback" (now on another device),
     "reopened" (the same device again after a glitch), "failed" (no device could be
-    opened; retried every second).  direction: "input" or "output".  device: the device
+    opened; retried every second), "switched" (moved to another device by
+    ``switch``).  direction: "input" or "output".  device: the device
     now in use (None after "lost"/"failed"); previous: the one before.  elapsed: seconds
     from the last good callback of the lost device to this event.
     """
@@ -245,6 +246,11 @@ class DeviceStream:
         return half.device.name if half else None
 
     @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions this stream runs: "input", "output" or both."""
+        return tuple(self._directions)
+
+    @property
     def running(self) -> bool:
         return self._running
 
@@ -301,6 +307,50 @@ class DeviceStream:
             "capture_device": self.capture_device,
             "playback_device": self.playback_device,
         }
+
+    def switch(self, direction: str, name: str | None) -> str | None:
+        """Moves one direction ("input" or "output") to the device `name` (None: the
+        system default), live: the port, its rings and whatever the engine does with
+        them carry on, only that direction's PortAudio stream is closed and opened on the
+        new device; the other direction is untouched.  The choice also becomes the
+        device the fallback path returns to (it is the wanted one from now on).
+        Emits a "switched" StreamEvent.  Returns the device name now in use.
+        DeviceNotFoundError (with the list) for an unknown name; DeviceError when the
+        new device cannot be opened (the previous one is reopened, if it still can be)."""
+        if direction not in ("input", "output"):
+            raise DeviceFormatError(f"direction must be 'input' or 'output', got {direction!r}")
+        if direction not in self._directions:
+            raise DeviceFormatError(f"this stream has no {direction} (mode {self.mode!r})")
+        with self._lock:
+            new = self._resolve(direction, name, list_devices(self.backend))
+            previous = self._current[direction]
+            self._wanted[direction] = name
+            half = self._halves[direction]
+            if not self._running:
+                self._current[direction] = new
+                return new.name
+            if half is not None and half.device.name == new.name:
+                return new.name
+            if half is not None:
+                self._close(half)
+                self._halves[direction] = None
+            try:
+                opened = self._open(direction, new)
+            except DeviceError:
+                with contextlib.suppress(DeviceError):
+                    back = self._open(direction, previous)
+                    self._halves[direction] = back
+                    self._start(back)
+                if self._halves[direction] is None:
+                    self._failed_since[direction] = time.monotonic()   # the supervisor retries
+                raise
+            self._halves[direction] = opened
+            self._start(opened)
+            self._current[direction] = new
+            self._failed_since.pop(direction, None)
+        self._emit(StreamEvent("switched", direction, new.name, previous.name, 0.0,
+                               "chosen by the user"))
+        return new.name
 
     def wait_event(self, kinds: Sequence[str], timeout: float, since: int = 0) -> StreamEvent | None:
         """The first event of one of `kinds` at position >= `since` in ``events``,

@@ -60,6 +60,17 @@ the first talks to end the short ones, so early estimates are biased; the
 handle-time curve is Kaplan-Meier, counting calls still in progress as
 censored, for the same reason.
 
+After the warm-up the lines in flight are ramped: the model's K may grow by at most
+``ramp_per_agent`` lines per agent per second from the lines allowed at the previous
+decision (it may fall at once).  Without the ramp the first decision after the warm-up
+jumped from one line per free agent to the model's several (×5 on the SIPp bed), and
+those calls, placed at one instant, were answered at one instant — far from the
+binomial spread the model assumes; on SIPp every abandon of a run came in that burst,
+and in the simulator the burst's ring-outs coming back together at the ring timeout
+set off an echo of it every ``ring_timeout`` seconds.  The same echo fed the estimate:
+outcomes of calls placed together are counted as one batch (see ``Estimates.flush``),
+never in the order they came back in.
+
 Sources: D. A. Samuelson, "Predictive dialing for outbound telephone call
 centers", Interfaces 29(5), 1999 (queueing + simulation, online updating);
 J. Lindén, "Predictive Dialing", Uppsala University IT 10 047, 2010 (the
@@ -181,19 +192,42 @@ class Estimates:
         self.flush(now)
 
     def flush(self, now: float) -> None:
-        """Counts the outcomes of calls placed before ``now - settle``."""
+        """Counts the outcomes of calls placed before ``now - settle``, as one batch.
+
+        A batch is counted as a whole (its mean, with the weight its size would have had
+        one by one), not call by call: the calls of a burst were placed at the same
+        instant and came back in outcome order (people and busy first, ring-outs last),
+        and an EWMA fed in that order swings — measured in the simulator, the answer rate
+        of a 15 % campaign read 4 % after a burst's ring-outs, then 21 % after the next
+        burst's answers — and with it the number of lines."""
         horizon = now - self.settle
-        while self._pending and self._pending[0][0] <= horizon:
+        batch: list[tuple[bool, float]] = []
+        # strictly before: the calls that rang out exactly at `settle` (a burst's last
+        # outcomes) join the rest of their burst at the next flush, not one by one
+        while self._pending and self._pending[0][0] < horizon:
             _, _, human, ring = heapq.heappop(self._pending)
-            self._count_dial(human, ring)
+            batch.append((human, ring))
+        if batch:
+            self._count_batch(batch)
 
     def _count_dial(self, human: bool, ring: float) -> None:
-        self.dials += 1
-        w = self._weight(self.dials)
-        self.p_human += w * ((1.0 if human else 0.0) - self.p_human)
-        if human:
-            n_h = max(1, round(self.p_human * self.dials))
-            self.ring_human += self._weight(n_h) * (ring - self.ring_human)
+        self._count_batch([(human, ring)])
+
+    def _count_batch(self, batch: Sequence[tuple[bool, float]]) -> None:
+        n = len(batch)
+        humans = [ring for human, ring in batch if human]
+        # the weight n updates of the running mean would have given, in any order
+        keep = 1.0
+        for i in range(n):
+            keep *= 1.0 - self._weight(self.dials + i + 1)
+        self.dials += n
+        self.p_human += (1.0 - keep) * (len(humans) / n - self.p_human)
+        if humans:
+            n_h0 = max(0, round(self.p_human * self.dials) - len(humans))
+            keep = 1.0
+            for i in range(len(humans)):
+                keep *= 1.0 - self._weight(n_h0 + i + 1)
+            self.ring_human += (1.0 - keep) * (sum(humans) / len(humans) - self.ring_human)
 
     def observe_handle(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
@@ -376,7 +410,8 @@ class PredictivePacing(_Base):
 
     def __init__(self, abandon_target: float = 0.03, *, grace: float = 2.0, warmup_dials: int = 3,
                  warmup_handles: int = 1, max_lines_per_agent: float = 8.0, confidence_z: float = 2.0,
-                 ring_timeout: float = 30.0, estimates: Estimates | None = None) -> None:
+                 ring_timeout: float = 30.0, ramp_per_agent: float = 2.0,
+                 estimates: Estimates | None = None) -> None:
         if not 0.0 <= abandon_target < 1.0:
             raise CampaignError(f"abandon_target {abandon_target}: expected a fraction in [0, 1)")
         if grace < 0 or warmup_dials < 0 or warmup_handles < 0 or max_lines_per_agent < 1:
@@ -390,6 +425,10 @@ class PredictivePacing(_Base):
         self.warmup_handles = warmup_handles
         self.max_lines_per_agent = max_lines_per_agent
         self.confidence_z = confidence_z
+        if ramp_per_agent < 0:
+            raise CampaignError(f"ramp_per_agent {ramp_per_agent}: must be >= 0 (0: no ramp)")
+        self.ramp_per_agent = ramp_per_agent
+        self._ramp: tuple[float, int] | None = None   # (when, the lines allowed then)
 
     def warmed_up(self, agents: int) -> bool:
         """Enough outcomes to trust the estimates: ``warmup_dials`` and ``warmup_handles``
@@ -433,8 +472,39 @@ class PredictivePacing(_Base):
             k += 1
         return k
 
+    def ramped(self, state: PacingState, k: int) -> int:
+        """K limited in how fast it may grow: by ``ramp_per_agent`` lines per agent per
+        second from the lines allowed at the previous decision (falling at once).
+
+        Without it the first decision after the warm-up jumps from one line per free
+        agent to the model's several — measured on SIPp, every abandon of a run came in
+        the burst that followed — and a burst placed at one instant is answered at one
+        instant, far from the binomial spread the model assumes.  Ramping places the
+        overdial a step at a time, each step's answers seen (and the measured abandon
+        rate fed back) before the next is large."""
+        if state.now is None or self.ramp_per_agent <= 0:
+            return k
+        agents = state.free_agents + len(state.busy_elapsed)
+        base = max(0, state.free_agents - state.waiting)
+        floor = max(base, state.in_flight)
+        if self._ramp is None:
+            allowed = floor
+        else:
+            then, last = self._ramp
+            step = self.ramp_per_agent * max(1, agents) * max(0.0, state.now - then)
+            allowed = max(floor if last < floor else last, int(last + step))
+        k = min(k, allowed)
+        # progress kept only when a whole line was earned: fractions accumulate in time
+        if self._ramp is None or k != self._ramp[1]:
+            self._ramp = (state.now, max(k, floor))
+        return k
+
     def calls_to_place(self, state: PacingState) -> int:
         k = min(self.target_in_flight(state), state.max_in_flight)
+        if self.warmed_up(state.free_agents + len(state.busy_elapsed)):
+            k = self.ramped(state, k)
+        else:
+            self._ramp = None
         return max(0, k - state.in_flight)
 
 

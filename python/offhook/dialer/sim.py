@@ -26,7 +26,7 @@ from offhook.dialer.campaign import Outcome
 from offhook.dialer.pacing import PacingPolicy, PacingState
 from offhook.errors import CampaignError
 
-__all__ = ["Scenario", "SimResult", "simulate"]
+__all__ = ["Scenario", "SimResult", "abandon_by_window", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,16 @@ class SimResult:
     wait_total: float = 0.0
     peak_in_flight: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    live_times: list[float] = field(default_factory=list)      # when each person answered
+    abandon_times: list[float] = field(default_factory=list)   # when each of them was abandoned
 
     @property
     def abandon_rate(self) -> float:
         return self.abandoned / self.live if self.live else 0.0
+
+    def abandon_by_window(self, window: float) -> list[tuple[float, int, int]]:
+        """:func:`abandon_by_window` of this run."""
+        return abandon_by_window(self.live_times, self.abandon_times, window)
 
     @property
     def utilisation(self) -> float:
@@ -92,6 +98,26 @@ class SimResult:
     def average_wait(self) -> float:
         connected = self.live - self.abandoned
         return self.wait_total / connected if connected else 0.0
+
+
+def abandon_by_window(live_times: list[float], abandon_times: list[float],
+                      window: float) -> list[tuple[float, int, int]]:
+    """(window start, people answered, abandoned) per ``window`` seconds, by answer time:
+    the abandon rate through a campaign, not only over it (a burst of abandons that the
+    campaign's total hides shows here).  An abandon counts in the window of its answer,
+    which is ``grace`` before it; pass ``abandon_times`` as answer times to be exact."""
+    if window <= 0:
+        raise CampaignError(f"window {window}: must be > 0 s")
+    if not live_times:
+        return []
+    n = int(max(live_times) // window) + 1
+    live = [0] * n
+    ab = [0] * n
+    for t in live_times:
+        live[int(t // window)] += 1
+    for t in abandon_times:
+        ab[min(n - 1, int(t // window))] += 1
+    return [(i * window, live[i], ab[i]) for i in range(n)]
 
 
 def _lognormal(rng: random.Random, mean: float, cv: float) -> float:
@@ -188,6 +214,7 @@ def simulate(scenario: Scenario, policy: PacingPolicy, seed: int, mode: str | No
             res.outcomes[outcome.value] += 1
             if outcome is Outcome.ANSWERED_HUMAN:
                 res.live += 1
+                res.live_times.append(now)
                 if idle_since:
                     connect(now, min(idle_since, key=idle_since.__getitem__), 0.0)
                 else:
@@ -205,8 +232,9 @@ def simulate(scenario: Scenario, policy: PacingPolicy, seed: int, mode: str | No
                 call = next(iter(waiting))
                 connect(now, payload, now - waiting.pop(call))
         elif kind == _ABANDON and payload in waiting:
-            del waiting[payload]
+            answered = waiting.pop(payload)
             res.abandoned += 1
+            res.abandon_times.append(answered)
             res.outcomes[Outcome.ANSWERED_HUMAN.value] -= 1
             res.outcomes[Outcome.ABANDONED.value] += 1
             policy.observe_live(True)

@@ -94,6 +94,7 @@ class DeviceLocalAudio:
         self.device = device
         self.profile = profile
         self.level_dbm0 = level_dbm0
+        self.gain_db = 0.0           # the phone's volume (set_gain): tones are generated at it
         self.current_tone: str | None = None
         self.ringing = False
         self._tone: ToneGenerator | None = None
@@ -106,7 +107,7 @@ class DeviceLocalAudio:
     def tone(self, name: str | None) -> None:
         if name == self.current_tone:
             return
-        gen = ToneGenerator(name, self.profile, TONE_RATE, self.level_dbm0) if name is not None else None
+        gen = self._generator(name) if name is not None else None
         with self._lock:
             self._tone = gen
         self.current_tone = name
@@ -115,13 +116,14 @@ class DeviceLocalAudio:
     def ring(self, on: bool) -> None:
         if on == self.ringing:
             return
-        gen = ToneGenerator("ringback", self.profile, TONE_RATE, self.level_dbm0) if on else None
+        gen = self._generator("ringback") if on else None
         with self._lock:
             self._ring = gen
             self.ring_frames = 0
         self.ringing = on
         self._run()
 
+<<<<<<< HEAD
     @property
     def ring_seconds(self) -> float:
         """How much ring tone the device has taken since the ring began: it follows the wall
@@ -138,6 +140,36 @@ class DeviceLocalAudio:
         """Open the output stream now and keep it open (playing silence) until close()."""
         self._keep_open = True
         self._run()
+=======
+    def _generator(self, name: str) -> ToneGenerator | None:
+        """A tone at the configured level plus the volume; None when the volume is off."""
+        level = self.level_dbm0 + self.gain_db
+        if level < -90.0:
+            return None
+        return ToneGenerator(name, self.profile, TONE_RATE, min(0.0, level))
+
+    def set_gain(self, gain_db: float) -> None:
+        """The volume (dB) for tones from now on, and for a tone sounding now (regenerated:
+        the level is fixed in a generator, so nothing is scaled per block)."""
+        self.gain_db = gain_db
+        with self._lock:
+            if self._tone is not None and self.current_tone is not None:
+                self._tone = self._generator(self.current_tone)
+            if self._ring is not None or self.ringing:
+                self._ring = self._generator("ringback") if self.ringing else None
+
+    def set_device(self, device: str | None) -> None:
+        """Sound on another device (None: the default) from now on; a tone or ring that is
+        sounding moves there at once."""
+        if device == self.device:
+            return
+        self.device = device
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
+            self._run()
+>>>>>>> web8
 
     def close(self) -> None:
         self._keep_open = False
@@ -156,12 +188,17 @@ class DeviceLocalAudio:
         out[:, 0] = np.clip(mix, -32768, 32767)
 
     def _run(self) -> None:
+<<<<<<< HEAD
         """An output stream while open() or while something sounds, none otherwise."""
         wanted = self._keep_open or self._tone is not None or self._ring is not None
         if self._stream is not None and not self._stream.active:   # died under us: unplugged
             with contextlib.suppress(Exception):
                 self._stream.close()
             self._stream = None
+=======
+        """An output stream while something sounds, none otherwise (the device stays free)."""
+        wanted = self.current_tone is not None or self.ringing
+>>>>>>> web8
         if wanted and self._stream is None:
             import sounddevice as sd
             stream = None

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from offhook._devport import DevicePort
 from offhook._media import MediaEngine
 from offhook.cti import CtiService
+from offhook.devices.audio import find_device
 from offhook.devices.stream import DeviceStream, StreamEvent
 from offhook.errors import OffhookError
 from offhook.media.call_media import CallMedia
@@ -82,6 +84,8 @@ __all__ = ["Phone", "PhoneError"]
 
 log = logging.getLogger("offhook.phone")
 _BUSY_TONE_SECONDS = 3.0
+GAIN_MIN_DB = -96.0   # the engine's floor: at or below it, silence
+GAIN_MAX_DB = 24.0
 _REGISTER_TIMEOUT = 10.0
 _KEEP_ENDED = 20
 
@@ -155,6 +159,7 @@ class Phone:
         self.cti = cti
         self._own_cti = cti is None and self.config.cti is not None
         self.devices: DeviceStream | None = None
+        self.volume: tuple[float, float] = (0.0, 0.0)   # set_volume's (playback, capture) dB
         self._own_audio = audio is None
         self._own_local_audio = local_audio is None
         self._events: asyncio.Queue[PhoneEvent] = asyncio.Queue()
@@ -258,6 +263,47 @@ class Phone:
             raise PhoneError(f"[hid] {self.hid_name}: {exc}") from None
         self.hid.start()
         log.info("USB phone: %s", self.hid_name)
+
+    # --- volume and devices --------------------------------------------------------------
+
+    def set_volume(self, playback_db: float, capture_db: float = 0.0) -> None:
+        """The user's volume: `playback_db` on what the calls play on the playback device and
+        on the phone's tones, `capture_db` on the microphone; applied in the engine's local
+        audio path each tick (from the next frame, mid-call too).  -inf (or -96 dB and
+        below): silence.  PhoneError before start() or above +24 dB."""
+        for name, value in (("playback_db", playback_db), ("capture_db", capture_db)):
+            if math.isnan(value) or value > GAIN_MAX_DB:
+                raise PhoneError(f"{name} must be at most {GAIN_MAX_DB:g} dB, not {value!r}")
+        if self.engine is None:
+            raise PhoneError("start the phone before setting its volume")
+        self.engine.set_local_gain(max(playback_db, GAIN_MIN_DB), max(capture_db, GAIN_MIN_DB))
+        self.volume = (playback_db, capture_db)
+        set_gain = getattr(self.local_audio, "set_gain", None)
+        if callable(set_gain):
+            set_gain(playback_db)
+
+    async def switch_device(self, kind: str, name: str | None) -> str | None:
+        """Moves "capture", "playback" or "ringer" to the sound device `name` (None: the
+        system default), mid-call too: the DeviceStream reopens only that direction and
+        the engine's calls carry on.  The choice is also where the phone returns after an
+        unplug (the fallback path's wanted device).  Returns the device now in use.
+        PhoneError when the phone has no sound devices of that kind; DeviceError
+        (DeviceNotFoundError with the list) for a name that is not there."""
+        if kind not in ("capture", "playback", "ringer"):
+            raise PhoneError(f"kind must be 'capture', 'playback' or 'ringer', not {kind!r}")
+        if kind == "ringer":
+            local = self.local_audio
+            if not isinstance(local, DeviceLocalAudio):
+                raise PhoneError("this phone's tones do not go to a sound device ([audio] ringer)")
+            if name is not None:
+                await asyncio.to_thread(find_device, name, kind="output")
+            await asyncio.to_thread(local.set_device, name)
+            return name
+        stream = self.devices
+        direction = "input" if kind == "capture" else "output"
+        if stream is None or direction not in stream.directions:
+            raise PhoneError(f"this phone has no {kind} device to switch ([audio] {kind} is null)")
+        return await asyncio.to_thread(stream.switch, direction, name)
 
     def _device_event(self, event: StreamEvent) -> None:
         """From the device stream's supervisor thread: a DeviceChanged event on the loop."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,13 +37,14 @@ from offhook.phone import (
     Call,
     CallState,
     CallStateChanged,
+    DeviceChanged,
     DtmfReceived,
     Phone,
     PhoneEvent,
     RegistrationChanged,
 )
 
-__all__ = ["AudioSettings", "CommandError", "Handset", "call_dict"]
+__all__ = ["AudioSettings", "CommandError", "Handset", "call_dict", "volume_db"]
 
 log = logging.getLogger("offhook.web")
 
@@ -57,19 +59,34 @@ class CommandError(OffhookError, ValueError):
 
 @dataclass
 class AudioSettings:
-    """The user's sound choices. The phone does not route calls through sound devices yet,
-    so these are kept and shown; `apply` (when given to Handset) is where an application
-    connects them to its audio."""
+    """The user's sound choices: devices ("" is the system default) and volumes (percent,
+    see `volume_db`).  Handset applies them to its Phone (the engine's local audio gain,
+    the DeviceStream's devices) unless it was given its own `apply_audio`."""
 
     capture: str = ""
     playback: str = ""
-    volume: int = 80          # percent
+    ringer: str = ""
+    volume: int = 80          # percent: playback and the phone's tones
+    microphone: int = 80      # percent: capture
     applied: bool = False
-    note: str = "sound devices are not connected to calls by this phone yet; the choice is kept"
+    note: str = ""
 
     def as_dict(self) -> Message:
-        return {"capture": self.capture, "playback": self.playback, "volume": self.volume,
-                "applied": self.applied, "note": self.note}
+        return {"capture": self.capture, "playback": self.playback, "ringer": self.ringer,
+                "volume": self.volume, "microphone": self.microphone, "applied": self.applied,
+                "note": self.note}
+
+
+UNITY_PERCENT = 80
+
+
+def volume_db(percent: int) -> float:
+    """A slider's percentage as a gain: 80 % is 0 dB, and the amplitude goes with the
+    square of the position (40·log10(p/80) dB: 40 % is -12 dB, 100 % +3.9 dB), a common
+    volume taper that sounds even across the travel; 0 % is silence (-inf)."""
+    if percent <= 0:
+        return -math.inf
+    return 40.0 * math.log10(percent / UNITY_PERCENT)
 
 
 def _user_part(uri: str) -> str:
@@ -117,6 +134,11 @@ class Handset:
             return
         self._started = True
         self.phone.add_listener(self._on_event)
+        self._sync_audio()
+        stream = self.phone.devices
+        if stream is not None:
+            self.audio.capture = stream.capture_device or ""
+            self.audio.playback = stream.playback_device or ""
         if self.cti is None:
             self.cti = self.phone.cti
         elif self.phone.cti is None:
@@ -215,6 +237,10 @@ class Handset:
         elif isinstance(event, RegistrationChanged):
             self.broadcast({"type": "registration", "account": event.account, "state": event.state,
                             "reason": event.reason})
+        elif isinstance(event, DeviceChanged):
+            if event.kind in ("fallback", "reopened", "switched") and event.device is not None:
+                setattr(self.audio, event.direction, event.device)
+                self._broadcast_settings()
         elif isinstance(event, DtmfReceived):
             self.broadcast({"type": "dtmf", "call": event.call.id, "digit": event.digit,
                             "duration_ms": event.duration_ms})
@@ -430,10 +456,19 @@ class Handset:
         return {}
 
     async def _cmd_volume(self, msg: Mapping[str, Any]) -> Message:
-        level = msg.get("level")
-        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 100:
-            raise CommandError(f"'level' must be a whole percentage 0-100, not {level!r}")
-        self.audio.volume = level
+        """{"level": 0-100} the playback volume, {"microphone": 0-100} the capture's; either
+        or both."""
+        changed = False
+        for key, attr in (("level", "volume"), ("microphone", "microphone")):
+            if key not in msg:
+                continue
+            level = msg[key]
+            if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 100:
+                raise CommandError(f"{key!r} must be a whole percentage 0-100, not {level!r}")
+            setattr(self.audio, attr, level)
+            changed = True
+        if not changed:
+            raise CommandError("give 'level' (the volume) or 'microphone', a whole percentage 0-100")
         await self._audio_changed()
         return {"audio": self.audio.as_dict()}
 
@@ -447,8 +482,8 @@ class Handset:
 
     async def _cmd_select_device(self, msg: Mapping[str, Any]) -> Message:
         kind = msg.get("kind")
-        if kind not in ("capture", "playback"):
-            raise CommandError("'kind' must be 'capture' or 'playback'")
+        if kind not in ("capture", "playback", "ringer"):
+            raise CommandError("'kind' must be 'capture', 'playback' or 'ringer'")
         name = msg.get("name")
         if not isinstance(name, str):
             raise CommandError("'name' must be a device name")
@@ -458,14 +493,50 @@ class Handset:
             if not any(d.get("name") == name and d.get(want) for d in devices):
                 known = ", ".join(d["name"] for d in devices if d.get(want)) or "none"
                 raise CommandError(f"no {kind} device called {name!r} (devices: {known})")
+        old = getattr(self.audio, kind)
         setattr(self.audio, kind, name)
-        await self._audio_changed()
+        try:
+            await self._audio_changed(device=kind)
+        except OffhookError:
+            setattr(self.audio, kind, old)   # the phone stayed where it was
+            self._broadcast_settings()
+            raise
         return {"audio": self.audio.as_dict()}
 
-    async def _audio_changed(self) -> None:
+    async def _audio_changed(self, device: str | None = None) -> None:
         if self.apply_audio is not None:
             await self.apply_audio(self.audio)
+        else:
+            await self._apply_to_phone(device)
+        self._broadcast_settings()
+
+    def _broadcast_settings(self) -> None:
         self.broadcast({"type": "settings", "dnd": self.phone.policy.dnd, "audio": self.audio.as_dict()})
+
+    def _sync_audio(self) -> None:
+        """What the phone can apply: its devices in use (the page shows them) and whether
+        device choices act at all."""
+        phone, a = self.phone, self.audio
+        stream = phone.devices
+        a.applied = phone.engine is not None
+        if stream is not None:
+            a.note = ""
+        elif phone.engine is not None and phone.engine.audio_port is not None:
+            a.note = "the volume acts on the phone's audio; its devices are not sound cards"
+        else:
+            a.note = "this phone has no sound devices ([audio] capture/playback): nothing to play"
+
+    async def _apply_to_phone(self, device: str | None) -> None:
+        phone, a = self.phone, self.audio
+        if device is not None:
+            try:
+                await phone.switch_device(device, getattr(a, device) or None)
+            except OffhookError as exc:
+                raise CommandError(f"cannot use {getattr(a, device) or 'the default'!r} as the "
+                                   f"{device} device: {exc}") from None
+        else:
+            phone.set_volume(volume_db(a.volume), volume_db(a.microphone))
+        self._sync_audio()
 
     async def _cmd_history(self, msg: Mapping[str, Any]) -> Message:
         return {"entries": self._history()}

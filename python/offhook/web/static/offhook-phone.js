@@ -97,6 +97,7 @@ export class OffhookPhone extends HTMLElement {
   callBack() { return this.command("call_back"); }
   setDnd(on) { return this.command("dnd", { on }); }
   setVolume(level) { return this.command("volume", { level }); }
+  setMicrophoneLevel(level) { return this.command("volume", { microphone: level }); }
   selectDevice(kind, name) { return this.command("select_device", { kind, name }); }
   get currentCall() { return this._current(); }
 
@@ -414,14 +415,19 @@ export class OffhookPhone extends HTMLElement {
     // audio
     this._volume = el("input", { type: "range", min: "0", max: "100", class: "volume", "aria-label": "volume" });
     this._volume.addEventListener("change", () => this._run(this.setVolume(Number(this._volume.value))));
+    this._micLevel = el("input", { type: "range", min: "0", max: "100", class: "mic-level", "aria-label": "microphone level" });
+    this._micLevel.addEventListener("change", () => this._run(this.setMicrophoneLevel(Number(this._micLevel.value))));
     this._capture = el("select", { class: "capture", "aria-label": "microphone" });
     this._playback = el("select", { class: "playback", "aria-label": "speaker" });
-    this._capture.addEventListener("change", () => this._run(this.selectDevice("capture", this._capture.value)));
-    this._playback.addEventListener("change", () => this._run(this.selectDevice("playback", this._playback.value)));
+    this._ringer = el("select", { class: "ringer", "aria-label": "ringer" });
+    for (const [sel, kind] of [[this._capture, "capture"], [this._playback, "playback"], [this._ringer, "ringer"]]) {
+      sel.addEventListener("change", () => this._run(this.selectDevice(kind, sel.value)));
+    }
     this._audioNote = el("div", { class: "note" });
     const audio = el("details", { class: "audio" }, el("summary", { text: "Sound" }),
-      el("label", {}, "Volume ", this._volume), el("label", {}, "Microphone ", this._capture),
-      el("label", {}, "Speaker ", this._playback), this._audioNote);
+      el("label", {}, "Volume ", this._volume), el("label", {}, "Mic level ", this._micLevel),
+      el("label", {}, "Microphone ", this._capture), el("label", {}, "Speaker ", this._playback),
+      el("label", {}, "Ringer ", this._ringer), this._audioNote);
 
     const handset = el("div", { class: "handset", part: "handset" }, this._display, this._card, this._soft, this._transferBox, this._pad, actions, audio);
 
@@ -632,14 +638,15 @@ export class OffhookPhone extends HTMLElement {
   _renderAudio() {
     const a = this.audio || {};
     if (a.volume !== undefined) this._volume.value = String(a.volume);
-    this._audioNote.textContent = a.applied === false && a.note ? a.note : "";
-    for (const [sel, key] of [[this._capture, "capture"], [this._playback, "playback"]]) {
+    if (a.microphone !== undefined) this._micLevel.value = String(a.microphone);
+    this._audioNote.textContent = a.note || "";
+    for (const [sel, key] of [[this._capture, "capture"], [this._playback, "playback"], [this._ringer, "ringer"]]) {
       if (a[key] !== undefined && [...sel.options].some((o) => o.value === a[key])) sel.value = a[key];
     }
   }
 
   _renderDevices(devices) {
-    for (const [sel, want, key] of [[this._capture, "input", "capture"], [this._playback, "output", "playback"]]) {
+    for (const [sel, want, key] of [[this._capture, "input", "capture"], [this._playback, "output", "playback"], [this._ringer, "output", "ringer"]]) {
       sel.replaceChildren(el("option", { value: "", text: "(default)" }),
         ...devices.filter((d) => d[want]).map((d) => el("option", { value: d.name, text: d.name + (d.headset ? " 🎧" : "") })));
       sel.value = this.audio[key] || "";
