@@ -29,6 +29,7 @@ __all__ = ["Call", "CallError"]
 
 _HOLD_TIMEOUT = 10.0
 _TRANSFER_TIMEOUT = 40.0
+_REPLACED_TIMEOUT = 5.0      # how long the target may take to end the replaced call itself
 
 
 class CallError(OffhookError):
@@ -226,8 +227,10 @@ class Call:
             raise CallError("cannot transfer a call to itself")
         other._require("transfer to", CallState.ACTIVE, CallState.HELD, CallState.REMOTE_HELD)
         await self._refer(other)
-        if other.state is not CallState.ENDED:
-            await other.wait(CallState.ENDED, timeout=5.0)
+        # the target ends `other` itself when it acted on the Replaces; a transferee that
+        # dropped the Replaces (baresip 1.0 puts it in the Request-URI) leaves it to us
+        with contextlib.suppress(TimeoutError):
+            await other.wait(CallState.ENDED, timeout=_REPLACED_TIMEOUT)
         if other.state is not CallState.ENDED:
             await other.hangup()
 
