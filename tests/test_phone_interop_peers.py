@@ -18,7 +18,6 @@ never ends the replaced call: the Phone hangs it up itself.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,14 +26,11 @@ import pytest
 import offhook.engine as eng
 from baresip_peer import Baresip
 from offhook.media.wav import read_wav
-from offhook.phone import CallState, Phone, PhoneConfig, ToneAudio, ToneRecorder
+from offhook.phone import CallError, CallState, Phone, PhoneConfig, ToneAudio, ToneRecorder
 from offhook.phone.config import AudioConfig
 from phone_helpers import FakeSoundCard, band_share, dominant_hz, incoming, recorded, rms_db
 from sip_peers import Sipp, need
 from test_sip_interop_baresip import write_tone
-
-pytestmark = pytest.mark.skipif(shutil.which("baresip") is None,
-                                reason="baresip is not installed (Debian package: baresip)")
 
 PHONE_HZ = 600
 BARESIP_HZ = 1000
@@ -248,3 +244,32 @@ def test_attended_transfer_of_baresip_to_sipp(tmp_path: Path) -> None:
     assert "?Replaces=" + call_id.split("@")[0] in request_line and our_tag in request_line
     assert msgs.count("BYE sip:sipp@") == 2          # the Phone's call B, then baresip's
     assert band_share(at_bs[rate // 5:], rate, (SIPP_HZ,)) > 0.9   # the transferred parties talk
+
+
+def test_a_refused_hold_leaves_the_call_talking(tmp_path: Path) -> None:
+    """SIPp answers the hold re-INVITE with 488: hold() says so at once (CallError) and the
+    call goes on with the Phone's audio (SIPp echoes it back: the Phone hears its tone)."""
+    need("sipp")
+
+    async def run() -> str:
+        phone = local_phone()
+        await phone.start()
+        try:
+            sipp = Sipp("uas_refuse_hold.xml", tmp_path, extra=["-rtp_echo"])
+            call = await phone.call(f"sipp@127.0.0.1:{sipp.port}", audio=ToneAudio(PHONE_HZ))
+            await call.wait_answered(10)
+            await asyncio.sleep(0.3)
+            with pytest.raises(CallError, match="hold failed: the far end answered 488") as failed:
+                await call.hold()
+            assert call.state is CallState.ACTIVE and not call.held
+            await call.record(tmp_path / "echo.wav")
+            await asyncio.sleep(1.0)
+            await call.hangup()
+            assert await asyncio.to_thread(sipp.wait) == 0, sipp.errors()
+            return str(failed.value)
+        finally:
+            await phone.stop()
+
+    assert asyncio.run(run()) == "hold failed: the far end answered 488"   # not the 10 s timeout
+    pcm, rate = recorded(tmp_path / "echo.wav")
+    assert band_share(pcm[rate // 4:], rate, (PHONE_HZ,)) > 0.9 and rms_db(pcm[rate // 4:]) > -30
