@@ -1,7 +1,7 @@
 """offhook.Phone's call features against third-party softphones on 127.0.0.1: call waiting,
-hold/swap, DTMF, a 3-way conference in the engine's mixer and an attended transfer, with
-baresip (Debian `baresip`, tests/baresip_peer.py) and SIPp (Debian `sip-tester`,
-scenarios in tests/data/sipp) as the far ends.
+hold/swap (and a hold the far end refuses), DTMF, a 3-way conference in the engine's mixer
+and an attended transfer, with baresip (Debian `baresip`, tests/baresip_peer.py) and SIPp
+(Debian `sip-tester`, scenarios in tests/data/sipp) as the far ends.
 
 Every party plays its own tone, so who hears whom is measured by frequency: baresip plays
 1 kHz (aufile) and dumps what it decodes (sndfile); SIPp either echoes the RTP it gets
@@ -9,11 +9,12 @@ Every party plays its own tone, so who hears whom is measured by frequency: bare
 1.4 kHz mu-law file; the Phone plays 600 Hz and records through its engine.
 
 What baresip 1.0 cannot show: it stops dumping decoded audio after a re-INVITE (its
-encoder dump goes on, and the RTP the Phone sends was checked to carry the tone), so a
-baresip that was held is heard (by the Phone) after the resume but its own recording of
-the Phone ends at the hold; and it drops the Replaces of an attended transfer's REFER into
-the Request-URI of its INVITE instead of a Replaces header (RFC 3891 §6), so the target
-never ends the replaced call: the Phone hangs it up itself.
+encoder dump goes on; a packet capture made while writing these tests showed the Phone's
+RTP after the resume carrying the tone with continuous sequence numbers), so a baresip
+that was held is heard by the Phone after the resume but its own recording of the Phone
+ends at the hold; and it puts the Replaces of an attended transfer's REFER into the
+Request-URI of its INVITE instead of a Replaces header (RFC 3891), so the target never
+ends the replaced call: the Phone hangs it up itself.
 """
 from __future__ import annotations
 
