@@ -62,15 +62,15 @@ def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
 
 
 class Sipp:
-    """One SIPp run of a scenario from tests/data/sipp, in `workdir`, for one call."""
+    """One SIPp run of a scenario from tests/data/sipp, in `workdir`, for `calls` calls."""
 
     def __init__(self, scenario: str, workdir: Path, *, port: int | None = None,
                  media_port: int | None = None, remote: str | None = None,
-                 extra: list[str] | None = None, host: str = "127.0.0.1") -> None:
+                 extra: list[str] | None = None, host: str = "127.0.0.1", calls: int = 1) -> None:
         self.port = port or free_port()
         self.media_port = media_port or free_port()
         args = [need("sipp"), "-sf", str(SIPP_DIR / scenario), "-i", host, "-p", str(self.port),
-                "-mi", host, "-mp", str(self.media_port), "-m", "1", "-timeout", "25s",
+                "-mi", host, "-mp", str(self.media_port), "-m", str(calls), "-timeout", "25s",
                 "-trace_err", "-trace_msg", "-nostdin", *(extra or [])]
         if remote is not None:
             args.append(remote)

@@ -29,6 +29,7 @@ __all__ = ["Call", "CallError"]
 
 _HOLD_TIMEOUT = 10.0
 _TRANSFER_TIMEOUT = 40.0
+_REPLACED_TIMEOUT = 5.0      # how long the target may take to end the replaced call itself
 
 
 class CallError(OffhookError):
@@ -69,6 +70,7 @@ class Call:
         self.transferred_to: Call | None = None    # the call that took this one over (REFER or Replaces)
         self.in_conference = False                 # its stream is in the engine's conference mixer
         self._transfer_done: asyncio.Future[bool] | None = None
+        self._refused: int | None = None           # the status that refused our last re-INVITE
 
     def __repr__(self) -> str:
         return f"<Call {self.direction} {self.remote_uri} {self.state.value}>"
@@ -162,7 +164,11 @@ class Call:
             self._want_hold = False
             raise CallError(str(exc)) from None
         self._phone._apply_source(self)
-        state = await self.wait(CallState.HELD, timeout=_HOLD_TIMEOUT)
+        state, refused = await self._reinvite_outcome(CallState.HELD)
+        if refused is not None:             # the call goes on as it was: the microphone again
+            self._want_hold = False
+            self._phone._apply_source(self)
+            raise CallError(f"hold failed: {refused}")
         if state is not CallState.HELD:
             raise CallError(f"hold failed: the call {self.reason or 'ended'}")
 
@@ -175,10 +181,34 @@ class Call:
         except OffhookError as exc:
             self._want_hold = True
             raise CallError(str(exc)) from None
-        state = await self.wait(CallState.ACTIVE, CallState.REMOTE_HELD, timeout=_HOLD_TIMEOUT)
+        state, refused = await self._reinvite_outcome(CallState.ACTIVE, CallState.REMOTE_HELD)
+        if refused is not None:             # still held
+            self._want_hold = True
+            raise CallError(f"resume failed: {refused}")
         if state is CallState.ENDED:
             raise CallError(f"resume failed: the call {self.reason or 'ended'}")
         self._phone._apply_source(self)
+
+    async def _reinvite_outcome(self, *states: CallState) -> tuple[CallState, str | None]:
+        """Wait for our hold/resume re-INVITE: (the call's state, None) once it is in one of
+        `states` (or ended), else (its state, why not: the peer refused, or did not answer)."""
+        self._refused = None
+        try:
+            async with asyncio.timeout(_HOLD_TIMEOUT):
+                while (self.state not in states and self.state is not CallState.ENDED
+                       and self._refused is None):
+                    await self._changed.wait()
+        except TimeoutError:
+            return self.state, f"no answer to the re-INVITE within {_HOLD_TIMEOUT:.0f} s"
+        if self._refused is not None and self.state not in states:
+            return self.state, f"the far end answered {self._refused}"
+        return self.state, None
+
+    def _reinvite_refused(self, status: int | None) -> None:
+        """The peer refused our re-INVITE (Phone._on_sip_event): wakes hold()/resume()."""
+        self._refused = status or 0
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def mute(self) -> None:
         """Send silence instead of the microphone (the far end still hears comfort of silence)."""
@@ -226,8 +256,10 @@ class Call:
             raise CallError("cannot transfer a call to itself")
         other._require("transfer to", CallState.ACTIVE, CallState.HELD, CallState.REMOTE_HELD)
         await self._refer(other)
-        if other.state is not CallState.ENDED:
-            await other.wait(CallState.ENDED, timeout=5.0)
+        # the target ends `other` itself when it acted on the Replaces; a transferee that
+        # dropped the Replaces (baresip 1.0 puts it in the Request-URI) leaves it to us
+        with contextlib.suppress(TimeoutError):
+            await other.wait(CallState.ENDED, timeout=_REPLACED_TIMEOUT)
         if other.state is not CallState.ENDED:
             await other.hangup()
 

@@ -624,6 +624,8 @@ class Phone:
                 call._set_state(CallState.RINGING)
         elif ev.kind == "transfer":
             self._transfer_progress(call)
+        elif ev.kind == "refused":
+            call._reinvite_refused(ev.status)
         elif ev.kind in ("transferred", "replaced") and ev.other is not None:
             self._taken_over(call, ev.other, replaced=ev.kind == "replaced")
         elif ev.kind == "media":

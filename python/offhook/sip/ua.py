@@ -247,7 +247,7 @@ class Call:
 
 
 CallEventKind = Literal["incoming", "progress", "answered", "media", "ended", "confirmed",
-                        "redirected", "dtmf", "transfer", "transferred", "replaced"]
+                        "redirected", "dtmf", "transfer", "transferred", "replaced", "refused"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,7 +259,8 @@ class CallEvent:
     "dtmf" (an INFO carried `digit`), "transfer" (our REFER progressed: `status` is
     the REFER's final status, then each NOTIFY's sipfrag status), "transferred" (the
     far side's REFER made us call `other`), "replaced" (an INVITE with Replaces took
-    this call over: `other` is the new, already answered call)."""
+    this call over: `other` is the new, already answered call), "refused" (the peer
+    refused our re-INVITE — hold, resume — with `status`; the call goes on unchanged)."""
 
     call: Call
     kind: CallEventKind
@@ -1439,6 +1440,8 @@ class UserAgent:
             self._bye(call, now, out)
             self._end(call, resp.status, f"re-INVITE failed ({resp.status}) at {call.peer_text}",
                       out, remote=True)
+            return
+        out.append(CallEvent(call, "refused", status=resp.status))   # §14.1: the session is unchanged
 
     def _retry_reinvite(self, call: Call, hold: bool | None, now: float, out: list[Output]) -> None:
         if call.state is CallState.ESTABLISHED and call._reinvite_tx is None:
