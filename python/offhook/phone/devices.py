@@ -123,7 +123,6 @@ class DeviceLocalAudio:
         self.ringing = on
         self._run()
 
-<<<<<<< HEAD
     @property
     def ring_seconds(self) -> float:
         """How much ring tone the device has taken since the ring began: it follows the wall
@@ -140,7 +139,7 @@ class DeviceLocalAudio:
         """Open the output stream now and keep it open (playing silence) until close()."""
         self._keep_open = True
         self._run()
-=======
+
     def _generator(self, name: str) -> ToneGenerator | None:
         """A tone at the configured level plus the volume; None when the volume is off."""
         level = self.level_dbm0 + self.gain_db
@@ -169,7 +168,6 @@ class DeviceLocalAudio:
             self._stream.close()
             self._stream = None
             self._run()
->>>>>>> web8
 
     def close(self) -> None:
         self._keep_open = False
@@ -188,17 +186,12 @@ class DeviceLocalAudio:
         out[:, 0] = np.clip(mix, -32768, 32767)
 
     def _run(self) -> None:
-<<<<<<< HEAD
         """An output stream while open() or while something sounds, none otherwise."""
-        wanted = self._keep_open or self._tone is not None or self._ring is not None
+        wanted = self._keep_open or self.current_tone is not None or self.ringing
         if self._stream is not None and not self._stream.active:   # died under us: unplugged
             with contextlib.suppress(Exception):
                 self._stream.close()
             self._stream = None
-=======
-        """An output stream while something sounds, none otherwise (the device stays free)."""
-        wanted = self.current_tone is not None or self.ringing
->>>>>>> web8
         if wanted and self._stream is None:
             import sounddevice as sd
             stream = None
