@@ -1312,6 +1312,22 @@ static double ntp_now(uint32_t *sec, uint32_t *frac)
     return unix_ms;
 }
 
+/* A received digit (telephone-event or inband) as an event, and into the
+ * bounded queue Python drains; a full queue counts the digit as dropped. */
+static void queue_dtmf(stream *s, oh_engine_event *ev)
+{
+    stream_event(s, OH_ENGINE_EV_DTMF, ev);
+    if (s->evq_len == OH_ENGINE_DTMF_QUEUE) {
+        s->st.dtmf_dropped++;
+        return;
+    }
+    oh_engine_dtmf_event *q = &s->evq[(s->evq_head + s->evq_len++) % OH_ENGINE_DTMF_QUEUE];
+    q->digit = ev->digit;
+    q->event = ev->event;
+    q->duration_ms = ev->duration_ms;
+    q->inband = ev->inband;
+}
+
 static void on_event(stream *s, const oh_rtp_header *h, const uint8_t *buf, size_t n)
 {
     oh_dtmf_rtp_report rep;
@@ -1332,16 +1348,7 @@ static void on_event(stream *s, const oh_rtp_header *h, const uint8_t *buf, size
     e.digit = d ? d : '?';
     e.event = rep.event;
     e.duration_ms = (int)((uint64_t)rep.duration * 1000u / s->rtp_clock);
-    stream_event(s, OH_ENGINE_EV_DTMF, &e);
-    if (s->evq_len == OH_ENGINE_DTMF_QUEUE) {
-        s->st.dtmf_dropped++;
-        return;
-    }
-    oh_engine_dtmf_event *ev = &s->evq[(s->evq_head + s->evq_len++) % OH_ENGINE_DTMF_QUEUE];
-    ev->digit = e.digit;
-    ev->event = e.event;
-    ev->duration_ms = e.duration_ms;
-    ev->inband = 0;
+    queue_dtmf(s, &e);
 }
 
 /* Inband DTMF: the detector on this tick's decoded audio (engine rate);
@@ -1364,16 +1371,7 @@ static void inband_dtmf(oh_engine *e, stream *s, const int16_t *pcm, size_t n)
             ev.event = (uint8_t)(code < 0 ? 0 : code);
             ev.duration_ms = (int)((uint64_t)de.duration * 1000u / (uint64_t)e->cfg.sample_rate);
             ev.inband = 1;
-            stream_event(s, OH_ENGINE_EV_DTMF, &ev);
-            if (s->evq_len == OH_ENGINE_DTMF_QUEUE) {
-                s->st.dtmf_dropped++;
-                continue;
-            }
-            oh_engine_dtmf_event *q = &s->evq[(s->evq_head + s->evq_len++) % OH_ENGINE_DTMF_QUEUE];
-            q->digit = ev.digit;
-            q->event = ev.event;
-            q->duration_ms = ev.duration_ms;
-            q->inband = 1;
+            queue_dtmf(s, &ev);
         }
     }
 }

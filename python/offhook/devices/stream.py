@@ -434,22 +434,14 @@ class DeviceStream:
 
     def _open_sd(self, half: _Half) -> Any:
         sd = self._module
-        port, callbacks = self.port, self._callbacks
-        monotonic = time.monotonic
+        port, seen = self.port, self._seen
 
         def finished() -> None:
             half.finished = True
 
         if half.direction == "input":
             def on_input(indata: Any, frames: int, time_info: Any, status: Any) -> None:
-                now = monotonic()
-                half.last_callback = now
-                half.callbacks += 1
-                callbacks["input"] += 1
-                if status:
-                    self._note_status(half, int(status._flags), now)
-                elif half.underflow_run_since:
-                    half.underflow_run_since = 0.0
+                seen(half, int(status._flags))
                 port.push_capture(indata)
             return sd.RawInputStream(
                 device=half.device.index, samplerate=self.device_rate, channels=self.channels,
@@ -457,12 +449,7 @@ class DeviceStream:
                 finished_callback=finished)
 
         def on_output(outdata: Any, frames: int, time_info: Any, status: Any) -> None:
-            now = monotonic()
-            half.last_callback = now
-            half.callbacks += 1
-            callbacks["output"] += 1
-            if status:
-                self._note_status(half, int(status._flags), now)
+            seen(half, int(status._flags))
             port.pull_playback(outdata)
         return sd.RawOutputStream(
             device=half.device.index, samplerate=self.device_rate, channels=self.channels,
@@ -473,19 +460,11 @@ class DeviceStream:
         pyaudio = self._module
         if self._pa is None:
             self._pa = pyaudio.PyAudio()
-        port, callbacks = self.port, self._callbacks
-        monotonic = time.monotonic
+        port, seen = self.port, self._seen
         cont = pyaudio.paContinue
         if half.direction == "input":
             def on_input(in_data: bytes | None, frames: int, time_info: Any, status: int) -> Any:
-                now = monotonic()
-                half.last_callback = now
-                half.callbacks += 1
-                callbacks["input"] += 1
-                if status:
-                    self._note_status(half, status, now)
-                elif half.underflow_run_since:
-                    half.underflow_run_since = 0.0
+                seen(half, status)
                 if in_data:
                     port.push_capture(in_data)
                 return (None, cont)
@@ -497,12 +476,7 @@ class DeviceStream:
         buf = bytearray(self.block * self.channels * 2)
 
         def on_output(in_data: bytes | None, frames: int, time_info: Any, status: int) -> Any:
-            now = monotonic()
-            half.last_callback = now
-            half.callbacks += 1
-            callbacks["output"] += 1
-            if status:
-                self._note_status(half, status, now)
+            seen(half, status)
             if frames * self.channels * 2 != len(buf):
                 out = bytearray(frames * self.channels * 2)
                 port.pull_playback(out)
@@ -513,6 +487,18 @@ class DeviceStream:
             format=pyaudio.paInt16, channels=self.channels, rate=self.device_rate, output=True,
             output_device_index=half.device.index, frames_per_buffer=self.block,
             stream_callback=on_output, start=False)
+
+    def _seen(self, half: _Half, bits: int) -> None:
+        """What every device callback notes first: its time (the stall watch reads it), the
+        count, and PortAudio's status flags."""
+        now = time.monotonic()
+        half.last_callback = now
+        half.callbacks += 1
+        self._callbacks[half.direction] += 1
+        if bits:
+            self._note_status(half, bits, now)
+        elif half.underflow_run_since:
+            half.underflow_run_since = 0.0
 
     def _note_status(self, half: _Half, bits: int, now: float) -> None:
         flags = self._flags
