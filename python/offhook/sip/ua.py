@@ -479,6 +479,16 @@ class UserAgent:
 
     # --- outgoing calls ---------------------------------------------------------
 
+
+    def _locate(self, target: str | URI, via: Address | None, action: str) -> tuple[SipURI, Address, str]:
+        """The request URI for `target`, and where to send it: `via` (an outbound proxy) or
+        what the resolver finds for the URI."""
+        uri = parse_uri(target) if isinstance(target, str) else target
+        if not isinstance(uri, SipURI):
+            raise OffhookError(f"cannot {action} {target}: only sip: and sips: URIs are supported")
+        address, tp = self.resolver(uri)
+        return uri, (via if via is not None else address), tp
+
     def call(self, target: str | URI, capabilities: MediaCapabilities, now: float, *,
              auth: DigestClient | None = None, via: Address | None = None,
              transport: str | None = None,
@@ -486,12 +496,7 @@ class UserAgent:
         """Send an INVITE to `target` with an offer built from `capabilities`.
         `via` sends it to that address (an outbound proxy) instead of the URI's host;
         `headers` are added to the INVITE (Replaces, Referred-By...)."""
-        uri = parse_uri(target) if isinstance(target, str) else target
-        if not isinstance(uri, SipURI):
-            raise OffhookError(f"cannot call {target}: only sip: and sips: URIs are supported")
-        address, tp = self.resolver(uri)
-        if via is not None:
-            address = via
+        uri, address, tp = self._locate(target, via, "call")
         if transport is not None:
             tp = transport.upper()
         oa = OfferAnswer(capabilities)
@@ -839,12 +844,7 @@ class UserAgent:
             address, tp = self._dialog_address(call)
             auth = auth or call._auth or self.auth
         else:
-            uri = parse_uri(target) if isinstance(target, str) else target
-            if not isinstance(uri, SipURI):
-                raise OffhookError(f"cannot send a message to {target}: only sip: and sips: URIs")
-            address, tp = self.resolver(uri)
-            if via is not None:
-                address = via
+            uri, address, tp = self._locate(target, via, "send a message to")
             req = Request(method="MESSAGE", uri=uri)
             req.add_header("Via", self._contact(tp).via())
             req.add_header("Max-Forwards", "70")
