@@ -472,9 +472,9 @@ cdef class MediaEngine:
         if st == OH_EIO:
             raise OSError(err, f"cannot bind {local[0]}:{local[1]}: {os.strerror(err)}")
         if st == OH_EINVAL:
-            raise ValueError(f"add_stream: local {local!r}, remote {remote!r} and remote_rtcp "
-                             f"{remote_rtcp!r} must be numeric IP addresses of the same family "
-                             f"(remote port below 65535 without rtcp-mux)")
+            raise ValueError(f"add_stream: local {local!r} and remote {remote!r} must be numeric IP "
+                             f"addresses of the same family (remote_rtcp {remote_rtcp!r} too; "
+                             f"without rtcp-mux a remote port below 65535)")
         if st == OH_ESTATE:
             raise MediaError(f"add_stream: the engine already has its maximum number of streams")
         if st == OH_EUNSUPPORTED and srtp is not None:
@@ -745,9 +745,9 @@ cdef class MediaStream:
             with nogil:
                 st = c.oh_engine_stream_set_remote_rtcp(eng, self._id, chost, port, mux, crhost, cport, &err)
             if st == OH_EINVAL:
-                raise ValueError(f"remote {remote!r} and remote_rtcp {remote_rtcp!r} must be numeric IP "
-                                 f"addresses of the local address's family (remote port below 65535 "
-                                 f"without rtcp-mux)")
+                raise ValueError(f"remote {remote!r} must be a numeric IP address of the local "
+                                 f"address's family (remote_rtcp {remote_rtcp!r} too; without "
+                                 f"rtcp-mux a remote port below 65535)")
             if st == OH_EIO:
                 raise OSError(err, f"update: cannot bind the RTCP port {self.local_port + 1} "
                                    f"(rtcp_mux=False): {os.strerror(err)}")

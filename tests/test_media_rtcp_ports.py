@@ -3,8 +3,10 @@ rtcp_mux=False report to each other on RTP port + 1, and a raw peer's RTP port g
 RTP only while its port + 1 gets the RTCP, from our port + 1. Only loopback."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -35,7 +37,7 @@ def _even_pair() -> tuple[socket.socket, socket.socket]:
     pytest.fail("no free even UDP port pair on loopback")
 
 
-def _wait(pred, seconds: float = 5.0) -> bool:   # type: ignore[no-untyped-def]
+def _wait(pred: Callable[[], bool], seconds: float = 5.0) -> bool:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if pred():
@@ -78,10 +80,8 @@ def test_raw_peer_gets_rtp_on_rtp_port_and_rtcp_on_the_next() -> None:
         on_rtcp: list[tuple[bytes, int]] = []
         end = time.monotonic() + 5.0
         while time.monotonic() < end and (len(on_rtcp) < 2 or len(on_rtp) < 20):
-            try:
+            with contextlib.suppress(TimeoutError):
                 on_rtp.append(rtp.recv(2048))
-            except TimeoutError:
-                pass
             try:
                 data, addr = rtcp.recvfrom(2048)
                 on_rtcp.append((data, addr[1]))
@@ -102,10 +102,8 @@ def test_mux_default_sends_rtcp_on_the_rtp_port() -> None:
         seen = []
         end = time.monotonic() + 5.0
         while time.monotonic() < end and not any(_is_rtcp(d) for d in seen):
-            try:
+            with contextlib.suppress(TimeoutError):
                 seen.append(rtp.recv(2048))
-            except TimeoutError:
-                pass
         assert any(_is_rtcp(d) for d in seen)
 
 
