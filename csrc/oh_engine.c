@@ -33,10 +33,10 @@
  * its effect is in place (stats are a consistent snapshot, a closed
  * recording is complete).
  *
- * Receive. Each datagram is validated in this order: direction (a stream
- * that does not receive drops everything), RTCP on the RTP port (counted,
- * not yet processed), oh_rtp_parse (malformed: dropped_invalid), payload
- * type, then source latching: the first valid packet fixes the source
+ * Receive. RTCP (on the RTP port, or anything on the RTCP port) goes to
+ * on_rtcp whatever the direction. Other datagrams are validated in this
+ * order: direction (a stream that does not receive drops them),
+ * oh_rtp_parse (malformed: dropped_invalid), payload type, then source latching: the first valid packet fixes the source
  * address and SSRC; anything else is a stray. RFC 3550 A.1 sequence checks
  * (oh_rtp_source) drop very old or wildly jumping packets; the rest go to
  * the stream's oh_playout, whose get() yields exactly one tick of PCM per
@@ -60,8 +60,20 @@
  * writes, drained by a command (so it needs no lock; when full, newer events
  * are counted as dropped rather than overwriting undrained ones).
  *
- * RTCP. rtcp-mux only: reports go out of the RTP socket to the remote
- * address. The first is sent half an interval after the stream starts, then
+ * RTCP. With rtcp-mux (RFC 5761, the default) reports go out of the RTP
+ * socket to the remote address and come in on it (told from RTP by the
+ * packet type, RFC 5761 4). Without it (RFC 3550 6.1's default, the SDP
+ * did not agree a=rtcp-mux) the stream owns a second socket bound to its
+ * RTP port + 1, watched by the same epoll (tagged with the stream pointer's
+ * low bit), sending to the remote RTCP address (the remote RTP port + 1,
+ * or an RFC 3605 a=rtcp one) and taking every datagram on it as RTCP; from
+ * a latched peer it is accepted from the latched host on any port (its
+ * RTCP port is its own business), and RTCP arriving on the RTP port is
+ * still taken. Port 0 picks an even RTP port whose + 1 was free, with mux
+ * too, so a later fallback can usually bind it; a given port binds + 1 or
+ * fails. The mode changes with set_remote_rtcp: the calling thread makes
+ * the new socket, the command swaps it in (or hands the old one back to be
+ * closed). The first is sent half an interval after the stream starts, then
  * every interval x U(0.5, 1.5) (RFC 3550 6.3.1's randomisation; the
  * bandwidth-scaled interval of 6.3 is not computed: two parties and a fixed
  * mean). An SR when RTP was sent since the last report, else an RR, with
@@ -211,6 +223,10 @@ typedef struct stream {
     struct oh_engine *eng;      /* for events */
     int fd;
     int local_port;
+    int rtcp_fd;                /* -1: rtcp-mux (RTCP on fd); else bound to local_port + 1 */
+    int local_rtcp_port;        /* 0 with rtcp-mux */
+    struct sockaddr_storage rtcp_remote; /* rtcp_fd's destination */
+    socklen_t rtcp_remote_len;  /* 0: none */
     oh_engine_direction dir;
     int payload_type;
     oh_codec_id codec_id;
@@ -296,6 +312,11 @@ typedef struct cmd {
     int dir;
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    struct sockaddr_storage rtcp_addr; /* CMD_SET_REMOTE: the remote RTCP address (without mux) */
+    socklen_t rtcp_addr_len;
+    int rtcp_mux;               /* CMD_SET_REMOTE: 1 mux, 0 own socket, -1 keep */
+    int rtcp_fd;                /* CMD_SET_REMOTE: in, a new RTCP socket; out, one for the caller to close */
+    int rtcp_port;              /* CMD_SET_REMOTE: rtcp_fd's local port */
     source src;                 /* in: the new source; out: the replaced one */
     oh_wav_writer *rec;         /* in: the new recording; out: the replaced one */
     oh_engine_stream_stats *stats;
@@ -466,6 +487,108 @@ static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_sto
                memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
     }
     return 0;
+}
+
+/* The same host, whatever the port: RTCP on its own port comes from the
+ * peer's RTCP port, which only the host of the latched RTP source vouches for. */
+static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return 0;
+}
+
+static void set_port(struct sockaddr_storage *ss, int port)
+{
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+static int get_port(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* A non-blocking UDP socket bound to local with the given port, or -1 (errno kept). */
+static int bind_udp(const struct sockaddr_storage *local, socklen_t len, int port)
+{
+    struct sockaddr_storage a = *local;
+    set_port(&a, port);
+    int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, len) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+/* Binds the RTP socket (*fd) and, when want_rtcp, the RTCP one on its port
+ * + 1 (*rtcp_fd, else -1). Port 0 picks an even port whose + 1 is free
+ * (RFC 3550 11), even with rtcp-mux, so that a later fallback to a separate
+ * RTCP port finds it free; the OS names a port and the pair around it is
+ * tried, a few times over before giving up (mux: any port then). */
+static int bind_pair(const struct sockaddr_storage *local, socklen_t len, int want_rtcp, int *fd, int *rtcp_fd)
+{
+    *fd = *rtcp_fd = -1;
+    int port = get_port(local);
+    if (port) {
+        if (want_rtcp && port == 65535) {
+            errno = EADDRNOTAVAIL;
+            return -1;
+        }
+        if ((*fd = bind_udp(local, len, port)) < 0)
+            return -1;
+        if (want_rtcp && (*rtcp_fd = bind_udp(local, len, port + 1)) < 0) {
+            int err = errno;
+            close(*fd);
+            *fd = -1;
+            errno = err;
+            return -1;
+        }
+        return 0;
+    }
+    for (int attempt = 0; attempt < 32; attempt++) {
+        int probe = bind_udp(local, len, 0);
+        if (probe < 0)
+            return -1;
+        struct sockaddr_storage bound;
+        socklen_t blen = sizeof bound;
+        int p = getsockname(probe, (struct sockaddr *)&bound, &blen) == 0 ? get_port(&bound) & ~1 : 0;
+        close(probe);
+        if (p <= 0 || p >= 65535)
+            continue;
+        int a = bind_udp(local, len, p);
+        if (a < 0)
+            continue;
+        int b = bind_udp(local, len, p + 1);
+        if (b < 0) {
+            close(a);
+            continue;
+        }
+        *fd = a;
+        if (want_rtcp)
+            *rtcp_fd = b;
+        else
+            close(b);
+        return 0;
+    }
+    if (want_rtcp) {
+        errno = EADDRINUSE;
+        return -1;
+    }
+    *fd = bind_udp(local, len, 0);
+    return *fd < 0 ? -1 : 0;
 }
 
 static void addr_to_str(const struct sockaddr_storage *ss, char *out, size_t cap, int *port)
@@ -644,6 +767,8 @@ static void stream_free(stream *s)
         return;
     if (s->fd >= 0)
         close(s->fd);
+    if (s->rtcp_fd >= 0)
+        close(s->rtcp_fd);
     oh_codec_destroy(s->enc);
     oh_playout_destroy(s->pl);
     oh_rtp_sender_destroy(s->sender);
@@ -967,7 +1092,9 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         cfg->dtmf_payload_type == cfg->payload_type || cfg->rtcp_interval_ms < 100 ||
         cfg->rtcp_interval_ms > 60000 || memchr(cfg->cname, 0, sizeof cfg->cname) == NULL ||
         (cfg->rtp_timeout_ms != 0 && (cfg->rtp_timeout_ms < 100 || cfg->rtp_timeout_ms > 3600000)) ||
-        cfg->inband_dtmf < -1 || cfg->inband_dtmf > 1)
+        cfg->inband_dtmf < -1 || cfg->inband_dtmf > 1 || cfg->rtcp_mux < 0 || cfg->rtcp_mux > 1 ||
+        memchr(cfg->remote_rtcp_addr, 0, sizeof cfg->remote_rtcp_addr) == NULL || cfg->remote_rtcp_port < 0 ||
+        cfg->remote_rtcp_port > 65535)
         return OH_EINVAL;
     struct sockaddr_storage local;
     socklen_t local_len;
@@ -977,6 +1104,7 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     if (!s)
         return OH_ENOMEM;
     s->fd = -1;
+    s->rtcp_fd = -1;
     s->dir = cfg->direction;
     s->talkspurt = 1;
     s->dtmf_pt = cfg->dtmf_payload_type;
@@ -992,6 +1120,15 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         if (st != OH_OK || cfg->remote_port == 0 || s->remote.ss_family != local.ss_family) {
             stream_free(s);
             return OH_EINVAL;
+        }
+        if (!cfg->rtcp_mux) {
+            int rport = cfg->remote_rtcp_port ? cfg->remote_rtcp_port : cfg->remote_port + 1;
+            const char *raddr = cfg->remote_rtcp_addr[0] ? cfg->remote_rtcp_addr : cfg->remote_addr;
+            if (rport > 65535 || parse_addr(raddr, rport, &s->rtcp_remote, &s->rtcp_remote_len) != OH_OK ||
+                s->rtcp_remote.ss_family != local.ss_family) {
+                stream_free(s);
+                return OH_EINVAL;
+            }
         }
     }
     codec_parts parts;
@@ -1046,8 +1183,7 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         s->st.srtp = 1;
     }
 
-    s->fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&local, local_len) != 0) {
+    if (bind_pair(&local, local_len, !cfg->rtcp_mux, &s->fd, &s->rtcp_fd) != 0) {
         if (sys_errno)
             *sys_errno = errno;
         stream_free(s);
@@ -1063,14 +1199,17 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     }
     char ignored[OH_ENGINE_ADDR_LEN];
     addr_to_str(&bound, ignored, sizeof ignored, &s->local_port);
+    if (s->rtcp_fd >= 0)
+        s->local_rtcp_port = s->local_port + 1;
     *out = s;
     return OH_OK;
 }
 
 /* ---- the media thread ---- */
 
-/* Stream tags are their pointers; the eventfd and timerfd use small values
- * no allocation can have. */
+/* Stream tags are their pointers, with the low bit set for the RTCP socket
+ * (a stream is aligned far beyond 2); the eventfd and timerfd use small
+ * values no allocation can have. */
 static int watch(int epfd, int fd, uint64_t tag)
 {
     struct epoll_event ev;
@@ -1095,6 +1234,8 @@ static void stream_snapshot(const stream *s, oh_engine_stream_stats *out)
     out->local = s->src.kind == SRC_LOCAL;
     out->conference_room = s->room ? s->room->id : -1;
     out->tap = s->tap != NULL;
+    out->rtcp_mux = s->rtcp_fd < 0;
+    out->local_rtcp_port = s->local_rtcp_port;
 }
 
 static void local_snapshot(oh_engine *e, oh_engine_local_stats *ls)
@@ -1126,6 +1267,11 @@ static void apply(oh_engine *e, cmd *c)
             c->result = OH_EIO; /* the caller frees the stream */
             break;
         }
+        if (s->rtcp_fd >= 0 && watch(e->epfd, s->rtcp_fd, (uint64_t)(uintptr_t)s | 1u) != 0) {
+            epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+            c->result = OH_EIO;
+            break;
+        }
         e->active[e->n_active++] = s;
         c->result = OH_OK;
         break;
@@ -1138,8 +1284,27 @@ static void apply(oh_engine *e, cmd *c)
         }
         c->emptied = room_leave(e, s);
         epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+        if (s->rtcp_fd >= 0)
+            epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->rtcp_fd, NULL);
         break;
     case CMD_SET_REMOTE:
+        c->result = OH_OK;
+        if (c->rtcp_mux == 1 && s->rtcp_fd >= 0) {
+            epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->rtcp_fd, NULL);
+            c->rtcp_fd = s->rtcp_fd; /* the caller closes it */
+            s->rtcp_fd = -1;
+            s->local_rtcp_port = 0;
+        } else if (c->rtcp_mux == 0 && s->rtcp_fd < 0 && c->rtcp_fd >= 0) {
+            if (watch(e->epfd, c->rtcp_fd, (uint64_t)(uintptr_t)s | 1u) != 0) {
+                c->result = OH_EIO; /* the caller closes it; nothing changes */
+                break;
+            }
+            s->rtcp_fd = c->rtcp_fd;
+            s->local_rtcp_port = c->rtcp_port;
+            c->rtcp_fd = -1;
+        }
+        s->rtcp_remote = c->rtcp_addr;
+        s->rtcp_remote_len = c->rtcp_addr_len;
         s->remote = c->addr;
         s->remote_len = c->addr_len;
         s->latched = 0;
@@ -1377,10 +1542,10 @@ static void inband_dtmf(oh_engine *e, stream *s, const int16_t *pcm, size_t n)
 }
 
 static void on_rtcp(stream *s, const uint8_t *buf, size_t n, const struct sockaddr_storage *from,
-                    double arrival_ms)
+                    double arrival_ms, int own_port)
 {
     s->st.rtcp_received++;
-    if (s->latched && !same_addr(from, &s->latched_addr))
+    if (s->latched && !(own_port ? same_host(from, &s->latched_addr) : same_addr(from, &s->latched_addr)))
         return; /* not our peer's: ignored (RTCP needs no latch of its own) */
     oh_rtcp_info info;
     if (oh_rtcp_parse(buf, n, &info, NULL) != OH_OK) {
@@ -1509,6 +1674,18 @@ static double rtcp_interval(stream *s)
     return s->rtcp_interval_ms * (0.5 + u);
 }
 
+/* Sends len bytes of rtcp_buf on the RTP socket (mux) or the RTCP one. */
+static int send_rtcp(const stream *s, size_t len)
+{
+    if (s->rtcp_fd < 0)
+        return sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (const struct sockaddr *)&s->remote, s->remote_len) ==
+               (ssize_t)len;
+    if (s->rtcp_remote_len == 0)
+        return 0;
+    return sendto(s->rtcp_fd, s->rtcp_buf, len, MSG_DONTWAIT, (const struct sockaddr *)&s->rtcp_remote,
+                  s->rtcp_remote_len) == (ssize_t)len;
+}
+
 static void rtcp_tick(stream *s, double now_ms)
 {
     if (s->remote_len == 0)
@@ -1521,8 +1698,7 @@ static void rtcp_tick(stream *s, double now_ms)
         return;
     s->next_rtcp_ms = now_ms + rtcp_interval(s);
     size_t len = protect_rtcp(s, build_rtcp(s, now_ms, 0));
-    if (len && sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (struct sockaddr *)&s->remote, s->remote_len) ==
-                   (ssize_t)len)
+    if (len && send_rtcp(s, len))
         s->st.rtcp.sent++;
 }
 
@@ -1533,7 +1709,7 @@ static void send_bye(stream *s)
         return;
     size_t len = protect_rtcp(s, build_rtcp(s, 0.0, 1));
     if (len)
-        (void)sendto(s->fd, s->rtcp_buf, len, MSG_DONTWAIT, (struct sockaddr *)&s->remote, s->remote_len);
+        (void)send_rtcp(s, len);
 }
 
 static void send_rtp(stream *s, int plen)
@@ -1649,9 +1825,9 @@ static int try_relatch(stream *s, const oh_rtp_header *h)
 }
 
 static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr_storage *from,
-                        double arrival_ms)
+                        double arrival_ms, int rtcp_port)
 {
-    if (oh_rtp_is_rtcp(buf, n)) {
+    if (rtcp_port || oh_rtp_is_rtcp(buf, n)) {
         if (s->srtp) {
             oh_pkt_defect d = OH_PKT_OK;
             int m = oh_srtp_unprotect_rtcp(s->srtp, buf, n, &d);
@@ -1662,7 +1838,7 @@ static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr
             }
             n = (size_t)m;
         }
-        on_rtcp(s, buf, n, from, arrival_ms);
+        on_rtcp(s, buf, n, from, arrival_ms, rtcp_port);
         return;
     }
     if (s->srtp) {
@@ -1723,14 +1899,15 @@ static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr
         s->st.dropped_invalid++; /* a payload the codec cannot size */
 }
 
-static void drain_socket(oh_engine *e, stream *s)
+/* rtcp_port: the stream's own RTCP socket (no rtcp-mux), where everything is RTCP. */
+static void drain_socket(oh_engine *e, stream *s, int rtcp_port)
 {
     for (int k = 0; k < RX_BURST; k++) {
         e->rx_msgs[k].msg_hdr.msg_namelen = sizeof e->rx_from[k];
         e->rx_msgs[k].msg_hdr.msg_flags = 0;
         e->rx_msgs[k].msg_len = 0;
     }
-    int n = recvmmsg(s->fd, e->rx_msgs, RX_BURST, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(rtcp_port ? s->rtcp_fd : s->fd, e->rx_msgs, RX_BURST, MSG_DONTWAIT, NULL);
     if (n <= 0)
         return; /* EAGAIN, or an ICMP error reported on the socket: nothing to read */
     struct timespec now;
@@ -1741,7 +1918,7 @@ static void drain_socket(oh_engine *e, stream *s)
             s->st.dropped_invalid++;
             continue;
         }
-        on_datagram(s, e->rx + (size_t)k * RX_SLOT, e->rx_msgs[k].msg_len, &e->rx_from[k], arrival);
+        on_datagram(s, e->rx + (size_t)k * RX_SLOT, e->rx_msgs[k].msg_len, &e->rx_from[k], arrival, rtcp_port);
     }
 }
 
@@ -2035,7 +2212,7 @@ static void *media_thread(void *arg)
                 ssize_t r = read(e->tfd, &expirations, sizeof expirations);
                 (void)r; /* the clock is read again below */
             } else {
-                drain_socket(e, (stream *)(uintptr_t)tag);
+                drain_socket(e, (stream *)(uintptr_t)(tag & ~(uint64_t)1), (int)(tag & 1));
             }
         }
         if (command)
@@ -2102,6 +2279,7 @@ void oh_engine_stream_config_default(oh_engine_stream_config *cfg)
     cfg->direction = OH_ENGINE_SENDRECV;
     cfg->dtmf_payload_type = 101;
     cfg->rtcp_interval_ms = 5000;
+    cfg->rtcp_mux = 1;
     cfg->inband_dtmf = -1;
     oh_srtp_config_default(&cfg->srtp_keys); /* used only when srtp = 1 */
 }
@@ -2382,9 +2560,17 @@ oh_status oh_engine_stream_local_port(oh_engine *e, int id, int *port)
 
 oh_status oh_engine_stream_set_remote(oh_engine *e, int id, const char *addr, int port)
 {
-    if (!e || !addr)
+    return oh_engine_stream_set_remote_rtcp(e, id, addr, port, -1, "", 0, NULL);
+}
+
+oh_status oh_engine_stream_set_remote_rtcp(oh_engine *e, int id, const char *addr, int port, int rtcp_mux,
+                                           const char *rtcp_addr, int rtcp_port, int *sys_errno)
+{
+    if (sys_errno)
+        *sys_errno = 0;
+    if (!e || !addr || !rtcp_addr || rtcp_mux < -1 || rtcp_mux > 1 || rtcp_port < 0 || rtcp_port > 65535)
         return OH_EINVAL;
-    cmd c = {.type = CMD_SET_REMOTE};
+    cmd c = {.type = CMD_SET_REMOTE, .rtcp_mux = rtcp_mux, .rtcp_fd = -1};
     if (addr[0]) {
         if (port <= 0 || parse_addr(addr, port, &c.addr, &c.addr_len) != OH_OK)
             return OH_EINVAL;
@@ -2392,19 +2578,38 @@ oh_status oh_engine_stream_set_remote(oh_engine *e, int id, const char *addr, in
     pthread_mutex_lock(&e->mu);
     stream *s = lookup(e, id);
     oh_status st = OH_EINVAL;
+    /* The stream's sockets change only in commands, which run under mu: held here. */
+    int mux = s ? (rtcp_mux >= 0 ? rtcp_mux : s->rtcp_fd < 0) : 1;
+    if (s && addr[0] && !mux) {
+        int rport = rtcp_port ? rtcp_port : port + 1;
+        if (rport > 65535 || parse_addr(rtcp_addr[0] ? rtcp_addr : addr, rport, &c.rtcp_addr, &c.rtcp_addr_len) !=
+                                 OH_OK || c.rtcp_addr.ss_family != c.addr.ss_family)
+            s = NULL; /* OH_EINVAL */
+    }
     if (s) {
         struct sockaddr_storage local;
         socklen_t llen = sizeof local;
-        if (addr[0] && (getsockname(s->fd, (struct sockaddr *)&local, &llen) != 0 ||
-                        local.ss_family != c.addr.ss_family)) {
+        if (getsockname(s->fd, (struct sockaddr *)&local, &llen) != 0 ||
+            (addr[0] && local.ss_family != c.addr.ss_family)) {
             st = OH_EINVAL; /* an IPv4 socket cannot send to an IPv6 address */
+        } else if (!mux && s->rtcp_fd < 0 &&
+                   (s->local_port >= 65535 ||
+                    (c.rtcp_fd = bind_udp(&local, llen, s->local_port + 1)) < 0)) {
+            if (sys_errno)
+                *sys_errno = s->local_port >= 65535 ? EADDRNOTAVAIL : errno;
+            st = OH_EIO; /* local port + 1 is taken: the stream keeps rtcp-mux */
         } else {
+            c.rtcp_port = s->local_port + 1;
             c.s = s;
             run_command(e, &c);
-            st = OH_OK;
+            st = c.result;
+            if (st == OH_EIO && sys_errno)
+                *sys_errno = ENOMEM; /* epoll_ctl */
         }
     }
     pthread_mutex_unlock(&e->mu);
+    if (c.rtcp_fd >= 0)
+        close(c.rtcp_fd); /* the old RTCP socket, or a new one the media thread could not watch */
     return st;
 }
 

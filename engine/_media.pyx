@@ -112,6 +112,7 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
         "srtp": bool(s.srtp), "srtp_auth_failed": s.srtp_auth_failed,
         "srtp_replayed": s.srtp_replayed, "srtp_failed": s.srtp_failed,
         "ssrc_changes": s.ssrc_changes, "rtp_timed_out": bool(s.rtp_timed_out),
+        "rtcp_mux": bool(s.rtcp_mux), "local_rtcp_port": s.local_rtcp_port if not s.rtcp_mux else None,
         "inband_dtmf": bool(s.inband_dtmf), "dtmf_inband": s.dtmf_inband, "local": bool(s.local),
         "conference_room": s.conference_room if s.conference_room >= 0 else None,
         "tap": bool(s.tap), "tap_samples": s.tap_samples, "tap_overruns": s.tap_overruns,
@@ -361,7 +362,8 @@ cdef class MediaEngine:
 
     def add_stream(self, local=("127.0.0.1", 0), remote=None, codec="PCMU", payload_type=None,
                    direction="sendrecv", srtp=None, *, dtmf_payload_type=101,
-                   rtcp_interval_ms=5000, cname=None, rtp_timeout_ms=None, inband_dtmf=None):
+                   rtcp_interval_ms=5000, cname=None, rtp_timeout_ms=None, inband_dtmf=None,
+                   rtcp_mux=True, remote_rtcp=None):
         """A new RTP stream: a UDP socket bound to local (port 0: the OS picks; see
         local_port) sending to remote (None: nothing is sent until update(remote=...)).
 
@@ -370,7 +372,10 @@ cdef class MediaEngine:
 
         dtmf_payload_type (0..127, not the audio's; None: no DTMF) carries RFC 4733
         telephone-events (send_dtmf, dtmf_events). RTCP goes out on the RTP port
-        (rtcp-mux) about every rtcp_interval_ms (100..60000, randomised 0.5..1.5x;
+        (rtcp_mux True, RFC 5761) or, with rtcp_mux False (RFC 3550's default: the
+        peer did not agree a=rtcp-mux), from a second socket on local port + 1 to
+        remote_rtcp (None: the remote's port + 1; ignored with rtcp_mux), about every
+        rtcp_interval_ms (100..60000, randomised 0.5..1.5x;
         5000 is RFC 3550's minimum, shorter is for tests and lab use) with the SDES
         CNAME cname (default "offhook-<ssrc>").
 
@@ -431,6 +436,15 @@ cdef class MediaEngine:
         if inband_dtmf is not None and not isinstance(inband_dtmf, bool):
             raise ValueError(f"inband_dtmf must be True, False or None, got {inband_dtmf!r}")
         cfg.inband_dtmf = -1 if inband_dtmf is None else (1 if inband_dtmf else 0)
+        if not isinstance(rtcp_mux, bool):
+            raise ValueError(f"rtcp_mux must be True or False, got {rtcp_mux!r}")
+        cfg.rtcp_mux = 1 if rtcp_mux else 0
+        if remote_rtcp is not None and not rtcp_mux:
+            if remote is None:
+                raise ValueError("remote_rtcp needs remote (RTCP follows the RTP remote)")
+            chost_b, cport = _address(remote_rtcp, "remote_rtcp", False)
+            strncpy(cfg.remote_rtcp_addr, <const char *>chost_b, c.OH_ENGINE_ADDR_LEN - 1)
+            cfg.remote_rtcp_port = cport
         if srtp is not None:
             local_key, remote_key = srtp.keys()
             cfg.srtp = 1
@@ -452,11 +466,15 @@ cdef class MediaEngine:
         cdef int sid = -1, err = 0, st
         with nogil:
             st = c.oh_engine_stream_add(eng, &cfg, &sid, &err)
+        if st == OH_EIO and not rtcp_mux:
+            raise OSError(err, f"cannot bind {local[0]}:{local[1]} and the RTCP port above it "
+                               f"(rtcp_mux=False): {os.strerror(err)}")
         if st == OH_EIO:
             raise OSError(err, f"cannot bind {local[0]}:{local[1]}: {os.strerror(err)}")
         if st == OH_EINVAL:
             raise ValueError(f"add_stream: local {local!r} and remote {remote!r} must be numeric IP "
-                             f"addresses of the same family")
+                             f"addresses of the same family (remote_rtcp {remote_rtcp!r} too; "
+                             f"without rtcp-mux a remote port below 65535)")
         if st == OH_ESTATE:
             raise MediaError(f"add_stream: the engine already has its maximum number of streams")
         if st == OH_EUNSUPPORTED and srtp is not None:
@@ -684,8 +702,13 @@ cdef class MediaStream:
             st = c.oh_engine_stream_stop_recording(eng, self._id, &err)
         _check_wav(st, &err, "recording")
 
-    def update(self, *, remote=None, direction=None, codec=None, payload_type=None):
-        """Changes, while the stream runs: the remote address (clears the source latch),
+    def update(self, *, remote=None, direction=None, codec=None, payload_type=None,
+               rtcp_mux=None, remote_rtcp=None):
+        """Changes, while the stream runs: the remote address (clears the source latch)
+        with, optionally, the RTCP mode (rtcp_mux True/False; None keeps it: without
+        mux RTCP then goes to the new remote's port + 1) and remote_rtcp (None: remote
+        port + 1; ignored with mux); turning mux off binds local port + 1 (OSError
+        when taken; the stream keeps mux),
         the direction (hold: "sendonly", "inactive"), and/or the codec with its payload
         type (default: the codec's static one, opus 111). After a codec change the
         stream sends the new payload type at once and drops the old one on receipt."""
@@ -701,19 +724,33 @@ cdef class MediaStream:
                     or not 0 <= payload_type <= 127 or payload_type == self.dtmf_payload_type):
                 raise ValueError(f"payload_type must be an int 0..127 other than the DTMF payload type "
                                  f"{self.dtmf_payload_type}, got {payload_type!r}")
+        if rtcp_mux is not None and not isinstance(rtcp_mux, bool):
+            raise ValueError(f"rtcp_mux must be True, False or None, got {rtcp_mux!r}")
+        if remote is None and (rtcp_mux is not None or remote_rtcp is not None):
+            raise ValueError("rtcp_mux and remote_rtcp are changed together with remote: "
+                             "update(remote=..., rtcp_mux=..., remote_rtcp=...)")
         cdef int d = -1
         if direction is not None:
             d = _direction(direction)
-        cdef int st, port
+        cdef int st, port, mux = -1 if rtcp_mux is None else (1 if rtcp_mux else 0)
+        cdef int cport = 0, err = 0
         cdef const char *chost
+        cdef const char *crhost = b""
+        if remote_rtcp is not None and rtcp_mux is not True:
+            rchost_b, cport = _address(remote_rtcp, "remote_rtcp", False)
+            crhost = rchost_b
         if remote is not None:
             rhost, port = _address(remote, "remote", False)
             chost = rhost
             with nogil:
-                st = c.oh_engine_stream_set_remote(eng, self._id, chost, port)
+                st = c.oh_engine_stream_set_remote_rtcp(eng, self._id, chost, port, mux, crhost, cport, &err)
             if st == OH_EINVAL:
                 raise ValueError(f"remote {remote!r} must be a numeric IP address of the local "
-                                 f"address's family")
+                                 f"address's family (remote_rtcp {remote_rtcp!r} too; without "
+                                 f"rtcp-mux a remote port below 65535)")
+            if st == OH_EIO:
+                raise OSError(err, f"update: cannot bind the RTCP port {self.local_port + 1} "
+                                   f"(rtcp_mux=False): {os.strerror(err)}")
             _check(st, "update")
         if d >= 0:
             with nogil:

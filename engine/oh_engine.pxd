@@ -37,6 +37,9 @@ cdef extern from "offhook/oh_engine.h":
         int local_port
         char remote_addr[64]
         int remote_port
+        int rtcp_mux
+        char remote_rtcp_addr[64]
+        int remote_rtcp_port
         oh_codec_config codec
         int payload_type
         oh_engine_direction direction
@@ -132,6 +135,8 @@ cdef extern from "offhook/oh_engine.h":
         uint64_t srtp_replayed
         uint64_t srtp_failed
         uint64_t ssrc_changes
+        int rtcp_mux
+        int local_rtcp_port
         int rtp_timed_out
         int inband_dtmf
         uint64_t dtmf_inband
@@ -183,6 +188,8 @@ cdef extern from "offhook/oh_engine.h":
     oh_status oh_engine_stream_remove(oh_engine *eng, int id) nogil
     oh_status oh_engine_stream_local_port(oh_engine *eng, int id, int *port) nogil
     oh_status oh_engine_stream_set_remote(oh_engine *eng, int id, const char *addr, int port) nogil
+    oh_status oh_engine_stream_set_remote_rtcp(oh_engine *eng, int id, const char *addr, int port, int rtcp_mux,
+                                               const char *rtcp_addr, int rtcp_port, int *sys_errno) nogil
     oh_status oh_engine_stream_set_direction(oh_engine *eng, int id, oh_engine_direction dir) nogil
     oh_status oh_engine_stream_set_codec(oh_engine *eng, int id, const oh_codec_config *codec,
                                          int payload_type) nogil

@@ -89,3 +89,41 @@ def test_a_reoffer_with_another_codec_switches_the_running_stream(call):
     assert mb.stream is not None and mb.stream.codec == "PCMU"
     wait_for(lambda: ma.played)
     assert mb.stream.stats()["packets_received"] >= 100
+
+
+def test_a_peer_without_rtcp_mux_gets_rtcp_on_port_plus_one(tmp_path):
+    """We offer a=rtcp-mux, the answerer does not take it: both streams run RTCP on their
+    even RTP port + 1 (reserve_udp_port keeps that free) and each hears the other's reports."""
+    from offhook.sip.agent import reserve_udp_port
+
+    engines = [eng.MediaEngine(16000, 20), eng.MediaEngine(16000, 20)]
+    pa, pb = reserve_udp_port(LOOP), reserve_udp_port(LOOP)
+    assert pa % 2 == 0 and pb % 2 == 0
+    oa = OfferAnswer(MediaCapabilities(LOOP, pa, codecs=("PCMU",)))
+    ob = OfferAnswer(MediaCapabilities(LOOP, pb, codecs=("PCMU",), rtcp_mux=False))
+    offer = oa.create_offer()
+    assert "a=rtcp-mux" in str(offer)
+    answer, agreed_b = ob.receive_offer(offer)
+    agreed_a = oa.receive_answer(answer)
+    assert not agreed_a.rtcp_mux and agreed_a.remote_rtcp == (LOOP, pb + 1)
+    ma, mb = CallMedia(engines[0], (LOOP, pa)), CallMedia(engines[1], (LOOP, pb))
+    try:
+        mb.apply(agreed_b)
+        ma.apply(agreed_a)
+        assert ma.stream is not None and mb.stream is not None
+        for m, port in ((ma, pa), (mb, pb)):
+            st = m.stream.stats()
+            assert st["rtcp_mux"] is False and st["local_rtcp_port"] == port + 1
+        wait_for(lambda: ma.stream.stats()["rtcp"]["peer_reports"] >= 1
+                 and mb.stream.stats()["rtcp"]["peer_reports"] >= 1, 10.0)
+        for m in (ma, mb):
+            r = m.stream.stats()["rtcp"]
+            assert r["peer_reports"] >= 1 and r["invalid"] == 0, r
+        # the same agreement again (a re-INVITE): updated in place, still on port + 1
+        ma.apply(agreed_a)
+        assert ma.stream.stats()["local_rtcp_port"] == pa + 1
+    finally:
+        ma.close()
+        mb.close()
+        for e in engines:
+            e.close()

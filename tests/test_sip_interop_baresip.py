@@ -1,6 +1,7 @@
 """offhook and baresip (Debian `baresip`) call each other on 127.0.0.1: audio both ways (a
 tone played on one side is found, by frequency, in what the other side decoded), hold and
-resume from each side, RFC 4733 DTMF both ways, and a blind transfer sent by offhook.
+resume from each side, RFC 4733 DTMF both ways, RTCP reports from baresip (which does not
+agree a=rtcp-mux: RTCP on RTP port + 1 both ways), and a blind transfer sent by offhook.
 
 baresip plays a 1 kHz tone (aufile) into every call and dumps what it decodes (sndfile);
 offhook plays 600 Hz and records through its media engine."""
@@ -163,10 +164,19 @@ def test_baresip_calls_offhook_audio_both_ways_hold_and_dtmf(baresip: Baresip, t
                 await asyncio.to_thread(baresip.command, "resume")
                 await pump(agent, call, media, 1.5)
                 assert not call.media.held_by_remote and call.media.direction == "sendrecv"
+                # RTCP where the SDP agreed it: muxed, or on RTP port + 1 both ways
+                stats = stream.stats()
+                assert stats["rtcp_mux"] is call.media.rtcp_mux, (stats["rtcp_mux"], call.media)
+                if not call.media.rtcp_mux:
+                    assert stats["local_rtcp_port"] == stream.local_port + 1
+                # (baresip's lone APP "PINGPONG" keepalives on its RTCP port count as rtcp.invalid)
+                assert await until(lambda: stream.stats()["rtcp"]["peer_reports"] >= 1, 6.0), \
+                    stream.stats()["rtcp"]
                 agent.hangup(call)
                 await asyncio.to_thread(baresip.wait_event, "CALL_CLOSED")
             finally:
                 media.close()
+            assert "drop incoming RTCP packet on RTP port" not in baresip.log_text()
             heard, rate = read_wav(media.record)
             freq, share = dominant(heard, rate)
             assert abs(freq - BARESIP_TONE) < 15 and share > 0.5, (freq, share)

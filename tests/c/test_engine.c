@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "offhook/oh_engine.h"
+#include "offhook/oh_rtp.h"
 #include "offhook/oh_tone.h"
 #include "offhook/oh_wav.h"
 #include "oh_test.h"
@@ -802,8 +804,145 @@ static void test_rooms_and_tap(void)
     oh_engine_destroy(ph);
 }
 
+/* A UDP socket on 127.0.0.1:port (0: any), its port in *bound; -1 when taken. */
+static int udp_on(int port, int *bound)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    if (bound)
+        *bound = ntohs(a.sin_port);
+    struct timeval tv = {0, 20000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* RTCP without rtcp-mux (RFC 3550 6.1): a second socket on the even RTP
+ * port + 1 sends to the remote's port + 1 and receives there; the remote's
+ * RTP port sees RTP only; two such engines fill each other's report stats;
+ * switching to mux and back; a taken port + 1 fails the add clearly. */
+static void test_rtcp_no_mux(void)
+{
+    int fds_before = count_fds();
+    oh_engine_config cfg;
+    oh_engine_config_default(&cfg);
+    oh_engine *a = NULL, *b = NULL;
+    CHECK_STATUS(oh_engine_create(&cfg, &a), OH_OK);
+    CHECK_STATUS(oh_engine_create(&cfg, &b), OH_OK);
+    oh_engine_stream_config sc;
+    oh_engine_stream_config_default(&sc);
+    CHECK(sc.rtcp_mux == 1);
+    sc.rtcp_mux = 2;
+    CHECK_STATUS(oh_engine_stream_add(a, &sc, &(int){0}, NULL), OH_EINVAL);
+    sc.rtcp_mux = 0;
+    sc.rtcp_interval_ms = 100;
+
+    /* a raw peer: RTP on an even port p, RTCP on p + 1 */
+    int prtp = -1, prtcp = -1, p = 0;
+    for (int i = 0; i < 32 && prtcp < 0; i++) {
+        int probe = udp_on(0, &p);
+        close(probe);
+        p &= ~1;
+        prtp = udp_on(p, NULL);
+        prtcp = prtp >= 0 ? udp_on(p + 1, NULL) : -1;
+        if (prtcp < 0 && prtp >= 0)
+            close(prtp);
+    }
+    CHECK(prtp >= 0 && prtcp >= 0);
+    oh_engine_stream_config sr = sc;
+    snprintf(sr.remote_addr, sizeof sr.remote_addr, "127.0.0.1");
+    sr.remote_port = p;
+    int ir = -1, lp = 0;
+    CHECK_STATUS(oh_engine_stream_add(a, &sr, &ir, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_local_port(a, ir, &lp), OH_OK);
+    oh_engine_stream_stats st;
+    CHECK_STATUS(oh_engine_stream_get_stats(a, ir, &st), OH_OK);
+    CHECK(lp % 2 == 0 && st.rtcp_mux == 0 && st.local_rtcp_port == lp + 1);
+    int rtp_seen = 0, rtcp_on_rtp = 0, rtcp_seen = 0, rtcp_from = 0;
+    uint8_t buf[1500];
+    for (int i = 0; i < 100 && (rtcp_seen < 2 || rtp_seen < 20); i++) {
+        ssize_t n = recv(prtp, buf, sizeof buf, MSG_DONTWAIT);
+        while (n > 0) {
+            if (oh_rtp_is_rtcp(buf, (size_t)n))
+                rtcp_on_rtp++;
+            else
+                rtp_seen++;
+            n = recv(prtp, buf, sizeof buf, MSG_DONTWAIT);
+        }
+        struct sockaddr_in from;
+        socklen_t flen = sizeof from;
+        n = recvfrom(prtcp, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
+        if (n > 0 && oh_rtp_is_rtcp(buf, (size_t)n)) {
+            rtcp_seen++;
+            rtcp_from = ntohs(from.sin_port);
+        }
+    }
+    printf("no mux: rtp %d, rtcp on rtp port %d, on rtcp port %d from %d (local %d)\n", rtp_seen, rtcp_on_rtp,
+           rtcp_seen, rtcp_from, lp);
+    CHECK(rtp_seen >= 20 && rtcp_on_rtp == 0 && rtcp_seen >= 2 && rtcp_from == lp + 1);
+    CHECK_STATUS(oh_engine_stream_remove(a, ir), OH_OK);
+    close(prtp);
+    close(prtcp);
+
+    /* two engines without mux: reports both ways */
+    int ia = -1, ib = -1, pa = 0, pb = 0;
+    oh_engine_stream_config sc_b = sc;
+    connect_pair(a, &sc, b, &sc_b, &ia, &ib, &pa, &pb);
+    oh_engine_stream_stats sa, sb;
+    for (int i = 0; i < 150; i++) {
+        oh_engine_stream_get_stats(a, ia, &sa);
+        oh_engine_stream_get_stats(b, ib, &sb);
+        if (sa.rtcp.rtt_samples >= 2 && sb.rtcp.rtt_samples >= 2)
+            break;
+        sleep_ms(20);
+    }
+    printf("no mux: rtt a %.3f b %.3f ms, reports %d/%d\n", sa.rtcp.rtt_ms, sb.rtcp.rtt_ms,
+           (int)sa.rtcp.peer_reports, (int)sb.rtcp.peer_reports);
+    CHECK(sa.rtcp.peer_reports >= 2 && sb.rtcp.peer_reports >= 2);
+    CHECK(sa.rtcp.rtt_ms > 0.0 && sb.rtcp.rtt_ms > 0.0 && sa.rtcp.invalid == 0 && sb.rtcp.invalid == 0);
+    CHECK(sa.packets_received > 10 && sb.packets_received > 10);
+
+    /* to mux and back: the RTCP socket goes and comes */
+    CHECK_STATUS(oh_engine_stream_set_remote_rtcp(a, ia, "127.0.0.1", pb, 1, "", 0, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_get_stats(a, ia, &sa), OH_OK);
+    CHECK(sa.rtcp_mux == 1 && sa.local_rtcp_port == 0);
+    CHECK_STATUS(oh_engine_stream_set_remote_rtcp(a, ia, "127.0.0.1", pb, 0, "127.0.0.1", pb + 1, NULL), OH_OK);
+    CHECK_STATUS(oh_engine_stream_get_stats(a, ia, &sa), OH_OK);
+    CHECK(sa.rtcp_mux == 0 && sa.local_rtcp_port == pa + 1);
+    CHECK_STATUS(oh_engine_stream_set_remote_rtcp(a, ia, "127.0.0.1", pb, 3, "", 0, NULL), OH_EINVAL);
+    CHECK_STATUS(oh_engine_stream_set_remote_rtcp(a, ia, "127.0.0.1", 65535, 0, "", 0, NULL), OH_EINVAL);
+
+    /* a given local port whose + 1 is taken */
+    int blocker_port = 0, blocker = udp_on(0, &blocker_port);
+    oh_engine_stream_config sx = sc;
+    sx.local_port = blocker_port - 1;
+    int err = 0;
+    CHECK_STATUS(oh_engine_stream_add(b, &sx, &(int){0}, &err), OH_EIO);
+    CHECK(err == EADDRINUSE);
+    sx.rtcp_mux = 1; /* with mux port + 1 does not matter (when port itself is free) */
+    int ix = -1, st_x = oh_engine_stream_add(b, &sx, &ix, &err);
+    if (st_x == OH_OK) {
+        CHECK_STATUS(oh_engine_stream_set_remote_rtcp(b, ix, "127.0.0.1", pa, 0, "", 0, &err), OH_EIO);
+        CHECK(err == EADDRINUSE);
+        CHECK_STATUS(oh_engine_stream_get_stats(b, ix, &sb), OH_OK);
+        CHECK(sb.rtcp_mux == 1);
+    }
+    close(blocker);
+    oh_engine_destroy(a);
+    oh_engine_destroy(b);
+    CHECK(count_fds() == fds_before);
+}
+
 int main(void)
 {
+    test_rtcp_no_mux();
     test_rooms_and_tap();
     test_local_audio();
     test_config_errors_and_enomem();

@@ -44,7 +44,9 @@
  *
  * RTCP (RFC 3550, rtcp-mux RFC 5761): each stream sends SR (when it sent
  * RTP since its last report) or RR, with an SDES CNAME, on its RTP socket
- * to the remote, every rtcp_interval_ms randomised; removing a stream sends
+ * to the remote (rtcp_mux, the default) or on a second socket bound to the
+ * local RTP port + 1 to the remote RTCP address (rtcp_mux 0; port 0 then
+ * picks an even RTP port whose + 1 is free), every rtcp_interval_ms randomised; removing a stream sends
  * a BYE. Incoming SR/RR/SDES/BYE from the latched source (or any source
  * before a latch) fill oh_engine_rtcp_stats.
  *
@@ -124,6 +126,11 @@ typedef struct oh_engine_stream_config {
     int local_port;                       /* 0 = chosen by the OS (see oh_engine_stream_local_port) */
     char remote_addr[OH_ENGINE_ADDR_LEN]; /* "" = no remote yet: nothing is sent */
     int remote_port;
+    int rtcp_mux;                         /* 1 (default): RTCP on the RTP socket (RFC 5761);
+                                             0: on a second socket bound to local port + 1
+                                             (RFC 3550 6.1), sent to the remote RTCP address */
+    char remote_rtcp_addr[OH_ENGINE_ADDR_LEN]; /* rtcp_mux 0: "" = remote_addr (RFC 3605 a=rtcp) */
+    int remote_rtcp_port;                 /* rtcp_mux 0: 0 = remote_port + 1 */
     oh_codec_config codec;                /* codec.sample_rate 0 = chosen by the engine */
     int payload_type;                     /* 0..127 */
     oh_engine_direction direction;
@@ -217,7 +224,7 @@ typedef struct oh_engine_stream_stats {
     uint64_t dropped_payload_type; /* valid RTP with a payload type other than the stream's */
     uint64_t dropped_stray;        /* valid RTP from an address or SSRC other than the latched one */
     uint64_t dropped_inactive;     /* packets arriving while the direction does not receive */
-    uint64_t rtcp_received;        /* RTCP datagrams on the RTP port (rtcp-mux), valid or not */
+    uint64_t rtcp_received;        /* RTCP datagrams received (either port), valid or not */
     uint64_t ticks;                /* ticks processed for this stream */
     uint64_t recorded_frames;      /* samples written to the current recording */
     int latched;                   /* 1 once a source is latched */
@@ -238,6 +245,8 @@ typedef struct oh_engine_stream_stats {
     uint64_t srtp_replayed;        /* SRTP/SRTCP packets refused as replayed or too old */
     uint64_t srtp_failed;          /* other refusals (truncated, bad version...) and protect errors */
     uint64_t ssrc_changes;         /* re-latches on a new SSRC from the latched address */
+    int rtcp_mux;                  /* 1: RTCP on the RTP socket; 0: on local_rtcp_port */
+    int local_rtcp_port;           /* the RTCP socket's port (0 with rtcp_mux) */
     int rtp_timed_out;             /* 1 while no RTP has arrived for rtp_timeout_ms */
     int inband_dtmf;               /* 1 when the inband detector runs on this stream */
     uint64_t dtmf_inband;          /* digits the inband detector reported */
@@ -322,8 +331,16 @@ oh_status oh_engine_stream_remove(oh_engine *eng, int id);
 /* The port the stream's socket is bound to. */
 oh_status oh_engine_stream_local_port(oh_engine *eng, int id, int *port);
 
-/* New remote address ("" = none: stop sending); clears the latch. */
+/* New remote address ("" = none: stop sending); clears the latch. The RTCP
+ * mode stays; without rtcp-mux, RTCP goes to the new addr, port + 1. */
 oh_status oh_engine_stream_set_remote(oh_engine *eng, int id, const char *addr, int port);
+/* New remote address with its RTCP mode and address: rtcp_mux 1 sends and
+ * receives RTCP on the RTP socket; 0 on a socket bound to local port + 1
+ * (made here, in the calling thread, when the stream has none yet: OH_EIO
+ * with errno in *sys_errno when that port cannot be bound), sending to
+ * rtcp_addr ("" = addr), rtcp_port (0 = port + 1); -1 keeps the mode. */
+oh_status oh_engine_stream_set_remote_rtcp(oh_engine *eng, int id, const char *addr, int port, int rtcp_mux,
+                                           const char *rtcp_addr, int rtcp_port, int *sys_errno);
 oh_status oh_engine_stream_set_direction(oh_engine *eng, int id, oh_engine_direction dir);
 /* Switches the stream to another codec and payload type while it runs (after
  * an SDP re-offer). The new codec, playout and resamplers are built by the

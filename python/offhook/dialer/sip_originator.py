@@ -105,7 +105,8 @@ class _BoundMedia(CallMedia):
         if stream is not None and self.media is None and media.srtp_suite is None and (
                 media.dtmf_payload_type in (None, stream.dtmf_payload_type)):
             stream.update(remote=media.remote, direction=media.direction, codec=media.codec,
-                          payload_type=media.payload_type)
+                          payload_type=media.payload_type, rtcp_mux=media.rtcp_mux,
+                          remote_rtcp=media.remote_rtcp)
             self.media = media
             return
         super().apply(media)

@@ -2,8 +2,10 @@
 
 The stream is created on the RTP port our SDP announced when the first agreement
 comes (the answer to our offer, or the offer we answered), with the negotiated
-codec, payload type, DTMF payload type, direction and SRTP keys (RFC 4568 SDES:
-we protect with the key of our a=crypto line, unprotect with the peer's). Later
+codec, payload type, DTMF payload type, direction, RTCP mode (rtcp-mux, or RTCP on
+our RTP port + 1 to the peer's a=rtcp / RTP port + 1 when it did not agree mux) and
+SRTP keys (RFC 4568 SDES: we protect with the key of our a=crypto line, unprotect
+with the peer's). Later
 agreements (re-INVITE: hold, resume, a new address, another codec) update it in
 place between two ticks; new SRTP keys or another telephone-event payload type
 re-create it on the same port (fresh SRTP contexts, as RFC 4568 §7.1.4 asks of a
@@ -41,10 +43,12 @@ class CallMedia:
         if self.stream is not None and old is not None and _srtp(old) == _srtp(media) and (
                 old.dtmf_payload_type == media.dtmf_payload_type):
             if (old.codec, old.payload_type) == (media.codec, media.payload_type):
-                self.stream.update(remote=media.remote, direction=media.direction)
+                self.stream.update(remote=media.remote, direction=media.direction,
+                                   rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp)
             else:
                 self.stream.update(remote=media.remote, direction=media.direction,
-                                   codec=media.codec, payload_type=media.payload_type)
+                                   codec=media.codec, payload_type=media.payload_type,
+                                   rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp)
             return
         if self.stream is not None:
             self.stream.close()
@@ -52,7 +56,8 @@ class CallMedia:
         self.stream = self.engine.add_stream(
             local=self.local, remote=media.remote, codec=media.codec,
             payload_type=media.payload_type, direction=media.direction, srtp=_srtp(media),
-            dtmf_payload_type=dtmf if dtmf != media.payload_type else None)
+            dtmf_payload_type=dtmf if dtmf != media.payload_type else None,
+            rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp)
         if self.record is not None:
             self.stream.record_wav(self.record)
         if self.play is not None:

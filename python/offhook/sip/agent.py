@@ -49,9 +49,25 @@ Address = tuple[str, int]
 
 
 def reserve_udp_port(host: str) -> int:
-    """A free UDP port on host for RTP (bound, read and released)."""
+    """A free even UDP port on host for RTP whose + 1 is free too (both bound, read and
+    released): RFC 3550 §11's pair, so RTCP can fall back to port + 1 when the peer
+    does not agree a=rtcp-mux."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+    for _ in range(32):
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1]) & ~1
+        if not 0 < port < 65535:
+            continue
+        with socket.socket(family, socket.SOCK_DGRAM) as rtp, \
+                socket.socket(family, socket.SOCK_DGRAM) as rtcp:
+            try:
+                rtp.bind((host, port))
+                rtcp.bind((host, port + 1))
+            except OSError:
+                continue
+            return port
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:   # mux still works on any port
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
