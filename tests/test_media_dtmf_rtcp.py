@@ -13,12 +13,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-import numpy as np
 import pytest
 
 import offhook.engine as eng
 from offhook import MediaError
 from offhook.media.wav import read_wav
+from tone_measure import tone_share
 
 LOOP = "127.0.0.1"
 DTMF_PT = 101
@@ -69,12 +69,6 @@ class Relay:
         self.sock.close()
 
 
-def goertzel_share(x: np.ndarray, freq: float, rate: int) -> float:
-    x = x.astype(np.float64)
-    w = 2 * np.pi * freq / rate
-    power = abs(np.dot(x, np.exp(-1j * w * np.arange(len(x))))) ** 2
-    return float(2 * power / (len(x) * np.dot(x, x)))
-
 
 def test_dtmf_digits_arrive_once_in_order_and_audio_resumes(tmp_path):
     duplicated = {"immediate": 0, "stale": 0}
@@ -120,7 +114,7 @@ def test_dtmf_digits_arrive_once_in_order_and_audio_resumes(tmp_path):
     assert stb["dropped_invalid"] == 0 and stb["dropped_payload_type"] == 0
     rec = read_wav(tmp_path / "b.wav", sample_rate=8000, channels=1).samples
     tail = rec[-int(0.4 * 8000):]
-    share = goertzel_share(tail, 1000.0, 8000)
+    share = tone_share(tail, 1000.0, 8000)
     assert share > 0.9, f"after the digits only {share:.2f} of the power is the 1 kHz tone"
 
 

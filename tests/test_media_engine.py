@@ -25,6 +25,7 @@ from offhook import CodecError, MediaError, SrtpError, WavError
 from offhook.media.quality import align, pesq_score
 from offhook.media.speech import speech
 from offhook.media.wav import read_wav, write_wav
+from tone_measure import tone_share
 
 CODECS = ("PCMU", "PCMA", "G722", "opus")
 LOOP = "127.0.0.1"
@@ -38,14 +39,6 @@ SPEECH_SECONDS = 3.0
 # codec alone's); opus 3.89 vs 3.33 (B encodes it at 48 kHz, the reference at 16 kHz).
 PESQ_MARGIN = 0.15
 
-
-def goertzel_share(x: np.ndarray, freq: float, rate: int) -> float:
-    """Share of x's power at freq (0..1)."""
-    x = x.astype(np.float64)
-    w = 2 * np.pi * freq / rate
-    n = np.arange(len(x))
-    power = abs(np.dot(x, np.exp(-1j * w * n))) ** 2
-    return float(2 * power / (len(x) * np.dot(x, x)))
 
 
 def rms(x: np.ndarray) -> float:
@@ -116,7 +109,7 @@ def test_tone_is_heard_at_its_frequency_and_level(exchange, name):
     assert len(loud) > 48000, f"{name}: the tone did not arrive ({len(loud)} loud samples)"
     start = loud[0] + 48000 // 5
     seg = rec[start:start + int(48000 * (TONE_SECONDS - 0.5))]
-    share = goertzel_share(seg, TONE_HZ, 48000)
+    share = tone_share(seg, TONE_HZ, 48000)
     level_db = 20 * np.log10(rms(seg) / (TONE_AMPLITUDE / np.sqrt(2)))
     assert share > 0.95, f"{name}: only {share:.3f} of the power is at {TONE_HZ} Hz"
     assert abs(level_db) < 1.5, f"{name}: tone level off by {level_db:.2f} dB"

@@ -17,16 +17,11 @@ import pytest
 import offhook.engine as eng
 from offhook._media import MAX_ROOM, TAP_MAX_SECONDS
 from offhook.errors import MediaError
+from tone_measure import tone_share
 
 LOOP = "127.0.0.1"
 RATE = 16000
 
-
-def share(x: np.ndarray, freq: float, rate: int = RATE) -> float:
-    x = x.astype(np.float64)
-    n = np.arange(len(x))
-    power = abs(np.dot(x, np.exp(-2j * np.pi * freq / rate * n))) ** 2
-    return float(2 * power / (len(x) * max(np.dot(x, x), 1e-9)))
 
 
 def rms_dbfs(x: np.ndarray) -> float:
@@ -60,7 +55,7 @@ def test_two_rooms_in_one_engine_each_phone_hears_only_its_room_mate():
     for i, rec in enumerate(got):
         assert len(rec) > RATE // 2
         mate = i ^ 1
-        shares = {f: share(rec, f) for f in freqs}
+        shares = {f: tone_share(rec, f, RATE) for f in freqs}
         print(f"phone {i} ({freqs[i]} Hz) hears {', '.join(f'{f} Hz {s:.4f}' for f, s in shares.items())}")
         assert shares[freqs[mate]] > 0.9, f"phone {i} does not hear its room-mate"
         assert shares[freqs[i]] < 0.001, f"phone {i} hears itself"
@@ -141,7 +136,7 @@ def test_tap_hands_over_the_received_audio_without_files():
     assert not off["tap"]
     tail = got[-RATE // 4:]
     # -10 dBm0 is -13.14 dBFS peak-referenced -> -16.2 dBFS RMS for a sine
-    assert share(tail, 1000) > 0.95
+    assert tone_share(tail, 1000, RATE) > 0.95
     assert abs(rms_dbfs(tail) - (-10 - 3.14 - 3.01)) < 1.5
 
 

@@ -14,16 +14,11 @@ import numpy as np
 
 import offhook.engine as eng
 from offhook.media.wav import read_wav
+from tone_measure import tone_share
 
 LOOP = "127.0.0.1"
 RATE = 16000
 
-
-def share(x: np.ndarray, freq: float, rate: int = RATE) -> float:
-    x = x.astype(np.float64)
-    n = np.arange(len(x))
-    power = abs(np.dot(x, np.exp(-2j * np.pi * freq / rate * n))) ** 2
-    return float(2 * power / (len(x) * max(np.dot(x, x), 1e-9)))
 
 
 def rms(x: np.ndarray) -> float:
@@ -55,10 +50,10 @@ def test_codec_switch_pcmu_to_g722_while_audio_flows(tmp_path):
     pcmu_part = rec[RATE // 4:at_switch]
     g722_part = rec[at_switch + RATE // 4:]
     print(f"5 kHz: {rms(pcmu_part):.0f} rms over PCMU, {rms(g722_part):.0f} rms "
-          f"(share {share(g722_part, 5000):.3f}) over G.722; "
+          f"(share {tone_share(g722_part, 5000, RATE):.3f}) over G.722; "
           f"dropped PT {after['dropped_payload_type']}")
     assert rms(pcmu_part) < 200  # PCMU cannot carry 5 kHz
-    assert rms(g722_part) > 3000 and share(g722_part, 5000) > 0.9  # G.722 carries it cleanly
+    assert rms(g722_part) > 3000 and tone_share(g722_part, 5000, RATE) > 0.9  # G.722 carries it cleanly
     assert after["packets_received"] >= before["packets_received"] + 30
     # only the packets in flight between the two updates had the other payload type
     assert after["dropped_payload_type"] <= 5
@@ -120,9 +115,9 @@ def test_hold_inactive_sends_nothing_and_sendonly_plays_nothing(tmp_path):
         rec = read_wav(tmp_path / "a.wav", sample_rate=RATE, channels=1).samples
     talking, sendonly, resumed = (rec[RATE // 5:marks[0]], rec[marks[1]:marks[2]],
                                   rec[marks[2] + RATE // 5:marks[3]])
-    assert rms(talking) > 3000 and share(talking, 2000) > 0.9
+    assert rms(talking) > 3000 and tone_share(talking, 2000, RATE) > 0.9
     assert rms(sendonly) == 0.0  # silence, not B's tone
-    assert rms(resumed) > 3000 and share(resumed, 2000) > 0.9
+    assert rms(resumed) > 3000 and tone_share(resumed, 2000, RATE) > 0.9
 
 
 def test_echo_sends_back_what_it_receives(tmp_path):
@@ -136,7 +131,7 @@ def test_echo_sends_back_what_it_receives(tmp_path):
         st_b = sb.stats()
         rec = read_wav(tmp_path / "a.wav", sample_rate=RATE, channels=1).samples
     tail = rec[RATE // 3:]
-    assert rms(tail) > 3000 and share(tail, 1000) > 0.9  # the tone came back
+    assert rms(tail) > 3000 and tone_share(tail, 1000, RATE) > 0.9  # the tone came back
     assert st_b["packets_sent"] >= 30 and st_b["packets_received"] >= 30
 
 
@@ -160,7 +155,7 @@ def test_three_party_conference_is_mix_minus(tmp_path):
         got = [read_wav(tmp_path / f"h{i}.wav", sample_rate=RATE, channels=1).samples[RATE // 2:]
                for i in range(3)]
     for i, rec in enumerate(got):
-        shares = {f: share(rec, f) for f in freqs}
+        shares = {f: tone_share(rec, f, RATE) for f in freqs}
         print(f"phone {i} ({freqs[i]} Hz) hears {', '.join(f'{f} Hz {s:.3f}' for f, s in shares.items())}")
         for f in freqs:
             if f == freqs[i]:
