@@ -105,4 +105,8 @@ def run(codecs: list[str] | None, seconds: float, as_json: bool) -> int:
                 [[r.codec, f"{r.pesq_a_to_b:.2f}", f"{r.pesq_b_to_a:.2f}", f"{r.mos:.2f}",
                   f"{r.loss_percent:.1f}", f"{r.jitter_ms:.1f}",
                   "-" if r.rtt_ms is None else f"{r.rtt_ms:.1f}", f"{r.delay_ms:.0f}"] for r in reports])
+    if any(r.rtt_ms is None for r in reports):
+        print("RTT -: the call ended before an RTCP report came back with our sender report's "
+              "time in it (each side reports 2.5 s into the call, then every 2.5-7.5 s); "
+              "a longer --seconds measures it.")
     return 0
