@@ -50,6 +50,10 @@ speex + 0.2 on the lossy traces. The seeds table replays seeds 1-4 at the
 packet level (no audio) for the delay targets.
 
     .venv/bin/python bench/bench_jitter.py [--seconds 60] [--seed 1] [--no-pesq]
+    .venv/bin/python bench/bench_jitter.py --pesq-bound --seconds 30
+
+The last prints how much PESQ a perfect use of "the next packet is here"
+could add over speex on loss3/loss10 at the same delay (an upper bound).
 """
 from __future__ import annotations
 
@@ -290,6 +294,61 @@ def pesq_seeds_table(seconds: float, traces: list[str], rows: list[dict], codecs
                  "offset ms fec_delay"], out)
 
 
+def _knowing_the_next_packet(trace: nt.Trace, r: nt.Replay) -> nt.Replay:
+    """r with every concealed frame whose successor had arrived by its tick played as itself.
+
+    The most any use of "the next packet is here" (interpolation, FEC) could
+    give at r's delay: a perfect reconstruction of exactly those frames.
+    Concealment ticks conceal the frame after the last one played.
+    """
+    t0 = trace.packets[0][0]
+    ticks: list[tuple[int, tuple[int, ...]]] = []
+    expected = 0
+    for k, (status, frames) in enumerate(r.ticks):
+        if frames:
+            expected = frames[-1] + 1
+        elif status not in (5, 6):
+            e, expected = expected, expected + 1
+            after = trace.arrival_ms[e + 1] if e + 1 < trace.frames else np.nan
+            if not np.isnan(after) and after <= t0 + trace.frame_ms * k:
+                ticks.append((0, (e,)))
+                continue
+        ticks.append((status, frames))
+    return nt.Replay(r.name, r.frames, r.play_ms, r.late_loss, r.mean_delay_ms, r.p95_delay_ms,
+                     r.delays_ms, r.statuses, ticks)
+
+
+def pesq_bound_table(seconds: float, rows: list[dict[str, object]]) -> None:
+    """How much PESQ knowing the next packet can buy at speex's delay, at most (G.722, G.711).
+
+    speex's decisions rendered twice: as in the PESQ table (offhook's PLC on
+    every missing frame) and with each missing frame whose successor was
+    buffered at its tick replaced by the frame itself. On loss3/loss10 both
+    buffers play the same frames at the same delay, so the difference bounds
+    what offhook's extra knowledge (interpolation, FEC) can add over speex.
+    """
+    out = []
+    for cname, rate in (("G722", 16000), ("PCMU", 8000)):
+        n_pcm = rate // 50
+        clean = speech(seconds, rate)
+        for name in ("loss3", "loss10"):
+            payloads = _encode(cname, rate, clean, name)
+            gains = []
+            for seed in (1, 2, 3, 4):
+                trace = nt.make_trace(name, seconds, seed=seed)
+                n = min(trace.frames, len(payloads))
+                ref = clean[:n * n_pcm]
+                r = nt.replay(trace, SpeexJitter(trace.samples_per_frame))
+                r.ticks = [(s, f) for s, f in r.ticks if all(x < n for x in f)]
+                plain = nt.render(r, payloads, codec(cname, rate), n_pcm)
+                best = nt.render(_knowing_the_next_packet(trace, r), payloads, codec(cname, rate), n_pcm)
+                gains.append(pesq_score(ref, best, rate) - pesq_score(ref, plain, rate))
+            out.append([name, cname, *gains, float(np.mean(gains))])
+            rows.append({"pesq_bound_trace": name, "codec": cname, "gain": gains})
+    print_table(f"PESQ bound, {seconds:.0f} s, seeds 1-4: perfect frames wherever the next packet was here",
+                ["trace", "codec", "seed 1", "seed 2", "seed 3", "seed 4", "mean gain over speex + PLC"], out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -301,7 +360,14 @@ def main() -> None:
                     help="codecs of the --pesq-seeds table (comma-separated: G722, PCMU, opus)")
     ap.add_argument("--no-interpolate", action="store_true",
                     help="offhook's Playout extrapolates like the speex pipeline (interpolate=False)")
+    ap.add_argument("--pesq-bound", action="store_true",
+                    help="only the bound on what knowing the next packet can add (loss3/loss10)")
     args = ap.parse_args()
+    if args.pesq_bound:
+        bound_rows: list[dict[str, object]] = []
+        pesq_bound_table(args.seconds, bound_rows)
+        write_json("jitter_pesq_bound", bound_rows)
+        return
     if args.pesq_seeds:
         names = list(nt.TRACES) if args.pesq_seeds == "all" else args.pesq_seeds.split(",")
         rows: list[dict] = []
