@@ -319,16 +319,17 @@ def _knowing_the_next_packet(trace: nt.Trace, r: nt.Replay) -> nt.Replay:
 
 
 def pesq_bound_table(seconds: float, rows: list[dict[str, object]]) -> None:
-    """How much PESQ knowing the next packet can buy at speex's delay, at most (G.722, G.711).
+    """How much PESQ knowing the next packet can buy at speex's delay, at most.
 
     speex's decisions rendered twice: as in the PESQ table (offhook's PLC on
     every missing frame) and with each missing frame whose successor was
     buffered at its tick replaced by the frame itself. On loss3/loss10 both
     buffers play the same frames at the same delay, so the difference bounds
     what offhook's extra knowledge (interpolation, FEC) can add over speex.
+    Opus: the sender as in the PESQ table (in-band FEC on), libopus's PLC.
     """
     out = []
-    for cname, rate in (("G722", 16000), ("PCMU", 8000)):
+    for cname, rate in (("G722", 16000), ("PCMU", 8000), ("opus", 16000)):
         n_pcm = rate // 50
         clean = speech(seconds, rate)
         for name in ("loss3", "loss10"):
