@@ -267,6 +267,7 @@ typedef struct stream {
     oh_engine_stream_stats st;  /* counters (the media thread's) */
 
     int dtmf_pt;                /* -1: no DTMF */
+    int cn_pt;                  /* RFC 3389 comfort noise, -1: none */
     uint32_t rtp_clock;         /* Hz */
     oh_dtmf_rtp_sender *dtx;
     oh_dtmf_rtp_receiver *drx;
@@ -1094,7 +1095,9 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         (cfg->rtp_timeout_ms != 0 && (cfg->rtp_timeout_ms < 100 || cfg->rtp_timeout_ms > 3600000)) ||
         cfg->inband_dtmf < -1 || cfg->inband_dtmf > 1 || cfg->rtcp_mux < 0 || cfg->rtcp_mux > 1 ||
         memchr(cfg->remote_rtcp_addr, 0, sizeof cfg->remote_rtcp_addr) == NULL || cfg->remote_rtcp_port < 0 ||
-        cfg->remote_rtcp_port > 65535)
+        cfg->remote_rtcp_port > 65535 || cfg->cn_payload_type < -1 || cfg->cn_payload_type > 127 ||
+        (cfg->cn_payload_type >= 0 && (cfg->cn_payload_type == cfg->payload_type ||
+                                       cfg->cn_payload_type == cfg->dtmf_payload_type)))
         return OH_EINVAL;
     struct sockaddr_storage local;
     socklen_t local_len;
@@ -1108,6 +1111,7 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
     s->dir = cfg->direction;
     s->talkspurt = 1;
     s->dtmf_pt = cfg->dtmf_payload_type;
+    s->cn_pt = cfg->cn_payload_type;
     s->rtcp_interval_ms = cfg->rtcp_interval_ms;
     s->next_rtcp_ms = -1.0;
     s->rng = random64() | 1;
@@ -1862,7 +1866,8 @@ static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr
         return;
     }
     int is_event = s->dtmf_pt >= 0 && h.payload_type == s->dtmf_pt;
-    if (h.payload_type != s->payload_type && !is_event) {
+    int is_cn = s->cn_pt >= 0 && h.payload_type == s->cn_pt;
+    if (h.payload_type != s->payload_type && !is_event && !is_cn) {
         s->st.dropped_payload_type++;
         return;
     }
@@ -1894,8 +1899,11 @@ static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr
     }
     s->st.packets_received++;
     s->st.bytes_received += n;
-    if (oh_playout_put(s->pl, h.seq, h.timestamp, h.ssrc, h.marker, buf + h.payload_offset,
-                       h.payload_len, arrival_ms) != OH_OK)
+    if (is_cn)
+        s->st.cn_received++;
+    int flags = (h.marker ? OH_JITTER_MARKER : 0) | (is_cn ? OH_JITTER_COMFORT_NOISE : 0);
+    if (oh_playout_put(s->pl, h.seq, h.timestamp, h.ssrc, flags, buf + h.payload_offset, h.payload_len,
+                       arrival_ms) != OH_OK)
         s->st.dropped_invalid++; /* a payload the codec cannot size */
 }
 
@@ -2281,6 +2289,7 @@ void oh_engine_stream_config_default(oh_engine_stream_config *cfg)
     cfg->rtcp_interval_ms = 5000;
     cfg->rtcp_mux = 1;
     cfg->inband_dtmf = -1;
+    cfg->cn_payload_type = 13;
     oh_srtp_config_default(&cfg->srtp_keys); /* used only when srtp = 1 */
 }
 
@@ -2863,8 +2872,9 @@ oh_status oh_engine_stream_set_codec(oh_engine *e, int id, const oh_codec_config
     stream *s = lookup(e, id);
     uint32_t clock = s ? s->rtp_clock : 0; /* written only by CMD_SET_CODEC, under mu */
     int dtmf_pt = s ? s->dtmf_pt : -1;
+    int cn_pt = s ? s->cn_pt : -1;
     pthread_mutex_unlock(&e->mu);
-    if (!s)
+    if (!s || payload_type == cn_pt)
         return OH_EINVAL;
     /* Built outside the lock, so no other caller (nor the media thread
      * taking a command) waits for codec creation. */

@@ -39,6 +39,13 @@
  *    changes in silence cost nothing.
  *    A marker-bit packet (talkspurt start) is preceded by silence ticks
  *    instead of expansions when the delay must grow.
+ *  - a comfort-noise payload (RFC 3389, put with OH_JITTER_COMFORT_NOISE)
+ *    is handed out with a SILENCE tick and the ticks after it are SILENCE
+ *    until the next packet is due, however long that takes: no LATE
+ *    concealment, no stall, no loss counted (the sequence number the CN
+ *    packet took is accounted for, which a receiver dropping CN does not
+ *    do). The timeline waits at the pause's start and the next packet
+ *    re-aligns it, as in a DTX gap.
  *  - missing frame with later ones present: LOST (conceal, move on) unless
  *    the delay is below target, where waiting for a reordered frame is the
  *    cheaper repair - except when recent losses are 4x as likely as a
@@ -172,6 +179,7 @@ typedef struct slot {
     uint32_t raw_ts;
     uint16_t raw_seq;
     uint8_t marker;
+    uint8_t cn;    /* an RFC 3389 comfort-noise payload */
     uint8_t state;
 } slot;
 
@@ -203,6 +211,7 @@ struct oh_jitter {
     int64_t last_seq;      /* newest internal sequence number */
     int64_t last_ts;       /* its internal timestamp */
     int64_t dur_est;       /* packet duration estimate (ts units) */
+    int last_cn;           /* the newest packet was comfort noise */
     int nbuf;              /* FULL slots */
     int probation;         /* a jump was seen; confirmed if the next number follows it */
     uint16_t probation_seq;
@@ -223,6 +232,7 @@ struct oh_jitter {
     int defer_max;
     int since_expand;      /* ticks since the last expansion */
     int lossy;             /* fec_delay: the link loses packets, aim one packet later */
+    int in_cn;             /* the last payload handed out was comfort noise: a pause */
 
     /* estimator */
     double hist[NBINS];
@@ -294,6 +304,8 @@ static void reset_stream(oh_jitter *jb)
     jb->since_accel = 0;
     jb->conceal_run = 0;
     jb->dur_est = jb->tick;
+    jb->last_cn = 0;
+    jb->in_cn = 0;
 }
 
 void oh_jitter_reset(oh_jitter *jb)
@@ -538,9 +550,12 @@ static void reanchor(oh_jitter *jb, uint16_t seq, uint32_t ts, double arrival)
     jb->st.resyncs++;
 }
 
-oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
+oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int flags,
                         const uint8_t *payload, size_t len, int samples, double arrival_ms)
 {
+    int cn = (flags & OH_JITTER_COMFORT_NOISE) != 0;
+    if (cn)
+        samples = 0; /* a description of the pause, not audio */
     if (!jb || (!payload && len) || samples < 0 || !isfinite(arrival_ms))
         return OH_EINVAL;
     if (len > (size_t)jb->cfg.max_payload)
@@ -651,21 +666,24 @@ oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_
     s->len = (uint32_t)len;
     s->raw_ts = timestamp;
     s->raw_seq = seq;
-    s->marker = marker ? 1 : 0;
+    s->marker = (flags & OH_JITTER_MARKER) != 0;
+    s->cn = (uint8_t)cn;
     s->state = SLOT_FULL;
     if (len)
         memcpy(jb->data + (size_t)(iseq & jb->mask) * (size_t)jb->cfg.max_payload, payload, len);
     jb->nbuf++;
     jb->st.received++;
 
-    /* ptime from consecutive packets (variable ptime follows; DTX gaps do not count) */
+    /* ptime from consecutive packets (variable ptime follows; DTX gaps and
+     * comfort noise, whose timestamps say when the pause began, do not count) */
     int64_t max_dur = (int64_t)jb->cfg.clock_rate * 120 / 1000;
     if (samples > 0) {
         jb->dur_est = samples;
-    } else if (delta == 1 && its - jb->last_ts > 0 && its - jb->last_ts <= max_dur) {
+    } else if (delta == 1 && !cn && !jb->last_cn && its - jb->last_ts > 0 && its - jb->last_ts <= max_dur) {
         jb->dur_est = its - jb->last_ts;
     }
     if (delta > 0) {
+        jb->last_cn = cn;
         jb->last_seq = iseq;
         jb->last_ts = its;
         jb->ext_seq = ext;
@@ -698,6 +716,7 @@ static void hand_out(oh_jitter *jb, int64_t seq, oh_jitter_frame *f)
     f->seq = s->raw_seq;
     f->timestamp = s->raw_ts;
     f->samples = (int)duration_of(jb, seq);
+    jb->in_cn = s->cn;
     drop_slot(jb, s, SLOT_PLAYED);
     jb->st.played++;
 }
@@ -933,8 +952,28 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             jb->play_ts = on_target;
     }
     skip_passed(jb);
+    double offset_before = jb->cur_offset;
     double err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
     jb->cur_offset = err + target - base;
+    if (jb->in_cn && !slot_has(jb, jb->next_seq)) {
+        /* In a pause after comfort noise nothing is missing until a packet
+         * is due: the timeline waits at the pause's start (as after a
+         * stall, the next packet re-aligns it to the target) and the
+         * offset reported stays the talkspurt's. A packet that never came
+         * while a later one is due is passed over, not concealed: there
+         * is no speech to continue. */
+        int64_t m = next_present(jb, jb->next_seq + 1);
+        int64_t due = (int64_t)floor((now_ms - target) / jb->ms_per_ts);
+        if (m < 0 || slot_for(jb, m)->ts > due) {
+            jb->cur_offset = offset_before;
+            return finish(jb, f, OH_JITTER_SILENCE);
+        }
+        for (; jb->next_seq < m; jb->next_seq++) {
+            slot *g = slot_for(jb, jb->next_seq);
+            g->seq = jb->next_seq;
+            g->state = SLOT_CONCEALED;
+        }
+    }
     if (slot_has(jb, jb->next_seq)) {
         jb->empty_run = 0;
         slot *s = slot_for(jb, jb->next_seq);
@@ -949,6 +988,19 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             jb->play_ts = s->ts;
             err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
             jb->cur_offset = err + target - base;
+        }
+        if (s->cn) {
+            /* comfort noise: the pause has begun (or its noise changed); it
+             * is played as silence, never stretched or squeezed, for as long
+             * as the next packet takes */
+            hand_out(jb, jb->next_seq, f);
+            jb->next_seq++;
+            jb->play_ts += jb->tick;
+            jb->cur_end = jb->play_ts;
+            jb->stalled = 0;
+            f->comfort_noise = 1;
+            jb->st.comfort_noise++;
+            return finish(jb, f, OH_JITTER_SILENCE);
         }
         if (err < jb->win_hi)
             jb->deferred = 0;

@@ -27,7 +27,10 @@
  * concealment that needs the buffer: a decoder-only PLC (a speex-style
  * pipeline, whose jitter buffer does not say whether a later packet is
  * there) can only extrapolate. Without a later payload LOST conceals,
- * LATE conceals (oh_codec_conceal); SILENCE is zeros. Every tick then goes
+ * LATE conceals (oh_codec_conceal); SILENCE is zeros, or, from a comfort-
+ * noise payload (RFC 3389) on until the next frame, the noise it describes
+ * (oh_cng): a peer's silence suppression then sounds like its room, not
+ * like a dead line. Every tick then goes
  * through oh_tsm so that its history is the audio actually played, and the
  * first frame after an expansion is spliced in without a click. A payload
  * the decoder rejects is concealed: a corrupt packet must not stop playout.
@@ -40,6 +43,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "offhook/oh_cng.h"
 #include "offhook/oh_tsm.h"
 #include "oh_alloc.h"
 
@@ -49,6 +53,7 @@ struct oh_playout {
     oh_codec *codec;
     oh_jitter *jb;
     oh_tsm *tsm;
+    oh_cng *cng;       /* the noise of the pause, after a comfort-noise payload */
     int rate;          /* PCM Hz */
     int clock_rate;    /* RTP Hz */
     size_t n;          /* PCM samples per tick */
@@ -110,6 +115,9 @@ oh_status oh_playout_create(const oh_playout_config *cfg, oh_playout **out)
     st = oh_tsm_create(&tcfg, &pl->tsm);
     if (st != OH_OK)
         goto fail;
+    st = oh_cng_create(pl->rate, &pl->cng);
+    if (st != OH_OK)
+        goto fail;
     pl->store_cap = (size_t)pl->rate * MAX_PACKET_MS / 1000;
     pl->store = oh_alloc(pl->store_cap * sizeof *pl->store);
     pl->pair = oh_alloc(2 * pl->n * sizeof *pl->pair);
@@ -133,6 +141,7 @@ void oh_playout_destroy(oh_playout *pl)
     oh_codec_destroy(pl->codec);
     oh_jitter_destroy(pl->jb);
     oh_tsm_destroy(pl->tsm);
+    oh_cng_destroy(pl->cng);
     oh_free(pl->store);
     oh_free(pl->pair);
     oh_free(pl->ahead);
@@ -144,6 +153,7 @@ void oh_playout_reset(oh_playout *pl)
     oh_codec_reset(pl->codec);
     oh_jitter_reset(pl->jb);
     oh_tsm_reset(pl->tsm);
+    oh_cng_reset(pl->cng);
     pl->store_len = pl->store_pos = 0;
     pl->ahead_len = 0;
     pl->level = 0.0;
@@ -155,16 +165,19 @@ size_t oh_playout_frame_samples(const oh_playout *pl)
     return pl->n;
 }
 
-oh_status oh_playout_put(oh_playout *pl, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
+oh_status oh_playout_put(oh_playout *pl, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int flags,
                          const uint8_t *payload, size_t len, double arrival_ms)
 {
     if (!pl || (!payload && len))
         return OH_EINVAL;
+    if (flags & OH_JITTER_COMFORT_NOISE)
+        return len ? oh_jitter_put(pl->jb, seq, timestamp, ssrc, flags, payload, len, 0, arrival_ms)
+                   : OH_EBADPKT;
     int pcm = oh_codec_decoded_samples(pl->codec, payload, len);
     if (pcm < 0)
         return OH_EBADPKT;
     long ts_units = (long)pcm * pl->clock_rate / pl->rate;
-    return oh_jitter_put(pl->jb, seq, timestamp, ssrc, marker, payload, len, (int)ts_units, arrival_ms);
+    return oh_jitter_put(pl->jb, seq, timestamp, ssrc, flags, payload, len, (int)ts_units, arrival_ms);
 }
 
 /* Decodes into dst (cap samples); conceals n samples instead if the decoder refuses. */
@@ -251,6 +264,8 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
     const size_t n = pl->n;
     if (f.status != OH_JITTER_CONTINUED && f.status != OH_JITTER_NORMAL)
         pl->store_len = pl->store_pos = 0; /* what was decoded before is over */
+    if (f.status != OH_JITTER_SILENCE && f.status != OH_JITTER_CONTINUED)
+        oh_cng_reset(pl->cng); /* speech again: the pause's noise is over */
     switch (f.status) {
     case OH_JITTER_NORMAL:
         pl->store_len = decode_frame(pl, f.seq, f.payload, f.len, pl->store, pl->store_cap);
@@ -306,9 +321,15 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
         break;
     case OH_JITTER_SILENCE:
     default:
-        memset(pcm, 0, n * sizeof *pcm);
+        if (f.comfort_noise)
+            oh_cng_update(pl->cng, f.payload, f.len); /* never empty: put refused those */
+        if (oh_cng_active(pl->cng))
+            oh_cng_generate(pl->cng, pcm, n);
+        else
+            memset(pcm, 0, n * sizeof *pcm);
         break;
     }
+
     oh_tsm_pass(pl->tsm, pcm);
     hint_speech(pl, pcm);
     return (int)n;

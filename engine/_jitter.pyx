@@ -78,7 +78,11 @@ cdef dict _stats_dict(const c.oh_jitter_stats *s):
             "received": s.received, "played": s.played, "late": s.late, "lost": s.lost,
             "concealed": s.concealed, "accelerated": s.accelerated, "expanded": s.expanded,
             "silence": s.silence, "duplicates": s.duplicates, "overflow": s.overflow,
-            "resyncs": s.resyncs, "max_burst": s.max_burst}
+            "resyncs": s.resyncs, "max_burst": s.max_burst, "comfort_noise": s.comfort_noise}
+
+
+cdef int _put_flags(bint marker, bint comfort_noise):
+    return (c.OH_JITTER_MARKER if marker else 0) | (c.OH_JITTER_COMFORT_NOISE if comfort_noise else 0)
 
 
 cdef class JitterBuffer:
@@ -119,10 +123,13 @@ cdef class JitterBuffer:
         return f"<offhook JitterBuffer {self.clock_rate} Hz, {self.frame_ms} ms ticks>"
 
     def put(self, long long seq, long long timestamp, payload, double arrival_ms,
-            bint marker=False, long long ssrc=0, int samples=0):
+            bint marker=False, long long ssrc=0, int samples=0, *, bint comfort_noise=False):
         """Stores one RTP payload (bytes-like) received at arrival_ms.
 
         samples is the audio it holds in timestamp units when known (0: infer).
+        comfort_noise: the payload is RFC 3389 comfort noise (payload type CN): a
+        pause starts; get() hands it out with a SILENCE tick and plays SILENCE
+        until the next packet, without counting the pause as late or lost.
         Duplicates, late and overflowing packets are dropped and counted in stats().
         """
         if seq < 0 or seq > 0xFFFF:
@@ -140,8 +147,8 @@ cdef class JitterBuffer:
         cdef int r
         try:
             r = c.oh_jitter_put(self._jb, <uint16_t>seq, <uint32_t>timestamp, <uint32_t>ssrc,
-                                marker, <const uint8_t *>view.buf, <size_t>view.len, samples,
-                                arrival_ms)
+                                _put_flags(marker, comfort_noise), <const uint8_t *>view.buf,
+                                <size_t>view.len, samples, arrival_ms)
         finally:
             release(&view)
         if r < 0:
@@ -294,8 +301,12 @@ cdef class Playout:
         return f"<offhook Playout {self.codec} {self.sample_rate} Hz, {self.frame_samples} samples per tick>"
 
     def put(self, long long seq, long long timestamp, payload, double arrival_ms,
-            bint marker=False, long long ssrc=0):
-        """Stores one RTP payload (bytes-like) received at arrival_ms."""
+            bint marker=False, long long ssrc=0, *, bint comfort_noise=False):
+        """Stores one RTP payload (bytes-like) received at arrival_ms.
+
+        comfort_noise: an RFC 3389 CN payload (level, optional spectrum); the
+        pause it starts is played with that noise until the next frame.
+        """
         if seq < 0 or seq > 0xFFFF:
             raise ValueError(f"seq must be 0..65535, got {seq}")
         if timestamp < 0 or timestamp > 0xFFFFFFFF:
@@ -308,8 +319,9 @@ cdef class Playout:
         acquire_bytes(payload, &view, "Playout", "payload")
         cdef int r
         try:
-            r = p.oh_playout_put(self._pl, <uint16_t>seq, <uint32_t>timestamp, <uint32_t>ssrc, marker,
-                                 <const uint8_t *>view.buf, <size_t>view.len, arrival_ms)
+            r = p.oh_playout_put(self._pl, <uint16_t>seq, <uint32_t>timestamp, <uint32_t>ssrc,
+                                 _put_flags(marker, comfort_noise), <const uint8_t *>view.buf,
+                                 <size_t>view.len, arrival_ms)
         finally:
             release(&view)
         if r < 0:

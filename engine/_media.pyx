@@ -116,7 +116,7 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
         "inband_dtmf": bool(s.inband_dtmf), "dtmf_inband": s.dtmf_inband, "local": bool(s.local),
         "conference_room": s.conference_room if s.conference_room >= 0 else None,
         "tap": bool(s.tap), "tap_samples": s.tap_samples, "tap_overruns": s.tap_overruns,
-        "tap_dropped": s.tap_dropped,
+        "tap_dropped": s.tap_dropped, "cn_received": s.cn_received,
         "rtcp": {"sent": r.sent, "received": r.received, "invalid": r.invalid,
                  "sr_received": r.sr_received, "peer_reports": r.peer_reports,
                  "peer_fraction_lost": r.peer_fraction_lost,
@@ -130,7 +130,8 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
                     "received": pl.received, "played": pl.played, "late": pl.late, "lost": pl.lost,
                     "concealed": pl.concealed, "accelerated": pl.accelerated,
                     "expanded": pl.expanded, "silence": pl.silence, "duplicates": pl.duplicates,
-                    "overflow": pl.overflow, "resyncs": pl.resyncs, "max_burst": pl.max_burst},
+                    "overflow": pl.overflow, "resyncs": pl.resyncs, "max_burst": pl.max_burst,
+                    "comfort_noise": pl.comfort_noise},
     }
 
 
@@ -363,7 +364,7 @@ cdef class MediaEngine:
     def add_stream(self, local=("127.0.0.1", 0), remote=None, codec="PCMU", payload_type=None,
                    direction="sendrecv", srtp=None, *, dtmf_payload_type=101,
                    rtcp_interval_ms=5000, cname=None, rtp_timeout_ms=None, inband_dtmf=None,
-                   rtcp_mux=True, remote_rtcp=None):
+                   rtcp_mux=True, remote_rtcp=None, cn_payload_type=13):
         """A new RTP stream: a UDP socket bound to local (port 0: the OS picks; see
         local_port) sending to remote (None: nothing is sent until update(remote=...)).
 
@@ -390,6 +391,10 @@ cdef class MediaEngine:
         inband_dtmf runs a Goertzel DTMF detector on the decoded received audio; its
         digits arrive like telephone-events (DtmfReceived with source "inband",
         dtmf_events()). None (default): on exactly when dtmf_payload_type is None.
+
+        cn_payload_type (0..127, neither the audio's nor the DTMF one; None: none)
+        is taken as RFC 3389 comfort noise: the pause it starts is played with the
+        noise it describes, not counted as loss. Default 13, CN's static type.
         """
         cdef c.oh_engine *eng = self._get()
         if isinstance(srtp, dict):
@@ -418,6 +423,11 @@ cdef class MediaEngine:
                 or not 0 <= dtmf_payload_type <= 127 or dtmf_payload_type == payload_type):
             raise ValueError(f"dtmf_payload_type must be an int 0..127 other than the audio's "
                              f"payload type {payload_type}, or None; got {dtmf_payload_type!r}")
+        if cn_payload_type is not None and (
+                not isinstance(cn_payload_type, int) or isinstance(cn_payload_type, bool)
+                or not 0 <= cn_payload_type <= 127 or cn_payload_type in (payload_type, dtmf_payload_type)):
+            raise ValueError(f"cn_payload_type must be an int 0..127 other than the audio's ({payload_type}) "
+                             f"and the DTMF one ({dtmf_payload_type}), or None; got {cn_payload_type!r}")
         if (not isinstance(rtcp_interval_ms, int) or isinstance(rtcp_interval_ms, bool)
                 or not 100 <= rtcp_interval_ms <= 60000):
             raise ValueError(f"rtcp_interval_ms must be an int 100..60000, got {rtcp_interval_ms!r}")
@@ -431,6 +441,7 @@ cdef class MediaEngine:
         cdef c.oh_engine_stream_config cfg
         c.oh_engine_stream_config_default(&cfg)
         cfg.dtmf_payload_type = -1 if dtmf_payload_type is None else dtmf_payload_type
+        cfg.cn_payload_type = -1 if cn_payload_type is None else cn_payload_type
         cfg.rtcp_interval_ms = rtcp_interval_ms
         cfg.rtp_timeout_ms = rtp_timeout_ms or 0
         if inband_dtmf is not None and not isinstance(inband_dtmf, bool):
@@ -489,6 +500,7 @@ cdef class MediaEngine:
         stream.payload_type = payload_type
         stream.direction = direction
         stream.dtmf_payload_type = dtmf_payload_type
+        stream.cn_payload_type = cn_payload_type
         stream.srtp_suite = srtp.suite if srtp is not None else None
         cdef int port = 0
         c.oh_engine_stream_local_port(eng, sid, &port)
@@ -506,6 +518,7 @@ cdef class MediaStream:
     cdef readonly int payload_type
     cdef readonly str direction
     cdef readonly object dtmf_payload_type
+    cdef readonly object cn_payload_type
     cdef readonly object srtp_suite
 
     def __init__(self):
@@ -721,9 +734,11 @@ cdef class MediaStream:
             if payload_type is None:
                 payload_type = info.payload_type if info.payload_type is not None else DEFAULT_DYNAMIC_PT
             if (not isinstance(payload_type, int) or isinstance(payload_type, bool)
-                    or not 0 <= payload_type <= 127 or payload_type == self.dtmf_payload_type):
+                    or not 0 <= payload_type <= 127
+                    or payload_type in (self.dtmf_payload_type, self.cn_payload_type)):
                 raise ValueError(f"payload_type must be an int 0..127 other than the DTMF payload type "
-                                 f"{self.dtmf_payload_type}, got {payload_type!r}")
+                                 f"{self.dtmf_payload_type} and the comfort-noise one "
+                                 f"{self.cn_payload_type}, got {payload_type!r}")
         if rtcp_mux is not None and not isinstance(rtcp_mux, bool):
             raise ValueError(f"rtcp_mux must be True, False or None, got {rtcp_mux!r}")
         if remote is None and (rtcp_mux is not None or remote_rtcp is not None):

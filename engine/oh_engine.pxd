@@ -51,6 +51,7 @@ cdef extern from "offhook/oh_engine.h":
         oh_srtp_config srtp_keys
         int rtp_timeout_ms
         int inband_dtmf
+        int cn_payload_type
 
     ctypedef enum oh_engine_record_mode:
         OH_ENGINE_REC_RECEIVED
@@ -146,6 +147,7 @@ cdef extern from "offhook/oh_engine.h":
         uint64_t tap_samples
         uint64_t tap_overruns
         uint64_t tap_dropped
+        uint64_t cn_received
 
     ctypedef struct oh_engine_local_stats:
         int attached

@@ -12,6 +12,10 @@ cdef extern from "offhook/oh_jitter.h":
         OH_JITTER_SILENCE
         OH_JITTER_CONTINUED
 
+    enum:
+        OH_JITTER_MARKER
+        OH_JITTER_COMFORT_NOISE
+
     ctypedef struct oh_jitter_config:
         int clock_rate
         int frame_ms
@@ -33,6 +37,7 @@ cdef extern from "offhook/oh_jitter.h":
         const uint8_t *skipped
         size_t skipped_len
         const uint8_t *fec
+        int comfort_noise
         size_t fec_len
 
     ctypedef struct oh_jitter_stats:
@@ -50,6 +55,7 @@ cdef extern from "offhook/oh_jitter.h":
         uint64_t overflow
         uint64_t resyncs
         uint32_t max_burst
+        uint64_t comfort_noise
 
     ctypedef struct oh_jitter:
         pass
@@ -58,7 +64,7 @@ cdef extern from "offhook/oh_jitter.h":
     oh_status oh_jitter_create(const oh_jitter_config *cfg, oh_jitter **out)
     void oh_jitter_destroy(oh_jitter *jb)
     void oh_jitter_reset(oh_jitter *jb) nogil
-    oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
+    oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int flags,
                             const uint8_t *payload, size_t len, int samples, double arrival_ms) nogil
     oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *frame) nogil
     void oh_jitter_set_speech(oh_jitter *jb, int speech) nogil

@@ -19,7 +19,7 @@ cdef extern from "offhook/oh_playout.h":
     void oh_playout_destroy(oh_playout *pl)
     void oh_playout_reset(oh_playout *pl) nogil
     size_t oh_playout_frame_samples(const oh_playout *pl)
-    oh_status oh_playout_put(oh_playout *pl, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
+    oh_status oh_playout_put(oh_playout *pl, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int flags,
                              const uint8_t *payload, size_t len, double arrival_ms) nogil
     int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap,
                        oh_jitter_status *status) nogil

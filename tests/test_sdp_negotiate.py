@@ -17,6 +17,7 @@ from offhook.sdp import (
     OfferAnswer,
     SessionDescription,
     answer_direction,
+    media_update,
     parse_sdp,
 )
 
@@ -66,10 +67,11 @@ def test_offer_lists_the_registry_codecs_with_their_payload_types():
     assert parse_sdp(text) == sdp
     (audio,) = sdp.media
     assert (audio.port, audio.proto) == (40000, "RTP/AVP")
-    assert audio.formats == ["111", "9", "0", "8", "110", "101"]
+    assert audio.formats == ["111", "9", "0", "8", "110", "101", "13"]
     rtpmaps = {pt: str(m) for pt, m in audio.rtpmaps.items()}
     assert rtpmaps == {111: "111 opus/48000/2", 9: "9 G722/8000", 0: "0 PCMU/8000", 8: "8 PCMA/8000",
-                       110: "110 telephone-event/48000", 101: "101 telephone-event/8000"}
+                       110: "110 telephone-event/48000", 101: "101 telephone-event/8000",
+                       13: "13 CN/8000"}
     assert {f: str(v) for f, v in audio.fmtps.items()} == {
         "111": "111 useinbandfec=1", "110": "110 0-16", "101": "101 0-16"}
     assert audio.ptime == 20 and audio.rtcp_mux and audio.direction == "sendrecv" and not audio.cryptos
@@ -82,7 +84,7 @@ def test_offer_lists_the_registry_codecs_with_their_payload_types():
 def test_offer_with_8000_codecs_only_has_one_telephone_event():
     audio = OfferAnswer(caps(codecs=("PCMA", "PCMU"), ptime=30, maxptime=60, rtcp_mux=False,
                              rtcp_port=40003)).create_offer().media[0]
-    assert audio.formats == ["8", "0", "101"]
+    assert audio.formats == ["8", "0", "101", "13"]
     assert audio.ptime == 30 and audio.maxptime == 60 and not audio.rtcp_mux
     assert audio.rtcp is not None and audio.rtcp.port == 40003
 
@@ -587,8 +589,53 @@ def test_unusable_answer_to_a_hold_offer_keeps_the_hold_off():
 
 
 def test_telephone_event_we_did_not_offer_is_ignored_in_an_answer():
-    a = OfferAnswer(caps(codecs=("PCMU",), telephone_event=False))
+    a = OfferAnswer(caps(codecs=("PCMU",), telephone_event=False, comfort_noise=False))
     assert a.create_offer().media[0].formats == ["0"]
     media = a.receive_answer(offer(PCMU_ONLY.replace("RTP/AVP 0", "RTP/AVP 0 101")
                                    + "\na=rtpmap:101 telephone-event/8000"))
     assert media.dtmf_payload_type is None
+
+
+# -- comfort noise (RFC 3389) ----------------------------------------------------------
+
+def test_offer_has_comfort_noise_only_with_an_8000_clock_codec():
+    assert OfferAnswer(caps(codecs=("opus",))).create_offer().media[0].formats == ["111", "110"]
+    assert "13" in OfferAnswer(caps(codecs=("opus", "PCMU"))).create_offer().media[0].formats
+    assert "13" not in OfferAnswer(caps(comfort_noise=False)).create_offer().media[0].formats
+
+
+def test_answer_keeps_offered_comfort_noise_for_an_8000_clock_codec():
+    sdp = PCMU_ONLY.replace("RTP/AVP 0", "RTP/AVP 0 13") + "\na=rtpmap:13 CN/8000"
+    answer, media = answer_for(offer(sdp))
+    assert media.cn_payload_type == 13
+    assert answer.media[0].formats == ["0", "13"] and str(answer.media[0].rtpmaps[13]) == "13 CN/8000"
+    # declined by policy, and not for an opus call (CN/8000 goes with 8 kHz clocks)
+    answer, media = answer_for(offer(sdp), comfort_noise=False)
+    assert media.cn_payload_type is None and answer.media[0].formats == ["0"]
+    opus = "m=audio 5000 RTP/AVP 111 13\na=rtpmap:111 opus/48000/2\na=rtpmap:13 CN/8000"
+    answer, media = answer_for(offer(opus))
+    assert media.codec == "opus" and media.cn_payload_type is None and "13" not in answer.media[0].formats
+
+
+def test_comfort_noise_is_not_taken_for_a_codec():
+    with pytest.raises(NegotiationError, match="the offer has no codecs"):
+        answer_for(offer("m=audio 5000 RTP/AVP 13"))
+
+
+def test_offerer_learns_whether_the_answer_kept_comfort_noise():
+    a = OfferAnswer(caps(codecs=("PCMU",)))
+    a.create_offer()
+    media = a.receive_answer(offer(PCMU_ONLY.replace("RTP/AVP 0", "RTP/AVP 0 13")))
+    assert media.cn_payload_type == 13
+    b = OfferAnswer(caps(codecs=("PCMU",)))
+    b.create_offer()
+    assert b.receive_answer(offer(PCMU_ONLY)).cn_payload_type is None
+
+
+def test_a_change_of_comfort_noise_restarts_the_stream():
+    a = OfferAnswer(caps(codecs=("PCMU",)))
+    a.create_offer()
+    before = a.receive_answer(offer(PCMU_ONLY))
+    a.create_offer()
+    after = a.receive_answer(offer(PCMU_ONLY.replace("RTP/AVP 0", "RTP/AVP 0 13")))
+    assert "cn_payload_type" in media_update(before, after).restart

@@ -55,7 +55,8 @@ class MediaEngine:
                    rtcp_interval_ms: int = 5000, cname: str | None = None,
                    rtp_timeout_ms: int | None = None,
                    inband_dtmf: bool | None = None, rtcp_mux: bool = True,
-                   remote_rtcp: tuple[str, int] | None = None) -> MediaStream: ...
+                   remote_rtcp: tuple[str, int] | None = None,
+                   cn_payload_type: int | None = 13) -> MediaStream: ...
 
 class MediaStream:
     local_port: int
@@ -63,6 +64,7 @@ class MediaStream:
     payload_type: int
     direction: str
     dtmf_payload_type: int | None
+    cn_payload_type: int | None
     srtp_suite: str | None
     def __enter__(self) -> MediaStream: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

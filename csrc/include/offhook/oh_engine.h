@@ -12,7 +12,9 @@
  *
  * Source validation: a datagram that is not a well-formed RTP packet
  * (oh_rtp_parse) is dropped and counted (dropped_invalid); one with another
- * payload type is dropped (dropped_payload_type). The first valid packet
+ * payload type than the codec's, the telephone-event's and the comfort
+ * noise's (RFC 3389, static 13 by default: the pause it starts is played
+ * with its noise) is dropped (dropped_payload_type). The first valid packet
  * latches the stream on its source address and SSRC; later packets from
  * another address or SSRC are dropped and counted (dropped_stray), which is
  * what stops RTP injection and "RTP bleed". A new SSRC from the latched
@@ -147,6 +149,9 @@ typedef struct oh_engine_stream_config {
     int inband_dtmf;                      /* Goertzel DTMF detection on the decoded received audio:
                                              1 on, 0 off, -1 (default) on exactly when
                                              dtmf_payload_type is -1 (no telephone-event) */
+    int cn_payload_type;                  /* RFC 3389 comfort noise PT 0..127 (neither payload_type
+                                             nor dtmf_payload_type), -1 = none; default 13 (static
+                                             CN): its pauses play the noise it describes (oh_cng) */
 } oh_engine_stream_config;
 
 /* What a stream's recording holds (oh_engine_stream_record_wav_mode). */
@@ -256,6 +261,7 @@ typedef struct oh_engine_stream_stats {
     uint64_t tap_samples;          /* samples the tap took (engine rate), since create */
     uint64_t tap_overruns;         /* ticks whose frame did not fit the tap (the reader fell behind) */
     uint64_t tap_dropped;          /* samples those ticks lost */
+    uint64_t cn_received;          /* comfort-noise packets accepted (cn_payload_type) */
 } oh_engine_stream_stats;
 
 /* The local audio endpoint's counters (oh_engine_stats.local). */

@@ -35,7 +35,8 @@ typedef enum oh_jitter_status {
     OH_JITTER_ACCELERATED = 3, /* play frame.payload and frame.skipped in one tick (time-compress);
                                   skipped is NULL when the payload alone lasts two ticks */
     OH_JITTER_EXPANDED = 4,    /* nothing consumed: stretch the previous audio by one tick */
-    OH_JITTER_SILENCE = 5,     /* no stream yet, or a DTX/comfort-noise gap: play silence */
+    OH_JITTER_SILENCE = 5,     /* no stream yet, or a DTX/comfort-noise gap: play silence, or
+                                  the comfort noise of the last frame.comfort_noise payload */
     OH_JITTER_CONTINUED = 6    /* the payload handed out earlier still covers this tick */
 } oh_jitter_status;
 
@@ -67,6 +68,9 @@ typedef struct oh_jitter_frame {
     const uint8_t *skipped; /* ACCELERATED: the next payload, to be played in the same tick,
                                or NULL (payload lasts two ticks: play all of it in one) */
     size_t skipped_len;
+    int comfort_noise;      /* SILENCE: 1 when payload is an RFC 3389 comfort-noise description
+                               (put with OH_JITTER_COMFORT_NOISE): play the pause with that noise
+                               from now until the next frame; 0 otherwise */
     const uint8_t *fec;     /* LOST: the payload that follows the lost frame when here (also
                                at the last frame of a burst), for oh_codec_decode_fec or
                                oh_codec_decode_after_gap (it stays in the buffer); else NULL */
@@ -88,7 +92,14 @@ typedef struct oh_jitter_stats {
     uint64_t overflow;       /* packets dropped because the buffer was full */
     uint64_t resyncs;        /* SSRC changes and timestamp jumps followed */
     uint32_t max_burst;      /* longest run of consecutive concealed ticks */
+    uint64_t comfort_noise;  /* comfort-noise payloads handed out */
 } oh_jitter_stats;
+
+/* oh_jitter_put flags. */
+#define OH_JITTER_MARKER 1        /* the RTP marker bit: a talkspurt starts */
+#define OH_JITTER_COMFORT_NOISE 2 /* an RFC 3389 comfort-noise payload: a pause starts (or its
+                                     noise changes); the ticks after it are SILENCE, not losses,
+                                     until the next packet, however long that takes */
 
 typedef struct oh_jitter oh_jitter;
 
@@ -101,12 +112,14 @@ void oh_jitter_destroy(oh_jitter *jb);
 void oh_jitter_reset(oh_jitter *jb);
 
 /* Stores a payload received at arrival_ms. samples is the audio it holds in
- * timestamp units (0: infer from the timestamps of its neighbours). marker is
- * the RTP marker bit (start of a talkspurt). A change of ssrc re-synchronises.
+ * timestamp units (0: infer from the timestamps of its neighbours). flags:
+ * OH_JITTER_MARKER for the RTP marker bit (start of a talkspurt; 1 as
+ * before), OH_JITTER_COMFORT_NOISE for a CN payload (its samples are
+ * ignored). A change of ssrc re-synchronises.
  * Returns OH_OK also for packets dropped as duplicate, late or overflowing
  * (they are counted in the statistics); OH_EBUFSIZE when len > max_payload,
  * OH_EINVAL for bad arguments. */
-oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
+oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int flags,
                         const uint8_t *payload, size_t len, int samples, double arrival_ms);
 
 /* What to play in the tick starting at now_ms; fills *frame. */

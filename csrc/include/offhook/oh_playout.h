@@ -45,9 +45,11 @@ void oh_playout_reset(oh_playout *pl);
 /* PCM samples get() writes per tick. */
 size_t oh_playout_frame_samples(const oh_playout *pl);
 
-/* Stores one RTP payload received at arrival_ms (see oh_jitter_put).
- * OH_EBADPKT when the codec cannot tell its duration. */
-oh_status oh_playout_put(oh_playout *pl, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int marker,
+/* Stores one RTP payload received at arrival_ms (see oh_jitter_put; flags
+ * OH_JITTER_MARKER, OH_JITTER_COMFORT_NOISE for an RFC 3389 CN payload, whose
+ * noise then fills the pause it starts: oh_cng). OH_EBADPKT when the codec
+ * cannot tell its duration, or for an empty CN payload. */
+oh_status oh_playout_put(oh_playout *pl, uint16_t seq, uint32_t timestamp, uint32_t ssrc, int flags,
                          const uint8_t *payload, size_t len, double arrival_ms);
 
 /* Writes one tick of PCM (oh_playout_frame_samples; cap must hold it) and

@@ -20,6 +20,7 @@ from offhook._media import MediaEngine, MediaStream
 from offhook.errors import MediaError
 from offhook.media.srtp import SrtpParams
 from offhook.sdp import NegotiatedMedia
+from offhook.sdp.negotiate import CN_PAYLOAD_TYPE
 
 __all__ = ["CallMedia"]
 
@@ -41,7 +42,8 @@ class CallMedia:
         old = self.media
         self.media = media
         if self.stream is not None and old is not None and _srtp(old) == _srtp(media) and (
-                old.dtmf_payload_type == media.dtmf_payload_type):
+                old.dtmf_payload_type == media.dtmf_payload_type) and (
+                _comfort_noise(old) == _comfort_noise(media)):
             if (old.codec, old.payload_type) == (media.codec, media.payload_type):
                 self.stream.update(remote=media.remote, direction=media.direction,
                                    rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp)
@@ -57,7 +59,7 @@ class CallMedia:
             local=self.local, remote=media.remote, codec=media.codec,
             payload_type=media.payload_type, direction=media.direction, srtp=_srtp(media),
             dtmf_payload_type=dtmf if dtmf != media.payload_type else None,
-            rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp)
+            rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp, cn_payload_type=_comfort_noise(media))
         if self.record is not None:
             self.stream.record_wav(self.record)
         if self.play is not None:
@@ -72,6 +74,13 @@ class CallMedia:
         if self.stream is not None:
             self.stream.close()
             self.stream = None
+
+
+def _comfort_noise(media: NegotiatedMedia) -> int | None:
+    """The payload type taken as RFC 3389 comfort noise: the agreed one, else CN's static 13
+    (peers with silence suppression send it unasked), unless the call uses it otherwise."""
+    cn = CN_PAYLOAD_TYPE if media.cn_payload_type is None else media.cn_payload_type
+    return None if cn in (media.payload_type, media.dtmf_payload_type) else cn
 
 
 def _srtp(media: NegotiatedMedia) -> SrtpParams | None:

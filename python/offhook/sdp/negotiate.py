@@ -19,6 +19,10 @@ Choices (RFC 3264 leaves them to the implementation):
 - telephone-event is answered for the clock rates of the answered codecs.  When the
   chosen codec's clock has no telephone-event but 8000 does (peers that offer opus with
   only telephone-event/8000), telephone-event/8000 is used: dtmf_clock_rate says so.
+- Comfort noise (RFC 3389): offers list CN/8000 (static 13) next to 8 kHz-clock codecs
+  (G.711, G.722), answers keep an offered CN/8000 when the chosen codec's clock is 8000
+  (capabilities.comfort_noise).  We only receive it: the engine plays the pause a CN
+  packet starts with the noise it describes; offhook itself sends no CN.
 - Direction answers follow RFC 3264 §6.1: the answer is the offer's direction reversed,
   narrowed by local policy (capabilities.direction, minus "recv" while we hold).  An
   offer with c=0.0.0.0 (RFC 2543 hold) is read as an offerer that will not receive.
@@ -68,6 +72,8 @@ SrtpPolicy = Literal["off", "optional", "required"]
 CodecOrder = Literal["offerer", "answerer"]
 
 TELEPHONE_EVENT = "telephone-event"
+COMFORT_NOISE = "CN"
+CN_PAYLOAD_TYPE = 13  # RFC 3551's static CN/8000
 TELEPHONE_EVENT_FMTP = "0-16"
 _DYNAMIC_PT = {("opus", 48000): 111, (TELEPHONE_EVENT, 48000): 110, (TELEPHONE_EVENT, 8000): 101}
 # Static payload types (RFC 3551 table 4) read when an offer lists them without rtpmap.
@@ -135,6 +141,7 @@ class MediaCapabilities:
     port: int                                  # our RTP port, 1..65535
     codecs: tuple[str, ...] = ("opus", "G722", "PCMU", "PCMA")  # preference order
     telephone_event: bool = True               # offer/accept RFC 4733 DTMF events
+    comfort_noise: bool = True                 # offer/accept RFC 3389 CN (received only)
     ptime: int = 20                            # packet time we want to receive, ms
     maxptime: int | None = None
     rtcp_mux: bool = True                      # RFC 5761
@@ -205,6 +212,7 @@ class NegotiatedMedia:
     srtp_local_key: bytes | None = field(default=None, repr=False)   # we encrypt with it
     srtp_remote_key: bytes | None = field(default=None, repr=False)  # we decrypt with it
     media_index: int = 0            # which m-line carries the stream
+    cn_payload_type: int | None = None  # RFC 3389 comfort noise the peer may send, None: not agreed
 
     @property
     def secure(self) -> bool:
@@ -227,6 +235,10 @@ class _Format:
     @property
     def is_dtmf(self) -> bool:
         return self.encoding.lower() == TELEPHONE_EVENT and self.clock_rate in (8000, 48000)
+
+    @property
+    def is_cn(self) -> bool:
+        return self.encoding.lower() == COMFORT_NOISE.lower() and self.clock_rate == 8000
 
     def rtpmap(self) -> RtpMap:
         return RtpMap(self.payload_type, self.encoding, self.clock_rate,
@@ -258,7 +270,8 @@ def _formats(media: MediaDescription) -> Iterator[_Format]:
 
 
 def _describe(formats: list[_Format]) -> str:
-    return ", ".join(f"{f.encoding}/{f.clock_rate}" for f in formats if not f.is_dtmf) or "no codecs"
+    return ", ".join(f"{f.encoding}/{f.clock_rate}" for f in formats
+                     if not f.is_dtmf and not f.is_cn) or "no codecs"
 
 
 def _rejected(media: MediaDescription) -> MediaDescription:
@@ -362,8 +375,11 @@ class OfferAnswer:
         dtmf = self._dtmf([f for f in _formats(theirs) if f.is_dtmf and f.clock_rate in event_clocks], chosen)
         suite, local_key, remote_key = self._answer_crypto(ours, theirs)
         direction = offerer_direction(offer.media_direction(ours), self._effective(answer, theirs))
+        # CN on the payload type of our offer, if the answer kept it
+        cn = self._comfort_noise([f for f in _formats(ours) if f.is_cn
+                                  and any(a.is_cn for a in _formats(theirs))], chosen)
         return self._result(answer, theirs, index, chosen, recv_pt, dtmf, direction,
-                            ours.rtcp_mux and theirs.rtcp_mux, suite, local_key, remote_key)
+                            ours.rtcp_mux and theirs.rtcp_mux, suite, local_key, remote_key, cn)
 
     # -- the peer's offers --------------------------------------------------------
 
@@ -415,11 +431,13 @@ class OfferAnswer:
         dtmf = self._dtmf(events, chosen)
         clocks = {f.clock_rate for f in common}
         answered_events = [f for f in events if f.clock_rate in clocks or f is dtmf]
+        cn = self._comfort_noise(formats, chosen)
         crypto, local_key, remote_key = self._offer_crypto(offered)
         direction = answer_direction(self._effective(offer, offered), self._policy())
 
+        extras = answered_events + ([cn] if cn else [])
         media = MediaDescription("audio", caps.port, offered.proto,
-                                 [str(f.payload_type) for f in common + answered_events])
+                                 [str(f.payload_type) for f in common + extras])
         for f in common:
             media.attributes.append(Attribute("rtpmap", str(f.rtpmap())))
             if f.codec is not None and f.codec.fmtp:
@@ -427,12 +445,14 @@ class OfferAnswer:
         for f in answered_events:
             media.attributes.append(Attribute("rtpmap", str(f.rtpmap())))
             media.attributes.append(Attribute("fmtp", f"{f.payload_type} {TELEPHONE_EVENT_FMTP}"))
+        if cn:
+            media.attributes.append(Attribute("rtpmap", str(cn.rtpmap())))
         rtcp_mux = offered.rtcp_mux and caps.rtcp_mux
         self._common_attributes(media, rtcp_mux, [crypto] if crypto else [], direction)
         if offered.mid is not None:
             media.attributes.insert(0, Attribute("mid", offered.mid))
         result = self._result(offer, offered, index, chosen, chosen.payload_type, dtmf, direction, rtcp_mux,
-                              crypto.suite if crypto else None, local_key, remote_key)
+                              crypto.suite if crypto else None, local_key, remote_key, cn)
         return media, result
 
     # -- shared pieces ------------------------------------------------------------
@@ -448,6 +468,13 @@ class OfferAnswer:
         if conn is None:
             raise NegotiationError(f"m={media.media} has no connection address")
         return _held(direction) if conn.unspecified else direction
+
+    def _comfort_noise(self, candidates: list[_Format], chosen: _Format) -> _Format | None:
+        """The CN/8000 format among candidates to agree, when the chosen codec runs an
+        8000 Hz RTP clock (RFC 3389 pairs CN with codecs of its clock)."""
+        if not self.capabilities.comfort_noise or chosen.clock_rate != 8000:
+            return None
+        return next((f for f in candidates if f.is_cn), None)
 
     @staticmethod
     def _dtmf(events: list[_Format], chosen: _Format) -> _Format | None:
@@ -513,6 +540,8 @@ class OfferAnswer:
                 pt = _DYNAMIC_PT.get((TELEPHONE_EVENT, clock))
                 if pt is not None:
                     formats.append(_Format(pt, TELEPHONE_EVENT, clock, 1, TELEPHONE_EVENT_FMTP, None))
+        if caps.comfort_noise and any(info.clock_rate == 8000 for info in codecs):
+            formats.append(_Format(CN_PAYLOAD_TYPE, COMFORT_NOISE, 8000, 1, "", None))
         proto = "RTP/SAVP" if caps.srtp == "required" else "RTP/AVP"
         media = MediaDescription("audio", caps.port, proto, [str(f.payload_type) for f in formats])
         for f in formats:
@@ -552,7 +581,8 @@ class OfferAnswer:
 
     def _result(self, sdp: SessionDescription, media: MediaDescription, index: int, chosen: _Format,
                 recv_pt: int, dtmf: _Format | None, direction: Direction, rtcp_mux: bool,
-                suite: str | None, local_key: bytes | None, remote_key: bytes | None) -> NegotiatedMedia:
+                suite: str | None, local_key: bytes | None, remote_key: bytes | None,
+                cn: _Format | None) -> NegotiatedMedia:
         conn = sdp.media_connection(media)
         if conn is None or chosen.codec is None:
             raise NegotiationError(f"m={media.media} has no connection address")
@@ -578,12 +608,13 @@ class OfferAnswer:
             direction=direction, held_by_remote=not _FLAGS[effective][1], ptime=max(1, round(ptime)),
             dtmf_payload_type=None if dtmf is None else dtmf.payload_type,
             dtmf_clock_rate=None if dtmf is None else dtmf.clock_rate, rtcp_mux=rtcp_mux,
-            srtp_suite=suite, srtp_local_key=local_key, srtp_remote_key=remote_key, media_index=index)
+            srtp_suite=suite, srtp_local_key=local_key, srtp_remote_key=remote_key, media_index=index,
+            cn_payload_type=None if cn is None else cn.payload_type)
 
 
 _RESTART_FIELDS = ("payload_type", "recv_payload_type", "clock_rate", "sample_rate", "channels",
                    "fmtp", "ptime", "dtmf_payload_type", "dtmf_clock_rate", "rtcp_mux", "srtp_suite",
-                   "srtp_local_key", "srtp_remote_key", "remote_rtcp")
+                   "srtp_local_key", "srtp_remote_key", "remote_rtcp", "cn_payload_type")
 
 
 @dataclass(frozen=True)

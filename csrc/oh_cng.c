@@ -1,0 +1,163 @@
+/* Comfort noise generation from RFC 3389 payloads.
+ *
+ * Model. White noise e[n] through the all-pole filter 1 / A(z), A(z) = 1 +
+ * sum a_j z^-j, where a comes from the payload's reflection coefficients by
+ * the step-up recursion (a_i^(i) = k_i, a_j^(i) = a_j^(i-1) + k_i a_(i-j)^(i-1)).
+ * For white input of variance s2 that filter's output has variance
+ * s2 / prod(1 - k_i^2), so the excitation is scaled by prod(1 - k_i^2) to
+ * give the payload's level whatever its colour. A payload without
+ * coefficients is plain white noise at its level.
+ *
+ * Why glide. A sender updates the model whenever the background changes;
+ * jumping to the new level and colour at a block boundary is audible as a
+ * step. Each generate() call moves the coefficients and the gain part of the
+ * way to the new model (time constant 10 ms) and recomputes the filter
+ * once per call: the cost stays per block, and reflection coefficients
+ * interpolated between two stable sets stay below 1 in magnitude, so the
+ * filter stays stable. Coefficients are clamped to +-0.99 for the same
+ * reason (a byte of 255 would be exactly 1).
+ *
+ * The noise source is a 32-bit xorshift per instance (no globals), uniform
+ * on [-1, 1); the first payload after create or reset starts the model at
+ * once, without a glide from silence. */
+#include "offhook/oh_cng.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "oh_alloc.h"
+
+#define GLIDE_S 0.010
+#define MAX_K 0.99
+
+struct oh_cng {
+    int rate;
+    int active;
+    int level;                     /* -dBov of the last payload */
+    int order;                     /* coefficients in use (the longer of old and new while gliding) */
+    double k[OH_CNG_MAX_ORDER];    /* reflection coefficients now */
+    double k_to[OH_CNG_MAX_ORDER]; /* and those of the last payload */
+    double power, power_to;        /* wanted output mean square */
+    double a[OH_CNG_MAX_ORDER];    /* direct-form coefficients of A(z) for this block */
+    double y[OH_CNG_MAX_ORDER];    /* the filter's last outputs, newest first */
+    uint32_t seed;
+};
+
+oh_status oh_cng_create(int sample_rate, oh_cng **out)
+{
+    if (!out)
+        return OH_EINVAL;
+    *out = NULL;
+    if (sample_rate < 8000 || sample_rate > 48000)
+        return OH_EINVAL;
+    oh_cng *cng = oh_alloc(sizeof *cng);
+    if (!cng)
+        return OH_ENOMEM;
+    cng->rate = sample_rate;
+    oh_cng_reset(cng);
+    *out = cng;
+    return OH_OK;
+}
+
+void oh_cng_destroy(oh_cng *cng)
+{
+    oh_free(cng);
+}
+
+void oh_cng_reset(oh_cng *cng)
+{
+    int rate = cng->rate;
+    memset(cng, 0, sizeof *cng);
+    cng->rate = rate;
+    cng->level = -1;
+    cng->seed = 0x2545F491u;
+}
+
+oh_status oh_cng_update(oh_cng *cng, const uint8_t *payload, size_t len)
+{
+    if (!cng || (!payload && len))
+        return OH_EINVAL;
+    if (len == 0)
+        return OH_EBADPKT;
+    cng->level = payload[0] & 0x7F;
+    cng->power_to = 32767.0 * 32767.0 * pow(10.0, -(double)cng->level / 10.0);
+    size_t order = len - 1 < OH_CNG_MAX_ORDER ? len - 1 : OH_CNG_MAX_ORDER;
+    memset(cng->k_to, 0, sizeof cng->k_to);
+    for (size_t i = 0; i < order; i++) {
+        double k = ((double)payload[1 + i] - 127.0) / 128.0;
+        cng->k_to[i] = k > MAX_K ? MAX_K : k < -MAX_K ? -MAX_K : k;
+    }
+    if (!cng->active) {
+        memcpy(cng->k, cng->k_to, sizeof cng->k);
+        cng->power = cng->power_to;
+        memset(cng->y, 0, sizeof cng->y);
+        cng->order = (int)order;
+        cng->active = 1;
+    } else if ((int)order > cng->order) {
+        cng->order = (int)order;
+    }
+    return OH_OK;
+}
+
+int oh_cng_active(const oh_cng *cng)
+{
+    return cng && cng->active;
+}
+
+int oh_cng_level(const oh_cng *cng)
+{
+    return cng ? cng->level : -1;
+}
+
+/* a[] from k[] by the step-up recursion; returns prod(1 - k^2). */
+static double step_up(oh_cng *cng)
+{
+    double prev[OH_CNG_MAX_ORDER];
+    double gain = 1.0;
+    for (int i = 0; i < cng->order; i++) {
+        double k = cng->k[i];
+        memcpy(prev, cng->a, (size_t)i * sizeof *prev);
+        for (int j = 0; j < i; j++)
+            cng->a[j] = prev[j] + k * prev[i - 1 - j];
+        cng->a[i] = k;
+        gain *= 1.0 - k * k;
+    }
+    return gain;
+}
+
+static double uniform(oh_cng *cng)
+{
+    uint32_t x = cng->seed;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    cng->seed = x;
+    return (double)x / 2147483648.0 - 1.0;
+}
+
+void oh_cng_generate(oh_cng *cng, int16_t *pcm, size_t n)
+{
+    if (!cng || !pcm)
+        return;
+    if (!cng->active) {
+        memset(pcm, 0, n * sizeof *pcm);
+        return;
+    }
+    double glide = 1.0 - exp(-(double)n / (GLIDE_S * cng->rate));
+    for (int i = 0; i < OH_CNG_MAX_ORDER; i++)
+        cng->k[i] += glide * (cng->k_to[i] - cng->k[i]);
+    cng->power += glide * (cng->power_to - cng->power);
+    double excitation_power = cng->power * step_up(cng);
+    double scale = sqrt(3.0 * excitation_power); /* uniform on [-1, 1) has variance 1/3 */
+    int p = cng->order;
+    for (size_t t = 0; t < n; t++) {
+        double v = scale * uniform(cng);
+        for (int j = 0; j < p; j++)
+            v -= cng->a[j] * cng->y[j];
+        if (p) {
+            memmove(cng->y + 1, cng->y, (size_t)(p - 1) * sizeof *cng->y);
+            cng->y[0] = v;
+        }
+        pcm[t] = (int16_t)(v > 32767.0 ? 32767 : v < -32768.0 ? -32768 : lrint(v));
+    }
+}
