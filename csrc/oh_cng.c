@@ -17,8 +17,8 @@
  * filter stays stable. Coefficients are clamped to +-0.99 for the same
  * reason (a byte of 255 would be exactly 1).
  *
- * The noise source is a 32-bit xorshift per instance (no globals), uniform
- * on [-1, 1); the first payload after create or reset starts the model at
+ * The noise source is the core's xorshift (oh_rand_internal.h), one state
+ * per instance, uniform on [-1, 1); the first payload after create or reset starts the model at
  * once, without a glide from silence. */
 #include "offhook/oh_cng.h"
 
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "oh_alloc.h"
+#include "oh_rand_internal.h"
 
 #define GLIDE_S 0.010
 #define MAX_K 0.99
@@ -40,7 +41,7 @@ struct oh_cng {
     double power, power_to;        /* wanted output mean square */
     double a[OH_CNG_MAX_ORDER];    /* direct-form coefficients of A(z) for this block */
     double y[OH_CNG_MAX_ORDER];    /* the filter's last outputs, newest first */
-    uint32_t seed;
+    uint64_t seed;
 };
 
 oh_status oh_cng_create(int sample_rate, oh_cng **out)
@@ -70,7 +71,7 @@ void oh_cng_reset(oh_cng *cng)
     memset(cng, 0, sizeof *cng);
     cng->rate = rate;
     cng->level = -1;
-    cng->seed = 0x2545F491u;
+    cng->seed = 0x2545F4914F6CDD1DULL;
 }
 
 oh_status oh_cng_update(oh_cng *cng, const uint8_t *payload, size_t len)
@@ -125,16 +126,6 @@ static double step_up(oh_cng *cng)
     return gain;
 }
 
-static double uniform(oh_cng *cng)
-{
-    uint32_t x = cng->seed;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    cng->seed = x;
-    return (double)x / 2147483648.0 - 1.0;
-}
-
 void oh_cng_generate(oh_cng *cng, int16_t *pcm, size_t n)
 {
     if (!cng || !pcm)
@@ -151,7 +142,7 @@ void oh_cng_generate(oh_cng *cng, int16_t *pcm, size_t n)
     double scale = sqrt(3.0 * excitation_power); /* uniform on [-1, 1) has variance 1/3 */
     int p = cng->order;
     for (size_t t = 0; t < n; t++) {
-        double v = scale * uniform(cng);
+        double v = scale * (2.0 * oh_rand_unit(&cng->seed) - 1.0);
         for (int j = 0; j < p; j++)
             v -= cng->a[j] * cng->y[j];
         if (p) {

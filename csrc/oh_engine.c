@@ -169,6 +169,7 @@
 #include "offhook/oh_srtp.h"
 #include "offhook/oh_tone.h"
 #include "oh_alloc.h"
+#include "oh_rand_internal.h"
 
 #define RX_SLOT 4096      /* bytes per received datagram (larger ones are truncated: dropped_invalid) */
 #define RX_BURST 16       /* datagrams read per socket per wake-up (one recvmmsg) */
@@ -1668,14 +1669,10 @@ static size_t protect_rtcp(stream *s, size_t len)
     return (size_t)n;
 }
 
-/* U(0.5, 1.5) x the interval (RFC 3550 6.3.1), from the stream's own xorshift. */
+/* U(0.5, 1.5) x the interval (RFC 3550 6.3.1), from the stream's own generator. */
 static double rtcp_interval(stream *s)
 {
-    s->rng ^= s->rng << 13;
-    s->rng ^= s->rng >> 7;
-    s->rng ^= s->rng << 17;
-    double u = (double)(s->rng >> 11) / 9007199254740992.0;
-    return s->rtcp_interval_ms * (0.5 + u);
+    return s->rtcp_interval_ms * (0.5 + oh_rand_unit(&s->rng));
 }
 
 /* Sends len bytes of rtcp_buf on the RTP socket (mux) or the RTCP one. */
