@@ -17,6 +17,15 @@
  * filter stays stable. Coefficients are clamped to +-0.99 for the same
  * reason (a byte of 255 would be exactly 1).
  *
+ * Describing (the sender's side). The level byte is the frame's mean
+ * square in -dBov, rounded and clamped to 0..127; the coefficients come
+ * from the frame's autocorrelation by Levinson-Durbin, whose reflection
+ * coefficients are exactly the k of the model above (same sign: k_1 < 0
+ * for a background with more low than high frequencies), quantised as
+ * round(128 k) + 127 within 0..254. A 1.0001 factor on r[0] (a -40 dB
+ * white-noise floor) keeps the recursion well conditioned on tonal or
+ * digitally silent frames.
+ *
  * The noise source is the core's xorshift (oh_rand_internal.h), one state
  * per instance, uniform on [-1, 1); the first payload after create or reset starts the model at
  * once, without a glide from silence. */
@@ -151,4 +160,42 @@ void oh_cng_generate(oh_cng *cng, int16_t *pcm, size_t n)
         }
         pcm[t] = (int16_t)(v > 32767.0 ? 32767 : v < -32768.0 ? -32768 : lrint(v));
     }
+}
+
+size_t oh_cng_describe(const int16_t *pcm, size_t n, int order, uint8_t *out)
+{
+    if (order < 0)
+        order = 0;
+    if (order > OH_CNG_MAX_ORDER)
+        order = OH_CNG_MAX_ORDER;
+    double r[OH_CNG_MAX_ORDER + 1];
+    for (int lag = 0; lag <= order; lag++) {
+        double acc = 0.0;
+        for (size_t i = (size_t)lag; i < n; i++)
+            acc += (double)pcm[i] * pcm[i - (size_t)lag];
+        r[lag] = acc;
+    }
+    double ms = n ? r[0] / (double)n : 0.0;
+    double level = ms > 0.0 ? -10.0 * log10(ms / (32767.0 * 32767.0)) : 127.0;
+    out[0] = (uint8_t)(level < 0.0 ? 0 : level > 127.0 ? 127 : lrint(level));
+    double a[OH_CNG_MAX_ORDER], prev[OH_CNG_MAX_ORDER];
+    double err = r[0] * 1.0001;
+    for (int i = 0; i < order; i++) {
+        double k = 0.0;
+        if (err > 0.0) {
+            double acc = r[i + 1];
+            for (int j = 0; j < i; j++)
+                acc += a[j] * r[i - j];
+            k = -acc / err;
+        }
+        k = k > MAX_K ? MAX_K : k < -MAX_K ? -MAX_K : k;
+        memcpy(prev, a, (size_t)i * sizeof *prev);
+        for (int j = 0; j < i; j++)
+            a[j] = prev[j] + k * prev[i - 1 - j];
+        a[i] = k;
+        err *= 1.0 - k * k;
+        long q = lrint(128.0 * k) + 127;
+        out[1 + i] = (uint8_t)(q < 0 ? 0 : q > 254 ? 254 : q);
+    }
+    return 1 + (size_t)order;
 }

@@ -153,6 +153,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
@@ -160,6 +161,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "offhook/oh_cng.h"
 #include "offhook/oh_dtmf.h"
 #include "offhook/oh_dtmf_rtp.h"
 #include "offhook/oh_mixer.h"
@@ -168,6 +170,7 @@
 #include "offhook/oh_ring.h"
 #include "offhook/oh_srtp.h"
 #include "offhook/oh_tone.h"
+#include "offhook/oh_vad.h"
 #include "oh_alloc.h"
 #include "oh_rand_internal.h"
 
@@ -179,6 +182,8 @@
 #define ID_SLOT_BITS 12   /* id = generation << 12 | slot (OH_ENGINE_MAX_STREAMS = 4096) */
 #define RESYNC_TICKS 10
 #define DTMF_GAP_MS 60    /* audio between two queued digits */
+#define CN_ORDER 4        /* reflection coefficients in the CN packets sent (vad) */
+#define CN_REFRESH_MS 5000 /* a CN packet at least this often in a suppressed pause */
 #define RTCP_BUF 1024     /* SR + one block + SDES + BYE with a reason fit easily */
 #define RTCP_BUF_CAP (RTCP_BUF + OH_SRTP_MAX_OVERHEAD)
 
@@ -269,6 +274,11 @@ typedef struct stream {
 
     int dtmf_pt;                /* -1: no DTMF */
     int cn_pt;                  /* RFC 3389 comfort noise, -1: none */
+    oh_vad *vad;                /* silence suppression of what is sent, NULL: off */
+    int pausing;                /* vad: frames are being suppressed */
+    int cn_level;               /* vad: the level the last CN packet sent described */
+    int cn_age;                 /* vad: ticks since it was sent */
+    int cn_refresh_ticks;       /* vad: CN_REFRESH_MS in ticks */
     uint32_t rtp_clock;         /* Hz */
     oh_dtmf_rtp_sender *dtx;
     oh_dtmf_rtp_receiver *drx;
@@ -793,6 +803,7 @@ static void stream_free(stream *s)
     oh_free(s->rec_buf);
     oh_dtmf_det_destroy(s->det);
     oh_ring_destroy(s->tap);
+    oh_vad_destroy(s->vad);
     oh_free(s);
 }
 
@@ -1098,7 +1109,8 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         memchr(cfg->remote_rtcp_addr, 0, sizeof cfg->remote_rtcp_addr) == NULL || cfg->remote_rtcp_port < 0 ||
         cfg->remote_rtcp_port > 65535 || cfg->cn_payload_type < -1 || cfg->cn_payload_type > 127 ||
         (cfg->cn_payload_type >= 0 && (cfg->cn_payload_type == cfg->payload_type ||
-                                       cfg->cn_payload_type == cfg->dtmf_payload_type)))
+                                       cfg->cn_payload_type == cfg->dtmf_payload_type)) ||
+        cfg->vad < 0 || cfg->vad > 1 || (cfg->vad && cfg->cn_payload_type < 0))
         return OH_EINVAL;
     struct sockaddr_storage local;
     socklen_t local_len;
@@ -1180,6 +1192,11 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         }
         s->st.inband_dtmf = 1;
     }
+    if (cfg->vad && (st = oh_vad_create(eng->cfg.sample_rate, eng->frame, &s->vad)) != OH_OK) {
+        stream_free(s);
+        return st;
+    }
+    s->cn_refresh_ticks = CN_REFRESH_MS / eng->cfg.ptime_ms;
     if (cfg->srtp) {
         if ((st = oh_srtp_create(&cfg->srtp_keys, &s->srtp)) != OH_OK) {
             stream_free(s);
@@ -2133,6 +2150,36 @@ static void conference_csrcs(stream *s)
     oh_rtp_sender_set_csrcs(s->sender, csrc, n);
 }
 
+/* A frame of background while the stream suppresses silence (RFC 3389
+ * section 4): nothing is sent but, when the pause starts and whenever its
+ * level has moved by 3 dB or 5 s have passed, a CN packet describing it
+ * (level and 4 reflection coefficients, computed on the codec-rate frame
+ * so that the colour fits the rate the receiver plays it at). The media
+ * timestamp moves on, and the first frame sent again starts a talkspurt
+ * (marker bit). The encoder is not run: both ends' codec states stay where
+ * the last sent frame left them, as after any gap. */
+static void suppress_frame(stream *s)
+{
+    uint8_t sid[1 + CN_ORDER];
+    size_t n = oh_cng_describe(s->codec_buf, (size_t)s->codec_frame, CN_ORDER, sid);
+    s->cn_age++;
+    if (!s->pausing || abs((int)sid[0] - s->cn_level) >= 3 || s->cn_age >= s->cn_refresh_ticks) {
+        oh_rtp_sender_stats ss;
+        oh_rtp_sender_get_stats(s->sender, &ss);
+        int plen = oh_rtp_sender_write_event(s->sender, s->cn_pt, ss.timestamp, 0, sid, n, s->pkt, s->pkt_cap);
+        uint64_t before = s->st.packets_sent;
+        send_rtp(s, plen);
+        if (s->st.packets_sent > before)
+            s->st.cn_sent++;
+        s->cn_level = sid[0];
+        s->cn_age = 0;
+        s->pausing = 1;
+    }
+    s->st.frames_suppressed++;
+    oh_rtp_sender_skip(s->sender, s->rtp_samples);
+    s->talkspurt = 1;
+}
+
 static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
 {
     size_t frame = (size_t)e->frame;
@@ -2143,6 +2190,7 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
     if (!sends(s->dir) || s->remote_len == 0) {
         oh_rtp_sender_skip(s->sender, s->rtp_samples);
         s->talkspurt = 1;
+        s->pausing = 0; /* a pause after this one is described afresh */
         return;
     }
     int local = 0;
@@ -2162,6 +2210,11 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
     if (dtmf_tick(e, s))
         return; /* the source kept its pace; its audio of this tick is replaced */
     convert(s->rs_send, s->eng_buf, frame, s->codec_buf, s->codec_buf_cap, (size_t)s->codec_frame);
+    if (s->vad && !oh_vad_process(s->vad, s->eng_buf)) {
+        suppress_frame(s);
+        return;
+    }
+    s->pausing = 0;
     int len = oh_codec_encode(s->enc, s->codec_buf, (size_t)s->codec_frame, s->payload, s->payload_cap);
     if (len <= 0) {
         oh_rtp_sender_skip(s->sender, s->rtp_samples);

@@ -116,7 +116,8 @@ cdef dict _stream_stats(const c.oh_engine_stream_stats *s):
         "inband_dtmf": bool(s.inband_dtmf), "dtmf_inband": s.dtmf_inband, "local": bool(s.local),
         "conference_room": s.conference_room if s.conference_room >= 0 else None,
         "tap": bool(s.tap), "tap_samples": s.tap_samples, "tap_overruns": s.tap_overruns,
-        "tap_dropped": s.tap_dropped, "cn_received": s.cn_received,
+        "tap_dropped": s.tap_dropped, "cn_received": s.cn_received, "cn_sent": s.cn_sent,
+        "frames_suppressed": s.frames_suppressed,
         "rtcp": {"sent": r.sent, "received": r.received, "invalid": r.invalid,
                  "sr_received": r.sr_received, "peer_reports": r.peer_reports,
                  "peer_fraction_lost": r.peer_fraction_lost,
@@ -364,7 +365,7 @@ cdef class MediaEngine:
     def add_stream(self, local=("127.0.0.1", 0), remote=None, codec="PCMU", payload_type=None,
                    direction="sendrecv", srtp=None, *, dtmf_payload_type=101,
                    rtcp_interval_ms=5000, cname=None, rtp_timeout_ms=None, inband_dtmf=None,
-                   rtcp_mux=True, remote_rtcp=None, cn_payload_type=13):
+                   rtcp_mux=True, remote_rtcp=None, cn_payload_type=13, vad=False):
         """A new RTP stream: a UDP socket bound to local (port 0: the OS picks; see
         local_port) sending to remote (None: nothing is sent until update(remote=...)).
 
@@ -395,6 +396,11 @@ cdef class MediaEngine:
         cn_payload_type (0..127, neither the audio's nor the DTMF one; None: none)
         is taken as RFC 3389 comfort noise: the pause it starts is played with the
         noise it describes, not counted as loss. Default 13, CN's static type.
+
+        vad=True suppresses silence on what the stream sends (RFC 3389 section 4):
+        frames the voice activity detector finds to be background are not sent, a
+        CN packet on cn_payload_type (which must then be set, and agreed with the
+        peer) describes each pause (stats() frames_suppressed, cn_sent).
         """
         cdef c.oh_engine *eng = self._get()
         if isinstance(srtp, dict):
@@ -428,6 +434,11 @@ cdef class MediaEngine:
                 or not 0 <= cn_payload_type <= 127 or cn_payload_type in (payload_type, dtmf_payload_type)):
             raise ValueError(f"cn_payload_type must be an int 0..127 other than the audio's ({payload_type}) "
                              f"and the DTMF one ({dtmf_payload_type}), or None; got {cn_payload_type!r}")
+        if not isinstance(vad, bool):
+            raise ValueError(f"vad must be True or False, got {vad!r}")
+        if vad and cn_payload_type is None:
+            raise ValueError("vad=True needs cn_payload_type: the pauses it leaves are described by "
+                             "comfort-noise packets")
         if (not isinstance(rtcp_interval_ms, int) or isinstance(rtcp_interval_ms, bool)
                 or not 100 <= rtcp_interval_ms <= 60000):
             raise ValueError(f"rtcp_interval_ms must be an int 100..60000, got {rtcp_interval_ms!r}")
@@ -442,6 +453,7 @@ cdef class MediaEngine:
         c.oh_engine_stream_config_default(&cfg)
         cfg.dtmf_payload_type = -1 if dtmf_payload_type is None else dtmf_payload_type
         cfg.cn_payload_type = -1 if cn_payload_type is None else cn_payload_type
+        cfg.vad = 1 if vad else 0
         cfg.rtcp_interval_ms = rtcp_interval_ms
         cfg.rtp_timeout_ms = rtp_timeout_ms or 0
         if inband_dtmf is not None and not isinstance(inband_dtmf, bool):

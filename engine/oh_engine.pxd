@@ -52,6 +52,7 @@ cdef extern from "offhook/oh_engine.h":
         int rtp_timeout_ms
         int inband_dtmf
         int cn_payload_type
+        int vad
 
     ctypedef enum oh_engine_record_mode:
         OH_ENGINE_REC_RECEIVED
@@ -148,6 +149,8 @@ cdef extern from "offhook/oh_engine.h":
         uint64_t tap_overruns
         uint64_t tap_dropped
         uint64_t cn_received
+        uint64_t cn_sent
+        uint64_t frames_suppressed
 
     ctypedef struct oh_engine_local_stats:
         int attached

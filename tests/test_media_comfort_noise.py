@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 import offhook.engine as eng
-from offhook.media.wav import read_wav
+from offhook.media.quality import align, pesq_score
+from offhook.media.speech import speech
+from offhook.media.wav import read_wav, write_wav
 
 LOOP = "127.0.0.1"
 CN_LEVEL = 45
@@ -103,3 +105,66 @@ def test_comfort_noise_payload_type_must_not_clash():
         with pytest.raises(ValueError, match="comfort-noise"):
             s.update(codec="PCMA", payload_type=19)
         assert s.cn_payload_type == 19
+
+
+def _talk_with_background(seconds_each: float = 1.0, pause_s: float = 1.5) -> np.ndarray:
+    """Speech, a pause, speech (16 kHz), over white background noise at -50 dBov."""
+    rate = 16000
+    talk = speech(2 * seconds_each, rate)
+    half = len(talk) // 2
+    pause = np.zeros(int(pause_s * rate), dtype=np.int16)
+    x = np.concatenate([talk[:half], pause, talk[half:]]).astype(np.float64)
+    rng = np.random.default_rng(11)
+    x += rng.normal(0.0, 32767.0 * 10 ** (-50 / 20), len(x))
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def _exchange(tmp_path, vad: bool, codec: str) -> tuple[dict, dict, np.ndarray, np.ndarray]:
+    """A plays the clip to B with or without silence suppression; B records at 16 kHz."""
+    clip = _talk_with_background()
+    write_wav(tmp_path / "clip.wav", clip, 16000)
+    with eng.MediaEngine(16000, 20) as a, eng.MediaEngine(16000, 20) as b:
+        rx = b.add_stream(local=(LOOP, 0), codec=codec, direction="recvonly")
+        tx = a.add_stream(local=(LOOP, 0), remote=(LOOP, rx.local_port), codec=codec,
+                          direction="sendonly", vad=vad)
+        rx.record_wav(tmp_path / "rx.wav")
+        time.sleep(0.3)  # the buffer settles on silence first, as a call starts
+        tx.play_wav(tmp_path / "clip.wav")
+        time.sleep(len(clip) / 16000 + 0.5)
+        rx.stop_recording()
+        sent, got = tx.stats(), rx.stats()
+    rec = read_wav(tmp_path / "rx.wav", sample_rate=16000, channels=1).samples
+    return sent, got, clip, rec
+
+
+@pytest.mark.parametrize("codec", ["PCMU", "G722"])
+def test_silence_suppression_between_two_engines(tmp_path, codec):
+    sent, got, clip, rec = _exchange(tmp_path, True, codec)
+    # the 1.5 s pause is mostly not sent (its first 200 ms are the hangover)
+    assert sent["frames_suppressed"] >= 50
+    assert 1 <= sent["cn_sent"] <= 4 and got["cn_received"] == sent["cn_sent"]
+    assert got["playout"]["lost"] == 0 and got["dropped_payload_type"] == 0
+    # B hears the pause as noise near the level A's background had, not silence
+    out = align(clip, rec)
+    levels = _blocks_dbov(out[: len(out) // 320 * 320].reshape(-1, 2)[:, 0].copy())
+    pause = levels[int(1.4 / 0.02): int(2.3 / 0.02)]  # inside the pause, after the hangover
+    assert np.all(np.isfinite(pause))
+    assert abs(float(np.median(pause)) - 50.0) <= 4.0
+    # and the talkspurt after it is as good as without suppression. (The first one
+    # is not compared: without suppression the buffer settles during the call's
+    # first silence, with it the first talkspurt finds it cold and is squeezed a
+    # little while it settles; measured PESQ-WB G.722 3.49 vs 4.24 there, 4.37 vs
+    # 4.42 after the pause.)
+    _, _, _, plain = _exchange(tmp_path, False, codec)
+    after = slice(int(2.6 * 16000), len(clip))
+    with_vad = pesq_score(clip[after], align(clip, rec)[after], 16000)
+    without = pesq_score(clip[after], align(clip, plain)[after], 16000)
+    assert with_vad >= without - 0.2
+
+
+def test_silence_suppression_needs_comfort_noise():
+    with eng.MediaEngine(8000, 20) as e:
+        with pytest.raises(ValueError, match="vad=True needs cn_payload_type"):
+            e.add_stream(vad=True, cn_payload_type=None)
+        with pytest.raises(ValueError, match="vad must be True or False"):
+            e.add_stream(vad=1)

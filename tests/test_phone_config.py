@@ -110,6 +110,13 @@ def test_bad_config_names_the_key(text: str, message: str) -> None:
     assert isinstance(info.value, ValueError)
 
 
+def test_silence_suppression_is_off_unless_asked_for() -> None:
+    assert not parse_config("").silence_suppression
+    assert parse_config("[phone]\nsilence_suppression = true").silence_suppression
+    with pytest.raises(ConfigError, match=r"phone\.silence_suppression: must be true or false"):
+        parse_config('[phone]\nsilence_suppression = "on"')
+
+
 def test_codecs_in_order_of_preference() -> None:
     assert parse_config("").codecs == ("opus", "G722", "PCMU", "PCMA")
     assert parse_config('[phone]\ncodecs = ["PCMA", "G722"]').codecs == ("PCMA", "G722")

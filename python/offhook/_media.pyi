@@ -56,7 +56,7 @@ class MediaEngine:
                    rtp_timeout_ms: int | None = None,
                    inband_dtmf: bool | None = None, rtcp_mux: bool = True,
                    remote_rtcp: tuple[str, int] | None = None,
-                   cn_payload_type: int | None = 13) -> MediaStream: ...
+                   cn_payload_type: int | None = 13, vad: bool = False) -> MediaStream: ...
 
 class MediaStream:
     local_port: int

@@ -2,6 +2,7 @@
  * colour, the colour its coefficients ask for, gliding between models,
  * bounded output for any payload, bad arguments and ENOMEM. */
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -150,6 +151,44 @@ static void test_any_payload_gives_bounded_noise(void)
     oh_cng_destroy(cng);
 }
 
+static void test_describe_round_trips_level_and_colour(void)
+{
+    /* noise of a known model, described again by the sender's side */
+    static const uint8_t model[][5] = {{52, 20, 200, 127, 90}, {35, 230, 60, 140, 127}, {60, 127, 127, 127, 127}};
+    for (size_t m = 0; m < 3; m++) {
+        oh_cng *cng = make(8000);
+        CHECK_STATUS(oh_cng_update(cng, model[m], 5), OH_OK);
+        oh_cng_generate(cng, pcm, 8000);
+        uint8_t sid[5];
+        CHECK(oh_cng_describe(pcm, 8000, 4, sid) == 5);
+        CHECK(abs((int)sid[0] - (int)model[m][0]) <= 1);
+        for (int i = 1; i < 5; i++) {
+            if (abs((int)sid[i] - (int)model[m][i]) > 8)
+                fprintf(stderr, "model %zu coefficient %d: %d, sent %d\n", m, i, sid[i], model[m][i]);
+            CHECK(abs((int)sid[i] - (int)model[m][i]) <= 8);
+        }
+        /* and the noise made from the description sounds like the original */
+        oh_cng *again = make(8000);
+        CHECK_STATUS(oh_cng_update(again, sid, 5), OH_OK);
+        static int16_t copy[8000];
+        oh_cng_generate(again, copy, 8000);
+        CHECK(fabs(level_dbov(copy, 8000) - level_dbov(pcm, 8000)) <= 1.0);
+        CHECK(fabs(difference_ratio(copy, 8000) - difference_ratio(pcm, 8000)) <= 0.15);
+        oh_cng_destroy(again);
+        oh_cng_destroy(cng);
+    }
+    /* digital silence and full scale stay in range; order 0 is the level alone */
+    uint8_t sid[OH_CNG_MAX_ORDER + 1];
+    memset(pcm, 0, 160 * sizeof *pcm);
+    CHECK(oh_cng_describe(pcm, 160, 4, sid) == 5 && sid[0] == 127);
+    for (int i = 1; i < 5; i++)
+        CHECK(sid[i] <= 254);
+    for (int i = 0; i < 160; i++)
+        pcm[i] = (int16_t)(i % 2 ? 32767 : -32767);
+    CHECK(oh_cng_describe(pcm, 160, 99, sid) == OH_CNG_MAX_ORDER + 1 && sid[0] == 0);
+    CHECK(oh_cng_describe(pcm, 160, 0, sid) == 1);
+}
+
 static void test_bad_arguments_and_enomem(void)
 {
     oh_cng *cng = (oh_cng *)pcm;
@@ -179,6 +218,7 @@ int main(void)
     test_coefficients_colour_the_noise();
     test_a_new_model_is_glided_into();
     test_any_payload_gives_bounded_noise();
+    test_describe_round_trips_level_and_colour();
     test_bad_arguments_and_enomem();
     TEST_EXIT();
 }

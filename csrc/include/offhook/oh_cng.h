@@ -50,6 +50,12 @@ int oh_cng_level(const oh_cng *cng);
 /* Writes n samples of comfort noise (zeros when no payload was taken). */
 void oh_cng_generate(oh_cng *cng, int16_t *pcm, size_t n);
 
+/* The sender's side: an RFC 3389 payload describing pcm (n samples, the
+ * background of a pause): its level and `order` (0..OH_CNG_MAX_ORDER)
+ * reflection coefficients of its spectrum. Writes 1 + order bytes to out
+ * and returns that count. */
+size_t oh_cng_describe(const int16_t *pcm, size_t n, int order, uint8_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -152,6 +152,11 @@ typedef struct oh_engine_stream_config {
     int cn_payload_type;                  /* RFC 3389 comfort noise PT 0..127 (neither payload_type
                                              nor dtmf_payload_type), -1 = none; default 13 (static
                                              CN): its pauses play the noise it describes (oh_cng) */
+    int vad;                              /* 1: silence suppression on what the stream sends: frames
+                                             oh_vad finds to be background are not sent; a CN packet
+                                             (cn_payload_type, which must be set) describes the pause
+                                             when it starts and when its level moves by 3 dB, at least
+                                             every 5 s. 0 (default): every frame is sent */
 } oh_engine_stream_config;
 
 /* What a stream's recording holds (oh_engine_stream_record_wav_mode). */
@@ -262,6 +267,8 @@ typedef struct oh_engine_stream_stats {
     uint64_t tap_overruns;         /* ticks whose frame did not fit the tap (the reader fell behind) */
     uint64_t tap_dropped;          /* samples those ticks lost */
     uint64_t cn_received;          /* comfort-noise packets accepted (cn_payload_type) */
+    uint64_t cn_sent;              /* comfort-noise packets sent (vad) */
+    uint64_t frames_suppressed;    /* frames not sent as background (vad) */
 } oh_engine_stream_stats;
 
 /* The local audio endpoint's counters (oh_engine_stats.local). */

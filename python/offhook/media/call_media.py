@@ -30,8 +30,10 @@ class CallMedia:
 
     def __init__(self, engine: MediaEngine, local: tuple[str, int], *,
                  play: str | os.PathLike[str] | None = None,
-                 record: str | os.PathLike[str] | None = None) -> None:
+                 record: str | os.PathLike[str] | None = None,
+                 silence_suppression: bool = False) -> None:
         self.engine = engine
+        self.silence_suppression = silence_suppression
         self.local = local
         self.play = Path(play) if play is not None else None
         self.record = Path(record) if record is not None else None
@@ -59,7 +61,8 @@ class CallMedia:
             local=self.local, remote=media.remote, codec=media.codec,
             payload_type=media.payload_type, direction=media.direction, srtp=_srtp(media),
             dtmf_payload_type=dtmf if dtmf != media.payload_type else None,
-            rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp, cn_payload_type=_comfort_noise(media))
+            rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp, cn_payload_type=_comfort_noise(media),
+            vad=self.silence_suppression and media.cn_payload_type is not None)
         if self.record is not None:
             self.stream.record_wav(self.record)
         if self.play is not None:

@@ -240,6 +240,8 @@ class PhoneConfig:
     web: Mapping[str, object] = field(default_factory=dict)   # [web], for `offhook web`
     dns_server: Address | None = None   # for every line (None: the nameservers of /etc/resolv.conf)
     hid: HidConfig | None = None    # [hid]: a USB headset or phone drives the calls
+    silence_suppression: bool = False   # send no frames in pauses, comfort noise instead (RFC 3389),
+                                        # on calls whose peer agreed CN
 
     def account(self, name: str | None = None) -> AccountConfig | None:
         """The account called `name` (ConfigError if none is), or the first one (None without any)."""
@@ -476,6 +478,7 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
                           "tls_cert and tls_key go together")
     insecure = phone.get_bool("tls_insecure_no_verify", False)
     dns_server = phone.get_address("dns_server", 53)
+    silence_suppression = phone.get_bool("silence_suppression", False)
     phone.finish()
 
     audio_t = _Table(root._get("audio") or {}, "audio", source)
@@ -510,7 +513,8 @@ def parse_config(text: str, *, source: str = "config.toml", base: Path | None = 
                        history=_path(history, base) if history else None, contacts=contacts,
                        tone_profile=profile, codecs=codecs, srtp=srtp, tls_cert=tls["tls_cert"],
                        tls_key=tls["tls_key"], tls_ca=tls["tls_ca"], tls_insecure_no_verify=insecure,
-                       cti=cti, web=web, dns_server=dns_server, hid=hid)
+                       cti=cti, web=web, dns_server=dns_server, hid=hid,
+                       silence_suppression=silence_suppression)
 
 
 def load_config(path: str | Path | None = None) -> PhoneConfig:

@@ -711,7 +711,8 @@ class Phone:
             return
         if call.media is None:
             agent = call._line.agent
-            call.media = CallMedia(self.engine, (agent.ua.contact.host, agent.media_ports[call.id]))
+            call.media = CallMedia(self.engine, (agent.ua.contact.host, agent.media_ports[call.id]),
+                                   silence_suppression=self.config.silence_suppression)
         try:
             call.media.apply(neg)
         except (OffhookError, ValueError) as exc:
