@@ -899,7 +899,9 @@ static void test_rtcp_no_mux(void)
     for (int i = 0; i < 150; i++) {
         oh_engine_stream_get_stats(a, ia, &sa);
         oh_engine_stream_get_stats(b, ib, &sb);
-        if (sa.rtcp.rtt_samples >= 2 && sb.rtcp.rtt_samples >= 2)
+        /* with 100 ms reports the RTTs can be in before the RTP the check below wants */
+        if (sa.rtcp.rtt_samples >= 2 && sb.rtcp.rtt_samples >= 2 && sa.packets_received > 10 &&
+            sb.packets_received > 10)
             break;
         sleep_ms(20);
     }
