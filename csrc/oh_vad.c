@@ -7,7 +7,13 @@
  * really got louder is followed within 3 s. Frames of digital silence
  * (below -90 dBov: a source not yet playing, a muted microphone) say
  * nothing about the room and are left out of the floor; they are silence
- * anyway. A sound that stays loud for longer than the window without a
+ * anyway. Until the window has been filled once, the floor used is at
+ * most -50 dBov (a quiet room): a call that starts talking at once has no
+ * pause yet to learn the room from, and the lowest of its first speech
+ * frames, taken for the floor, suppressed quieter syllables after it (PESQ
+ * of the first talkspurt in tests/test_media_comfort_noise.py 3.49 -> see
+ * bench/RESULTS.md). A louder room is then sent as it is for 3 s.
+ * A sound that stays loud for longer than the window without a
  * dip (a held tone, music) becomes the floor and is then suppressed: this
  * detector is for speech, and off unless asked for.
  * A frame is active when E exceeds N by 9 dB and is above -60 dBov (below
@@ -37,6 +43,7 @@
 #define HANGOVER_MS 200
 #define WARMUP_MS 100
 #define NO_FLOOR -96.0
+#define PRIOR_FLOOR_DBOV -50.0
 
 struct oh_vad {
     int rate;
@@ -49,6 +56,7 @@ struct oh_vad {
     double cur_min;   /* of the block being filled */
     int in_block;     /* its frames so far */
     int next_block;   /* the slot the next full block goes to */
+    int filled;       /* full blocks seen, saturating at NBLOCKS */
     int seen;         /* frames processed, saturating at warmup */
     int hold;         /* hangover frames left */
 };
@@ -90,6 +98,7 @@ void oh_vad_reset(oh_vad *vad)
     vad->cur_min = 0.0;
     vad->in_block = 0;
     vad->next_block = 0;
+    vad->filled = 0;
 }
 
 /* Takes a frame's level into the block minima and returns the floor. */
@@ -102,6 +111,8 @@ static double track_floor(oh_vad *vad, double level)
         vad->block_min[vad->next_block] = vad->cur_min;
         vad->next_block = (vad->next_block + 1) % NBLOCKS;
         vad->in_block = 0;
+        if (vad->filled < NBLOCKS)
+            vad->filled++;
     }
     double floor_db = vad->in_block ? vad->cur_min : 0.0;
     int any = vad->in_block > 0;
@@ -126,7 +137,9 @@ int oh_vad_process(oh_vad *vad, const int16_t *pcm)
         vad->hold = vad->hangover;
         return 1;
     }
-    if (level > vad->floor_db + THRESHOLD_DB && level > FLOOR_DBOV) {
+    double floor_db = vad->filled < NBLOCKS && vad->floor_db > PRIOR_FLOOR_DBOV ? PRIOR_FLOOR_DBOV
+                                                                                 : vad->floor_db;
+    if (level > floor_db + THRESHOLD_DB && level > FLOOR_DBOV) {
         vad->hold = vad->hangover;
         return 1;
     }

@@ -150,16 +150,16 @@ def test_silence_suppression_between_two_engines(tmp_path, codec):
     pause = levels[int(1.4 / 0.02): int(2.3 / 0.02)]  # inside the pause, after the hangover
     assert np.all(np.isfinite(pause))
     assert abs(float(np.median(pause)) - 50.0) <= 4.0
-    # and the talkspurt after it is as good as without suppression. (The first one
-    # is not compared: without suppression the buffer settles during the call's
-    # first silence, with it the first talkspurt finds it cold and is squeezed a
-    # little while it settles; measured PESQ-WB G.722 3.49 vs 4.24 there, 4.37 vs
-    # 4.42 after the pause.)
+    # and the talkspurts around it sound as they do without suppression (measured
+    # PESQ-WB G.722 4.24 vs 4.24 before the pause, 4.34 vs 4.42 after it; before the
+    # detector capped its floor until it had heard 3 s, the first talkspurt, with no
+    # pause yet to learn the room from, lost its quieter syllables: 3.49)
     _, _, _, plain = _exchange(tmp_path, False, codec)
-    after = slice(int(2.6 * 16000), len(clip))
-    with_vad = pesq_score(clip[after], align(clip, rec)[after], 16000)
-    without = pesq_score(clip[after], align(clip, plain)[after], 16000)
-    assert with_vad >= without - 0.2
+    ours, theirs = align(clip, rec), align(clip, plain)
+    for part in (slice(0, 16000), slice(int(2.6 * 16000), len(clip))):
+        with_vad = pesq_score(clip[part], ours[part], 16000)
+        without = pesq_score(clip[part], theirs[part], 16000)
+        assert with_vad >= without - 0.2
 
 
 def test_silence_suppression_needs_comfort_noise():

@@ -55,6 +55,24 @@ static void test_speech_over_noise(void)
     oh_vad_destroy(vad);
 }
 
+static void test_a_call_that_starts_talking_keeps_its_quiet_syllables(void)
+{
+    /* no pause yet to learn the room from: 300 ms of loud speech and 300 ms
+     * of quiet speech (longer than the hangover) from the first frame; none
+     * of it may be suppressed, though the quiet part is the lowest heard */
+    oh_vad *vad = NULL;
+    CHECK_STATUS(oh_vad_create(8000, N, &vad), OH_OK);
+    long t = 0;
+    int active = 0;
+    for (int k = 0; k < 4; k++)
+        active += run(vad, 15, -50, k % 2 ? -36 : -20, &t);
+    CHECK(active == 60);
+    /* the first pause is still found (the floor used is at most -50 dBov) */
+    run(vad, 10, -55, -300, &t); /* the hangover */
+    CHECK(run(vad, 20, -55, -300, &t) == 0);
+    oh_vad_destroy(vad);
+}
+
 static void test_a_louder_background_is_followed(void)
 {
     oh_vad *vad = NULL;
@@ -90,6 +108,7 @@ static void test_bad_arguments_and_enomem(void)
 int main(void)
 {
     test_speech_over_noise();
+    test_a_call_that_starts_talking_keeps_its_quiet_syllables();
     test_a_louder_background_is_followed();
     test_bad_arguments_and_enomem();
     TEST_EXIT();
