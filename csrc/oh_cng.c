@@ -119,18 +119,23 @@ int oh_cng_level(const oh_cng *cng)
     return cng ? cng->level : -1;
 }
 
+/* One step of the step-up recursion: a[0..i-1] (order i) to order i + 1 with k. */
+static void step_up_once(double *a, int i, double k)
+{
+    double prev[OH_CNG_MAX_ORDER];
+    memcpy(prev, a, (size_t)i * sizeof *prev);
+    for (int j = 0; j < i; j++)
+        a[j] = prev[j] + k * prev[i - 1 - j];
+    a[i] = k;
+}
+
 /* a[] from k[] by the step-up recursion; returns prod(1 - k^2). */
 static double step_up(oh_cng *cng)
 {
-    double prev[OH_CNG_MAX_ORDER];
     double gain = 1.0;
     for (int i = 0; i < cng->order; i++) {
-        double k = cng->k[i];
-        memcpy(prev, cng->a, (size_t)i * sizeof *prev);
-        for (int j = 0; j < i; j++)
-            cng->a[j] = prev[j] + k * prev[i - 1 - j];
-        cng->a[i] = k;
-        gain *= 1.0 - k * k;
+        step_up_once(cng->a, i, cng->k[i]);
+        gain *= 1.0 - cng->k[i] * cng->k[i];
     }
     return gain;
 }
@@ -178,7 +183,7 @@ size_t oh_cng_describe(const int16_t *pcm, size_t n, int order, uint8_t *out)
     double ms = n ? r[0] / (double)n : 0.0;
     double level = ms > 0.0 ? -10.0 * log10(ms / (32767.0 * 32767.0)) : 127.0;
     out[0] = (uint8_t)(level < 0.0 ? 0 : level > 127.0 ? 127 : lrint(level));
-    double a[OH_CNG_MAX_ORDER], prev[OH_CNG_MAX_ORDER];
+    double a[OH_CNG_MAX_ORDER];
     double err = r[0] * 1.0001;
     for (int i = 0; i < order; i++) {
         double k = 0.0;
@@ -189,10 +194,7 @@ size_t oh_cng_describe(const int16_t *pcm, size_t n, int order, uint8_t *out)
             k = -acc / err;
         }
         k = k > MAX_K ? MAX_K : k < -MAX_K ? -MAX_K : k;
-        memcpy(prev, a, (size_t)i * sizeof *prev);
-        for (int j = 0; j < i; j++)
-            a[j] = prev[j] + k * prev[i - 1 - j];
-        a[i] = k;
+        step_up_once(a, i, k);
         err *= 1.0 - k * k;
         long q = lrint(128.0 * k) + 127;
         out[1 + i] = (uint8_t)(q < 0 ? 0 : q > 254 ? 254 : q);
