@@ -757,6 +757,12 @@ static oh_status conceal_tick(oh_jitter *jb, oh_jitter_frame *f, oh_jitter_statu
     return finish(jb, f, status);
 }
 
+/* The timestamp whose audio, played at now_ms, has exactly the target offset. */
+static int64_t ts_on_target(const oh_jitter *jb, double now_ms, double target)
+{
+    return (int64_t)floor((now_ms - target) / jb->ms_per_ts);
+}
+
 /* The latest timestamp at or before t that lies whole ticks before ts (t <
  * ts). The timeline keeps to the frames' grid when it jumps: a tick that
  * starts between two frame boundaries hands out the frame anyway, and the
@@ -944,7 +950,7 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
          * burst, not a stall, and whatever fills the gap is concealment, so
          * the delay added by waiting is dropped at once by moving the
          * timeline up to the target (at most to the next frame present). */
-        int64_t on_target = (int64_t)floor((now_ms - target) / jb->ms_per_ts);
+        int64_t on_target = ts_on_target(jb, now_ms, target);
         int64_t m = next_present(jb, jb->next_seq + 1);
         int64_t next_ts = m < 0 ? jb->play_ts : slot_for(jb, m)->ts;
         on_target = on_target < next_ts ? grid_before(jb, next_ts, on_target) : next_ts;
@@ -963,7 +969,7 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
          * while a later one is due is passed over, not concealed: there
          * is no speech to continue. */
         int64_t m = next_present(jb, jb->next_seq + 1);
-        int64_t due = (int64_t)floor((now_ms - target) / jb->ms_per_ts);
+        int64_t due = ts_on_target(jb, now_ms, target);
         if (m < 0 || slot_for(jb, m)->ts > due) {
             jb->cur_offset = offset_before;
             return finish(jb, f, OH_JITTER_SILENCE);
@@ -979,7 +985,7 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
         slot *s = slot_for(jb, jb->next_seq);
         if (s->ts > jb->play_ts + jb->tick / 2) {
             /* a gap in the timestamps (DTX): re-align to the target in silence */
-            int64_t on_target = (int64_t)floor((now_ms - target) / jb->ms_per_ts);
+            int64_t on_target = ts_on_target(jb, now_ms, target);
             if (on_target < s->ts) {
                 jb->play_ts = grid_before(jb, s->ts, on_target) + jb->tick;
                 jb->cur_end = jb->play_ts;

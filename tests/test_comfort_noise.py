@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from offhook.engine import JitterBuffer, JitterStatus, Playout, codec
 from offhook.media.speech import speech
+from silence_clips import blocks_dbov
 
 S = JitterStatus
 NETWORK_MS = 30.0
 
 
 def _level_dbov(pcm: np.ndarray) -> float:
-    ms = float(np.mean(pcm.astype(np.float64) ** 2))
-    return -10.0 * np.log10(ms / 32767.0**2) if ms > 0 else float("inf")
+    return float(blocks_dbov(pcm, len(pcm))[0])
 
 
 def _talk_pause_talk(cn: bytes | None, pause_ms: int = 1500, talk: int = 100):

@@ -18,8 +18,8 @@ import pytest
 
 import offhook.engine as eng
 from offhook.media.quality import align, pesq_score
-from offhook.media.speech import speech
 from offhook.media.wav import read_wav, write_wav
+from silence_clips import ROOM_DBOV, blocks_dbov, talk_pause_talk
 
 LOOP = "127.0.0.1"
 CN_LEVEL = 45
@@ -54,13 +54,6 @@ def _send_talk_pause_talk(dest: tuple[str, int]) -> None:
         at(3300)
 
 
-def _blocks_dbov(pcm: np.ndarray) -> np.ndarray:
-    x = pcm[: len(pcm) // 160 * 160].astype(np.float64).reshape(-1, 160)
-    ms = np.mean(x**2, axis=1)
-    with np.errstate(divide="ignore"):
-        return -10.0 * np.log10(ms / 32767.0**2)
-
-
 def _the_pause(levels: np.ndarray) -> np.ndarray:
     """The 20 ms blocks between the two tone bursts (the tone is at about -15 dBov)."""
     loud = np.nonzero(levels < 25)[0]
@@ -79,7 +72,7 @@ def test_a_silence_suppressed_pause_sounds_like_the_peer_room(tmp_path, cn):
         s.stop_recording()
         st = s.stats()
     pcm = read_wav(tmp_path / "rx.wav", sample_rate=8000, channels=1).samples
-    pause = _the_pause(_blocks_dbov(pcm))
+    pause = _the_pause(blocks_dbov(pcm, 160))
     assert len(pause) >= 35  # most of the 1 s pause (the rest: the tone's fade and the buffer's)
     if cn:
         assert st["cn_received"] == 2 and st["dropped_payload_type"] == 0
@@ -107,21 +100,9 @@ def test_comfort_noise_payload_type_must_not_clash():
         assert s.cn_payload_type == 19
 
 
-def _talk_with_background(seconds_each: float = 1.0, pause_s: float = 1.5) -> np.ndarray:
-    """Speech, a pause, speech (16 kHz), over white background noise at -50 dBov."""
-    rate = 16000
-    talk = speech(2 * seconds_each, rate)
-    half = len(talk) // 2
-    pause = np.zeros(int(pause_s * rate), dtype=np.int16)
-    x = np.concatenate([talk[:half], pause, talk[half:]]).astype(np.float64)
-    rng = np.random.default_rng(11)
-    x += rng.normal(0.0, 32767.0 * 10 ** (-50 / 20), len(x))
-    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
-
-
 def _exchange(tmp_path, vad: bool, codec: str) -> tuple[dict, dict, np.ndarray, np.ndarray]:
     """A plays the clip to B with or without silence suppression; B records at 16 kHz."""
-    clip = _talk_with_background()
+    clip = talk_pause_talk(1.5)
     write_wav(tmp_path / "clip.wav", clip, 16000)
     with eng.MediaEngine(16000, 20) as a, eng.MediaEngine(16000, 20) as b:
         rx = b.add_stream(local=(LOOP, 0), codec=codec, direction="recvonly")
@@ -146,10 +127,9 @@ def test_silence_suppression_between_two_engines(tmp_path, codec):
     assert got["playout"]["lost"] == 0 and got["dropped_payload_type"] == 0
     # B hears the pause as noise near the level A's background had, not silence
     out = align(clip, rec)
-    levels = _blocks_dbov(out[: len(out) // 320 * 320].reshape(-1, 2)[:, 0].copy())
-    pause = levels[int(1.4 / 0.02): int(2.3 / 0.02)]  # inside the pause, after the hangover
+    pause = blocks_dbov(out, 320)[int(1.4 / 0.02): int(2.3 / 0.02)]  # inside it, after the hangover
     assert np.all(np.isfinite(pause))
-    assert abs(float(np.median(pause)) - 50.0) <= 4.0
+    assert abs(float(np.median(pause)) - ROOM_DBOV) <= 4.0
     # and the talkspurts around it sound as they do without suppression (measured
     # PESQ-WB G.722 4.24 vs 4.24 before the pause, 4.34 vs 4.42 after it; before the
     # detector capped its floor until it had heard 3 s, the first talkspurt, with no

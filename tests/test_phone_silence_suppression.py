@@ -12,23 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from offhook.media.speech import speech
 from offhook.media.wav import write_wav
 from offhook.phone import Phone, PhoneConfig, PolicyConfig, WavAudio
 from phone_helpers import incoming, recorded, uri_of
-
-
-def _clip(path: Path) -> None:
-    rate = 16000
-    talk = speech(2.0, rate)
-    x = np.concatenate([talk[:rate], np.zeros(2 * rate, dtype=np.int16), talk[rate:]]).astype(np.float64)
-    x += np.random.default_rng(5).normal(0.0, 32767.0 * 10 ** (-50 / 20), len(x))
-    write_wav(path, np.clip(np.round(x), -32768, 32767).astype(np.int16), rate)
+from silence_clips import ROOM_DBOV, blocks_dbov, talk_pause_talk
 
 
 def test_a_phone_suppressing_silence_sends_comfort_noise_the_other_plays(tmp_path: Path) -> None:
     async def run() -> None:
-        _clip(tmp_path / "clip.wav")
+        write_wav(tmp_path / "clip.wav", talk_pause_talk(2.0, seed=5), 16000)
         a = Phone(PhoneConfig(codecs=("PCMU",), silence_suppression=True),
                   audio=lambda: WavAudio(play=tmp_path / "clip.wav"))
         b = Phone(PhoneConfig(codecs=("PCMU",), policy=PolicyConfig(auto_answer=True)),
@@ -50,10 +42,9 @@ def test_a_phone_suppressing_silence_sends_comfort_noise_the_other_plays(tmp_pat
         assert sent["frames_suppressed"] >= 60 and 1 <= sent["cn_sent"] <= 6
         assert got["cn_received"] == sent["cn_sent"] and got["playout"]["lost"] == 0
         pcm, rate = recorded(tmp_path / "b.wav")
-        blocks = pcm[: len(pcm) // (rate // 50) * (rate // 50)].astype(np.float64).reshape(-1, rate // 50)
-        level = -10 * np.log10(np.mean(blocks**2, axis=1) / 32767.0**2 + 1e-12)
+        level = blocks_dbov(pcm, rate // 50)
         quiet = level[level > 40]  # the pause (speech is 20-35 dB louder)
         assert len(quiet) >= 60
-        assert abs(float(np.median(quiet)) - 50.0) <= 4.0
+        assert abs(float(np.median(quiet)) - ROOM_DBOV) <= 4.0
 
     asyncio.run(run())
