@@ -54,6 +54,11 @@ packet level (no audio) for the delay targets.
 
 The last prints how much PESQ a perfect use of "the next packet is here"
 could add over speex on loss3/loss10 at the same delay (an upper bound).
+
+    .venv/bin/python bench/bench_jitter.py --packet-ms --seconds 20
+
+prints what packets of 10 and 30 ms (a peer's a=ptime) cost against 20 ms
+ones on the 20 ms clock: late loss, delay, PESQ-WB through the Playout.
 """
 from __future__ import annotations
 
@@ -219,9 +224,9 @@ OPUS_BITRATE = 24000  # wideband VoIP; at 16 kbit/s libopus 1.3 puts no LBRR (FE
 LOSS_PCT = {"loss3": 3, "loss10": 10}  # what the sender's encoder is told (RTCP's fraction lost)
 
 
-def _encode(cname: str, rate: int, clean: np.ndarray, trace_name: str) -> list[bytes]:
-    """20 ms payloads; Opus as a sender on a lossy link runs it: in-band FEC on, expected loss set."""
-    n_pcm = rate // 50
+def _encode(cname: str, rate: int, clean: np.ndarray, trace_name: str, frame_ms: int = 20) -> list[bytes]:
+    """frame_ms payloads; Opus as a sender on a lossy link runs it: in-band FEC on, expected loss set."""
+    n_pcm = rate * frame_ms // 1000
     enc = (codec("opus", rate, fec=True, packet_loss_pct=LOSS_PCT.get(trace_name, 0), bitrate=OPUS_BITRATE)
            if cname == "opus" else codec(cname))
     return [enc.encode(np.ascontiguousarray(clean[i * n_pcm:(i + 1) * n_pcm]))
@@ -350,6 +355,38 @@ def pesq_bound_table(seconds: float, rows: list[dict[str, object]]) -> None:
                 ["trace", "codec", "seed 1", "seed 2", "seed 3", "seed 4", "mean gain over speex + PLC"], out)
 
 
+def packet_ms_table(seconds: float, rows: list[dict[str, object]]) -> None:
+    """Packets of 10 and 30 ms (a peer's a=ptime) on the 20 ms clock, against 20 ms packets.
+
+    Packet level (JitterBuffer, no audio, lengths inferred from the timestamps):
+    worst late loss and mean delay over seeds 1-4; PESQ-WB means over seeds 1-4
+    of G.722 speech through Playout. The traces are the same models with
+    frame_ms = the packet length (one packet per frame).
+    """
+    out = []
+    clean = speech(seconds, 16000)
+    for name in nt.TRACES:
+        line: list[object] = [name]
+        for packet_ms in (10, 20, 30):
+            late, delay, quality = [], [], []
+            payloads = _encode("G722", 16000, clean, name, packet_ms)
+            for seed in (1, 2, 3, 4):
+                trace = nt.make_trace(name, seconds, seed=seed, frame_ms=packet_ms)
+                r = nt.replay(trace, JitterBuffer(8000, 20), tick_ms=20)
+                late.append(100 * r.late_loss)
+                delay.append(r.mean_delay_ms)
+                n = min(trace.frames, len(payloads))
+                audio = nt.replay_audio(trace, Playout("G722"), payloads[:n], tick_ms=20)
+                quality.append(pesq_score(clean[:n * 16 * packet_ms], audio, 16000))
+            line += [max(late), float(np.mean(delay)), float(np.mean(quality))]
+            rows.append({"packet_ms_trace": name, "packet_ms": packet_ms, "late_pct": late,
+                         "mean_delay_ms": delay, "pesq_wb": quality})
+        out.append(line)
+    print_table(f"Packets of 10 / 20 / 30 ms on the 20 ms clock, {seconds:.0f} s, seeds 1-4",
+                ["trace", "10: late % max", "10: delay ms", "10: PESQ-WB", "20: late % max", "20: delay ms",
+                 "20: PESQ-WB", "30: late % max", "30: delay ms", "30: PESQ-WB"], out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -363,7 +400,14 @@ def main() -> None:
                     help="offhook's Playout extrapolates like the speex pipeline (interpolate=False)")
     ap.add_argument("--pesq-bound", action="store_true",
                     help="only the bound on what knowing the next packet can add (loss3/loss10)")
+    ap.add_argument("--packet-ms", action="store_true",
+                    help="only packets of 10 and 30 ms on the 20 ms clock against 20 ms ones")
     args = ap.parse_args()
+    if args.packet_ms:
+        packet_rows: list[dict[str, object]] = []
+        packet_ms_table(args.seconds, packet_rows)
+        write_json("jitter_packet_ms", packet_rows)
+        return
     if args.pesq_bound:
         bound_rows: list[dict[str, object]] = []
         pesq_bound_table(args.seconds, bound_rows)

@@ -11,7 +11,8 @@
  * JitterBuffer is that, as DESIGN.md specifies).
  *
  * Per status: NORMAL decodes (payloads longer than a tick are decoded once
- * and played over the following CONTINUED ticks from a small PCM store);
+ * and played over the following CONTINUED ticks from a small PCM store,
+ * below);
  * ACCELERATED decodes both frames (or the one two-tick frame) and
  * WSOLA-compresses them into one tick (oh_tsm);
  * EXPANDED is a tick of the codec's own concealment (pitch repetition for
@@ -35,9 +36,15 @@
  * first frame after an expansion is spliced in without a click. A payload
  * the decoder rejects is concealed: a corrupt packet must not stop playout.
  *
+ * Payloads of any length up to 120 ms: what a tick decodes goes into a store,
+ * the tick plays its first tick's worth (two, squeezed, when ACCELERATED)
+ * and the rest waits there for the next tick (CONTINUED), which adds the
+ * packets that follow (oh_jitter_frame.more) when the rest ends inside it;
+ * a tick that still comes out short (a DTX gap inside it, a payload shorter
+ * than announced, a packet waited for) ends in concealment.
+ *
  * Limits: the PCM rate is the codec's (resampling to the device rate is the
- * mixer's job); payloads must decode to a whole number of ticks, at most
- * 120 ms. */
+ * mixer's job); payloads of at most 120 ms. */
 #include "offhook/oh_playout.h"
 
 #include <math.h>
@@ -57,9 +64,8 @@ struct oh_playout {
     int rate;          /* PCM Hz */
     int clock_rate;    /* RTP Hz */
     size_t n;          /* PCM samples per tick */
-    int16_t *store;    /* decoded audio not yet played (CONTINUED ticks) */
+    int16_t *store;    /* decoded audio of this tick and not yet played (CONTINUED ticks) */
     size_t store_cap, store_len, store_pos;
-    int16_t *pair;     /* 2n: the two frames of an ACCELERATED tick */
     int16_t *ahead;    /* the frame after a LOST tick, decoded with it (interpolation) */
     size_t ahead_len;  /* 0: none pending */
     uint16_t ahead_seq;
@@ -118,11 +124,12 @@ oh_status oh_playout_create(const oh_playout_config *cfg, oh_playout **out)
     st = oh_cng_create(pl->rate, &pl->cng);
     if (st != OH_OK)
         goto fail;
-    pl->store_cap = (size_t)pl->rate * MAX_PACKET_MS / 1000;
+    /* a tick's worth of audio (two when accelerated) and what its last
+     * packet holds beyond: at most two ticks plus the longest packet */
+    pl->store_cap = 2 * pl->n + (size_t)pl->rate * MAX_PACKET_MS / 1000;
     pl->store = oh_alloc(pl->store_cap * sizeof *pl->store);
-    pl->pair = oh_alloc(2 * pl->n * sizeof *pl->pair);
     pl->ahead = oh_alloc(pl->store_cap * sizeof *pl->ahead);
-    if (!pl->store || !pl->pair || !pl->ahead) {
+    if (!pl->store || !pl->ahead) {
         st = OH_ENOMEM;
         goto fail;
     }
@@ -143,7 +150,6 @@ void oh_playout_destroy(oh_playout *pl)
     oh_tsm_destroy(pl->tsm);
     oh_cng_destroy(pl->cng);
     oh_free(pl->store);
-    oh_free(pl->pair);
     oh_free(pl->ahead);
     oh_free(pl);
 }
@@ -180,36 +186,39 @@ oh_status oh_playout_put(oh_playout *pl, uint16_t seq, uint32_t timestamp, uint3
     return oh_jitter_put(pl->jb, seq, timestamp, ssrc, flags, payload, len, (int)ts_units, arrival_ms);
 }
 
-/* Decodes into dst (cap samples); conceals n samples instead if the decoder refuses. */
-static size_t decode_or_conceal(oh_playout *pl, const uint8_t *p, size_t len, int16_t *dst, size_t cap)
+/* PCM samples of a length in timestamp units, within 1..store_cap. */
+static size_t pcm_len(const oh_playout *pl, int ts_units)
+{
+    size_t k = (size_t)((long)ts_units * pl->rate / pl->clock_rate);
+    return k < 1 ? 1 : k > pl->store_cap ? pl->store_cap : k;
+}
+
+/* Decodes into dst (cap samples); conceals want samples instead if the decoder refuses. */
+static size_t decode_or_conceal(oh_playout *pl, const uint8_t *p, size_t len, int16_t *dst, size_t cap,
+                                size_t want)
 {
     int r = oh_codec_decode(pl->codec, p, len, dst, cap);
-    if (r >= (int)pl->n)
+    if (r > 0)
         return (size_t)r;
-    if (r > 0) { /* shorter than a tick: pad with concealment */
-        oh_codec_conceal(pl->codec, dst + r, pl->n - (size_t)r);
-        return pl->n;
-    }
-    oh_codec_conceal(pl->codec, dst, pl->n);
-    return pl->n;
+    if (want > cap)
+        want = cap;
+    oh_codec_conceal(pl->codec, dst, want);
+    return want;
 }
 
 /* As decode_or_conceal, but a frame decoded ahead with the LOST tick
  * before it is taken from there (decoding it again would run the decoder
  * twice over it). */
-static size_t decode_frame(oh_playout *pl, uint16_t seq, const uint8_t *p, size_t len, int16_t *dst, size_t cap)
+static size_t decode_frame(oh_playout *pl, uint16_t seq, const uint8_t *p, size_t len, int16_t *dst,
+                           size_t cap, size_t want)
 {
     if (pl->ahead_len && seq == pl->ahead_seq) {
         size_t k = pl->ahead_len < cap ? pl->ahead_len : cap;
         memcpy(dst, pl->ahead, k * sizeof *dst);
         pl->ahead_len = 0;
-        if (k < pl->n) {
-            oh_codec_conceal(pl->codec, dst + k, pl->n - k);
-            k = pl->n;
-        }
         return k;
     }
-    size_t got = decode_or_conceal(pl, p, len, dst, cap);
+    size_t got = decode_or_conceal(pl, p, len, dst, cap, want);
     if (pl->ahead_len) {
         /* a frame other than the one the gap was interpolated into: the
          * concealed frame itself, come a tick late (oh_jitter plays it
@@ -227,6 +236,36 @@ static size_t decode_frame(oh_playout *pl, uint16_t seq, const uint8_t *p, size_
         pl->ahead_len = 0;
     }
     return got;
+}
+
+/* Room at the end of the store for what a tick adds, the audio not yet
+ * played moved to its start. */
+static int16_t *store_tail(oh_playout *pl, size_t *room)
+{
+    if (pl->store_pos) {
+        memmove(pl->store, pl->store + pl->store_pos, (pl->store_len - pl->store_pos) * sizeof *pl->store);
+        pl->store_len -= pl->store_pos;
+        pl->store_pos = 0;
+    }
+    *room = pl->store_cap - pl->store_len;
+    return pl->store + pl->store_len;
+}
+
+/* Appends one payload's audio (or want samples of concealment for a
+ * missing one) to the store. */
+static void store_part(oh_playout *pl, uint16_t seq, const uint8_t *p, size_t len, size_t want)
+{
+    size_t room;
+    int16_t *dst = store_tail(pl, &room);
+    if (!room)
+        return;
+    if (!p) {
+        want = want < room ? want : room;
+        oh_codec_conceal(pl->codec, dst, want);
+        pl->store_len += want;
+        return;
+    }
+    pl->store_len += decode_frame(pl, seq, p, len, dst, room, want);
 }
 
 /* Tells the buffer whether this tick was speech: louder than 20 dB below
@@ -262,63 +301,52 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
         return st;
     *status = f.status;
     const size_t n = pl->n;
-    if (f.status != OH_JITTER_CONTINUED && f.status != OH_JITTER_NORMAL)
+    if (f.status != OH_JITTER_CONTINUED)
         pl->store_len = pl->store_pos = 0; /* what was decoded before is over */
     if (f.status != OH_JITTER_SILENCE && f.status != OH_JITTER_CONTINUED)
         oh_cng_reset(pl->cng); /* speech again: the pause's noise is over */
     switch (f.status) {
     case OH_JITTER_NORMAL:
-        pl->store_len = decode_frame(pl, f.seq, f.payload, f.len, pl->store, pl->store_cap);
-        memcpy(pcm, pl->store, n * sizeof *pcm);
-        pl->store_pos = n;
-        break;
-    case OH_JITTER_CONTINUED: /* the rest of a long payload, or of its concealment */
-        if (pl->store_pos + n <= pl->store_len) {
-            memcpy(pcm, pl->store + pl->store_pos, n * sizeof *pcm);
-            pl->store_pos += n;
-        } else {
-            oh_codec_conceal(pl->codec, pcm, n);
-        }
-        break;
     case OH_JITTER_ACCELERATED:
-        if (f.skipped) {
-            decode_frame(pl, f.seq, f.payload, f.len, pl->pair, n);
-            decode_or_conceal(pl, f.skipped, f.skipped_len, pl->pair + n, n);
-        } else { /* one payload of two ticks */
-            size_t got = decode_frame(pl, f.seq, f.payload, f.len, pl->pair, 2 * n);
-            if (got < 2 * n)
-                oh_codec_conceal(pl->codec, pl->pair + got, 2 * n - got);
-        }
-        oh_tsm_accelerate(pl->tsm, pl->pair, pcm);
-        pl->store_len = pl->store_pos = 0;
-        hint_speech(pl, pcm);
-        return (int)n;
+        store_part(pl, f.seq, f.payload, f.len, pcm_len(pl, f.samples));
+        if (f.skipped)
+            store_part(pl, (uint16_t)(f.seq + 1u), f.skipped, f.skipped_len, pcm_len(pl, f.samples));
+        break;
+    case OH_JITTER_CONTINUED: /* the rest of a long payload, or of its concealment, is in the store */
+        break;
     case OH_JITTER_EXPANDED:
         oh_codec_conceal(pl->codec, pcm, n);
-        break;
+        oh_tsm_pass(pl->tsm, pcm);
+        hint_speech(pl, pcm);
+        return (int)n;
     case OH_JITTER_LOST:
+    case OH_JITTER_LATE: {
+        /* the missing packet's length: a tick or more, or less with short
+         * packets, whose next ones fill the tick (f.more) */
+        size_t gap = pcm_len(pl, f.samples);
         if (f.fec && pl->interpolate) {
             /* the next frame is here: decode it now and end the gap in it
-             * (a lost packet of several ticks: the gap is all of it, the
-             * rest played from the store as CONTINUED ticks) */
-            size_t gap = (size_t)((long)f.samples * pl->rate / pl->clock_rate);
-            if (gap < n || gap > pl->store_cap)
-                gap = n;
+             * (it is played from there on its own tick, or as the next part
+             * of this one) */
             int r = oh_codec_decode_after_gap(pl->codec, f.fec, f.fec_len, pl->store, gap, pl->ahead,
                                               pl->store_cap);
-            memcpy(pcm, pl->store, n * sizeof *pcm);
-            pl->store_len = gap;
-            pl->store_pos = n;
             pl->ahead_len = r > 0 ? (size_t)r : 0;
             pl->ahead_seq = (uint16_t)(f.seq + 1u);
-        } else if (f.fec)
-            oh_codec_decode_fec(pl->codec, f.fec, f.fec_len, pcm, n);
+            pl->store_len = gap;
+            break;
+        }
+        /* whole ticks are concealed a tick at a time (the CONTINUED ticks
+         * conceal the rest from an empty store); any other length all at
+         * once, since the packets after it (f.more, or the next tick's)
+         * start where it ends */
+        size_t now = gap % n ? gap : n;
+        if (f.fec)
+            oh_codec_decode_fec(pl->codec, f.fec, f.fec_len, pl->store, now);
         else
-            oh_codec_conceal(pl->codec, pcm, n);
+            oh_codec_conceal(pl->codec, pl->store, now);
+        pl->store_len = now;
         break;
-    case OH_JITTER_LATE:
-        oh_codec_conceal(pl->codec, pcm, n);
-        break;
+    }
     case OH_JITTER_SILENCE:
     default:
         if (f.comfort_noise)
@@ -327,9 +355,32 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
             oh_cng_generate(pl->cng, pcm, n);
         else
             memset(pcm, 0, n * sizeof *pcm);
-        break;
+        oh_tsm_pass(pl->tsm, pcm);
+        hint_speech(pl, pcm);
+        return (int)n;
     }
+    for (int i = 0; i < f.nmore; i++)
+        store_part(pl, f.more[i].seq, f.more[i].payload, f.more[i].len, pcm_len(pl, f.more[i].samples));
 
+    /* a tick (two when accelerated) out of the store; what is missing at
+     * its end (a payload shorter than announced, a DTX gap inside the tick)
+     * is concealment */
+    size_t need = f.status == OH_JITTER_ACCELERATED ? 2 * n : n;
+    if (pl->store_len - pl->store_pos < need) {
+        size_t room;
+        int16_t *dst = store_tail(pl, &room);
+        size_t k = need - pl->store_len;
+        oh_codec_conceal(pl->codec, dst, k < room ? k : room);
+        pl->store_len += k < room ? k : room;
+    }
+    if (f.status == OH_JITTER_ACCELERATED) {
+        oh_tsm_accelerate(pl->tsm, pl->store + pl->store_pos, pcm);
+        pl->store_pos += need;
+        hint_speech(pl, pcm);
+        return (int)n;
+    }
+    memcpy(pcm, pl->store + pl->store_pos, n * sizeof *pcm);
+    pl->store_pos += n;
     oh_tsm_pass(pl->tsm, pcm);
     hint_speech(pl, pcm);
     return (int)n;

@@ -98,11 +98,16 @@ cdef class JitterBuffer:
     (payload or None, JitterStatus); after an ACCELERATED tick the second
     payload of the tick is in .last_skipped (b"" when the payload alone lasts two
     ticks, e.g. 20 ms packets on a 10 ms clock: all of it is played in one tick).
+    Packets shorter than a tick, or not a whole number of ticks long (a peer's
+    ptime of 10 or 30 ms on a 20 ms clock), fill a tick together: .last_more holds
+    the payloads the tick plays after the first (and the skipped one), in order,
+    None for one that was missing and is concealed in its place; () otherwise.
     """
     cdef c.oh_jitter *_jb
     cdef readonly int clock_rate
     cdef readonly int frame_ms
     cdef readonly object last_skipped
+    cdef readonly tuple last_more
 
     def __cinit__(self, int clock_rate=8000, int frame_ms=20, *, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=512,
@@ -115,6 +120,7 @@ cdef class JitterBuffer:
         self.clock_rate = clock_rate
         self.frame_ms = frame_ms
         self.last_skipped = None
+        self.last_more = ()
 
     def __dealloc__(self):
         c.oh_jitter_destroy(self._jb)
@@ -162,6 +168,11 @@ cdef class JitterBuffer:
             check(r, ValueError, f"JitterBuffer.get at {now_ms} ms (must be finite)")
         if f.status == c.OH_JITTER_ACCELERATED:
             self.last_skipped = PyBytes_FromStringAndSize(<const char *>f.skipped, f.skipped_len)
+        more = []
+        for i in range(f.nmore):
+            more.append(None if f.more[i].payload == NULL
+                        else PyBytes_FromStringAndSize(<const char *>f.more[i].payload, f.more[i].len))
+        self.last_more = tuple(more)
         if f.payload == NULL:
             return None, _STATUS[f.status]
         return PyBytes_FromStringAndSize(<const char *>f.payload, f.len), _STATUS[f.status]
@@ -176,6 +187,7 @@ cdef class JitterBuffer:
         """Forgets the stream and the delay statistics (a new call)."""
         c.oh_jitter_reset(self._jb)
         self.last_skipped = None
+        self.last_more = ()
 
 
 cdef class TimeScaler:

@@ -27,6 +27,15 @@ cdef extern from "offhook/oh_jitter.h":
         double memory_s
         int fec_delay
 
+    enum: OH_JITTER_MAX_MORE
+
+    ctypedef struct oh_jitter_part:
+        const uint8_t *payload
+        size_t len
+        uint16_t seq
+        uint32_t timestamp
+        int samples
+
     ctypedef struct oh_jitter_frame:
         oh_jitter_status status
         const uint8_t *payload
@@ -39,6 +48,8 @@ cdef extern from "offhook/oh_jitter.h":
         const uint8_t *fec
         int comfort_noise
         size_t fec_len
+        oh_jitter_part more[OH_JITTER_MAX_MORE]
+        int nmore
 
     ctypedef struct oh_jitter_stats:
         double current_delay_ms

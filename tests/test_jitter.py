@@ -375,6 +375,44 @@ def test_ten_ms_playout_of_twenty_ms_packets_sounds_nearly_like_the_twenty_ms_on
     assert pesq_score(clean, a10, 8000) >= pesq_score(clean, a20, 8000) - 0.25
 
 
+# --- packets of other lengths than a tick (a peer's ptime of 10 or 30 ms on a 20 ms clock) ----
+
+@pytest.mark.parametrize("packet_ms", [10, 30])
+@pytest.mark.parametrize("name", list(nt.TRACES))
+def test_packets_of_other_lengths_than_a_tick_stay_under_one_percent_late(name, packet_ms):
+    # A tick plays two 10 ms packets (JitterBuffer.last_more), or a 30 ms packet runs on into
+    # the next one's tick; a packet that starts inside a tick is due when the tick starts, so
+    # the buffer aims up to 10 ms later. Before, every second 10 ms packet was dropped as late.
+    trace = nt.make_trace(name, 60.0, frame_ms=packet_ms)
+    r = nt.replay(trace, JitterBuffer(8000, 20), tick_ms=20)
+    # measured, seeds 1-4: at most 0.82 % late (10 ms packets), 1.00 % (30 ms, pareto)
+    assert r.late_loss <= 0.01
+    assert len(set(r.frames.tolist())) == len(r.frames) and np.all(np.diff(r.frames) > 0)
+    twenty = nt.replay(nt.make_trace(name, 60.0), JitterBuffer(8000, 20))
+    # the price: up to a tick more delay than 20 ms packets on the same link (measured
+    # +4.5..+13.4 ms over seeds 1-4)
+    assert r.mean_delay_ms <= twenty.mean_delay_ms + 20.0
+
+
+@pytest.mark.parametrize("packet_ms", [10, 30])
+def test_playout_of_packets_of_other_lengths_sounds_like_twenty_ms_ones(packet_ms):
+    clean = speech(20.0, 8000)
+    for name in ("low", "reorder"):
+        ours, theirs = [], []
+        for seed in (1, 2, 3, 4):
+            short = nt.replay_audio(nt.make_trace(name, 20.0, seed, frame_ms=packet_ms), Playout("PCMU"),
+                                    encode_frames(clean, "PCMU", 8 * packet_ms), tick_ms=20)
+            twenty = nt.replay_audio(nt.make_trace(name, 20.0, seed), Playout("PCMU"),
+                                     encode_frames(clean, "PCMU", 160))
+            ours.append(pesq_score(clean, short, 8000))
+            theirs.append(pesq_score(clean, twenty, 8000))
+        # measured, means over seeds 1-4, 20 ms packets low 3.85, reorder 3.71: 10 ms packets
+        # 3.82 and 3.55, 30 ms packets 3.82 and 3.72. Other traces: pareto -0.07 / -0.22,
+        # spikes +0.11 / -0.20, drift_fast -0.19 / -0.11 (10 / 30 ms; on drift_fast PESQ
+        # marks down where the first acceleration falls, not a fault heard in the audio)
+        assert np.mean(ours) >= np.mean(theirs) - 0.25, (name, ours, theirs)
+
+
 def test_recovers_from_each_delay_spike_within_3_s():
     trace = nt.make_trace("spikes", 60.0)
     jb = JitterBuffer()

@@ -12,14 +12,17 @@ import shutil
 import wave
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from baresip_peer import Baresip
-from offhook.engine import MediaEngine
+from offhook.engine import MediaEngine, codec
 from offhook.media.call_media import CallMedia
+from offhook.media.quality import align, pesq_score
+from offhook.media.speech import speech
 from offhook.sip.agent import SipAgent
 from offhook.sip.ua import Call, CallState
 
@@ -254,3 +257,56 @@ def test_baresip_transfers_offhook_to_a_third_party(baresip: Baresip, tmp_path: 
             await asyncio.sleep(0.2)
 
     asyncio.run(run())
+
+
+
+
+@pytest.mark.parametrize("ptime", [10, 30])
+def test_packets_of_other_lengths_than_a_tick_from_baresip_are_heard_whole(tmp_path: Path,
+                                                                          ptime: int) -> None:
+    # offhook's engine ticks every 20 ms; its offer asks baresip for a=ptime 10 or 30, which
+    # baresip sends. Each tick then plays two 10 ms packets, or a 30 ms packet runs on into
+    # the tick of the next one. Before offhook handled this, every second 10 ms packet was
+    # dropped as late (half the audio), and 30 ms packets lost their last 10 ms to
+    # concealment every other packet (PESQ 1.69 against 3.98 here, the counters unmoved).
+    source = speech(12.0, 8000)
+    wav = tmp_path / "speech.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(source.astype("<i2").tobytes())
+    peer = Baresip(tmp_path / "baresip", wav)
+
+    async def run() -> tuple[dict[str, float], Path]:
+        async with offhook_agent() as agent:
+            call = agent.call(peer.uri, replace(agent.capabilities(), ptime=ptime))
+            await asyncio.to_thread(peer.wait_event, "CALL_INCOMING")
+            assert (await asyncio.to_thread(peer.command, "accept")).get("ok")
+            media = Media(agent, call, tmp_path)
+            try:
+                await pump(agent, call, media, 5.0)
+                assert call.established
+                stream = media.media.stream
+                assert stream is not None
+                playout: dict[str, float] = stream.stats()["playout"]
+                agent.hangup(call)
+                await asyncio.to_thread(peer.wait_event, "CALL_CLOSED")
+            finally:
+                media.close()
+            return playout, media.record
+
+    try:
+        playout, record = asyncio.run(run())
+    finally:
+        peer.close()
+    # about 5 s of packets, at the packet time asked for
+    assert 3.5 * 1000 / ptime <= playout["received"] <= 6 * 1000 / ptime, playout
+    assert playout["late"] <= 0.01 * playout["received"], playout
+    assert playout["played"] >= 0.98 * playout["received"], playout
+    heard, _ = read_wav(record)
+    reference = source[8000:32000]  # 1-4 s into what baresip played
+    quality = pesq_score(reference, align(reference, heard), 8000)
+    pcmu = codec("PCMU")
+    through_the_codec = pesq_score(reference, pcmu.decode(pcmu.encode(reference)), 8000)
+    assert quality >= through_the_codec - 0.05, (quality, through_the_codec, playout)

@@ -17,6 +17,7 @@ class JitterBuffer:
     clock_rate: int
     frame_ms: int
     last_skipped: bytes | None
+    last_more: tuple[bytes | None, ...]
     def __init__(self, clock_rate: int = 8000, frame_ms: int = 20, *, min_delay_ms: int = 0,
                  max_delay_ms: int = 1000, capacity: int = 128, max_payload: int = 512,
                  late_ratio: float = 0.0095, memory_s: float = 20.0, fec_delay: bool = False) -> None: ...

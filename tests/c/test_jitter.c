@@ -18,6 +18,8 @@ typedef struct sim {
     int status_count[7];
     int order_ok;         /* frames came out in increasing order */
     int last_frame;
+    int parts;             /* payloads and concealed parts handed out, over all ticks */
+    int accelerated_parts; /* of them in ACCELERATED ticks */
 } sim;
 
 static oh_jitter *make(int capacity)
@@ -71,6 +73,13 @@ static oh_jitter_status tick(sim *s, double now)
         take(s, f.payload, f.len);
     if (f.status == OH_JITTER_ACCELERATED && f.skipped) /* else one packet of two ticks */
         take(s, f.skipped, f.skipped_len);
+    CHECK(f.nmore >= 0 && f.nmore <= OH_JITTER_MAX_MORE);
+    for (int i = 0; i < f.nmore; i++)
+        if (f.more[i].payload)
+            take(s, f.more[i].payload, f.more[i].len);
+    s->parts += 1 + f.nmore;
+    if (f.status == OH_JITTER_ACCELERATED)
+        s->accelerated_parts += 1 + (f.skipped != NULL) + f.nmore;
     return f.status;
 }
 
@@ -319,6 +328,153 @@ static void test_variable_ptime(void)
     CHECK(s.status_count[OH_JITTER_CONTINUED] + s.status_count[OH_JITTER_ACCELERATED] == 49);
     CHECK(played_once(&s, 340, -1));
     CHECK(s.order_ok);
+    oh_jitter_destroy(s.jb);
+}
+
+/* Packets of ms_per_packet on the default 20 ms clock, sent every
+ * ms_per_packet from t = 0 and delivered after delay(i) (negative: lost);
+ * ticks from t = 0 until the last packet is out or 2 s after it. */
+static void run_ptime(sim *s, int n, int ms_per_packet, delay_fn delay, unsigned long long seed)
+{
+    static double arrival[MAXF];
+    static int order[MAXF];
+    unsigned long long rng = seed;
+    for (int i = 0; i < n; i++) {
+        double d = delay(i, &rng);
+        arrival[i] = d < 0 ? -1.0 : (double)ms_per_packet * i + d;
+        order[i] = i;
+    }
+    for (int i = 1; i < n; i++) {
+        int k = order[i], j = i - 1;
+        while (j >= 0 && arrival[order[j]] > arrival[k]) {
+            order[j + 1] = order[j];
+            j--;
+        }
+        order[j + 1] = k;
+    }
+    int next = 0;
+    uint8_t p[4];
+    for (double now = 0.0; now < (double)ms_per_packet * n + 2000.0 && !s->played[n - 1]; now += 20.0) {
+        while (next < n && arrival[order[next]] <= now) {
+            int i = order[next++];
+            if (arrival[i] < 0)
+                continue;
+            memcpy(p, &i, 4);
+            CHECK_STATUS(oh_jitter_put(s->jb, (uint16_t)i, (uint32_t)(i * ms_per_packet * 8), 1, 0, p, 4,
+                                       ms_per_packet * 8, arrival[i]), OH_OK);
+        }
+        tick(s, now);
+    }
+}
+
+static double d_jitter8(int i, unsigned long long *r)
+{
+    (void)i;
+    *r = *r * 6364136223846793005ULL + 1442695040888963407ULL;
+    return 30.0 + 8.0 * (double)(*r >> 11) / 9007199254740992.0;
+}
+
+static void test_packets_shorter_than_a_tick(void)
+{
+    /* a peer's ptime of 10 ms on a 20 ms clock: two packets per tick, each
+     * played once, in order; before, every second one was dropped as late */
+    sim s;
+    sim_init(&s, 128);
+    run_ptime(&s, 1000, 10, d_jitter8, 7);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(played_once(&s, 1000, -1));
+    CHECK(s.order_ok);
+    CHECK(st.late == 0 && st.lost == 0);
+    CHECK(s.status_count[OH_JITTER_NORMAL] >= 490);
+    /* most ticks hand out two packets (the first tick, expansions and the
+     * stream's end hand out fewer) */
+    CHECK(s.parts >= 2 * s.status_count[OH_JITTER_NORMAL] - 10);
+    oh_jitter_destroy(s.jb);
+}
+
+static void test_packets_of_a_tick_and_a_half(void)
+{
+    /* 30 ms packets on a 20 ms clock: a packet that ends inside a tick is
+     * followed by the next one there (CONTINUED with a part) */
+    sim s;
+    sim_init(&s, 128);
+    run_ptime(&s, 400, 30, d_jitter8, 9);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(played_once(&s, 400, -1));
+    CHECK(s.order_ok);
+    CHECK(st.late == 0 && st.lost == 0);
+    /* 3 ticks per 2 packets: one starts a tick, the other starts inside a CONTINUED one */
+    CHECK(s.status_count[OH_JITTER_CONTINUED] >= 390);
+    CHECK(s.status_count[OH_JITTER_NORMAL] >= 195 && s.status_count[OH_JITTER_NORMAL] <= 205);
+    oh_jitter_destroy(s.jb);
+}
+
+static double d_lose_301(int i, unsigned long long *r) { return i == 301 ? -1.0 : d_jitter8(i, r); }
+static double d_late_301(int i, unsigned long long *r) { return i == 301 ? 400.0 : d_jitter8(i, r); }
+
+static void test_a_missing_short_packet_is_concealed_in_its_place(void)
+{
+    sim s;
+    sim_init(&s, 128);
+    run_ptime(&s, 1000, 10, d_lose_301, 7);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(played_once(&s, 1000, 301) && s.played[301] == 0);
+    CHECK(s.order_ok);
+    CHECK(st.lost == 1 && st.concealed == 1 && st.late == 0);
+    oh_jitter_destroy(s.jb);
+
+    /* the same packet 400 ms late: concealed, then counted late, not lost */
+    sim_init(&s, 128);
+    run_ptime(&s, 1000, 10, d_late_301, 7);
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(played_once(&s, 1000, 301) && s.played[301] == 0);
+    CHECK(st.lost == 0 && st.late == 1);
+    oh_jitter_destroy(s.jb);
+}
+
+/* 400 ms of nothing from 3 s, then the queue at once (Wi-Fi roaming) */
+static double d_spike(int i, unsigned long long *r)
+{
+    double sent = 10.0 * i, d = d_jitter8(i, r);
+    if (sent >= 3000.0 && sent < 3400.0)
+        d = 3400.0 + d - sent;
+    return d;
+}
+
+/* from 4 s on every packet takes 10 ms longer (a route change) */
+static double d_step(int i, unsigned long long *r) { return d_jitter8(i, r) + (i >= 400 ? 10.0 : 0.0); }
+
+static void test_short_packets_wait_drain_and_accelerate(void)
+{
+    sim s;
+    sim_init(&s, 256);
+    run_ptime(&s, 1000, 10, d_spike, 3);
+    oh_jitter_stats st;
+    oh_jitter_get_stats(s.jb, &st);
+    /* the spike is concealed for 60 ms (a loss burst looks like this; those
+     * six packets come too late), then waited out, and its queue drained by
+     * accelerations of four 10 ms packets into a tick: as with 20 ms packets */
+    int after_stall = 1;
+    for (int i = 0; i < 1000; i++)
+        if (s.played[i] != (i >= 300 && i < 306 ? 0 : 1))
+            after_stall = 0;
+    CHECK(after_stall);
+    CHECK(st.late == 6);
+    CHECK(st.accelerated >= 10);
+    CHECK(s.accelerated_parts == 4 * (int)st.accelerated);
+    CHECK(st.current_delay_ms < st.target_delay_ms + 20.0);
+    oh_jitter_destroy(s.jb);
+
+    /* a step of +10 ms: the buffer waits for the packet that misses (half a
+     * tick when it is a tick's second one), instead of concealing it */
+    sim_init(&s, 128);
+    run_ptime(&s, 1000, 10, d_step, 3);
+    oh_jitter_get_stats(s.jb, &st);
+    CHECK(played_once(&s, 1000, -1));
+    CHECK(st.late == 0 && st.lost == 0);
     oh_jitter_destroy(s.jb);
 }
 
@@ -713,6 +869,10 @@ int main(void)
     test_ssrc_change_and_ts_jump();
     test_overflow();
     test_variable_ptime();
+    test_packets_shorter_than_a_tick();
+    test_packets_of_a_tick_and_a_half();
+    test_a_missing_short_packet_is_concealed_in_its_place();
+    test_short_packets_wait_drain_and_accelerate();
     test_short_ticks_conceal_whole_packets();
     test_short_ticks_accelerate_whole_packets();
     test_adapts_and_accelerates();

@@ -32,17 +32,25 @@ typedef enum oh_jitter_status {
     OH_JITTER_NORMAL = 0,      /* play frame.payload */
     OH_JITTER_LOST = 1,        /* conceal: the frame is missing while later ones are here */
     OH_JITTER_LATE = 2,        /* conceal: nothing is here yet and the frame's time has come */
-    OH_JITTER_ACCELERATED = 3, /* play frame.payload and frame.skipped in one tick (time-compress);
-                                  skipped is NULL when the payload alone lasts two ticks */
+    OH_JITTER_ACCELERATED = 3, /* play frame.payload and frame.skipped (and frame.more) in one
+                                  tick: two ticks of audio time-compressed; skipped is NULL when
+                                  the payload alone lasts two ticks; audio beyond two ticks goes
+                                  on in the CONTINUED ticks after it */
     OH_JITTER_EXPANDED = 4,    /* nothing consumed: stretch the previous audio by one tick */
     OH_JITTER_SILENCE = 5,     /* no stream yet, or a DTX/comfort-noise gap: play silence, or
                                   the comfort noise of the last frame.comfort_noise payload */
-    OH_JITTER_CONTINUED = 6    /* the payload handed out earlier still covers this tick */
+    OH_JITTER_CONTINUED = 6    /* the payload handed out earlier still covers this tick (its
+                                  start, when nmore says what follows it) */
 } oh_jitter_status;
+
+/* Payloads after the first in one tick (see oh_jitter_frame.more). */
+#define OH_JITTER_MAX_MORE 3
 
 typedef struct oh_jitter_config {
     int clock_rate;     /* RTP timestamp rate in Hz (8000 for G.711 and G.722, 48000 for Opus) */
-    int frame_ms;       /* playout tick: 10 or 20 ms; packets must last at least one tick */
+    int frame_ms;       /* playout tick: 10 or 20 ms. Packets may be shorter than a tick (down to
+                           a quarter of it) or not a whole number of ticks long (a peer's ptime of
+                           10, 30 or 50 ms on a 20 ms clock): a tick then carries several (more) */
     int min_delay_ms;   /* bounds of the target buffering delay (beyond the fastest packet) */
     int max_delay_ms;
     int capacity;       /* packets held at most: a power of two, 16..4096 */
@@ -55,6 +63,15 @@ typedef struct oh_jitter_config {
                            here for its in-band FEC (Opus with FEC on at the sender). Costs a
                            packet's worth of delay on lossy links only; 0 (default): off */
 } oh_jitter_config;
+
+/* One payload of a tick after the first (oh_jitter_frame.more). */
+typedef struct oh_jitter_part {
+    const uint8_t *payload; /* NULL: the packet is missing, conceal samples of audio in its place */
+    size_t len;
+    uint16_t seq;
+    uint32_t timestamp;
+    int samples;            /* timestamp units it covers */
+} oh_jitter_part;
 
 /* One tick's instruction. Pointers point into the buffer and stay valid until
  * the next put() or get() on it. */
@@ -75,6 +92,15 @@ typedef struct oh_jitter_frame {
                                at the last frame of a burst), for oh_codec_decode_fec or
                                oh_codec_decode_after_gap (it stays in the buffer); else NULL */
     size_t fec_len;
+    /* Packets shorter than a tick, or whose length is not a whole number of
+     * ticks: what the tick plays after payload (and skipped), or after the
+     * rest of a CONTINUED payload, until the tick (two ticks when
+     * ACCELERATED) is full; in order, contiguous. A part without payload
+     * was missing when its turn came: it is concealed (counted like a LOST
+     * or LATE tick), and dropped as late if it comes. 0 with packets of
+     * whole ticks. */
+    oh_jitter_part more[OH_JITTER_MAX_MORE];
+    int nmore;
 } oh_jitter_frame;
 
 typedef struct oh_jitter_stats {
@@ -84,9 +110,10 @@ typedef struct oh_jitter_stats {
     uint64_t played;         /* payloads handed out (accelerated ones count twice) */
     uint64_t late;           /* packets that arrived after their playout time */
     uint64_t lost;           /* frames concealed that never arrived (so far) */
-    uint64_t concealed;      /* ticks with status LOST or LATE */
+    uint64_t concealed;      /* ticks with status LOST or LATE, and missing parts of a tick */
     uint64_t accelerated;    /* ACCELERATED ticks */
-    uint64_t expanded;       /* EXPANDED ticks */
+    uint64_t expanded;       /* EXPANDED ticks, and ticks whose rest is stretched while a packet
+                                inside them is waited for (packets shorter than a tick) */
     uint64_t silence;        /* SILENCE ticks */
     uint64_t duplicates;     /* packets dropped as duplicates */
     uint64_t overflow;       /* packets dropped because the buffer was full */

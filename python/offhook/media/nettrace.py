@@ -23,8 +23,9 @@ same packets on every machine)
   (``6 * (U**(-1/1.8) - 1)`` ms, capped at 1 s); a few packets come very late.
 - ``spikes``: low jitter, plus every ~15 s a delay spike as on Wi-Fi roaming:
   the link stalls for S ms (S uniform in 300..500), the packets queued during
-  the stall are released back to back (2 ms apart) when it ends, then the
-  queue has drained and delays are low again.
+  the stall are released back to back when it ends (2 ms apart for 20 ms
+  frames: the link's rate, so 1 ms apart for 10 ms frames), then the queue
+  has drained and delays are low again.
 - ``loss3``, ``loss10``: Gaussian jitter sigma 6 ms with Gilbert-Elliott bursty
   loss: a good state that loses nothing and a bad state that loses every
   packet, mean burst length 2.5 frames (P(bad->good) = 0.4), P(good->bad)
@@ -115,8 +116,9 @@ def make_trace(name: str, seconds: float = 60.0, seed: int = 1, frame_ms: int = 
         while t < send[-1]:
             stall = rng.uniform(300.0, 500.0)
             idx = np.nonzero((send >= t) & (send < t + stall))[0]
-            for k, i in enumerate(idx):  # released back to back when the stall ends
-                jitter[i] = max(jitter[i], t + stall + 2.0 * k - send[i])
+            spacing = 2.0 * frame_ms / 20.0  # back to back at the link's rate when the stall ends
+            for k, i in enumerate(idx):
+                jitter[i] = max(jitter[i], t + stall + spacing * k - send[i])
             t += 15000.0 + rng.uniform(-2000, 2000)
     elif name in ("loss3", "loss10"):
         jitter = _gauss(rng, n, 6.0)
@@ -200,14 +202,17 @@ class PacketBuffer(Protocol):
     """What replay() drives: the shape of offhook.engine.JitterBuffer.
 
     After a get() whose status is 3 (ACCELERATED) the second payload played in
-    that tick is read from `last_skipped`.
+    that tick is read from `last_skipped`; the payloads a tick plays after those
+    (packets shorter than a tick, or of a length that is not whole ticks) from
+    `last_more`, when the buffer has it.
     """
     def put(self, seq: int, timestamp: int, payload: bytes, arrival_ms: float,
             marker: bool = False) -> object: ...
     def get(self, now_ms: float) -> tuple[bytes | None, int]: ...
 
 
-ACCELERATED = 3  # JitterStatus.ACCELERATED, kept numeric so that anchors can share replay()
+# JitterStatus values, kept numeric so that anchors can share replay()
+NORMAL, LOST, LATE, ACCELERATED, CONTINUED = 0, 1, 2, 3, 6
 
 
 @dataclass
@@ -236,7 +241,8 @@ def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
     is played can be identified. tick_ms (default: the frame length) is the
     playout clock's period; a 10 ms clock with 20 ms frames plays each frame
     over two ticks (status 6 for the second), or all of it in one tick
-    (status 3 with an empty `last_skipped`).
+    (status 3 with an empty `last_skipped`); a 20 ms clock with 10 ms frames
+    plays two in each tick (`last_more`).
     """
     spf = trace.samples_per_frame
     pk = trace.packets
@@ -252,7 +258,7 @@ def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
     get = buffer.get
     j = 0
     n = len(pk)
-    half = tick / 2
+    audio_end = t0  # where the audio handed out so far ends (packets of other lengths than a tick)
     for k in range(ticks):
         now = t0 + k * tick
         while j < n and pk[j][0] <= now:
@@ -262,18 +268,27 @@ def replay(trace: Trace, buffer: PacketBuffer, *, start_ms: float | None = None,
         data, status = get(now)
         code = int(status)
         statuses[code] = statuses.get(code, 0) + 1
-        if data is not None:
-            played: tuple[int, ...] = (int.from_bytes(data[:4], "little"),)
-            if code == ACCELERATED:
-                skipped: bytes = getattr(buffer, "last_skipped")  # noqa: B009 (not in the Protocol)
-                if skipped:
-                    played += (int.from_bytes(skipped[:4], "little"),)
-            for m, f in enumerate(played):
-                frames.append(f)
-                times.append(now + m * half)
-            events.append((code, played))
-        else:
-            events.append((code, ()))
+        parts: list[bytes | None] = []
+        if code in (NORMAL, LOST, LATE, ACCELERATED):
+            parts.append(data)
+        if code == ACCELERATED:
+            skipped: bytes = getattr(buffer, "last_skipped")  # noqa: B009 (not in the Protocol)
+            if skipped:
+                parts.append(skipped)
+        parts.extend(getattr(buffer, "last_more", ()))
+        # each part starts where the one before it ends; an accelerated tick plays them at speed 2
+        at = audio_end if code == CONTINUED else now
+        step = trace.frame_ms / (2 if code == ACCELERATED else 1)
+        played: tuple[int, ...] = ()
+        for part in parts:
+            if part is not None:
+                played += (int.from_bytes(part[:4], "little"),)
+                frames.append(played[-1])
+                times.append(at)
+            at += step
+        if parts:
+            audio_end = at
+        events.append((code, played))
     r = summarise(trace, np.array(frames, dtype=np.int64), np.array(times))
     r.statuses = statuses
     r.ticks = events
