@@ -577,13 +577,32 @@ static void drop_slot(oh_jitter *jb, slot *s, int state)
     s->state = (uint8_t)state;
 }
 
+/* The packets' length (variable ptime follows; DTX gaps and comfort noise,
+ * whose timestamps say when the pause began, do not count) and the newest
+ * packet's numbers. */
+static void note_newest(oh_jitter *jb, int64_t delta, int cn, int samples, int64_t iseq, int64_t its)
+{
+    int64_t max_dur = (int64_t)jb->cfg.clock_rate * 120 / 1000;
+    if (samples > 0) {
+        jb->dur_est = samples;
+    } else if (delta == 1 && !cn && !jb->last_cn && its - jb->last_ts > 0 && its - jb->last_ts <= max_dur) {
+        jb->dur_est = its - jb->last_ts;
+    }
+    if (delta > 0) {
+        jb->last_cn = cn;
+        jb->last_seq = iseq;
+        jb->last_ts = its;
+    }
+}
+
 /* Re-anchors a new stream (SSRC change, jump): internal numbers continue
  * after the newest ones, timestamps land where the arrival time puts them. */
 static void reanchor(oh_jitter *jb, uint16_t seq, uint32_t ts, double arrival)
 {
     int64_t want_ts = jb->last_ts + jb->dur_est;
     if (jb->have_base) {
-        double at = (arrival - base_at(jb, arrival) - 0.5 * target_jitter(jb)) / jb->ms_per_ts;
+        double at = (arrival - base_at(jb, arrival) - (double)jb->dur_est * jb->ms_per_ts -
+                     0.5 * target_jitter(jb)) / jb->ms_per_ts;
         if (at > (double)want_ts)
             want_ts = (int64_t)at;
     }
@@ -626,7 +645,11 @@ oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_
     int jumped = delta > 4 * (int64_t)jb->cfg.capacity || delta < -4 * (int64_t)jb->cfg.capacity;
     int64_t ext_ts = jb->ext_ts + (int32_t)(timestamp - (uint32_t)jb->ext_ts);
     int64_t its = ext_ts + jb->ts_shift;
-    double d = arrival_ms - (double)its * jb->ms_per_ts;
+    /* the relative delay of the packet's end: what the network adds, the
+     * same whatever the packet's length (a longer packet leaves the sender
+     * later); get() adds the length of the packets being played back */
+    double end_ms = (double)(samples > 0 ? samples : jb->dur_est) * jb->ms_per_ts;
+    double d = arrival_ms - (double)its * jb->ms_per_ts - end_ms;
     int ts_jumped = !jumped && delta > 0 && jb->have_base &&
                     fabs(d - base_at(jb, arrival_ms)) > jb->cfg.max_delay_ms + 1000.0;
     if (jumped || ts_jumped) {
@@ -650,7 +673,7 @@ oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_
         }
         ext_ts = timestamp;
         its = ext_ts + jb->ts_shift;
-        d = arrival_ms - (double)its * jb->ms_per_ts;
+        d = arrival_ms - (double)its * jb->ms_per_ts - end_ms;
     }
     jb->probation = 0;
 
@@ -670,7 +693,10 @@ oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_
             jb->late_w += 1.0;
         }
         if (jb->have_base)
-            estimator_update(jb, arrival_ms - (double)its * jb->ms_per_ts, arrival_ms);
+            estimator_update(jb, d, arrival_ms);
+        /* the newest packet, passed over while it was missing (packets
+         * grew longer and left the sender later): its length counts */
+        note_newest(jb, delta, cn, samples, iseq, its);
         return OH_OK;
     }
 
@@ -717,19 +743,8 @@ oh_status oh_jitter_put(oh_jitter *jb, uint16_t seq, uint32_t timestamp, uint32_
         memcpy(jb->data + (size_t)(iseq & jb->mask) * (size_t)jb->cfg.max_payload, payload, len);
     jb->nbuf++;
     jb->st.received++;
-
-    /* ptime from consecutive packets (variable ptime follows; DTX gaps and
-     * comfort noise, whose timestamps say when the pause began, do not count) */
-    int64_t max_dur = (int64_t)jb->cfg.clock_rate * 120 / 1000;
-    if (samples > 0) {
-        jb->dur_est = samples;
-    } else if (delta == 1 && !cn && !jb->last_cn && its - jb->last_ts > 0 && its - jb->last_ts <= max_dur) {
-        jb->dur_est = its - jb->last_ts;
-    }
+    note_newest(jb, delta, cn, samples, iseq, its);
     if (delta > 0) {
-        jb->last_cn = cn;
-        jb->last_seq = iseq;
-        jb->last_ts = its;
         jb->ext_seq = ext;
         jb->ext_ts = ext_ts;
     }
@@ -1022,6 +1037,16 @@ static void fill_tick(oh_jitter *jb, oh_jitter_frame *f, int64_t tick_start, dou
             const slot *s = slot_for(jb, jb->next_seq);
             if (s->cn || s->ts > jb->cur_end + quarter)
                 return;
+            if (phase_ms(jb) == 0.0) {
+                /* packets of whole ticks off the ticks' grid (the first one
+                 * after 10 ms packets): the rest of this tick is stretched
+                 * and the timeline goes on from the packet at the next
+                 * tick, on the grid again, where it has the whole tick */
+                jb->play_ts = jb->cur_end;
+                jb->st.expanded++;
+                jb->since_expand = 0;
+                return;
+            }
             if (s->ts > jb->cur_end)
                 jb->cur_end = s->ts; /* as for a tick's first packet: counted from its own time */
             take(jb, jb->next_seq++, p);
@@ -1104,7 +1129,9 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
     if (!jb->have_stream || !jb->have_base)
         return finish(jb, f, OH_JITTER_SILENCE);
 
-    double base = base_at(jb, now_ms);
+    /* the fastest start of a packet of the length now played (the base is
+     * the fastest end) */
+    double base = base_at(jb, now_ms) + (double)jb->dur_est * jb->ms_per_ts;
     double target = base + target_jitter(jb); /* the wanted O */
     double tick_ms = (double)jb->cfg.frame_ms;
 
@@ -1200,12 +1227,14 @@ oh_status oh_jitter_get(oh_jitter *jb, double now_ms, oh_jitter_frame *f)
             jb->play_ts = s->ts;
             err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
             jb->cur_offset = err + target - base;
-        } else if (s->ts > jb->play_ts) {
-            /* starts a little after the timeline: the payload before it was
-             * longer than guessed (a first packet of 30 ms on a 20 ms clock,
-             * its length not known yet), or the sender's timestamps are
-             * uneven. It plays now, so its offset is counted from its own
-             * timestamp, or the timeline would stay that far off. */
+        } else if (s->ts != jb->play_ts) {
+            /* starts a little off the timeline: the payload before it was
+             * longer or shorter than guessed (a first packet of 30 ms on a
+             * 20 ms clock, its length not known yet; a packet concealed
+             * before it came, longer than the ones before), or the sender's
+             * timestamps are uneven. It plays now, so its offset is counted
+             * from its own timestamp, or the timeline would stay that far
+             * off. */
             jb->play_ts = s->ts;
             err = now_ms - (double)jb->play_ts * jb->ms_per_ts - target;
             jb->cur_offset = err + target - base;
