@@ -526,13 +526,22 @@ static void test_packet_length_changes_mid_stream(void)
             (before / EACH == 2 || before / EACH == 4) && before % EACH >= 2)
             off_grid++;
     }
-    int most_once = 1, played = 0;
+    int most_once = 1, missing = 0, worst_change = 0;
     for (int i = 0; i < N; i++) {
         most_once = most_once && s.played[i] <= 1;
-        played += s.played[i];
+        missing += !s.played[i];
+    }
+    for (int c = 1; c < 7; c++) {
+        int near = 0;
+        for (int i = c * EACH - 10; i <= c * EACH + 10; i++)
+            near += !s.played[i];
+        worst_change = near > worst_change ? near : worst_change;
     }
     CHECK(most_once && s.order_ok);
-    CHECK(played >= N - 20);
+    /* measured: at most one packet per change (the first longer one, concealed as the
+     * end of a tick before its length was known), two in all; six at the change from
+     * 10 to 20 ms while the delay was measured at a packet's start */
+    CHECK(worst_change <= 1 && missing <= 4);
     CHECK(off_grid == 0);
     oh_jitter_destroy(s.jb);
 }
