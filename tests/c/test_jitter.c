@@ -546,6 +546,38 @@ static void test_packet_length_changes_mid_stream(void)
     oh_jitter_destroy(s.jb);
 }
 
+static void test_whole_tick_packets_go_back_on_the_grid(void)
+{
+    /* 151 packets of 10 ms, then 20 ms ones: the first 20 ms packet starts
+     * in the middle of a tick. Left there, every tick would continue one
+     * packet and start the next, each due half a tick before its time
+     * with no margin for it in the target; one half-tick stretch puts them
+     * back on the grid. */
+    sim s;
+    sim_init(&s, 128);
+    uint8_t p[4];
+    int next = 0, t = 0, off_grid = 0;
+    for (int k = 0; k < 300; k++) {
+        double now = 20.0 * k;
+        while (next < 400) {
+            int ms = next < 151 ? 10 : 20;
+            if (t + ms + 5.0 > now)
+                break;
+            memcpy(p, &next, 4);
+            CHECK_STATUS(oh_jitter_put(s.jb, (uint16_t)next, (uint32_t)t * 8u, 1, 0, p, 4, ms * 8, t + ms + 5.0),
+                         OH_OK);
+            t += ms;
+            next++;
+        }
+        int before = s.last_frame;
+        if (tick(&s, now) == OH_JITTER_CONTINUED && s.last_frame != before && before >= 153)
+            off_grid++;
+    }
+    CHECK(played_once(&s, 250, -1));
+    CHECK(off_grid == 0);
+    oh_jitter_destroy(s.jb);
+}
+
 static void test_short_ticks_conceal_whole_packets(void)
 {
     /* 10 ms ticks, 20 ms packets, one lost: its concealment spans two ticks
@@ -942,6 +974,7 @@ int main(void)
     test_a_missing_short_packet_is_concealed_in_its_place();
     test_short_packets_wait_drain_and_accelerate();
     test_packet_length_changes_mid_stream();
+    test_whole_tick_packets_go_back_on_the_grid();
     test_short_ticks_conceal_whole_packets();
     test_short_ticks_accelerate_whole_packets();
     test_adapts_and_accelerates();
