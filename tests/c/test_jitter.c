@@ -564,8 +564,8 @@ static void test_whole_tick_packets_go_back_on_the_grid(void)
             if (t + ms + 5.0 > now)
                 break;
             memcpy(p, &next, 4);
-            CHECK_STATUS(oh_jitter_put(s.jb, (uint16_t)next, (uint32_t)t * 8u, 1, 0, p, 4, ms * 8, t + ms + 5.0),
-                         OH_OK);
+            double arrival = t + ms + 5.0;
+            CHECK_STATUS(oh_jitter_put(s.jb, (uint16_t)next, (uint32_t)t * 8u, 1, 0, p, 4, ms * 8, arrival), OH_OK);
             t += ms;
             next++;
         }
