@@ -375,38 +375,34 @@ static double d_jitter8(int i, unsigned long long *r)
     return 30.0 + 8.0 * (double)(*r >> 11) / 9007199254740992.0;
 }
 
-static void test_packets_shorter_than_a_tick(void)
+/* n packets of ms on the 20 ms clock, 30-38 ms on the way: every one
+ * played once, in order, none late or lost. s is left to the caller. */
+static void run_whole(sim *s, int n, int ms, unsigned long long seed)
 {
-    /* a peer's ptime of 10 ms on a 20 ms clock: two packets per tick, each
-     * played once, in order; before, every second one was dropped as late */
-    sim s;
-    sim_init(&s, 128);
-    run_ptime(&s, 1000, 10, d_jitter8, 7);
+    sim_init(s, 128);
+    run_ptime(s, n, ms, d_jitter8, seed);
     oh_jitter_stats st;
-    oh_jitter_get_stats(s.jb, &st);
-    CHECK(played_once(&s, 1000, -1));
-    CHECK(s.order_ok);
+    oh_jitter_get_stats(s->jb, &st);
+    CHECK(played_once(s, n, -1));
+    CHECK(s->order_ok);
     CHECK(st.late == 0 && st.lost == 0);
-    CHECK(s.status_count[OH_JITTER_NORMAL] >= 490);
-    /* most ticks hand out two packets (the first tick, expansions and the
-     * stream's end hand out fewer) */
-    CHECK(s.parts >= 2 * s.status_count[OH_JITTER_NORMAL] - 10);
-    oh_jitter_destroy(s.jb);
 }
 
-static void test_packets_of_a_tick_and_a_half(void)
+static void test_packets_of_other_lengths_than_a_tick(void)
 {
-    /* 30 ms packets on a 20 ms clock: a packet that ends inside a tick is
-     * followed by the next one there (CONTINUED with a part) */
+    /* a peer's ptime of 10 ms on a 20 ms clock: two packets per tick (the
+     * first tick, expansions and the stream's end hand out fewer); before,
+     * every second one was dropped as late */
     sim s;
-    sim_init(&s, 128);
-    run_ptime(&s, 400, 30, d_jitter8, 9);
-    oh_jitter_stats st;
-    oh_jitter_get_stats(s.jb, &st);
-    CHECK(played_once(&s, 400, -1));
-    CHECK(s.order_ok);
-    CHECK(st.late == 0 && st.lost == 0);
-    /* 3 ticks per 2 packets: one starts a tick, the other starts inside a CONTINUED one */
+    run_whole(&s, 1000, 10, 7);
+    CHECK(s.status_count[OH_JITTER_NORMAL] >= 490);
+    CHECK(s.parts >= 2 * s.status_count[OH_JITTER_NORMAL] - 10);
+    oh_jitter_destroy(s.jb);
+
+    /* 30 ms packets: 3 ticks per 2 packets, one starting a tick, the other
+     * inside a CONTINUED one (a packet that ends inside a tick is followed
+     * by the next one there) */
+    run_whole(&s, 400, 30, 9);
     CHECK(s.status_count[OH_JITTER_CONTINUED] >= 390);
     CHECK(s.status_count[OH_JITTER_NORMAL] >= 195 && s.status_count[OH_JITTER_NORMAL] <= 205);
     oh_jitter_destroy(s.jb);
@@ -956,8 +952,7 @@ int main(void)
     test_ssrc_change_and_ts_jump();
     test_overflow();
     test_variable_ptime();
-    test_packets_shorter_than_a_tick();
-    test_packets_of_a_tick_and_a_half();
+    test_packets_of_other_lengths_than_a_tick();
     test_a_missing_short_packet_is_concealed_in_its_place();
     test_short_packets_wait_drain_and_accelerate();
     test_packet_length_changes_mid_stream();
