@@ -152,7 +152,7 @@
  * target, by stretching the rest of the tick, so the delay grows by part of
  * a tick, or concealed in its place. Measured on the nettrace models with
  * 10 and 30 ms packets (bench_jitter.py --packet-ms, 60 s, seeds 1-4): late
- * loss at most 1.0 %, 4-13 ms more delay than with 20 ms packets, PESQ-WB
+ * loss at most 1.0 %, 4-14 ms more delay than with 20 ms packets, PESQ-WB
  * within 0.1 of theirs. Packets shorter than a quarter of a tick are counted
  * as a quarter long.
  *
