@@ -410,7 +410,7 @@ def test_playout_of_packets_of_other_lengths_sounds_like_twenty_ms_ones(packet_m
         # 3.82 and 3.55, 30 ms packets 3.82 and 3.72. Other traces: pareto -0.07 / -0.22,
         # spikes +0.11 / -0.20, drift_fast -0.19 / -0.11 (10 / 30 ms; on drift_fast seed 1
         # the 10 ms packets' delay drifts 18 ms before their first acceleration, with no
-        # other adjustment, where 20 ms packets start a tick lower and adjust three times)
+        # other adjustment, where 20 ms packets start a tick lower and accelerate three times)
         assert np.mean(ours) >= np.mean(theirs) - 0.25, (name, ours, theirs)
 
 
