@@ -17,6 +17,7 @@ cimport oh_playout as p
 cimport oh_tsm as t
 from _buffers cimport Borrowed, acquire_bytes, acquire_pcm, new_pcm, release
 from _status cimport check
+from oh_status cimport OH_EBUFSIZE
 from oh_codec cimport oh_codec_id
 
 from enum import IntEnum
@@ -283,6 +284,7 @@ cdef class Playout:
     cdef readonly str codec
     cdef readonly int sample_rate
     cdef readonly int frame_samples
+    cdef readonly int max_payload
 
     def __cinit__(self, str codec="PCMU", sample_rate=None, *, int frame_ms=20, int min_delay_ms=0,
                   int max_delay_ms=1000, int capacity=128, int max_payload=0,
@@ -305,6 +307,7 @@ cdef class Playout:
         self.codec = info.name
         self.sample_rate = rate
         self.frame_samples = p.oh_playout_frame_samples(self._pl)
+        self.max_payload = cfg.jitter.max_payload
 
     def __dealloc__(self):
         p.oh_playout_destroy(self._pl)
@@ -336,6 +339,9 @@ cdef class Playout:
                                  <size_t>view.len, arrival_ms)
         finally:
             release(&view)
+        if r == OH_EBUFSIZE:
+            raise ValueError(f"{self.codec} Playout.put: a payload of {view.len} bytes, more than "
+                             f"max_payload ({self.max_payload})")
         if r < 0:
             check(r, ValueError, f"{self.codec} Playout.put of {view.len} bytes")
 

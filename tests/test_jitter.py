@@ -279,14 +279,74 @@ def test_random_arrival_orders_never_play_a_frame_twice(seed, capacity, plan):
     assert played == sorted(played)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([10, 20]),
+       st.lists(st.tuples(st.sampled_from([10, 20, 30, 40, 60]), st.floats(0.0, 120.0), st.booleans(),
+                          st.booleans()), min_size=1, max_size=150))
+def test_random_packet_lengths_never_play_a_packet_twice(seed, tick_ms, plan):
+    # lengths that change at random (told, as the Playout tells them), with jitter, loss and
+    # duplicates: every packet handed out at most once, in order, parts included
+    rng = np.random.default_rng(seed)
+    arrivals, t = [], 0
+    for i, (ms, delay, lost, dup) in enumerate(plan):
+        if not lost:
+            arrivals.append((t + ms + delay, i, t, ms))
+            if dup:
+                arrivals.append((t + ms + delay + float(rng.uniform(0, 100)), i, t, ms))
+        t += ms
+    arrivals.sort()
+    jb = JitterBuffer(8000, tick_ms)
+    played: list[int] = []
+    j = 0
+    for k in range(int(t / tick_ms) + 200):
+        now = float(k * tick_ms)
+        while j < len(arrivals) and arrivals[j][0] <= now:
+            a, i, start, ms = arrivals[j]
+            jb.put(i, 8 * start, frame(i), a, samples=8 * ms)
+            j += 1
+        data, status = jb.get(now)
+        parts = [data] if status in (S.NORMAL, S.ACCELERATED, S.LOST, S.LATE) else []
+        if status == S.ACCELERATED:
+            parts.append(jb.last_skipped)
+        parts += jb.last_more
+        played += [int.from_bytes(p, "little") for p in parts if p]
+    assert len(played) == len(set(played))
+    assert played == sorted(played)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([10, 20]), st.lists(st.tuples(st.sampled_from([5, 10, 20, 30, 40, 60]),
+                                                     st.floats(0.0, 200.0), st.booleans()),
+                                           min_size=1, max_size=100))
+def test_playout_of_random_packet_lengths_always_fills_its_tick(tick_ms, plan):
+    # (G.711 payloads of up to 64 ms: max_payload is 512 bytes, see test_playout_bad_input_is_clear)
+    pl = Playout("PCMU", frame_ms=tick_ms)
+    arrivals, t = [], 0
+    for i, (ms, delay, lost) in enumerate(plan):
+        if not lost:
+            arrivals.append((t + ms + delay, i, t, bytes([i & 0x7F]) * (8 * ms)))
+        t += ms
+    arrivals.sort()
+    j = 0
+    for k in range(int(t / tick_ms) + 100):
+        now = float(k * tick_ms)
+        while j < len(arrivals) and arrivals[j][0] <= now:
+            a, i, start, payload = arrivals[j]
+            pl.put(i, 8 * start, payload, a)
+            j += 1
+        pcm, _ = pl.get(now)
+        assert len(pcm) == 8 * tick_ms
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 65535), st.integers(0, 2**32 - 1), st.integers(0, 3),
-                          st.floats(-1e6, 1e6), st.integers(0, 600)), min_size=1, max_size=200))
+                          st.floats(-1e6, 1e6), st.integers(0, 600), st.integers(0, 2000)),
+                min_size=1, max_size=200))
 def test_arbitrary_packets_never_crash(packets):
     jb = JitterBuffer(capacity=16)
     now = 0.0
-    for seq, ts, ssrc, arrival, size in packets:
-        jb.put(seq, ts, bytes(min(size, 512)), arrival, ssrc=ssrc)
+    for seq, ts, ssrc, arrival, size, samples in packets:
+        jb.put(seq, ts, bytes(min(size, 512)), arrival, ssrc=ssrc, samples=samples)
         now += 7.0
         data, status = jb.get(now)
         assert data is None or len(data) <= 512
@@ -680,6 +740,11 @@ def test_playout_bad_input_is_clear():
         pl.put(-1, 0, b"x", 0.0)
     with pytest.raises(ValueError, match="now_ms must be finite"):
         pl.get(float("nan"))
+    # a payload longer than the store's slots (64 ms of G.711 by default): refused, clearly
+    assert pl.max_payload == 512
+    with pytest.raises(ValueError, match=re.escape("a payload of 960 bytes, more than max_payload (512)")):
+        pl.put(0, 0, bytes(960), 0.0)
+    assert Playout("PCMA", max_payload=960).max_payload == 960
 
 
 def _opus_fec_payloads(seconds: float, loss_pct: int) -> tuple[np.ndarray, list[bytes]]:

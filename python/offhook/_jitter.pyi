@@ -41,6 +41,7 @@ class Playout:
     codec: str
     sample_rate: int
     frame_samples: int
+    max_payload: int
     def __init__(self, codec: str = "PCMU", sample_rate: int | None = None, *, frame_ms: int = 20,
                  min_delay_ms: int = 0, max_delay_ms: int = 1000, capacity: int = 128,
                  max_payload: int = 0, late_ratio: float = 0.0095, memory_s: float = 20.0,
