@@ -50,7 +50,7 @@ typedef struct oh_jitter_config {
     int clock_rate;     /* RTP timestamp rate in Hz (8000 for G.711 and G.722, 48000 for Opus) */
     int frame_ms;       /* playout tick: 10 or 20 ms. Packets may be shorter than a tick (down to
                            a quarter of it) or not a whole number of ticks long (a peer's ptime of
-                           10, 30 or 50 ms on a 20 ms clock): a tick then carries several (more) */
+                           10 or 30 ms on a 20 ms clock): a tick then carries several (more) */
     int min_delay_ms;   /* bounds of the target buffering delay (beyond the fastest packet) */
     int max_delay_ms;
     int capacity;       /* packets held at most: a power of two, 16..4096 */
@@ -107,13 +107,13 @@ typedef struct oh_jitter_stats {
     double current_delay_ms; /* buffering delay now (beyond the fastest packet seen) */
     double target_delay_ms;  /* what the estimator aims for */
     uint64_t received;       /* packets accepted */
-    uint64_t played;         /* payloads handed out (accelerated ones count twice) */
+    uint64_t played;         /* payloads handed out (each of a tick's counts) */
     uint64_t late;           /* packets that arrived after their playout time */
     uint64_t lost;           /* frames concealed that never arrived (so far) */
     uint64_t concealed;      /* ticks with status LOST or LATE, and missing parts of a tick */
     uint64_t accelerated;    /* ACCELERATED ticks */
-    uint64_t expanded;       /* EXPANDED ticks, and ticks whose rest is stretched while a packet
-                                inside them is waited for (packets shorter than a tick) */
+    uint64_t expanded;       /* EXPANDED ticks, and ticks whose rest is stretched: a packet that
+                                starts inside the tick is waited for, or put back on the grid */
     uint64_t silence;        /* SILENCE ticks */
     uint64_t duplicates;     /* packets dropped as duplicates */
     uint64_t overflow;       /* packets dropped because the buffer was full */
