@@ -363,8 +363,8 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
         store_part(pl, f.more[i].seq, f.more[i].payload, f.more[i].len, pcm_len(pl, f.more[i].samples));
 
     /* a tick (two when accelerated) out of the store; what is missing at
-     * its end (a payload shorter than announced, a DTX gap inside the tick)
-     * is concealment */
+     * its end (a payload shorter than announced, a DTX gap inside the tick,
+     * a packet inside it waited for) is concealment */
     size_t need = f.status == OH_JITTER_ACCELERATED ? 2 * n : n;
     if (pl->store_len - pl->store_pos < need) {
         size_t room;
