@@ -32,6 +32,17 @@ static oh_jitter *make(int capacity)
     return jb;
 }
 
+/* The default buffer on a 10 ms clock. */
+static oh_jitter *make_ten_ms(void)
+{
+    oh_jitter_config cfg;
+    oh_jitter_config_default(&cfg);
+    cfg.frame_ms = 10;
+    oh_jitter *jb = NULL;
+    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_OK);
+    return jb;
+}
+
 static void sim_init(sim *s, int capacity)
 {
     memset(s, 0, sizeof *s);
@@ -565,11 +576,7 @@ static void test_short_ticks_conceal_whole_packets(void)
 {
     /* 10 ms ticks, 20 ms packets, one lost: its concealment spans two ticks
      * and the stream goes on without dropping anything as late */
-    oh_jitter_config cfg;
-    oh_jitter_config_default(&cfg);
-    cfg.frame_ms = 10;
-    oh_jitter *jb = NULL;
-    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_OK);
+    oh_jitter *jb = make_ten_ms();
     if (!jb)
         return;
     int played[200] = {0}, conceal_ticks = 0, last = -1, order_ok = 1;
@@ -611,11 +618,7 @@ static void test_short_ticks_accelerate_whole_packets(void)
      * arrives at once, the excess is drained by playing single 20 ms packets
      * in one tick (ACCELERATED with no second payload), nothing is dropped
      * and the delay comes back near its pre-stall value */
-    oh_jitter_config cfg;
-    oh_jitter_config_default(&cfg);
-    cfg.frame_ms = 10;
-    oh_jitter *jb = NULL;
-    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_OK);
+    oh_jitter *jb = make_ten_ms();
     if (!jb)
         return;
     int played[400] = {0}, accel = 0, paired = 0, last = -1, order_ok = 1;
@@ -674,11 +677,7 @@ static void test_short_ticks_play_the_packet_after_a_long_burst(void)
      * grid inside the gap, which can be inside the last lost packet; its
      * concealment must end where the next packet begins. It used to run a
      * tick past it and drop that packet as late: 108 late in 5 such runs. */
-    oh_jitter_config cfg;
-    oh_jitter_config_default(&cfg);
-    cfg.frame_ms = 10;
-    oh_jitter *jb = NULL;
-    CHECK_STATUS(oh_jitter_create(&cfg, &jb), OH_OK);
+    oh_jitter *jb = make_ten_ms();
     if (!jb)
         return;
     enum { N = 1500 };
