@@ -1918,7 +1918,7 @@ static void on_datagram(stream *s, uint8_t *buf, size_t n, const struct sockaddr
     int flags = (h.marker ? OH_JITTER_MARKER : 0) | (is_cn ? OH_JITTER_COMFORT_NOISE : 0);
     if (oh_playout_put(s->pl, h.seq, h.timestamp, h.ssrc, flags, buf + h.payload_offset, h.payload_len,
                        arrival_ms) != OH_OK)
-        s->st.dropped_invalid++; /* a payload the codec cannot size */
+        s->st.dropped_invalid++; /* a payload the codec cannot size, or over the store's max_payload */
 }
 
 /* rtcp_port: the stream's own RTCP socket (no rtcp-mux), where everything is RTCP. */

@@ -807,6 +807,21 @@ static void count_concealed(oh_jitter *jb)
         jb->st.max_burst = (uint32_t)jb->conceal_run;
 }
 
+static void count_expanded(oh_jitter *jb)
+{
+    jb->st.expanded++;
+    jb->since_expand = 0;
+}
+
+/* The rest of this tick is stretched (the caller conceals it) and the
+ * timeline goes on from where the audio handed out ends, part of a tick
+ * later. */
+static void stretch_rest(oh_jitter *jb)
+{
+    jb->play_ts = jb->cur_end;
+    count_expanded(jb);
+}
+
 /* Passes over next_seq, which is missing: concealed in its place, and
  * dropped as late by put() if it comes. */
 static void pass_over(oh_jitter *jb)
@@ -860,10 +875,8 @@ static oh_status finish(oh_jitter *jb, oh_jitter_frame *f, oh_jitter_status stat
     }
     if (status == OH_JITTER_ACCELERATED)
         jb->st.accelerated++;
-    else if (status == OH_JITTER_EXPANDED) {
-        jb->st.expanded++;
-        jb->since_expand = 0;
-    }
+    else if (status == OH_JITTER_EXPANDED)
+        count_expanded(jb);
     else if (status == OH_JITTER_SILENCE)
         jb->st.silence++;
     return OH_OK;
@@ -1047,14 +1060,12 @@ static void fill_tick(oh_jitter *jb, oh_jitter_frame *f, int64_t tick_start, dou
             const slot *s = slot_for(jb, jb->next_seq);
             if (s->cn || s->ts > jb->cur_end + quarter)
                 return;
-            if (phase_ms(jb) == 0.0) {
+            if (lead == 0.0) {
                 /* packets of whole ticks off the ticks' grid (the first one
-                 * after 10 ms packets): the rest of this tick is stretched
-                 * and the timeline goes on from the packet at the next
-                 * tick, on the grid again, where it has the whole tick */
-                jb->play_ts = jb->cur_end;
-                jb->st.expanded++;
-                jb->since_expand = 0;
+                 * after 10 ms packets): the timeline goes on from the packet
+                 * at the next tick, on the grid again, where it has the
+                 * whole tick */
+                stretch_rest(jb);
                 return;
             }
             if (s->ts > jb->cur_end)
@@ -1070,22 +1081,16 @@ static void fill_tick(oh_jitter *jb, oh_jitter_frame *f, int64_t tick_start, dou
                  * acceleration), but also on a lossy link (likely_lost):
                  * the wait costs only part of a tick. loss10 with 10 ms
                  * packets, seeds 1-4: 1.08 -> 0.12 % late at most, 1.7 ms
-                 * more delay. The rest of the tick is stretched and the
-                 * timeline goes on from the missing packet, part of a tick
-                 * later. */
-                jb->play_ts = jb->cur_end;
-                jb->st.expanded++;
-                jb->since_expand = 0;
+                 * more delay. */
+                stretch_rest(jb);
                 return;
             }
             double part_ms = (double)jb->dur_est * jb->ms_per_ts;
             if (!jb->nbuf) {
                 if (jb->late_ms + part_ms > stall_limit_ms(jb) && jb->cur_offset < jb->cfg.max_delay_ms) {
                     /* concealed long enough: a stall, wait for the network */
-                    jb->play_ts = jb->cur_end;
+                    stretch_rest(jb);
                     jb->stalled = 1;
-                    jb->st.expanded++;
-                    jb->since_expand = 0;
                     return;
                 }
                 jb->late_ms += part_ms;

@@ -251,21 +251,28 @@ static int16_t *store_tail(oh_playout *pl, size_t *room)
     return pl->store + pl->store_len;
 }
 
+/* Appends k samples of concealment to the store (as many as fit). */
+static void store_concealment(oh_playout *pl, size_t k)
+{
+    size_t room;
+    int16_t *dst = store_tail(pl, &room);
+    k = k < room ? k : room;
+    oh_codec_conceal(pl->codec, dst, k);
+    pl->store_len += k;
+}
+
 /* Appends one payload's audio (or want samples of concealment for a
  * missing one) to the store. */
 static void store_part(oh_playout *pl, uint16_t seq, const uint8_t *p, size_t len, size_t want)
 {
-    size_t room;
-    int16_t *dst = store_tail(pl, &room);
-    if (!room)
-        return;
     if (!p) {
-        want = want < room ? want : room;
-        oh_codec_conceal(pl->codec, dst, want);
-        pl->store_len += want;
+        store_concealment(pl, want);
         return;
     }
-    pl->store_len += decode_frame(pl, seq, p, len, dst, room, want);
+    size_t room;
+    int16_t *dst = store_tail(pl, &room);
+    if (room)
+        pl->store_len += decode_frame(pl, seq, p, len, dst, room, want);
 }
 
 /* Tells the buffer whether this tick was speech: louder than 20 dB below
@@ -366,13 +373,8 @@ int oh_playout_get(oh_playout *pl, double now_ms, int16_t *pcm, size_t cap, oh_j
      * its end (a payload shorter than announced, a DTX gap inside the tick,
      * a packet inside it waited for) is concealment */
     size_t need = f.status == OH_JITTER_ACCELERATED ? 2 * n : n;
-    if (pl->store_len - pl->store_pos < need) {
-        size_t room;
-        int16_t *dst = store_tail(pl, &room);
-        size_t k = need - pl->store_len;
-        oh_codec_conceal(pl->codec, dst, k < room ? k : room);
-        pl->store_len += k < room ? k : room;
-    }
+    if (pl->store_len - pl->store_pos < need)
+        store_concealment(pl, need - (pl->store_len - pl->store_pos));
     if (f.status == OH_JITTER_ACCELERATED) {
         oh_tsm_accelerate(pl->tsm, pl->store + pl->store_pos, pcm);
         pl->store_pos += need;
