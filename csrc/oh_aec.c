@@ -51,7 +51,13 @@
  * thresholds the same band energies). When the best lag is confident,
  * stable for 100 ms, and not covered by the filter, the filter window is
  * moved to start two blocks before it (a block-multiple shift of the
- * partitions) and adaptation restarts.
+ * partitions) and adaptation restarts. When a converged filter's loudest
+ * partition is two or more blocks later than that margin, the window moves
+ * up to it keeping what the filter learnt: the partitions before the
+ * direct path are wasted tail, and the room prior expects the echo in the
+ * first ones (an echo 65 ms late through a 150 ms room, seconds 3-7: 30-37
+ * -> 41-56 dB of ERLE). The delay search's peak would decide it too, but
+ * wanders in double talk (double-talk PESQ 2.6 -> 1.25 when it did).
  *
  * Residual echo suppression. The foreground's error and echo estimate are
  * analysed with a sine window of 2N (50 % overlap, perfect reconstruction by
@@ -115,6 +121,26 @@
  * compensated, the suppressor relaxes only 3/4 of the way (DRIFT_GOOD):
  * fully relaxed, double talk under +0.05 % kept 1 dB less ERLE for +0.16
  * PESQ, but under -0.05 % 3.7 dB less (30.9 dB).
+ *
+ * Slips (oh_aec_slip, oh_aec_process_partial). The caller's rings can
+ * insert or drop samples on either side: a capture gap filled with silence
+ * whose samples come later, captured samples shed to cut latency, silence
+ * played in an underrun, a far frame never played. Each moves the echo by
+ * exactly that many samples against the reference, and a converged filter
+ * took a second or more to find it again (a busy machine's device thread
+ * slipped about once a second: the linear filter never converged, ~20 dB
+ * instead of ~45). Told, the canceller moves the echo model instead: whole
+ * blocks move the window (and the delay search's correlations with it), the
+ * rest shifts the filters' impulse responses (to the time domain and back,
+ * once per slip). A capture slip holds from the next frame on; a playback
+ * slip when its echo arrives (the output filter's loudest partition later),
+ * and until its echo has crossed the whole response, which one move cannot
+ * follow, the output is suppressed as for a lost filter. Gap blocks (no
+ * microphone signal) take the far end but neither adapt nor judge: zeros
+ * against an active far end look like a vanished echo path and reset the
+ * filters. Slipped by +100, +480, -400 and -150 samples on the capture side
+ * and -160, +240 on the playback side, the C test's linear ERLE is 64 dB
+ * from 0.1 s after each; untold, ~1 dB.
  *
  * Limits (measured in bench/RESULTS.md). The linear filter reaches ~31 dB
  * on 12 s of speech through a 0.25 s RT60 room and is still improving;
@@ -224,6 +250,10 @@
  * instead of wandering by ~5 ppm in double talk. */
 #define DRIFT_LOCK_N 16
 #define DRIFT_GOOD 0.75f
+/* Playback slips (oh_aec_slip) that can wait for their echo at once. */
+#define SLIPS_PENDING 8
+/* How often a converged filter's window is checked for wasted partitions. */
+#define TIGHTEN_BLOCKS 50
 
 struct oh_aec {
     oh_aec_config cfg;
@@ -286,6 +316,12 @@ struct oh_aec {
     float *rs_tab;         /* (RS_PHASES + 1) * 2 RS_HALF */
     float *rblk;           /* N: one resampled block */
     float *snre, *snim;    /* K*nb: background filter snapshot */
+    float *taps;           /* K*N: a filter in the time domain, for move_echo */
+    /* playback slips (oh_aec_slip) waiting for their echo to arrive */
+    long pending_due[SLIPS_PENDING];
+    int pending_samples[SLIPS_PENDING];
+    int n_pending;
+    long guard_until;      /* block until which a playback slip's transition is suppressed as a lost filter */
     long snap_t;
     int snap_valid, drift_n, drift_m;
     double drift_est;
@@ -321,7 +357,7 @@ void oh_aec_destroy(oh_aec *a)
                       &a->bim, &a->cre, &a->cim, &a->dre, &a->dim, &a->yb, &a->yf, &a->eb,
                       &a->ef, &a->dblk, &a->win, &a->e_hist, &a->y_hist, &a->d_hist, &a->ola,
                       &a->ee_mean, &a->yy_mean, &a->noise, &a->rs, &a->gain, &a->far_logb,
-                      &a->corr, &a->prior, &a->pey_f, &a->pyy_f, &a->leak_f, &a->ry_num, &a->ry_den, &a->e_prev, &a->erl_num, &a->erl_den, &a->dd_cur, &a->pmis, &a->phi, &a->ebs, &a->fq, &a->rs_tab, &a->rblk, &a->snre, &a->snim};
+                      &a->corr, &a->prior, &a->pey_f, &a->pyy_f, &a->leak_f, &a->ry_num, &a->ry_den, &a->e_prev, &a->erl_num, &a->erl_den, &a->dd_cur, &a->pmis, &a->phi, &a->ebs, &a->fq, &a->rs_tab, &a->rblk, &a->snre, &a->snim, &a->taps};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         oh_free(*bufs[i]);
     oh_free(a);
@@ -402,6 +438,7 @@ oh_status oh_aec_create(const oh_aec_config *cfg, oh_aec **out)
     a->rblk = alloc_floats((size_t)N, &failed);
     a->snre = alloc_floats(K * nb, &failed);
     a->snim = alloc_floats(K * nb, &failed);
+    a->taps = alloc_floats(K * (size_t)N, &failed);
     if (failed) {
         oh_aec_destroy(a);
         return OH_ENOMEM;
@@ -514,6 +551,8 @@ void oh_aec_reset(oh_aec *a)
     memset(a->ebs, 0, nb * sizeof(float));
     a->t = 0;
     a->tx = 0;
+    a->n_pending = 0;
+    a->guard_until = 0;
     memset(a->fq, 0, (size_t)a->FQ * sizeof(float));
     a->fw = 0;
     a->fp = 0.0;
@@ -671,6 +710,173 @@ static void shift_partitions(oh_aec *a, int delta)
             }
         }
     }
+}
+
+/* shift_partitions for a filter worth keeping: the misalignment of each
+ * partition moves with it (the partitions that come in keep the one they
+ * had: the room prior's shape, roughly). */
+static void move_learned_partitions(oh_aec *a, int delta)
+{
+    shift_partitions(a, delta);
+    size_t nb = (size_t)a->nb, K = (size_t)a->K, row = nb * sizeof(float);
+    size_t m = (size_t)(delta < 0 ? -delta : delta);
+    if (m >= K)
+        return;
+    if (delta > 0)
+        memmove(a->pmis, a->pmis + m * nb, (K - m) * row);
+    else
+        memmove(a->pmis + m * nb, a->pmis, (K - m) * row);
+}
+
+/* Moves a filter's impulse response by r taps (positive: later) across its
+ * K partitions; taps moved out of the window are lost, the ones moved in
+ * are zero. The upper half of each partition (garbage while unconstrained)
+ * is dropped on the way, as constrain() does. */
+static void shift_taps(oh_aec *a, float *wre, float *wim, int r)
+{
+    int nb = a->nb, L = a->L, N = a->N, K = a->K;
+    size_t span = (size_t)K * (size_t)N;
+    for (int k = 0; k < K; k++) {
+        oh_fft_inverse(a->fft, wre + (size_t)k * nb, wim + (size_t)k * nb, a->tmp);
+        memcpy(a->taps + (size_t)k * N, a->tmp, (size_t)N * sizeof(float));
+    }
+    size_t m = (size_t)(r < 0 ? -r : r);
+    if (m >= span) {
+        memset(a->taps, 0, span * sizeof(float));
+    } else if (r > 0) {
+        memmove(a->taps + m, a->taps, (span - m) * sizeof(float));
+        memset(a->taps, 0, m * sizeof(float));
+    } else {
+        memmove(a->taps, a->taps + m, (span - m) * sizeof(float));
+        memset(a->taps + span - m, 0, m * sizeof(float));
+    }
+    memset(a->tmp + N, 0, (size_t)(L - N) * sizeof(float));
+    for (int k = 0; k < K; k++) {
+        memcpy(a->tmp, a->taps + (size_t)k * N, (size_t)N * sizeof(float));
+        oh_fft_forward(a->fft, a->tmp, wre + (size_t)k * nb, wim + (size_t)k * nb);
+    }
+}
+
+/* The echo moved by `samples` (positive: later), the room unchanged. */
+static void move_echo(oh_aec *a, int samples)
+{
+    const int N = a->N;
+    /* Whole blocks move the filter window, as a delay search would; the
+     * delay search's correlations move with it, or its stale peak would
+     * pull the window back. What the window cannot take (its ends) and the
+     * part of a block shift the filters. */
+    int q = samples >= 0 ? samples / N : -((-samples + N - 1) / N);
+    int newD = a->D + q;
+    if (newD < 0)
+        newD = 0;
+    if (newD > a->dmax)
+        newD = a->dmax;
+    int moved = newD - a->D;
+    a->D = newD;
+    int lag = (samples >= 0 ? samples + N / 2 : samples - N / 2) / N; /* the peak's move, in blocks */
+    int R = a->dmax + 1;
+    if (lag >= R || -lag >= R) {
+        memset(a->corr, 0, (size_t)R * sizeof(float));
+    } else if (lag > 0) {
+        memmove(a->corr + lag, a->corr, (size_t)(R - lag) * sizeof(float));
+        memset(a->corr, 0, (size_t)lag * sizeof(float));
+    } else if (lag < 0) {
+        memmove(a->corr, a->corr - lag, (size_t)(R + lag) * sizeof(float));
+        memset(a->corr + R + lag, 0, (size_t)(-lag) * sizeof(float));
+    }
+    if (a->cand >= 0)
+        a->cand = a->cand + lag >= 0 && a->cand + lag < R ? a->cand + lag : -1;
+    long rest = (long)samples - (long)moved * N;
+    if (rest != 0) {
+        int r = rest > (long)a->K * N ? a->K * N : rest < -(long)a->K * N ? -a->K * N : (int)rest;
+        shift_taps(a, a->wre, a->wim, r);
+        shift_taps(a, a->fre, a->fim, r);
+    }
+    a->snap_valid = 0; /* the filter's phase turned: not drift */
+    a->st.slips++;
+}
+
+/* The output filter's loudest partition, -1 while it is empty. */
+static int loudest_partition(const oh_aec *a)
+{
+    int nb = a->nb, best = -1;
+    float most = 0.0f;
+    for (int k = 0; k < a->K; k++) {
+        float e = 0.0f;
+        for (int i = 0; i < nb; i++) {
+            size_t j = (size_t)k * nb + i;
+            e += a->fre[j] * a->fre[j] + a->fim[j] * a->fim[j];
+        }
+        if (e > most) {
+            most = e;
+            best = k;
+        }
+    }
+    return best;
+}
+
+/* Blocks from a far sample entering to its echo's strongest part reaching
+ * the microphone: the output filter's loudest partition, or where the delay
+ * search puts the direct path while the filter is still empty. */
+static int echo_lag_blocks(const oh_aec *a)
+{
+    int k = loudest_partition(a);
+    return a->D + (k >= 0 ? k : MARGIN_BLOCKS);
+}
+
+/* A converged filter whose echo starts two or more blocks later than the
+ * window's margin wastes those partitions, and the room prior expects the
+ * echo in the first ones: the window moves up to it, keeping what the filter
+ * learnt (what it drops held no echo). The filter's own loudest partition
+ * decides, not the delay search, whose peak wanders in double talk. */
+static void tighten_window(oh_aec *a)
+{
+    int waste = loudest_partition(a) - MARGIN_BLOCKS;
+    if (waste < 2 || a->D + waste > a->dmax)
+        return;
+    move_learned_partitions(a, waste);
+    a->D += waste;
+    a->snap_valid = 0;
+    a->st.delay_changes++;
+}
+
+oh_status oh_aec_slip(oh_aec *a, int capture, int playback)
+{
+    if (!a)
+        return OH_EINVAL;
+    if (capture != 0)
+        move_echo(a, capture);
+    if (playback != 0) {
+        long due = a->t + echo_lag_blocks(a);
+        /* One move cannot follow the echo's response, which crosses the slip
+         * over its whole length: until it has, the filter is suppressed as
+         * lost (measured: ~20 ms of echo per slip got through otherwise). */
+        if (due + a->K > a->guard_until)
+            a->guard_until = due + a->K;
+        if (a->n_pending < SLIPS_PENDING) {
+            a->pending_due[a->n_pending] = due;
+            a->pending_samples[a->n_pending++] = playback;
+        } else { /* slips in a burst: the last one takes the rest */
+            a->pending_samples[SLIPS_PENDING - 1] += playback;
+        }
+    }
+    return OH_OK;
+}
+
+/* Playback slips whose echo arrives with this block. */
+static void apply_due_slips(oh_aec *a)
+{
+    int kept = 0;
+    for (int j = 0; j < a->n_pending; j++) {
+        if (a->pending_due[j] <= a->t) {
+            if (a->pending_samples[j] != 0)
+                move_echo(a, a->pending_samples[j]);
+        } else {
+            a->pending_due[kept] = a->pending_due[j];
+            a->pending_samples[kept++] = a->pending_samples[j];
+        }
+    }
+    a->n_pending = kept;
 }
 
 static void band_logs(const oh_aec *a, const float *re, const float *im, float *out)
@@ -871,7 +1077,7 @@ static void suppress(oh_aec *a, float *out, int far_active)
         float r_tot = 0.0f;
         /* A filter that adds echo in a bin (the path changed under it) must
          * not make the output louder than the microphone there. */
-        const int lost = a->sef_s > LOST_RATIO * a->sd_s;
+        const int lost = a->sef_s > LOST_RATIO * a->sd_s || a->t < a->guard_until;
         /* The far-power estimate only where the microphone follows the far end at
          * all: with a far end that the microphone does not hear (background noise
          * on a headset call), a path gain learnt from near speech would suppress
@@ -891,10 +1097,10 @@ static void suppress(oh_aec *a, float *out, int far_active)
         for (int i = 0; i < nb; i++) {
             float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
             float yy = a->are[i] * a->are[i] + a->aim[i] * a->aim[i];
-            float lk = a->leak_f[i] > leak_floor ? a->leak_f[i] : leak_floor;
             float lr = a->ry_den[i] / (a->ry_num[i] + 1.0f);
             if (lr > 1.0f)
                 lr = 1.0f;
+            float lk = a->leak_f[i] > leak_floor ? a->leak_f[i] : leak_floor;
             float r = (lk > lr ? lk : lr) * yy;
             /* Before the filter converges (start, after an echo-path change or
              * a delay move, or when distortion or drift keep it poor) its echo
@@ -996,14 +1202,7 @@ static void drift_blocks(oh_aec *a)
         }
     }
     if (produced != 1) {
-        int d = produced == 0 ? 1 : -1;
-        shift_partitions(a, d);
-        /* the partitions' misalignment moves with them (the end keeps its own) */
-        size_t nb = (size_t)a->nb, K = (size_t)a->K, row = nb * sizeof(float);
-        if (d > 0)
-            memmove(a->pmis, a->pmis + nb, (K - 1) * row);
-        else
-            memmove(a->pmis + nb, a->pmis, (K - 1) * row);
+        move_learned_partitions(a, produced == 0 ? 1 : -1);
         a->snap_valid = 0;
     }
 }
@@ -1065,11 +1264,11 @@ static void drift_track(oh_aec *a)
         a->eps = a->drift_est;
 }
 
-static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, int16_t *out)
+/* The far end into the FIFO, its spectrum (resampled once drift is
+ * compensated) into the ring. Returns its power. */
+static float take_far_block(oh_aec *a, const int16_t *far)
 {
-    int N = a->N, L = a->L, nb = a->nb;
-    /* far end into the FIFO; its spectrum (resampled once drift is
-     * compensated) into the ring */
+    const int N = a->N;
     float fe = 0.0f;
     for (int n = 0; n < N; n++) {
         float v = (float)far[n];
@@ -1084,6 +1283,37 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
     } else {
         drift_blocks(a);
     }
+    return fe;
+}
+
+/* A block with no microphone signal (the capture ran short): the far end
+ * goes on into the history, nothing is learnt or judged (zeros against an
+ * active far end would look like a vanished echo path, and reset the
+ * filters), and the output is silence after the previous block's fade-out,
+ * with the next block analysed as coming out of silence. */
+static void gap_block(oh_aec *a, const int16_t *far, int16_t *out)
+{
+    const int N = a->N;
+    take_far_block(a, far);
+    float *hists[] = {a->d_hist, a->e_hist, a->y_hist};
+    for (size_t h = 0; h < sizeof hists / sizeof hists[0]; h++) {
+        memmove(hists[h], hists[h] + N, (size_t)N * sizeof(float));
+        memset(hists[h] + N, 0, (size_t)N * sizeof(float));
+    }
+    delay_search(a, 0, 0); /* keeps its far history in step */
+    for (int n = 0; n < N; n++) {
+        float v = a->cfg.suppression ? a->ola[n] : 0.0f;
+        out[n] = (int16_t)(v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : lrintf(v));
+    }
+    memset(a->ola, 0, (size_t)N * sizeof(float));
+    a->st.frames++;
+    a->t++;
+}
+
+static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, int16_t *out)
+{
+    int N = a->N, L = a->L, nb = a->nb;
+    float fe = take_far_block(a, far);
     for (int n = 0; n < N; n++)
         a->dblk[n] = (float)near[n];
     float sd = power_of(a->dblk, N);
@@ -1197,6 +1427,8 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
         float erle = a->sdl_s / (a->sout_s + 1.0f);
         if (!a->converged && erle > (a->rs_on ? CONVERGED_ERLE_DRIFT : CONVERGED_ERLE))
             a->converged = 1;
+        if (a->converged && a->t % TIGHTEN_BLOCKS == 0)
+            tighten_window(a);
         /* Lost: error no smaller than the microphone and still correlated
          * with the echo estimate (an echo-path change; near speech in double
          * talk would not correlate) - back to the start-up step. */
@@ -1236,9 +1468,20 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
 
 oh_status oh_aec_process(oh_aec *a, const int16_t *near, const int16_t *far, int16_t *out)
 {
-    if (!a || !near || !far || !out)
+    return oh_aec_process_partial(a, near, a ? a->cfg.frame_size : 0, far, out);
+}
+
+oh_status oh_aec_process_partial(oh_aec *a, const int16_t *near, int near_valid, const int16_t *far,
+                                 int16_t *out)
+{
+    if (!a || !near || !far || !out || near_valid < 0 || near_valid > a->cfg.frame_size)
         return OH_EINVAL;
-    for (int s = 0; s < a->nsub; s++)
-        process_block(a, near + s * a->N, far + s * a->N, out + s * a->N);
+    for (int s = 0; s < a->nsub; s++) {
+        apply_due_slips(a);
+        if ((s + 1) * a->N <= near_valid)
+            process_block(a, near + s * a->N, far + s * a->N, out + s * a->N);
+        else
+            gap_block(a, far + s * a->N, out + s * a->N);
+    }
     return OH_OK;
 }

@@ -60,8 +60,16 @@ cdef class EchoCanceller:
     def __repr__(self):
         return f"<offhook EchoCanceller {self.sample_rate} Hz, {self.frame_size}-sample frames>"
 
-    def process(self, near, far):
-        """Cancels one frame: near (microphone) and far (played) int16 frames -> int16 output."""
+    def process(self, near, far, near_valid=None):
+        """Cancels one frame: near (microphone) and far (played) int16 frames -> int16 output.
+
+        near_valid: where the microphone signal ends when the capture ran short (the rest of
+        `near` is a gap: its 10 ms blocks come out silent and teach nothing); default all.
+        """
+        cdef int valid = self.frame_size if near_valid is None else near_valid
+        if valid < 0 or valid > self.frame_size:
+            raise EchoCancellerError(
+                f"echo canceller near_valid must be 0..{self.frame_size}, not {near_valid}")
         cdef Borrowed n, f
         acquire_pcm(near, &n, "echo canceller", "near frame")
         try:
@@ -78,8 +86,8 @@ cdef class EchoCanceller:
                     f"{n.len // 2} and far {f.len // 2}")
             out = new_pcm(self.frame_size)
             with nogil:
-                r = c.oh_aec_process(self._aec, <const int16_t *>n.buf, <const int16_t *>f.buf,
-                                     <int16_t *>cnp.PyArray_DATA(out))
+                r = c.oh_aec_process_partial(self._aec, <const int16_t *>n.buf, valid,
+                                             <const int16_t *>f.buf, <int16_t *>cnp.PyArray_DATA(out))
         finally:
             release(&f)
             release(&n)
@@ -91,12 +99,17 @@ cdef class EchoCanceller:
         """ERLE estimates (dB), delays (ms), double-talk and convergence state, counters."""
         cdef c.oh_aec_stats s
         c.oh_aec_get_stats(self._aec, &s)
-        return {"erle_db": s.erle_db, "linear_erle_db": s.linear_erle_db,
-                "delay_ms": s.delay_ms, "bulk_delay_ms": s.bulk_delay_ms,
-                "double_talk": bool(s.double_talk), "far_active": bool(s.far_active),
-                "converged": bool(s.converged), "drift_ppm": s.drift_ppm,
-                "divergence_resets": s.divergence_resets,
-                "delay_changes": s.delay_changes, "frames": s.frames}
+        return c.aec_stats_dict(&s)
+
+    def slip(self, int capture=0, int playback=0):
+        """The two streams slipped against each other, the room unchanged; the filter moves with
+        the echo instead of re-adapting. capture: samples the near stream gained (+: a gap of
+        silence whose samples come later) or lost (-: shed) after the frame just processed,
+        effective from the next frame. playback: the same for what the loudspeaker played
+        against the far frames given (+: silence played in an underrun, -: a far frame never
+        played), effective when its echo arrives. A real change of the echo path is found
+        without this."""
+        check(c.oh_aec_slip(self._aec, capture, playback), EchoCancellerError, "echo canceller slip")
 
     def reset(self):
         """Forgets the echo path, delay and statistics, as at creation."""

@@ -16,6 +16,7 @@ from libc.string cimport memcpy, memset, strncpy
 cimport numpy as cnp
 
 cimport oh_engine as c
+from oh_aec cimport aec_stats_dict
 from oh_devport cimport oh_devport
 from oh_srtp cimport oh_srtp_suite
 from oh_codec cimport oh_codec_config, oh_codec_config_default, oh_codec_id
@@ -144,11 +145,7 @@ cdef dict _local_stats(const c.oh_engine_local_stats *l):
         "capture_underruns": l.capture_underruns, "capture_missing": l.capture_missing,
         "capture_shed": l.capture_shed, "playback_overruns": l.playback_overruns,
         "aec": bool(l.aec), "aec_latency_samples": l.aec_latency,
-        "aec_stats": {"erle_db": a.erle_db, "linear_erle_db": a.linear_erle_db, "delay_ms": a.delay_ms,
-                      "bulk_delay_ms": a.bulk_delay_ms, "double_talk": bool(a.double_talk),
-                      "far_active": bool(a.far_active), "converged": bool(a.converged),
-                      "drift_ppm": a.drift_ppm, "divergence_resets": a.divergence_resets,
-                      "delay_changes": a.delay_changes, "frames": a.frames} if l.aec else None,
+        "aec_stats": aec_stats_dict(a) if l.aec else None,
         "capture_to_send_ms_mean": l.capture_to_send_ms_mean,
         "capture_to_send_ms_max": l.capture_to_send_ms_max,
         "capture_to_send_samples": l.capture_to_send_samples,

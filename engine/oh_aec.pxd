@@ -22,6 +22,7 @@ cdef extern from "offhook/oh_aec.h":
         float drift_ppm
         uint32_t divergence_resets
         uint32_t delay_changes
+        uint32_t slips
         uint64_t frames
 
     ctypedef struct oh_aec:
@@ -32,5 +33,18 @@ cdef extern from "offhook/oh_aec.h":
     void oh_aec_destroy(oh_aec *aec)
     void oh_aec_reset(oh_aec *aec) nogil
     oh_status oh_aec_process(oh_aec *aec, const int16_t *near, const int16_t *far, int16_t *out) nogil
+    oh_status oh_aec_process_partial(oh_aec *aec, const int16_t *near, int near_valid, const int16_t *far,
+                                     int16_t *out) nogil
+    oh_status oh_aec_slip(oh_aec *aec, int capture, int playback)
     void oh_aec_get_stats(const oh_aec *aec, oh_aec_stats *stats)
     int oh_aec_latency(const oh_aec *aec)
+
+
+cdef inline dict aec_stats_dict(const oh_aec_stats *s):
+    """The canceller's statistics as EchoCanceller.stats() and the engine's local stats give them."""
+    return {"erle_db": s.erle_db, "linear_erle_db": s.linear_erle_db,
+            "delay_ms": s.delay_ms, "bulk_delay_ms": s.bulk_delay_ms,
+            "double_talk": bool(s.double_talk), "far_active": bool(s.far_active),
+            "converged": bool(s.converged), "drift_ppm": s.drift_ppm,
+            "divergence_resets": s.divergence_resets, "delay_changes": s.delay_changes,
+            "slips": s.slips, "frames": s.frames}

@@ -127,6 +127,72 @@ def test_double_talk_under_drift_keeps_the_near_end(name, ppm):
     assert aec_d.stats()["drift_ppm"] == pytest.approx(ppm, abs=3.0)
 
 
+def slipped(mic: np.ndarray, slips: list[tuple[float, int]], frame: int):
+    """The microphone stream as a capture ring that slips hands it over, one frame at a time.
+
+    slips: (seconds, samples); samples > 0 is a gap of silence ending the frame that ends
+    at that second, whose samples come after it (the echo is that much later from then
+    on), < 0 samples discarded after that frame (earlier). Returns the near stream, the
+    valid samples of each frame with a gap (by start), and the slip after each frame (by
+    end)."""
+    parts, valid, after = [], {}, {}
+    src = pos = 0
+    for t, k in sorted(slips):
+        cut = int(t * RATE) // frame * frame
+        take = cut - pos - max(k, 0)
+        parts.append(mic[src:src + take])
+        src += take
+        if k > 0:
+            parts.append(np.zeros(k, np.int16))
+            for start in range((cut - k) // frame * frame, cut, frame):
+                valid[start] = max(0, cut - k - start)
+        else:
+            src -= k
+        pos = cut
+        after[cut] = k
+    parts.append(mic[src:])
+    near = np.concatenate(parts)[:len(mic)]
+    return np.pad(near, (0, len(mic) - len(near))), valid, after
+
+
+@pytest.mark.parametrize("told", [True, False])
+def test_slips_of_the_capture_stream_are_followed_when_told(told):
+    # A capture ring that runs short fills a gap with silence and hands the late samples
+    # over after it; one that holds too much sheds. Either moves the echo by exactly that
+    # many samples. Told (near_valid, slip), the canceller moves its filter with the echo:
+    # every second stays cancelled. Not told, the same slips cost seconds of ERLE.
+    scenario = es.make("far_single_talk", RATE, 12.0)
+    slips = [(5.0, 100), (6.0, 719), (7.0, -500), (8.0, 320), (9.0, -150)]
+    near, valid, after = slipped(scenario.mic, slips, 320)
+    aec = EchoCanceller(RATE, 320)
+    out = np.zeros(len(near) // 320 * 320, np.int16)
+    for i in range(0, len(out), 320):
+        out[i:i + 320] = aec.process(near[i:i + 320], scenario.far[i:i + 320],
+                                     valid.get(i) if told else None)
+        if told and i + 320 in after:
+            aec.slip(capture=after[i + 320])
+    heard = es.Scenario("slipped", RATE, scenario.far, near, scenario.near, scenario.echo)
+    per_second = [es.erle_db(heard, out, latency=aec.latency, start=t, stop=t + 1) for t in range(4, 12)]
+    if told:
+        assert min(per_second) >= 38.0, per_second
+        assert aec.stats()["slips"] == len(slips)
+        assert aec.stats()["divergence_resets"] == 0
+        for start, n in valid.items():  # a gap comes out as silence once the fade-out is past
+            assert not np.any(out[start + max(n, 0) + aec.latency:start + 320]), start
+    else:
+        assert min(per_second) < 30.0, per_second
+
+
+def test_a_bad_near_valid_is_a_clear_error():
+    aec = EchoCanceller(RATE, FRAME)
+    frame = np.zeros(FRAME, np.int16)
+    with pytest.raises(EchoCancellerError, match=re.escape("near_valid must be 0..160, not 161")):
+        aec.process(frame, frame, 161)
+    with pytest.raises(EchoCancellerError, match=re.escape("near_valid must be 0..160, not -1")):
+        aec.process(frame, frame, -1)
+    assert aec.stats()["frames"] == 0
+
+
 @pytest.mark.parametrize("rate", [8000, 32000, 48000])
 def test_other_rates_cancel(rate):
     scenario, aec, out = cancel("far_single_talk", seconds=5.0, rate=rate)

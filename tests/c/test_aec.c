@@ -143,22 +143,35 @@ static void test_enomem(void)
     CHECK_CREATE_SURVIVES_ENOMEM(oh_aec_create(&cfg, &aec), aec, oh_aec_destroy);
 }
 
-/* Playback clock `skew` fast or slow: the echo is the (low-passed noise) far end read at
- * 1 + skew samples per sample (linear interpolation) through a short decaying
- * response, 20 ms late. Returns the linear ERLE (dB) over the last second. */
-static double run_drift(double skew, double seconds, unsigned long long *rng)
+/* 16 kHz, 10 ms frames, no suppression: the linear filter alone. */
+static oh_aec *linear_canceller(void)
 {
     oh_aec_config cfg;
     oh_aec_config_default(&cfg);
     cfg.suppression = 0;
     oh_aec *aec = NULL;
     CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_OK);
+    return aec;
+}
+
+/* A room-like response: noise decaying by 60 dB over `taps`. */
+static void decaying_response(float *h, int taps, unsigned long long *rng)
+{
+    for (int i = 0; i < taps; i++)
+        h[i] = (float)(0.5 * gauss(rng) * exp(-6.9 * i / taps));
+}
+
+/* Playback clock `skew` fast or slow: the echo is the (low-passed noise) far end read at
+ * 1 + skew samples per sample (linear interpolation) through a short decaying
+ * response, 20 ms late. Returns the linear ERLE (dB) over the last second. */
+static double run_drift(double skew, double seconds, unsigned long long *rng)
+{
+    oh_aec *aec = linear_canceller();
     if (!aec)
         return 0.0;
     enum { N = 160, HLEN = 16384, TAPS = 160 };
     static float far_all[HLEN], h[TAPS];
-    for (int i = 0; i < TAPS; i++)
-        h[i] = (float)(0.5 * gauss(rng) * exp(-6.9 * i / TAPS));
+    decaying_response(h, TAPS, rng);
     int frames = (int)(seconds * 100);
     int16_t far[N], near[N], out[N];
     double in_e = 0.0, out_e = 0.0;
@@ -211,11 +224,142 @@ static void test_drift(void)
     }
 }
 
+/* The streams slip against each other, as device rings do. Capture: a gap
+ * filled with silence whose samples come later (the echo is that much later
+ * from then on), or samples discarded to cut latency (earlier). Playback: a
+ * far frame never played (earlier), or silence played in an underrun
+ * (later), from the point where that audio's echo arrives. One slip every
+ * half second from 3 s; `hinted`: the canceller is told (process_partial and
+ * slip), else it gets the zero-filled frames as if nothing happened. Returns
+ * the least linear ERLE (dB) over 0.1..0.4 s after a slip (a playback slip
+ * spreads over the echo's response: one move of the filter at its strongest
+ * part leaves ~20 ms of transition, then it is exact). */
+enum { SLIP_N = 160, SLIP_SECONDS = 7, SLIP_LEN = SLIP_SECONDS * 16000 + 4000, SLIPS = 6 };
+static const struct { int frame, capture, playback; } slips[SLIPS] = {
+    {300, 100, 0}, {350, 480, 0}, {400, -400, 0}, {450, 0, -SLIP_N}, {500, 0, 240}, {550, -150, 0},
+};
+
+static double run_slips(int hinted, unsigned long long *rng)
+{
+    oh_aec *aec = linear_canceller();
+    if (!aec)
+        return 0.0;
+    enum { N = SLIP_N, DELAY = 80, TAPS = 320 };
+    static float far_all[SLIP_LEN], played[SLIP_LEN], mic[SLIP_LEN], h[TAPS];
+    decaying_response(h, TAPS, rng);
+    for (int m = 0; m < SLIP_LEN; m++)
+        far_all[m] = (float)(3000.0 * gauss(rng));
+    long src = 0, m = 0; /* what the loudspeaker played: the far frames, slipped */
+    for (int k = 0; k < SLIPS && m < SLIP_LEN; k++) {
+        if (slips[k].playback == 0)
+            continue;
+        long upto = (long)(slips[k].frame + 1) * N; /* the far frame given with the slip's frame ends here */
+        if (slips[k].playback < 0)
+            upto -= N; /* and is the one never played */
+        while (src < upto && m < SLIP_LEN)
+            played[m++] = far_all[src++];
+        if (slips[k].playback < 0)
+            src -= slips[k].playback;
+        for (int z = 0; z < slips[k].playback && m < SLIP_LEN; z++)
+            played[m++] = 0.0f;
+    }
+    while (m < SLIP_LEN && src < SLIP_LEN)
+        played[m++] = far_all[src++];
+    for (m = 0; m < SLIP_LEN; m++) {
+        double e = 3.0 * gauss(rng);
+        for (int i = 0; i < TAPS && i + DELAY <= m; i++)
+            e += h[i] * played[m - DELAY - i];
+        mic[m] = (float)e;
+    }
+    int16_t far[N], near[N], out[N];
+    long rp = 0; /* the next microphone sample the near stream takes */
+    double worst = 1e9, in_e = 0.0, out_e = 0.0;
+    int gap_zero = 1, k = 0;
+    for (int f = 0; f < SLIP_SECONDS * 100; f++) {
+        int gap = 0; /* this frame's zeros, at its end: the part of a capture gap ending with frame slips[k] */
+        if (k < SLIPS && slips[k].capture > 0 && f <= slips[k].frame) {
+            long z = slips[k].capture - (long)(slips[k].frame - f) * N;
+            gap = z < 0 ? 0 : z > N ? N : (int)z;
+        }
+        for (int n = 0; n < N; n++) {
+            far[n] = (int16_t)far_all[(long)f * N + n];
+            near[n] = n < N - gap ? (int16_t)mic[rp + n] : 0;
+        }
+        rp += N - gap;
+        if (hinted)
+            CHECK_STATUS(oh_aec_process_partial(aec, near, N - gap, far, out), OH_OK);
+        else
+            CHECK_STATUS(oh_aec_process(aec, near, far, out), OH_OK);
+        if (hinted && gap == N)
+            for (int n = 0; n < N; n++)
+                gap_zero &= out[n] == 0;
+        if (k < SLIPS && f == slips[k].frame) {
+            if (slips[k].capture < 0)
+                rp -= slips[k].capture;
+            if (hinted)
+                CHECK_STATUS(oh_aec_slip(aec, slips[k].capture, slips[k].playback), OH_OK);
+            in_e = out_e = 0.0;
+        }
+        if (k < SLIPS && f > slips[k].frame + 10 && f <= slips[k].frame + 40) {
+            for (int n = 0; n < N; n++) {
+                in_e += (double)near[n] * near[n];
+                out_e += (double)out[n] * out[n];
+            }
+            if (f == slips[k].frame + 40) {
+                double erle = 10.0 * log10(in_e / (out_e + 1.0));
+                worst = erle < worst ? erle : worst;
+                k++;
+            }
+        }
+    }
+    CHECK(k == SLIPS);
+    CHECK(gap_zero);
+    oh_aec_stats st;
+    oh_aec_get_stats(aec, &st);
+    CHECK(st.slips == (hinted ? (uint32_t)SLIPS : 0u));
+    CHECK(st.frames == SLIP_SECONDS * 100);
+    oh_aec_destroy(aec);
+    return worst;
+}
+
+static void test_slips(void)
+{
+    unsigned long long rng = oh_test_seed();
+    double told = run_slips(1, &rng), untold = run_slips(0, &rng);
+    fprintf(stderr, "slips: least linear ERLE after one %.1f dB told, %.1f dB untold\n", told, untold);
+    CHECK(told >= 40.0);
+    CHECK(untold < told - 10.0); /* the slips are felt when the canceller is not told */
+
+    oh_aec_config cfg;
+    oh_aec_config_default(&cfg);
+    oh_aec *aec = NULL;
+    CHECK_STATUS(oh_aec_create(&cfg, &aec), OH_OK);
+    int16_t buf[160] = {0};
+    CHECK_STATUS(oh_aec_process_partial(aec, buf, -1, buf, buf), OH_EINVAL);
+    CHECK_STATUS(oh_aec_process_partial(aec, buf, 161, buf, buf), OH_EINVAL);
+    CHECK_STATUS(oh_aec_process_partial(NULL, buf, 0, buf, buf), OH_EINVAL);
+    CHECK_STATUS(oh_aec_slip(NULL, 1, 0), OH_EINVAL);
+    CHECK_STATUS(oh_aec_slip(aec, 0, 0), OH_OK);
+    CHECK_STATUS(oh_aec_slip(aec, 1 << 30, 0), OH_OK);  /* far beyond the window: the filter is emptied */
+    CHECK_STATUS(oh_aec_slip(aec, -(1 << 30), 0), OH_OK);
+    for (int j = 0; j < 12; j++) /* more than can wait: the last one takes the rest */
+        CHECK_STATUS(oh_aec_slip(aec, 0, 1), OH_OK);
+    oh_aec_stats st;
+    oh_aec_get_stats(aec, &st);
+    CHECK(st.slips == 2);
+    for (int j = 0; j < 20; j++)
+        CHECK_STATUS(oh_aec_process(aec, buf, buf, buf), OH_OK);
+    oh_aec_get_stats(aec, &st);
+    CHECK(st.slips == 2 + 8); /* due within the window (an empty filter: two blocks) */
+    oh_aec_destroy(aec);
+}
+
 int main(void)
 {
     test_bad_config();
     test_enomem();
     test_cancels();
     test_drift();
+    test_slips();
     TEST_EXIT();
 }

@@ -48,6 +48,7 @@ typedef struct oh_aec_stats {
     float drift_ppm;        /* clock drift compensated on the far end (ppm; positive: the far end is read faster) */
     uint32_t divergence_resets; /* times the adapting filter was reset to the output filter (or both to zero) */
     uint32_t delay_changes;     /* times the bulk delay was moved */
+    uint32_t slips;             /* slips followed (oh_aec_slip: a capture and a playback part count apart) */
     uint64_t frames;            /* frames processed since create/reset */
 } oh_aec_stats;
 
@@ -65,6 +66,26 @@ void oh_aec_reset(oh_aec *aec);
 /* near, far: cfg.frame_size samples each; out: cfg.frame_size samples (may
  * alias near). OH_EINVAL for NULL pointers. Never allocates. */
 oh_status oh_aec_process(oh_aec *aec, const int16_t *near, const int16_t *far, int16_t *out);
+
+/* oh_aec_process for a frame whose microphone signal ends after near_valid
+ * samples (0..frame_size; the capture ran short). The rest is a gap: every
+ * 10 ms block it touches comes out as silence, and nothing is learnt from
+ * it; the far frame is taken whole. Follow it with oh_aec_slip by the
+ * gap's length (capture) when the missing samples come later. */
+oh_status oh_aec_process_partial(oh_aec *aec, const int16_t *near, int near_valid, const int16_t *far,
+                                 int16_t *out);
+
+/* Tells the canceller that its two streams slipped against each other, the
+ * room unchanged, so that its filter moves with the echo instead of
+ * re-adapting. capture: samples the near stream gained (+: a gap filled with
+ * silence, whose samples come later) or lost (-: samples discarded to cut
+ * latency) after the frame just processed; the echo is that much later
+ * (earlier) from the next frame on. playback: the same for what the
+ * loudspeaker played against the far frames given (+: silence played in an
+ * underrun, -: a far frame never played); it takes effect when that point's
+ * echo reaches the microphone. A real change of the echo path is found
+ * without this. OH_EINVAL for NULL. Never allocates. */
+oh_status oh_aec_slip(oh_aec *aec, int capture, int playback);
 
 void oh_aec_get_stats(const oh_aec *aec, oh_aec_stats *stats);
 
