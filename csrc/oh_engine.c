@@ -402,6 +402,8 @@ struct oh_engine {
     double ref_gate;            /* mean square below which the reference is gated */
     int local_heard;            /* a connected stream added to local_acc this tick */
     int64_t local_t_ns;         /* when this tick's capture frame was complete, -1: unknown */
+    int64_t play_slip;          /* playback frames dropped (-) since the canceller was last told (oh_aec_slip) */
+    uint64_t play_missing_seen; /* the playback ring's missing count when last looked at */
     size_t cap_min_wait;        /* least capture left waiting after a read, this trim window */
     int cap_window;             /* ticks into the trim window */
     double c2s_sum, c2s_max;    /* capture -> sendto, since the last get_stats */
@@ -1389,6 +1391,12 @@ static void apply(oh_engine *e, cmd *c)
         memset(e->local_play, 0, bytes);
         memset(e->local_acc, 0, (size_t)e->frame * sizeof *e->local_acc);
         e->cap_window = 0;
+        e->play_slip = 0;
+        if (e->port) {
+            oh_devport_stats ds;
+            oh_devport_get_stats(e->port, &ds);
+            e->play_missing_seen = ds.playback.missing;
+        }
         c->result = OH_OK;
         if (e->port && !was) {
             c->result = oh_mixer_add(e->mixer, LOCAL_ID, 1.0);
@@ -1991,6 +1999,30 @@ static void tap_frame(stream *s, size_t frame)
     }
 }
 
+/* The canceller's reference is every frame the engine wrote for the
+ * loudspeaker, its near input every sample the engine read from the
+ * microphone (a gap where the capture ring ran short). The echo's delay
+ * between them moves by exactly what the engine and the device inserted or
+ * discarded: on the capture side the gap (+, its samples come later) and
+ * shed samples (-); on the playback side silence the device played in an
+ * underrun (+) and frames dropped before the ring (-). The canceller is
+ * told, so that its filter moves with the echo instead of re-adapting (on a
+ * busy machine such slips came every second or so, and a filter that had
+ * converged kept losing the echo: 20 dB of ERLE instead of 45). */
+static void aec_follow_slips(oh_engine *e, int64_t capture)
+{
+    oh_devport_stats ds;
+    oh_devport_get_stats(e->port, &ds);
+    int64_t playback = e->play_slip + (int64_t)(ds.playback.missing - e->play_missing_seen);
+    e->play_missing_seen = ds.playback.missing;
+    e->play_slip = 0;
+    const int64_t bound = (int64_t)e->cfg.sample_rate; /* a second: the filter is lost anyway */
+    capture = capture > bound ? bound : capture < -bound ? -bound : capture;
+    playback = playback > bound ? bound : playback < -bound ? -bound : playback;
+    if (capture != 0 || playback != 0)
+        oh_aec_slip(e->aec, (int)capture, (int)playback);
+}
+
 /* The local endpoint's capture half, before the streams send: one frame
  * from the capture ring, the echo canceller against the frame last written
  * to the playback ring (what the loudspeaker is playing), mute, and the
@@ -2017,18 +2049,19 @@ static void local_capture(oh_engine *e)
      * once: the steady excess goes, callback jitter is left alone. */
     size_t waiting = oh_devport_capture_available(e->port);
     size_t margin = (size_t)e->cfg.sample_rate / 1000;
+    size_t shed = 0;
     if (waiting > frame + (size_t)e->max_queue) {
-        size_t k = oh_devport_skip_capture(e->port, waiting - frame);
-        ls->capture_shed += k;
-        waiting -= k;
+        shed = oh_devport_skip_capture(e->port, waiting - frame);
+        waiting -= shed;
     }
     if (e->cap_window == 0 || waiting < e->cap_min_wait)
         e->cap_min_wait = waiting;
     if (++e->cap_window >= TRIM_TICKS) {
         if (e->cap_min_wait > frame / 2 + margin)
-            ls->capture_shed += oh_devport_skip_capture(e->port, e->cap_min_wait - margin);
+            shed += oh_devport_skip_capture(e->port, e->cap_min_wait - margin);
         e->cap_window = 0;
     }
+    ls->capture_shed += shed;
     if (e->aec) {
         /* Reference gate: a played frame below REF_GATE_DBFS (codec idle noise
          * of digital silence, -88 dBFS for G.722) goes to the canceller as
@@ -2042,7 +2075,8 @@ static void local_capture(oh_engine *e)
         const int16_t *far = e->local_play;
         if ((double)pw < e->ref_gate * (double)frame)
             far = e->local_zero;
-        oh_aec_process(e->aec, e->local_near, far, e->local_out);
+        oh_aec_process_partial(e->aec, e->local_near, (int)got, far, e->local_out);
+        aec_follow_slips(e, (int64_t)(frame - got) - (int64_t)shed);
     }
     else
         memcpy(e->local_out, e->local_near, frame * sizeof *e->local_out);
@@ -2074,9 +2108,13 @@ static void local_playback(oh_engine *e)
     /* A device that does not pull (not started yet, stalled) must not let
      * the playback ring fill with old audio: beyond max_queue the frame is
      * dropped, so what plays once it pulls again is recent. */
-    if (oh_devport_playback_queued(e->port) > (size_t)e->max_queue ||
-        oh_devport_push_playback(e->port, e->local_play, frame) < frame)
+    size_t pushed = 0;
+    if (oh_devport_playback_queued(e->port) <= (size_t)e->max_queue)
+        pushed = oh_devport_push_playback(e->port, e->local_play, frame);
+    if (pushed < frame) {
         e->st.local.playback_overruns++;
+        e->play_slip -= (int64_t)(frame - pushed);
+    }
 }
 
 /* The receive half of a tick: one tick of playout to the sink. */
