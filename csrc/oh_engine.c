@@ -247,9 +247,11 @@ typedef struct stream {
     oh_resampler *rs_recv;      /* codec rate -> engine rate; NULL when equal */
     int codec_frame;            /* codec-rate samples per tick */
     uint32_t rtp_samples;       /* RTP timestamp units per tick */
+    int send_ticks;             /* ticks of audio per packet sent (send_ptime_ms) */
+    int filled_ticks;           /* ticks in codec_buf waiting for the rest of their packet */
     int16_t *eng_buf;           /* engine frame */
     int16_t *echo_buf;          /* engine frame: what was received last tick (SRC_ECHO) */
-    int16_t *codec_buf;         /* codec frame (+ resampler slack) */
+    int16_t *codec_buf;         /* send_ticks codec frames (+ resampler slack) */
     size_t codec_buf_cap;
     int16_t *dec_buf;           /* one playout tick */
     size_t dec_cap;
@@ -988,7 +990,7 @@ static void codec_parts_free(codec_parts *p)
 /* keep_clock: the RTP clock of the stream's current rtp_src/dtx/drx (kept
  * when the new codec has the same), 0 to make them. */
 static oh_status codec_parts_create(const oh_engine *eng, const oh_codec_config *codec, int payload_type,
-                                    int dtmf_pt, uint32_t keep_clock, codec_parts *p)
+                                    int dtmf_pt, uint32_t keep_clock, int send_ticks, codec_parts *p)
 {
     memset(p, 0, sizeof *p);
     if ((int)codec->id < 0 || (int)codec->id >= OH_CODEC_COUNT || payload_type < 0 || payload_type > 127 ||
@@ -1036,11 +1038,14 @@ static oh_status codec_parts_create(const oh_engine *eng, const oh_codec_config 
                 goto fail;
         }
     }
-    p->codec_buf_cap = (size_t)p->codec_frame + 8;
-    if (p->rs_send && oh_resampler_max_output(p->rs_send, (size_t)eng->frame) + 8 > p->codec_buf_cap)
-        p->codec_buf_cap = oh_resampler_max_output(p->rs_send, (size_t)eng->frame) + 8;
+    /* a packet's ticks are converted one after the other into codec_buf */
+    size_t last_tick = (size_t)p->codec_frame + 8;
+    if (p->rs_send && oh_resampler_max_output(p->rs_send, (size_t)eng->frame) + 8 > last_tick)
+        last_tick = oh_resampler_max_output(p->rs_send, (size_t)eng->frame) + 8;
+    size_t packet_frame = (size_t)send_ticks * (size_t)p->codec_frame;
+    p->codec_buf_cap = packet_frame - (size_t)p->codec_frame + last_tick;
     p->dec_cap = oh_playout_frame_samples(p->pl);
-    p->payload_cap = oh_codec_max_payload(p->enc, (size_t)p->codec_frame);
+    p->payload_cap = oh_codec_max_payload(p->enc, packet_frame);
     if (p->payload_cap < 16)
         p->payload_cap = 16;
     p->pkt_cap = p->payload_cap + OH_RTP_MAX_HEADER + OH_SRTP_MAX_OVERHEAD;
@@ -1053,7 +1058,7 @@ static oh_status codec_parts_create(const oh_engine *eng, const oh_codec_config 
         goto fail;
     }
     if ((size_t)p->codec_frame * 1000 != (size_t)crate * (size_t)eng->cfg.ptime_ms ||
-        oh_codec_max_payload(p->enc, (size_t)p->codec_frame) == 0) {
+        oh_codec_max_payload(p->enc, packet_frame) == 0) {
         st = OH_EUNSUPPORTED;
         goto fail;
     }
@@ -1071,6 +1076,16 @@ fail:
     } while (0)
 
 /* Swaps p's parts into s; p gets the replaced ones (to free). */
+/* A packet being filled (send_ptime_ms over several ticks) that will not
+ * be sent: its ticks' timestamps pass unused, as a suppressed frame's do. */
+static void drop_filled(stream *s)
+{
+    if (s->filled_ticks == 0)
+        return;
+    oh_rtp_sender_skip(s->sender, (uint32_t)s->filled_ticks * s->rtp_samples);
+    s->filled_ticks = 0;
+}
+
 static void codec_parts_swap(stream *s, codec_parts *p)
 {
     SWAP(s->enc, p->enc);
@@ -1112,7 +1127,9 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         cfg->remote_rtcp_port > 65535 || cfg->cn_payload_type < -1 || cfg->cn_payload_type > 127 ||
         (cfg->cn_payload_type >= 0 && (cfg->cn_payload_type == cfg->payload_type ||
                                        cfg->cn_payload_type == cfg->dtmf_payload_type)) ||
-        cfg->vad < 0 || cfg->vad > 1 || (cfg->vad && cfg->cn_payload_type < 0))
+        cfg->vad < 0 || cfg->vad > 1 || (cfg->vad && cfg->cn_payload_type < 0) ||
+        cfg->send_ptime_ms < 0 || cfg->send_ptime_ms > OH_ENGINE_MAX_SEND_PTIME_MS ||
+        cfg->send_ptime_ms % eng->cfg.ptime_ms != 0)
         return OH_EINVAL;
     struct sockaddr_storage local;
     socklen_t local_len;
@@ -1151,7 +1168,9 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         }
     }
     codec_parts parts;
-    if ((st = codec_parts_create(eng, &cfg->codec, cfg->payload_type, s->dtmf_pt, 0, &parts)) != OH_OK) {
+    s->send_ticks = cfg->send_ptime_ms ? cfg->send_ptime_ms / eng->cfg.ptime_ms : 1;
+    if ((st = codec_parts_create(eng, &cfg->codec, cfg->payload_type, s->dtmf_pt, 0, s->send_ticks,
+                                 &parts)) != OH_OK) {
         stream_free(s);
         return st;
     }
@@ -1468,6 +1487,7 @@ static void apply(oh_engine *e, cmd *c)
         break;
     }
     case CMD_SET_CODEC:
+        drop_filled(s); /* the old codec's audio */
         codec_parts_swap(s, c->parts);
         oh_rtp_sender_set_payload_type(s->sender, s->payload_type);
         s->talkspurt = 1; /* a new codec starts a talkspurt (the marker tells the peer) */
@@ -1787,6 +1807,7 @@ static int dtmf_tick(oh_engine *e, stream *s)
         int ms = s->dq_ms[s->dq_head];
         s->dq_head = (s->dq_head + 1) % OH_ENGINE_DTMF_QUEUE;
         s->dq_len--;
+        drop_filled(s); /* the event starts now, not with the packet being filled */
         oh_rtp_sender_stats ss;
         oh_rtp_sender_get_stats(s->sender, &ss);
         if (oh_dtmf_rtp_sender_start(s->dtx, oh_dtmf_rtp_event_code(d), ms, ss.timestamp) != OH_OK)
@@ -2226,6 +2247,7 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
     if (keep_sent)
         memset(s->sent_buf, 0, frame * sizeof *s->sent_buf);
     if (!sends(s->dir) || s->remote_len == 0) {
+        drop_filled(s);
         oh_rtp_sender_skip(s->sender, s->rtp_samples);
         s->talkspurt = 1;
         s->pausing = 0; /* a pause after this one is described afresh */
@@ -2247,20 +2269,27 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
         memcpy(s->sent_buf, s->eng_buf, frame * sizeof *s->sent_buf);
     if (dtmf_tick(e, s))
         return; /* the source kept its pace; its audio of this tick is replaced */
-    convert(s->rs_send, s->eng_buf, frame, s->codec_buf, s->codec_buf_cap, (size_t)s->codec_frame);
-    if (s->vad && !oh_vad_process(s->vad, s->eng_buf)) {
+    size_t at = (size_t)s->filled_ticks * (size_t)s->codec_frame;
+    convert(s->rs_send, s->eng_buf, frame, s->codec_buf + at, s->codec_buf_cap - at, (size_t)s->codec_frame);
+    /* The detector hears every tick; a pause starts only where a packet would. */
+    int voice = !s->vad || oh_vad_process(s->vad, s->eng_buf);
+    if (!voice && s->filled_ticks == 0) {
         suppress_frame(s);
         return;
     }
     s->pausing = 0;
-    int len = oh_codec_encode(s->enc, s->codec_buf, (size_t)s->codec_frame, s->payload, s->payload_cap);
+    if (++s->filled_ticks < s->send_ticks)
+        return;
+    s->filled_ticks = 0;
+    size_t samples = (size_t)s->send_ticks * (size_t)s->codec_frame;
+    uint32_t units = (uint32_t)s->send_ticks * s->rtp_samples;
+    int len = oh_codec_encode(s->enc, s->codec_buf, samples, s->payload, s->payload_cap);
     if (len <= 0) {
-        oh_rtp_sender_skip(s->sender, s->rtp_samples);
+        oh_rtp_sender_skip(s->sender, units);
         s->talkspurt = 1;
         return;
     }
-    int plen = oh_rtp_sender_write(s->sender, s->payload, (size_t)len, s->rtp_samples, s->talkspurt,
-                                   s->pkt, s->pkt_cap);
+    int plen = oh_rtp_sender_write(s->sender, s->payload, (size_t)len, units, s->talkspurt, s->pkt, s->pkt_cap);
     if (plen >= 0)
         s->talkspurt = 0;
     uint64_t before = s->st.packets_sent;
@@ -2961,13 +2990,14 @@ oh_status oh_engine_stream_set_codec(oh_engine *e, int id, const oh_codec_config
     uint32_t clock = s ? s->rtp_clock : 0; /* written only by CMD_SET_CODEC, under mu */
     int dtmf_pt = s ? s->dtmf_pt : -1;
     int cn_pt = s ? s->cn_pt : -1;
+    int send_ticks = s ? s->send_ticks : 1; /* set at create, never changed */
     pthread_mutex_unlock(&e->mu);
     if (!s || payload_type == cn_pt)
         return OH_EINVAL;
     /* Built outside the lock, so no other caller (nor the media thread
      * taking a command) waits for codec creation. */
     codec_parts parts;
-    oh_status st = codec_parts_create(e, codec, payload_type, dtmf_pt, clock, &parts);
+    oh_status st = codec_parts_create(e, codec, payload_type, dtmf_pt, clock, send_ticks, &parts);
     if (st != OH_OK)
         return st;
     pthread_mutex_lock(&e->mu);

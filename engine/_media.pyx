@@ -40,6 +40,7 @@ DEFAULT_DYNAMIC_PT = 111  # opus has no static payload type (the common choice i
 RECORD_MODES = ("received", "mix", "stereo")  # index = oh_engine_record_mode
 MAX_ROOM = c.OH_ENGINE_MAX_ROOM  # conference room ids are 0..MAX_ROOM
 TAP_MAX_SECONDS = c.OH_ENGINE_TAP_MAX_MS / 1000.0
+MAX_SEND_PTIME = c.OH_ENGINE_MAX_SEND_PTIME_MS  # ms: the longest packet a stream sends
 
 
 cdef int _check(int status, str context) except -1:
@@ -362,7 +363,7 @@ cdef class MediaEngine:
     def add_stream(self, local=("127.0.0.1", 0), remote=None, codec="PCMU", payload_type=None,
                    direction="sendrecv", srtp=None, *, dtmf_payload_type=101,
                    rtcp_interval_ms=5000, cname=None, rtp_timeout_ms=None, inband_dtmf=None,
-                   rtcp_mux=True, remote_rtcp=None, cn_payload_type=13, vad=False):
+                   rtcp_mux=True, remote_rtcp=None, cn_payload_type=13, vad=False, send_ptime=None):
         """A new RTP stream: a UDP socket bound to local (port 0: the OS picks; see
         local_port) sending to remote (None: nothing is sent until update(remote=...)).
 
@@ -398,6 +399,11 @@ cdef class MediaEngine:
         frames the voice activity detector finds to be background are not sent, a
         CN packet on cn_payload_type (which must then be set, and agreed with the
         peer) describes each pause (stats() frames_suppressed, cn_sent).
+
+        send_ptime (ms, a multiple of the engine's ptime up to 60; None: the ptime) is
+        the audio per packet sent: what the peer's a=ptime asks for, as far as the tick
+        allows (calls pick it from the negotiated ptime). A pause (vad) starts only where
+        a packet would; a DTMF event starts at once, dropping the packet being filled.
         """
         cdef c.oh_engine *eng = self._get()
         if isinstance(srtp, dict):
@@ -433,6 +439,11 @@ cdef class MediaEngine:
                              f"and the DTMF one ({dtmf_payload_type}), or None; got {cn_payload_type!r}")
         if not isinstance(vad, bool):
             raise ValueError(f"vad must be True or False, got {vad!r}")
+        if send_ptime is not None and (
+                not isinstance(send_ptime, int) or isinstance(send_ptime, bool) or send_ptime % self.ptime
+                or not self.ptime <= send_ptime <= c.OH_ENGINE_MAX_SEND_PTIME_MS):
+            raise ValueError(f"send_ptime must be a multiple of the engine's ptime ({self.ptime} ms) up to "
+                             f"{c.OH_ENGINE_MAX_SEND_PTIME_MS} ms, or None; got {send_ptime!r}")
         if vad and cn_payload_type is None:
             raise ValueError("vad=True needs cn_payload_type: the pauses it leaves are described by "
                              "comfort-noise packets")
@@ -451,6 +462,7 @@ cdef class MediaEngine:
         cfg.dtmf_payload_type = -1 if dtmf_payload_type is None else dtmf_payload_type
         cfg.cn_payload_type = -1 if cn_payload_type is None else cn_payload_type
         cfg.vad = 1 if vad else 0
+        cfg.send_ptime_ms = send_ptime or 0
         cfg.rtcp_interval_ms = rtcp_interval_ms
         cfg.rtp_timeout_ms = rtp_timeout_ms or 0
         if inband_dtmf is not None and not isinstance(inband_dtmf, bool):

@@ -19,6 +19,7 @@ cdef extern from "offhook/oh_engine.h":
         OH_ENGINE_RELATCH_PACKETS
         OH_ENGINE_MAX_ROOM
         OH_ENGINE_TAP_MAX_MS
+        OH_ENGINE_MAX_SEND_PTIME_MS
 
     ctypedef struct oh_engine_config:
         int sample_rate
@@ -53,6 +54,7 @@ cdef extern from "offhook/oh_engine.h":
         int inband_dtmf
         int cn_payload_type
         int vad
+        int send_ptime_ms
 
     ctypedef enum oh_engine_record_mode:
         OH_ENGINE_REC_RECEIVED

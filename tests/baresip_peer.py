@@ -33,7 +33,7 @@ class Baresip:
     """One baresip process with account sip:<user>@127.0.0.1 (no registration)."""
 
     def __init__(self, workdir: Path, source_wav: Path, *, user: str = "bob", answermode: str = "manual",
-                 codecs: str = "PCMU") -> None:
+                 codecs: str = "PCMU", ptime: int | None = None) -> None:
         need("baresip")
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,8 @@ ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}
 snd_path {self.dir / "snd"}
 """)
         (self.dir / "accounts").write_text(
-            f"<sip:{user}@127.0.0.1>;regint=0;answermode={answermode};audio_codecs={codecs}\n")
+            f"<sip:{user}@127.0.0.1>;regint=0;answermode={answermode};audio_codecs={codecs}"
+            + (f";ptime={ptime}" if ptime else "") + "\n")  # ptime: what it sends and asks for
         (self.dir / "contacts").write_text("")
         self.log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(["baresip", "-f", str(self.dir)], stdin=subprocess.DEVNULL,

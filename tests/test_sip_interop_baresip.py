@@ -312,3 +312,50 @@ def test_packets_of_other_lengths_than_a_tick_from_baresip_are_heard_whole(tmp_p
     # measured 3.92-3.97 over runs, against the codec's own 3.98; the old code scored 1.69 at
     # 30 ms and played half the packets at 10 ms
     assert quality >= through_the_codec - 0.3, (quality, through_the_codec, playout)
+
+
+@pytest.mark.parametrize("ptime", [40, 60])
+def test_offhook_sends_baresip_the_packet_time_it_asks_for(tmp_path: Path, ptime: int) -> None:
+    # baresip's offer says a=ptime 40 or 60; offhook's engine ticks every 20 ms and now fills
+    # each packet with that much audio (it sent 20 ms packets whatever was asked). baresip
+    # decodes them; its recording holds offhook's tone.
+    peer = Baresip(tmp_path / "baresip", write_tone(tmp_path / "bs_tone.wav", BARESIP_TONE, 20, 8000),
+                   ptime=ptime)
+
+    async def run() -> tuple[dict[str, float], float]:
+        async with offhook_agent() as agent:
+            host, port = agent.transport.local["UDP"]
+            reply = await asyncio.to_thread(peer.command, "dial", f"sip:alice@{host}:{port}")
+            assert reply.get("ok"), reply
+            call = await agent.next_incoming(timeout=10)
+            agent.answer(call)
+            media = Media(agent, call, tmp_path)
+            try:
+                assert call.media is not None and call.media.ptime == ptime, call.media
+                media.media.apply(call.media)
+                started = asyncio.get_running_loop().time()
+                await pump(agent, call, media, 3.0)
+                assert call.established
+                stream = media.media.stream
+                assert stream is not None
+                stats = stream.stats()
+                seconds = asyncio.get_running_loop().time() - started
+                agent.hangup(call)
+                await asyncio.to_thread(peer.wait_event, "CALL_CLOSED")
+            finally:
+                media.close()
+            return stats, seconds
+
+    try:
+        stats, seconds = asyncio.run(run())
+        wavs = peer.decoded_wavs()
+        assert wavs, peer.log_text()[-800:]
+        heard, rate = read_wav(wavs[-1])
+    finally:
+        peer.close()
+    # one packet per ptime (20 ms packets would be 2-3 times as many)
+    assert 0.8 * seconds * 1000 / ptime <= stats["packets_sent"] <= 1.2 * seconds * 1000 / ptime + 3, (
+        stats["packets_sent"], seconds)
+    freq, share = dominant(heard, rate)
+    assert abs(freq - OFFHOOK_TONE) < 15 and share > 0.5, (freq, share)
+    assert len(heard) >= 2.0 * rate  # baresip decoded seconds of it

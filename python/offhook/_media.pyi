@@ -22,6 +22,7 @@ _Srtp = SrtpParams | dict[str, str | bytes] | None
 DIRECTIONS: tuple[str, ...]
 DEFAULT_DYNAMIC_PT: int
 RELATCH_PACKETS: int
+MAX_SEND_PTIME: int
 RECORD_MODES: tuple[str, ...]
 MAX_ROOM: int
 TAP_MAX_SECONDS: float
@@ -56,7 +57,8 @@ class MediaEngine:
                    rtp_timeout_ms: int | None = None,
                    inband_dtmf: bool | None = None, rtcp_mux: bool = True,
                    remote_rtcp: tuple[str, int] | None = None,
-                   cn_payload_type: int | None = 13, vad: bool = False) -> MediaStream: ...
+                   cn_payload_type: int | None = 13, vad: bool = False,
+                   send_ptime: int | None = None) -> MediaStream: ...
 
 class MediaStream:
     local_port: int

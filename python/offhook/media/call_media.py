@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from offhook._media import MediaEngine, MediaStream
+from offhook._media import MAX_SEND_PTIME, MediaEngine, MediaStream
 from offhook.errors import MediaError
 from offhook.media.srtp import SrtpParams
 from offhook.sdp import NegotiatedMedia
@@ -45,7 +45,8 @@ class CallMedia:
         self.media = media
         if self.stream is not None and old is not None and _srtp(old) == _srtp(media) and (
                 old.dtmf_payload_type == media.dtmf_payload_type) and (
-                _comfort_noise(old) == _comfort_noise(media)):
+                _comfort_noise(old) == _comfort_noise(media)) and (
+                self._send_ptime(old) == self._send_ptime(media)):
             if (old.codec, old.payload_type) == (media.codec, media.payload_type):
                 self.stream.update(remote=media.remote, direction=media.direction,
                                    rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp)
@@ -62,11 +63,19 @@ class CallMedia:
             payload_type=media.payload_type, direction=media.direction, srtp=_srtp(media),
             dtmf_payload_type=dtmf if dtmf != media.payload_type else None,
             rtcp_mux=media.rtcp_mux, remote_rtcp=media.remote_rtcp, cn_payload_type=_comfort_noise(media),
-            vad=self.silence_suppression and media.cn_payload_type is not None)
+            vad=self.silence_suppression and media.cn_payload_type is not None,
+            send_ptime=self._send_ptime(media))
         if self.record is not None:
             self.stream.record_wav(self.record)
         if self.play is not None:
             self.stream.play_wav(self.play)
+
+    def _send_ptime(self, media: NegotiatedMedia) -> int:
+        """The peer's a=ptime (capped by its a=maxptime) in whole engine ticks: at least one,
+        at most MAX_SEND_PTIME. a=ptime is a preference (RFC 4566), so 30 ms on a 20 ms tick
+        is sent as 20."""
+        tick = self.engine.ptime
+        return max(tick, min(MAX_SEND_PTIME, media.ptime // tick * tick))
 
     @property
     def played(self) -> bool:
