@@ -234,6 +234,28 @@ def test_latches_on_first_source_and_drops_strays_and_malformed_packets():
             other.close()
 
 
+def test_packets_up_to_the_offered_maxptime_are_played_longer_ones_are_refused():
+    # Offers say a=maxptime:60 (MediaCapabilities): a G.711 stream takes 60 ms packets
+    # (480 bytes) and counts longer ones, which its packet store cannot hold, as invalid.
+    with eng.MediaEngine(8000, 20) as e:
+        s = e.add_stream(codec="PCMU", direction="recvonly")
+        dest = (LOOP, s.local_port)
+        src = udp()
+        try:
+            for i in range(20):
+                src.sendto(struct.pack("!BBHII", 0x80, 0, i, i * 480, 0x55) + b"\x7f" * 480, dest)
+                time.sleep(0.06)
+            wait_for(lambda: s.stats()["playout"]["played"] == 20)
+            st = s.stats()
+            assert st["packets_received"] == 20 and st["dropped_invalid"] == 0
+            assert st["playout"]["played"] == 20 and st["playout"]["late"] == 0, st["playout"]
+            src.sendto(struct.pack("!BBHII", 0x80, 0, 20, 20 * 480, 0x55) + b"\x7f" * 640, dest)
+            wait_for(lambda: s.stats()["dropped_invalid"] == 1)
+            assert s.stats()["dropped_invalid"] == 1
+        finally:
+            src.close()
+
+
 def test_update_remote_clears_the_latch():
     with eng.MediaEngine(8000, 20) as e:
         s = e.add_stream(codec="PCMU", direction="recvonly")

@@ -320,6 +320,15 @@ def test_ptime_we_send_with_follows_the_peer(attrs, expected):
     assert media.ptime == expected
 
 
+def test_offers_and_answers_say_the_longest_packet_we_take():
+    # offhook's engine stores G.711/G.722 packets of up to 64 ms (tests/test_media_engine.py)
+    made = OfferAnswer(caps()).create_offer()
+    assert made.media[0].maxptime == 60 and made.media[0].ptime == 20
+    answer, _ = answer_for(offer(PCMU_ONLY))
+    assert answer.media[0].maxptime == 60
+    assert OfferAnswer(caps(maxptime=None)).create_offer().media[0].maxptime is None
+
+
 def test_rtcp_mux_only_when_both_sides_want_it():
     with_mux = offer(PCMU_ONLY + "\na=rtcp-mux")
     answer, media = answer_for(with_mux)

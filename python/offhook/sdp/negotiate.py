@@ -143,7 +143,9 @@ class MediaCapabilities:
     telephone_event: bool = True               # offer/accept RFC 4733 DTMF events
     comfort_noise: bool = True                 # offer/accept RFC 3389 CN (received only)
     ptime: int = 20                            # packet time we want to receive, ms
-    maxptime: int | None = None
+    # the longest packet we take: offhook's engine stores G.711/G.722 packets of up to 64 ms
+    # (512-byte slots) and drops longer ones, so the offer says so (None: not offered)
+    maxptime: int | None = 60
     rtcp_mux: bool = True                      # RFC 5761
     rtcp_port: int | None = None               # a=rtcp (RFC 3605) when RTCP is not on port+1
     direction: Direction = "sendrecv"          # local policy when not on hold
