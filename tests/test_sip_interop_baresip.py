@@ -100,6 +100,16 @@ class Media:
         self.engine.close()
 
 
+async def answer_baresip(agent: SipAgent, peer: Baresip, tmp: Path) -> tuple[Call, Media]:
+    """baresip dials the agent, which answers; the call's media is not applied yet."""
+    host, port = agent.transport.local["UDP"]
+    reply = await asyncio.to_thread(peer.command, "dial", f"sip:alice@{host}:{port}")
+    assert reply.get("ok"), reply
+    call = await agent.next_incoming(timeout=10)
+    agent.answer(call)
+    return call, Media(agent, call, tmp)
+
+
 async def pump(agent: SipAgent, call: Call, media: Media, seconds: float) -> list[str]:
     """Follow the call's events for `seconds`, applying media changes; returns the kinds."""
     kinds: list[str] = []
@@ -131,12 +141,7 @@ async def until(predicate: object, seconds: float = 5.0) -> bool:
 def test_baresip_calls_offhook_audio_both_ways_hold_and_dtmf(baresip: Baresip, tmp_path: Path) -> None:
     async def run() -> None:
         async with offhook_agent() as agent:
-            host, port = agent.transport.local["UDP"]
-            reply = await asyncio.to_thread(baresip.command, "dial", f"sip:alice@{host}:{port}")
-            assert reply.get("ok"), reply
-            call = await agent.next_incoming(timeout=10)
-            agent.answer(call)
-            media = Media(agent, call, tmp_path)
+            call, media = await answer_baresip(agent, baresip, tmp_path)
             try:
                 assert call.media is not None
                 media.media.apply(call.media)
@@ -324,12 +329,7 @@ def test_offhook_sends_baresip_the_packet_time_it_asks_for(tmp_path: Path, ptime
 
     async def run() -> tuple[dict[str, float], float]:
         async with offhook_agent() as agent:
-            host, port = agent.transport.local["UDP"]
-            reply = await asyncio.to_thread(peer.command, "dial", f"sip:alice@{host}:{port}")
-            assert reply.get("ok"), reply
-            call = await agent.next_incoming(timeout=10)
-            agent.answer(call)
-            media = Media(agent, call, tmp_path)
+            call, media = await answer_baresip(agent, peer, tmp_path)
             try:
                 assert call.media is not None and call.media.ptime == ptime, call.media
                 media.media.apply(call.media)
