@@ -1097,10 +1097,10 @@ static void suppress(oh_aec *a, float *out, int far_active)
         for (int i = 0; i < nb; i++) {
             float ee = a->cre[i] * a->cre[i] + a->cim[i] * a->cim[i];
             float yy = a->are[i] * a->are[i] + a->aim[i] * a->aim[i];
+            float lk = a->leak_f[i] > leak_floor ? a->leak_f[i] : leak_floor;
             float lr = a->ry_den[i] / (a->ry_num[i] + 1.0f);
             if (lr > 1.0f)
                 lr = 1.0f;
-            float lk = a->leak_f[i] > leak_floor ? a->leak_f[i] : leak_floor;
             float r = (lk > lr ? lk : lr) * yy;
             /* Before the filter converges (start, after an echo-path change or
              * a delay move, or when distortion or drift keep it poor) its echo
@@ -1264,6 +1264,12 @@ static void drift_track(oh_aec *a)
         a->eps = a->drift_est;
 }
 
+/* A float sample to int16, rounded and saturated. */
+static int16_t to_pcm(float v)
+{
+    return (int16_t)(v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : lrintf(v));
+}
+
 /* The far end into the FIFO, its spectrum (resampled once drift is
  * compensated) into the ring. Returns its power. */
 static float take_far_block(oh_aec *a, const int16_t *far)
@@ -1301,10 +1307,8 @@ static void gap_block(oh_aec *a, const int16_t *far, int16_t *out)
         memset(hists[h] + N, 0, (size_t)N * sizeof(float));
     }
     delay_search(a, 0, 0); /* keeps its far history in step */
-    for (int n = 0; n < N; n++) {
-        float v = a->cfg.suppression ? a->ola[n] : 0.0f;
-        out[n] = (int16_t)(v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : lrintf(v));
-    }
+    for (int n = 0; n < N; n++)
+        out[n] = to_pcm(a->cfg.suppression ? a->ola[n] : 0.0f);
     memset(a->ola, 0, (size_t)N * sizeof(float));
     a->st.frames++;
     a->t++;
@@ -1447,7 +1451,7 @@ static void process_block(oh_aec *a, const int16_t *near, const int16_t *far, in
     for (int n = 0; n < N; n++) {
         float v = outf[n];
         so += v * v;
-        out[n] = (int16_t)(v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : lrintf(v));
+        out[n] = to_pcm(v);
     }
     /* statistics */
     a->st.far_active = far_active;
