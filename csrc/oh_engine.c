@@ -248,6 +248,7 @@ typedef struct stream {
     int codec_frame;            /* codec-rate samples per tick */
     uint32_t rtp_samples;       /* RTP timestamp units per tick */
     int send_ticks;             /* ticks of audio per packet sent (send_ptime_ms) */
+    int send_split;             /* packets a packet's audio is cut into: 2 for 10 ms on 20 ms ticks */
     int filled_ticks;           /* ticks in codec_buf waiting for the rest of their packet */
     int16_t *eng_buf;           /* engine frame */
     int16_t *echo_buf;          /* engine frame: what was received last tick (SRC_ECHO) */
@@ -1128,8 +1129,10 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         (cfg->cn_payload_type >= 0 && (cfg->cn_payload_type == cfg->payload_type ||
                                        cfg->cn_payload_type == cfg->dtmf_payload_type)) ||
         cfg->vad < 0 || cfg->vad > 1 || (cfg->vad && cfg->cn_payload_type < 0) ||
-        cfg->send_ptime_ms < 0 || cfg->send_ptime_ms > OH_ENGINE_MAX_SEND_PTIME_MS ||
-        cfg->send_ptime_ms % eng->cfg.ptime_ms != 0)
+        (cfg->send_ptime_ms != 0 && (cfg->send_ptime_ms < OH_ENGINE_MIN_SEND_PTIME_MS ||
+                                     cfg->send_ptime_ms > OH_ENGINE_MAX_SEND_PTIME_MS ||
+                                     (cfg->send_ptime_ms % eng->cfg.ptime_ms != 0 &&
+                                      eng->cfg.ptime_ms % cfg->send_ptime_ms != 0))))
         return OH_EINVAL;
     struct sockaddr_storage local;
     socklen_t local_len;
@@ -1168,7 +1171,9 @@ static oh_status stream_create(const oh_engine *eng, const oh_engine_stream_conf
         }
     }
     codec_parts parts;
-    s->send_ticks = cfg->send_ptime_ms ? cfg->send_ptime_ms / eng->cfg.ptime_ms : 1;
+    int tick = eng->cfg.ptime_ms;
+    s->send_ticks = cfg->send_ptime_ms >= tick ? cfg->send_ptime_ms / tick : 1;
+    s->send_split = cfg->send_ptime_ms && cfg->send_ptime_ms < tick ? tick / cfg->send_ptime_ms : 1;
     if ((st = codec_parts_create(eng, &cfg->codec, cfg->payload_type, s->dtmf_pt, 0, s->send_ticks,
                                  &parts)) != OH_OK) {
         stream_free(s);
@@ -2281,25 +2286,29 @@ static void stream_tick_send(oh_engine *e, stream *s, double now_ms)
     if (++s->filled_ticks < s->send_ticks)
         return;
     s->filled_ticks = 0;
-    size_t samples = (size_t)s->send_ticks * (size_t)s->codec_frame;
-    uint32_t units = (uint32_t)s->send_ticks * s->rtp_samples;
-    int len = oh_codec_encode(s->enc, s->codec_buf, samples, s->payload, s->payload_cap);
-    if (len <= 0) {
-        oh_rtp_sender_skip(s->sender, units);
-        s->talkspurt = 1;
-        return;
-    }
-    int plen = oh_rtp_sender_write(s->sender, s->payload, (size_t)len, units, s->talkspurt, s->pkt, s->pkt_cap);
-    if (plen >= 0)
-        s->talkspurt = 0;
-    uint64_t before = s->st.packets_sent;
-    send_rtp(s, plen);
-    if (local && s->st.packets_sent > before) {
-        double ms = (double)(oh_devport_now_ns() - e->local_t_ns) / 1e6;
-        e->c2s_sum += ms;
-        e->c2s_n++;
-        if (ms > e->c2s_max)
-            e->c2s_max = ms;
+    size_t samples = (size_t)s->send_ticks * (size_t)s->codec_frame / (size_t)s->send_split;
+    uint32_t units = (uint32_t)s->send_ticks * s->rtp_samples / (uint32_t)s->send_split;
+    for (int part = 0; part < s->send_split; part++) {
+        int len = oh_codec_encode(s->enc, s->codec_buf + (size_t)part * samples, samples, s->payload,
+                                  s->payload_cap);
+        if (len <= 0) {
+            oh_rtp_sender_skip(s->sender, units);
+            s->talkspurt = 1;
+            continue;
+        }
+        int plen = oh_rtp_sender_write(s->sender, s->payload, (size_t)len, units, s->talkspurt, s->pkt,
+                                       s->pkt_cap);
+        if (plen >= 0)
+            s->talkspurt = 0;
+        uint64_t before = s->st.packets_sent;
+        send_rtp(s, plen);
+        if (local && s->st.packets_sent > before) {
+            double ms = (double)(oh_devport_now_ns() - e->local_t_ns) / 1e6;
+            e->c2s_sum += ms;
+            e->c2s_n++;
+            if (ms > e->c2s_max)
+                e->c2s_max = ms;
+        }
     }
 }
 

@@ -41,6 +41,7 @@ RECORD_MODES = ("received", "mix", "stereo")  # index = oh_engine_record_mode
 MAX_ROOM = c.OH_ENGINE_MAX_ROOM  # conference room ids are 0..MAX_ROOM
 TAP_MAX_SECONDS = c.OH_ENGINE_TAP_MAX_MS / 1000.0
 MAX_SEND_PTIME = c.OH_ENGINE_MAX_SEND_PTIME_MS  # ms: the longest packet a stream sends
+MIN_SEND_PTIME = c.OH_ENGINE_MIN_SEND_PTIME_MS  # ms: the shortest
 
 
 cdef int _check(int status, str context) except -1:
@@ -400,8 +401,8 @@ cdef class MediaEngine:
         CN packet on cn_payload_type (which must then be set, and agreed with the
         peer) describes each pause (stats() frames_suppressed, cn_sent).
 
-        send_ptime (ms, a multiple of the engine's ptime up to 60; None: the ptime) is
-        the audio per packet sent: what the peer's a=ptime asks for, as far as the tick
+        send_ptime (ms: 10..60, a multiple or a divisor of the engine's ptime; None: the
+        ptime) is the audio per packet sent: what the peer's a=ptime asks for, as far as the tick
         allows (calls pick it from the negotiated ptime). A pause (vad) starts only where
         a packet would; a DTMF event starts at once, dropping the packet being filled.
         """
@@ -440,10 +441,12 @@ cdef class MediaEngine:
         if not isinstance(vad, bool):
             raise ValueError(f"vad must be True or False, got {vad!r}")
         if send_ptime is not None and (
-                not isinstance(send_ptime, int) or isinstance(send_ptime, bool) or send_ptime % self.ptime
-                or not self.ptime <= send_ptime <= c.OH_ENGINE_MAX_SEND_PTIME_MS):
-            raise ValueError(f"send_ptime must be a multiple of the engine's ptime ({self.ptime} ms) up to "
-                             f"{c.OH_ENGINE_MAX_SEND_PTIME_MS} ms, or None; got {send_ptime!r}")
+                not isinstance(send_ptime, int) or isinstance(send_ptime, bool)
+                or not c.OH_ENGINE_MIN_SEND_PTIME_MS <= send_ptime <= c.OH_ENGINE_MAX_SEND_PTIME_MS
+                or (send_ptime % self.ptime and self.ptime % send_ptime)):
+            raise ValueError(f"send_ptime must be {c.OH_ENGINE_MIN_SEND_PTIME_MS}..{c.OH_ENGINE_MAX_SEND_PTIME_MS} "
+                             f"ms and a multiple or a divisor of the engine's ptime ({self.ptime} ms), "
+                             f"or None; got {send_ptime!r}")
         if vad and cn_payload_type is None:
             raise ValueError("vad=True needs cn_payload_type: the pauses it leaves are described by "
                              "comfort-noise packets")

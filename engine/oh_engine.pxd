@@ -20,6 +20,7 @@ cdef extern from "offhook/oh_engine.h":
         OH_ENGINE_MAX_ROOM
         OH_ENGINE_TAP_MAX_MS
         OH_ENGINE_MAX_SEND_PTIME_MS
+        OH_ENGINE_MIN_SEND_PTIME_MS
 
     ctypedef struct oh_engine_config:
         int sample_rate

@@ -319,11 +319,11 @@ def test_packets_of_other_lengths_than_a_tick_from_baresip_are_heard_whole(tmp_p
     assert quality >= through_the_codec - 0.3, (quality, through_the_codec, playout)
 
 
-@pytest.mark.parametrize("ptime", [40, 60])
+@pytest.mark.parametrize("ptime", [10, 40, 60])
 def test_offhook_sends_baresip_the_packet_time_it_asks_for(tmp_path: Path, ptime: int) -> None:
-    # baresip's offer says a=ptime 40 or 60; offhook's engine ticks every 20 ms and now fills
-    # each packet with that much audio (it sent 20 ms packets whatever was asked). baresip
-    # decodes them; its recording holds offhook's tone.
+    # baresip's offer says a=ptime 10, 40 or 60; offhook's engine ticks every 20 ms and now
+    # sends packets of that much audio: two a tick, or one every two or three ticks (it sent
+    # 20 ms packets whatever was asked). baresip decodes them; its recording holds offhook's tone.
     peer = Baresip(tmp_path / "baresip", write_tone(tmp_path / "bs_tone.wav", BARESIP_TONE, 20, 8000),
                    ptime=ptime)
 
@@ -353,7 +353,7 @@ def test_offhook_sends_baresip_the_packet_time_it_asks_for(tmp_path: Path, ptime
         heard, rate = read_wav(wavs[-1])
     finally:
         peer.close()
-    # one packet per ptime (20 ms packets would be 2-3 times as many)
+    # one packet per ptime (20 ms packets would be half, or 2-3 times as many)
     assert 0.8 * seconds * 1000 / ptime <= stats["packets_sent"] <= 1.2 * seconds * 1000 / ptime + 3, (
         stats["packets_sent"], seconds)
     freq, share = dominant(heard, rate)

@@ -23,6 +23,7 @@ DIRECTIONS: tuple[str, ...]
 DEFAULT_DYNAMIC_PT: int
 RELATCH_PACKETS: int
 MAX_SEND_PTIME: int
+MIN_SEND_PTIME: int
 RECORD_MODES: tuple[str, ...]
 MAX_ROOM: int
 TAP_MAX_SECONDS: float

@@ -3,7 +3,7 @@ from offhook._aec import EchoCanceller
 from offhook._codecs import Codec
 from offhook._devport import DevicePort
 from offhook._jitter import JitterBuffer, JitterStatus, Playout, TimeScaler
-from offhook._media import MAX_SEND_PTIME, RELATCH_PACKETS, MediaEngine, MediaStream
+from offhook._media import MAX_SEND_PTIME, MIN_SEND_PTIME, RELATCH_PACKETS, MediaEngine, MediaStream
 from offhook._mixer import ConferenceMixer
 from offhook._resample import Resampler
 from offhook._rtp import (
@@ -50,6 +50,7 @@ from offhook.media.tones import DtmfDetector, DtmfEvent, ToneGenerator, ToneSegm
 __all__ = [
     "CODECS",
     "MAX_SEND_PTIME",
+    "MIN_SEND_PTIME",
     "RELATCH_PACKETS",
     "SRTP_SUITES",
     "Codec",

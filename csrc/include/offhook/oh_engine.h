@@ -6,7 +6,8 @@
  *   send:    source (WAV file, tone or silence, at the engine rate)
  *            -> resample to the codec rate -> encode -> RTP -> sendto(remote)
  *            (with send_ptime_ms a multiple of the tick, the ticks of a packet
- *            are gathered and it is encoded and sent once it is complete)
+ *            are gathered and it is encoded and sent once it is complete;
+ *            with 10 ms on 20 ms ticks, each tick is sent as two packets)
  *   receive: recvfrom (as packets arrive) -> RTP validation -> latch on the
  *            first valid source -> jitter buffer + decode + concealment
  *            (oh_playout), one tick of PCM -> resample to the engine rate
@@ -108,6 +109,7 @@ extern "C" {
 #define OH_ENGINE_MAX_ROOM 0x3FFFFFFF /* conference room ids are 0..this */
 #define OH_ENGINE_TAP_MAX_MS 60000 /* a received-audio tap holds at most this much audio */
 #define OH_ENGINE_MAX_SEND_PTIME_MS 60 /* the longest packet a stream sends */
+#define OH_ENGINE_MIN_SEND_PTIME_MS 10 /* the shortest (on 20 ms ticks: two packets per tick) */
 
 typedef struct oh_engine_config {
     int sample_rate; /* the engine's PCM rate: 8000, 16000, 32000 or 48000 Hz */
@@ -160,11 +162,12 @@ typedef struct oh_engine_stream_config {
                                              (cn_payload_type, which must be set) describes the pause
                                              when it starts and when its level moves by 3 dB, at least
                                              every 5 s. 0 (default): every frame is sent */
-    int send_ptime_ms;                    /* audio per packet sent: a multiple of the engine's
-                                             ptime up to OH_ENGINE_MAX_SEND_PTIME_MS (what the
-                                             peer's a=ptime asks for); 0 (default): the ptime.
-                                             Silence suppression starts at a packet's start;
-                                             DTMF events interrupt a packet being filled */
+    int send_ptime_ms;                    /* audio per packet sent (what the peer's a=ptime asks
+                                             for), MIN..MAX_SEND_PTIME_MS: a multiple of the
+                                             engine's ptime, or 10 on 20 ms ticks (two packets a
+                                             tick); 0 (default): the ptime. Silence suppression
+                                             starts at a packet's start; DTMF events interrupt a
+                                             packet being filled */
 } oh_engine_stream_config;
 
 /* What a stream's recording holds (oh_engine_stream_record_wav_mode). */

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from offhook._media import MAX_SEND_PTIME, MediaEngine, MediaStream
+from offhook._media import MAX_SEND_PTIME, MIN_SEND_PTIME, MediaEngine, MediaStream
 from offhook.errors import MediaError
 from offhook.media.srtp import SrtpParams
 from offhook.sdp import NegotiatedMedia
@@ -71,11 +71,14 @@ class CallMedia:
             self.stream.play_wav(self.play)
 
     def _send_ptime(self, media: NegotiatedMedia) -> int:
-        """The peer's a=ptime (capped by its a=maxptime) in whole engine ticks: at least one,
-        at most MAX_SEND_PTIME. a=ptime is a preference (RFC 4566), so 30 ms on a 20 ms tick
-        is sent as 20."""
+        """The peer's a=ptime (capped by its a=maxptime) as the engine can send it: the largest
+        of MIN_SEND_PTIME and the multiples of the tick up to MAX_SEND_PTIME that is not
+        longer, else the shortest. a=ptime is a preference (RFC 4566): 30 ms on a 20 ms tick
+        is sent as 20; a=maxptime is a limit, which only a peer's below 10 ms breaks."""
         tick = self.engine.ptime
-        return max(tick, min(MAX_SEND_PTIME, media.ptime // tick * tick))
+        choices: list[int] = sorted({MIN_SEND_PTIME, *range(tick, MAX_SEND_PTIME + 1, tick)})
+        fitting = [ms for ms in choices if ms <= media.ptime]
+        return fitting[-1] if fitting else choices[0]
 
     @property
     def played(self) -> bool:
