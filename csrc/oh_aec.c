@@ -55,9 +55,10 @@
  * partition is two or more blocks later than that margin, the window moves
  * up to it keeping what the filter learnt: the partitions before the
  * direct path are wasted tail, and the room prior expects the echo in the
- * first ones (an echo 65 ms late through a 150 ms room, seconds 3-7: 30-37
- * -> 41-56 dB of ERLE). The delay search's peak would decide it too, but
- * wanders in double talk (double-talk PESQ 2.6 -> 1.25 when it did).
+ * first ones (an echo 65 ms late through a 150 ms room: 30-37 dB of ERLE in
+ * seconds 3-7 before; now 28 in the second it moves, then 47-55). The
+ * delay search's peak would decide it too, but wanders in double talk
+ * (double-talk PESQ 2.6 -> 1.25 when it did).
  *
  * Residual echo suppression. The foreground's error and echo estimate are
  * analysed with a sine window of 2N (50 % overlap, perfect reconstruction by
