@@ -2035,6 +2035,14 @@ static void tap_frame(stream *s, size_t frame)
  * told, so that its filter moves with the echo instead of re-adapting (on a
  * busy machine such slips came every second or so, and a filter that had
  * converged kept losing the echo: 20 dB of ERLE instead of 45). */
+/* A slip as the canceller takes it: more than a second of it loses the
+ * filter anyway. */
+static int within_a_second(const oh_engine *e, int64_t samples)
+{
+    const int64_t bound = (int64_t)e->cfg.sample_rate;
+    return (int)(samples > bound ? bound : samples < -bound ? -bound : samples);
+}
+
 static void aec_follow_slips(oh_engine *e, int64_t capture)
 {
     oh_devport_stats ds;
@@ -2042,11 +2050,9 @@ static void aec_follow_slips(oh_engine *e, int64_t capture)
     int64_t playback = e->play_slip + (int64_t)(ds.playback.missing - e->play_missing_seen);
     e->play_missing_seen = ds.playback.missing;
     e->play_slip = 0;
-    const int64_t bound = (int64_t)e->cfg.sample_rate; /* a second: the filter is lost anyway */
-    capture = capture > bound ? bound : capture < -bound ? -bound : capture;
-    playback = playback > bound ? bound : playback < -bound ? -bound : playback;
-    if (capture != 0 || playback != 0)
-        oh_aec_slip(e->aec, (int)capture, (int)playback);
+    int c = within_a_second(e, capture), p = within_a_second(e, playback);
+    if (c != 0 || p != 0)
+        oh_aec_slip(e->aec, c, p);
 }
 
 /* The local endpoint's capture half, before the streams send: one frame
